@@ -1,0 +1,249 @@
+//! The command-line grammar of `provide` (clap derive). See the README for the contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "provide", version, about = "Provide: the offline patrol case store, from the command line")]
+pub struct Cli {
+    /// The store's folder.
+    #[arg(long, global = true, env = "PROVIDE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Unlock as this user (when several share the device).
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a new encrypted store with its first user.
+    Init(InitArgs),
+    /// Say whether a store exists, is wiped or is backing off, without unlocking it.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Users of this device.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Cases: create, edit, assess, show, list, history.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// The IDVA's health records.
+    #[command(subcommand)]
+    Health(HealthCmd),
+    /// Patrol shifts.
+    #[command(subcommand)]
+    Shift(ShiftCmd),
+    /// Risk form definitions.
+    Forms {
+        /// dash or dara
+        form: String,
+    },
+    /// The offline directory of support services.
+    Directory {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encrypted rescue bundles.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+    /// The device's audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Lock and lockout settings.
+    Settings(SettingsArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub role: String,
+    #[arg(long, default_value = "")]
+    pub division: String,
+    #[arg(long, default_value = "")]
+    pub team: String,
+    /// Argon2id memory cost in KiB (default 65536; at least 8192).
+    #[arg(long)]
+    pub kdf_memory_kib: Option<u32>,
+    /// Argon2id passes (default 3).
+    #[arg(long)]
+    pub kdf_iterations: Option<u32>,
+    /// Failed unlocks before the data key is destroyed (default 10).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// First back-off after a failed unlock, in milliseconds (default 1000; doubles each time).
+    #[arg(long)]
+    pub backoff_base_ms: Option<u64>,
+    /// Lock after this many idle minutes (default 5, at most 15).
+    #[arg(long)]
+    pub idle_lock_minutes: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Enrol another user on this device (their passphrase from PROVIDE_NEW_PASSPHRASE or a prompt).
+    Add {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        division: String,
+        #[arg(long, default_value = "")]
+        team: String,
+    },
+    /// Change your passphrase (the new one from PROVIDE_NEW_PASSPHRASE or a prompt).
+    Passphrase,
+    /// Who is signed in.
+    Whoami,
+}
+
+#[derive(Subcommand)]
+pub enum CaseCmd {
+    /// Create a case; prints its id alone.
+    New {
+        #[arg(long)]
+        deployment: String,
+        /// PATH=VALUE, repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Set fields: PATH=VALUE...
+    Set {
+        id: String,
+        #[arg(required = true, value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Append an item to a list (notes, visits, referrals, safety_plan, children); prints its id.
+    Add { id: String, list: String, json: String },
+    /// Record a risk assessment (dash or dara) from a JSON object of answers.
+    Assess {
+        id: String,
+        form: String,
+        answers: String,
+        /// Professional-judgement level (raises DASH; is the DARA level).
+        #[arg(long)]
+        level: Option<String>,
+        /// Why the level was set by judgement.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Police-recorded incidents in the last twelve months.
+        #[arg(long = "incidents-12m")]
+        incidents_12m: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a case with its derived risk and conflicts.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List cases, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        risk: Option<String>,
+        #[arg(long)]
+        deployment: Option<String>,
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who changed what, when (optionally under one field path).
+    History {
+        id: String,
+        path: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HealthCmd {
+    /// Add a health note to a case (IDVA only); prints its id.
+    Note { case_id: String, text: String },
+    /// Set where the victim can be seen discreetly (IDVA only).
+    Discreet { case_id: String, text: String },
+    /// Show a case's health record (IDVA only).
+    Show {
+        case_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ShiftCmd {
+    /// Start a shift; prints its id.
+    Start {
+        /// early (07:00-15:00) or late (14:00-22:00)
+        #[arg(long)]
+        pattern: String,
+        #[arg(long)]
+        call_sign: String,
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Add a case to the shift's planned visits.
+    Plan { shift_id: String, case_id: String },
+    /// End a shift.
+    End { shift_id: String },
+    Show {
+        shift_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BundleCmd {
+    /// Seal a case, or every unsynced record, into an encrypted file.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Merge a bundle into this store.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain; names the first bad entry.
+    Verify,
+    /// Print the log.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct SettingsArgs {
+    #[arg(long)]
+    pub idle_lock_minutes: Option<u32>,
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,313 @@
+//! `provide`: the command-line client of the device store, for scripting, tests, demos and
+//! exports. It parses arguments, reads passphrases, calls `provide_core::Store` and prints.
+//! Errors go to stderr as one sentence with a non-zero exit; nothing here holds logic of its own.
+
+mod args;
+mod passphrase;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use provide_core::crypto::keyslots::LockPolicy;
+use provide_core::crypto::KdfParams;
+use provide_core::forms::AssessmentInput;
+use provide_core::model::{Deployment, Pattern, Role};
+use provide_core::store::{CaseFilter, ShiftInput};
+use provide_core::{Error, InitOptions, NewUser, Result, Store};
+
+use args::*;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::WrongPassphrase | Error::BackingOff(_) | Error::NoPassphrase => 3,
+        Error::Wiped => 4,
+        Error::AuditBroken { .. } => 5,
+        Error::Forbidden { .. } => 6,
+        Error::NotFound(_) | Error::StoreMissing(_) => 7,
+        _ => 1,
+    }
+}
+
+fn data_dir(cli: &Cli) -> Result<PathBuf> {
+    cli.data_dir
+        .clone()
+        .ok_or_else(|| Error::InvalidInput("give the store's folder with --data-dir or PROVIDE_DATA_DIR".into()))
+}
+
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(p, v)| (p.trim().to_string(), v.to_string()))
+                .ok_or_else(|| Error::InvalidInput(format!("`{}` is not PATH=VALUE", s.split('=').next().unwrap_or(""))))
+        })
+        .collect()
+}
+
+fn parse_json(text: &str, what: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("the {what} is not valid JSON (line {} column {})", e.line(), e.column())))
+}
+
+fn role(text: &str) -> Result<Role> {
+    Role::parse(text).map_err(|e| Error::invalid("--role", e))
+}
+
+fn unlock(cli: &Cli) -> Result<Store> {
+    let dir = data_dir(cli)?;
+    let status = Store::status(&dir)?;
+    if !status.exists {
+        return Err(Error::StoreMissing(dir.display().to_string()));
+    }
+    if status.wiped {
+        return Err(Error::Wiped);
+    }
+    let pass = passphrase::read("PROVIDE_PASSPHRASE", "Passphrase: ")?;
+    Store::open(&dir, &pass, cli.as_user.as_deref())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Init(a) => {
+            let dir = data_dir(&cli)?;
+            let defaults = LockPolicy::default();
+            let policy = LockPolicy {
+                max_attempts: a.max_attempts.unwrap_or(defaults.max_attempts),
+                backoff_base_ms: a.backoff_base_ms.unwrap_or(defaults.backoff_base_ms),
+                backoff_max_ms: defaults.backoff_max_ms.max(a.backoff_base_ms.unwrap_or(0)),
+                idle_lock_minutes: a.idle_lock_minutes.unwrap_or(defaults.idle_lock_minutes),
+            };
+            let kd = KdfParams::default();
+            let kdf = KdfParams {
+                memory_kib: a.kdf_memory_kib.unwrap_or(kd.memory_kib),
+                iterations: a.kdf_iterations.unwrap_or(kd.iterations),
+                parallelism: kd.parallelism,
+            };
+            kdf.validate()?;
+            policy.validate()?;
+            let user = NewUser { name: a.user.clone(), role: role(&a.role)?, division: a.division.clone(), team: a.team.clone() };
+            if Store::status(&dir)?.exists {
+                return Err(Error::StoreExists(dir.display().to_string()));
+            }
+            let pass = passphrase::read_new("PROVIDE_PASSPHRASE")?;
+            Store::init(&dir, user, &pass, InitOptions { kdf, policy })?;
+            eprintln!("Store created for {} ({}).", a.user, a.role);
+            Ok(())
+        }
+        Command::Status { json } => {
+            let s = Store::status(&data_dir(&cli)?)?;
+            print::status(&s, *json);
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let mut store = unlock(&cli)?;
+            match cmd {
+                UserCmd::Add { user, role: r, division, team } => {
+                    let new = NewUser { name: user.clone(), role: role(r)?, division: division.clone(), team: team.clone() };
+                    let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
+                    store.add_user(new, &pass, KdfParams::default())
+                }
+                UserCmd::Passphrase => {
+                    let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
+                    store.change_passphrase(&pass)
+                }
+                UserCmd::Whoami => {
+                    print::json(store.session());
+                    Ok(())
+                }
+            }
+        }
+        Command::Case(cmd) => case(&cli, cmd),
+        Command::Health(cmd) => {
+            let mut store = unlock(&cli)?;
+            match cmd {
+                HealthCmd::Note { case_id, text } => {
+                    println!("{}", store.add_health_note(case_id, text)?);
+                    Ok(())
+                }
+                HealthCmd::Discreet { case_id, text } => store.set_discreet_contact(case_id, text),
+                HealthCmd::Show { case_id, json: _ } => {
+                    match store.show_health(case_id)? {
+                        Some(v) => print::json(&v),
+                        None => print::json(&serde_json::Value::Null),
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Shift(cmd) => {
+            let mut store = unlock(&cli)?;
+            match cmd {
+                ShiftCmd::Start { pattern, call_sign, partner, date } => {
+                    let pattern = Pattern::parse(pattern).map_err(|e| Error::invalid("--pattern", e))?;
+                    let id = store.start_shift(&ShiftInput { pattern, call_sign: call_sign.clone(), partner: partner.clone(), date: date.clone() })?;
+                    println!("{id}");
+                    Ok(())
+                }
+                ShiftCmd::Plan { shift_id, case_id } => store.plan_visit(shift_id, case_id),
+                ShiftCmd::End { shift_id } => store.end_shift(shift_id),
+                ShiftCmd::Show { shift_id, json: _ } => {
+                    print::json(&store.show_shift(shift_id)?);
+                    Ok(())
+                }
+            }
+        }
+        Command::Forms { form } => {
+            print::json(provide_core::forms::latest(form)?);
+            Ok(())
+        }
+        Command::Directory { search, json } => {
+            let dir = provide_core::directory::Directory::shipped();
+            let found: Vec<_> = dir.search(search.as_deref().unwrap_or("")).collect();
+            print::directory(&found, *json);
+            Ok(())
+        }
+        Command::Bundle(cmd) => {
+            let mut store = unlock(&cli)?;
+            match cmd {
+                BundleCmd::Export { out, case } => {
+                    if out.exists() {
+                        return Err(Error::InvalidInput(format!("{} already exists; choose a new file name", out.display())));
+                    }
+                    let pass = passphrase::read_new("PROVIDE_BUNDLE_PASSPHRASE")?;
+                    let bytes = store.export_bundle(case.as_deref(), &pass, KdfParams::default())?;
+                    write_new_file(out, &bytes)?;
+                    eprintln!("Bundle written ({} bytes).", bytes.len());
+                    Ok(())
+                }
+                BundleCmd::Import { file, json } => {
+                    let bytes = std::fs::read(file).map_err(|e| Error::InvalidInput(format!("the bundle file could not be read ({})", e.kind())))?;
+                    let pass = passphrase::read("PROVIDE_BUNDLE_PASSPHRASE", "Bundle passphrase: ")?;
+                    let report = store.import_bundle(&bytes, &pass)?;
+                    if *json {
+                        print::json(&report);
+                    } else {
+                        println!("{} created, {} merged, {} unchanged", report.created, report.merged, report.unchanged);
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Audit(cmd) => {
+            let store = unlock(&cli)?;
+            match cmd {
+                AuditCmd::Verify => {
+                    let n = store.audit_verify()?;
+                    println!("audit log intact: {n} entries");
+                    Ok(())
+                }
+                AuditCmd::List { json } => {
+                    let entries = store.audit_entries()?;
+                    if *json {
+                        print::json(&entries);
+                    } else {
+                        for e in entries {
+                            println!("{:>6} {} {} ({}) {} {} {}", e.seq, e.at, e.user, e.role, e.action, e.record, e.detail);
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Settings(a) => {
+            let mut store = unlock(&cli)?;
+            let mut policy = store.lock_policy()?;
+            if a.idle_lock_minutes.is_some() || a.max_attempts.is_some() {
+                policy.idle_lock_minutes = a.idle_lock_minutes.unwrap_or(policy.idle_lock_minutes);
+                policy.max_attempts = a.max_attempts.unwrap_or(policy.max_attempts);
+                store.set_lock_policy(policy)?;
+            }
+            print::json(&policy);
+            Ok(())
+        }
+    }
+}
+
+fn case(cli: &Cli, cmd: &CaseCmd) -> Result<()> {
+    // validate everything that needs no store before asking for the passphrase
+    match cmd {
+        CaseCmd::New { deployment, sets } => {
+            let d = Deployment::parse(deployment).map_err(|e| Error::invalid("--deployment", e))?;
+            let sets = parse_sets(sets)?;
+            let id = unlock(cli)?.create_case(d, &sets)?;
+            println!("{id}");
+        }
+        CaseCmd::Set { id, sets } => {
+            let sets = parse_sets(sets)?;
+            unlock(cli)?.set_case_fields(id, &sets)?;
+        }
+        CaseCmd::Add { id, list, json } => {
+            if !provide_core::model::fields::CASE_LISTS.contains(&list.as_str()) {
+                return Err(Error::UnknownList(list.clone()));
+            }
+            let v = parse_json(json, "item")?;
+            println!("{}", unlock(cli)?.add_case_item(id, list, &v)?);
+        }
+        CaseCmd::Assess { id, form, answers, level, reason, incidents_12m, json } => {
+            provide_core::forms::latest(form)?;
+            let mut input = AssessmentInput::from_json(&parse_json(answers, "answers")?)?;
+            if level.is_some() {
+                input.judgement_level = level.clone();
+            }
+            if reason.is_some() {
+                input.judgement_reason = reason.clone();
+            }
+            if incidents_12m.is_some() {
+                input.incidents_12_months = *incidents_12m;
+            }
+            let (aid, eval) = unlock(cli)?.assess(id, form, &input)?;
+            if *json {
+                print::json(&serde_json::json!({"id": aid, "evaluation": eval}));
+            } else {
+                print::evaluation(&aid, &eval);
+            }
+        }
+        CaseCmd::Show { id, json } => {
+            let view = unlock(cli)?.show_case(id)?;
+            if *json {
+                print::json(&view);
+            } else {
+                print::case_view(&view);
+            }
+        }
+        CaseCmd::List { status, risk, deployment, search, limit, json } => {
+            let filter = CaseFilter { status: status.clone(), risk: risk.clone(), deployment: deployment.clone(), search: search.clone(), limit: *limit };
+            let rows = unlock(cli)?.list_cases(&filter)?;
+            if *json {
+                print::json(&rows);
+            } else {
+                print::case_list(&rows);
+            }
+        }
+        CaseCmd::History { id, path, json } => {
+            let entries = unlock(cli)?.case_history(id, path.as_deref())?;
+            if *json {
+                print::json(&entries);
+            } else {
+                print::history(&entries);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file that must not exist yet, durably.
+fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Key handling: passphrase-derived keys (Argon2id), authenticated encryption
+//! (XChaCha20-Poly1305) and the random data key that opens the database. Secrets live in
+//! `Zeroizing` buffers and are wiped when dropped.
+
+pub mod keyslots;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// A 256-bit secret, wiped on drop.
+pub type SecretKey = Zeroizing<[u8; 32]>;
+
+/// Argon2id cost parameters, stored beside whatever they protect so they can be raised later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// The smallest memory cost accepted for any key slot or bundle.
+pub const MIN_KDF_MEMORY_KIB: u32 = 8 * 1024;
+
+impl Default for KdfParams {
+    /// 64 MiB, 3 passes, 1 lane: about half a second on a patrol laptop.
+    fn default() -> Self {
+        KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
+    }
+}
+
+impl KdfParams {
+    pub fn validate(&self) -> Result<()> {
+        if self.memory_kib < MIN_KDF_MEMORY_KIB || self.memory_kib > 4 * 1024 * 1024 {
+            return Err(Error::InvalidSetting(format!(
+                "Argon2id memory must be between {MIN_KDF_MEMORY_KIB} KiB and 4 GiB"
+            )));
+        }
+        if !(1..=10).contains(&self.iterations) || !(1..=8).contains(&self.parallelism) {
+            return Err(Error::InvalidSetting("Argon2id passes must be 1-10 and lanes 1-8".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Derives a key from a passphrase with Argon2id.
+pub fn derive_key(passphrase: &[u8], salt: &[u8], p: KdfParams) -> Result<SecretKey> {
+    p.validate()?;
+    let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    let mut out = Zeroizing::new([0u8; 32]);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(passphrase, salt, out.as_mut())
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    Ok(out)
+}
+
+/// A fresh random 256-bit key.
+pub fn random_key() -> SecretKey {
+    let mut k = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(k.as_mut());
+    k
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// Encrypts with XChaCha20-Poly1305 under a random nonce; returns (nonce, ciphertext).
+pub fn seal(key: &SecretKey, plaintext: &[u8], aad: &[u8]) -> Result<([u8; 24], Vec<u8>)> {
+    let nonce = random_bytes::<24>();
+    let ct = XChaCha20Poly1305::new(key.as_ref().into())
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .map_err(|_| Error::Crypto("encryption failed".into()))?;
+    Ok((nonce, ct))
+}
+
+/// Decrypts and authenticates; `None` when the key is wrong or the data was altered.
+pub fn open(key: &SecretKey, nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if nonce.len() != 24 {
+        return None;
+    }
+    XChaCha20Poly1305::new(key.as_ref().into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .ok()
+        .map(Zeroizing::new)
+}

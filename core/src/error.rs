@@ -1,0 +1,120 @@
+//! The one error type of `provide-core`.
+//!
+//! Every variant has a stable machine `code()` (it crosses IPC and the CLI as `{code, message}`)
+//! and a message written for the person using the app. Messages never contain personal data:
+//! they name fields, lists and record ids, never the values typed into them.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("No store was found at {0}. Create one with `provide init` or `provide enrol`.")]
+    StoreMissing(String),
+    #[error("A store already exists at {0}.")]
+    StoreExists(String),
+    #[error("The passphrase is wrong.")]
+    WrongPassphrase,
+    #[error("Too many failed unlock attempts. Try again in {0} seconds.")]
+    BackingOff(u64),
+    #[error("This store has been wiped: its data key was destroyed after too many failed unlock attempts or a revocation.")]
+    Wiped,
+    #[error("The passphrase must be at least {0} characters long.")]
+    WeakPassphrase(usize),
+    #[error("No passphrase was given: set PROVIDE_PASSPHRASE or run in a terminal.")]
+    NoPassphrase,
+    #[error("No record with id {0} is in this store.")]
+    NotFound(String),
+    #[error("Unknown field path `{0}`. See the README for the list of fields.")]
+    UnknownPath(String),
+    #[error("Unknown list `{0}`. Lists are: notes, visits, referrals, safety_plan, children.")]
+    UnknownList(String),
+    #[error("Invalid value for `{path}`: {reason}.")]
+    InvalidValue { path: String, reason: String },
+    #[error("Invalid input: {0}.")]
+    InvalidInput(String),
+    #[error("Your role ({role}) may not {action}.")]
+    Forbidden { role: String, action: String },
+    #[error("The bundle could not be read: {0}.")]
+    BadBundle(String),
+    #[error("The audit log is broken at entry {seq}: {reason}.")]
+    AuditBroken { seq: i64, reason: String },
+    #[error("The record {0} could not be read: its document is damaged.")]
+    CorruptRecord(String),
+    #[error("Unknown risk form `{0}`. Forms are: dash, dara.")]
+    UnknownForm(String),
+    #[error("Invalid setting: {0}.")]
+    InvalidSetting(String),
+    #[error("The database failed: {0}.")]
+    Database(String),
+    #[error("A file could not be read or written: {0}.")]
+    Io(String),
+    #[error("Encryption failed: {0}.")]
+    Crypto(String),
+    #[error("Internal error: {0}.")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::StoreMissing(_) => "store_missing",
+            Error::StoreExists(_) => "store_exists",
+            Error::WrongPassphrase => "wrong_passphrase",
+            Error::BackingOff(_) => "backing_off",
+            Error::Wiped => "wiped",
+            Error::WeakPassphrase(_) => "weak_passphrase",
+            Error::NoPassphrase => "no_passphrase",
+            Error::NotFound(_) => "not_found",
+            Error::UnknownPath(_) => "unknown_path",
+            Error::UnknownList(_) => "unknown_list",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Forbidden { .. } => "forbidden",
+            Error::BadBundle(_) => "bad_bundle",
+            Error::AuditBroken { .. } => "audit_broken",
+            Error::CorruptRecord(_) => "corrupt_record",
+            Error::UnknownForm(_) => "unknown_form",
+            Error::InvalidSetting(_) => "invalid_setting",
+            Error::Database(_) => "database",
+            Error::Io(_) => "io",
+            Error::Crypto(_) => "crypto",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(path: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidValue {
+            path: path.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+// Conversions keep only the library's own description: SQLite and Automerge errors describe
+// statements and operations, never the values bound into them.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.kind().to_string())
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Self {
+        Error::Internal(format!("document operation failed ({e})"))
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for Error {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        Error::Internal(format!("document update failed ({e})"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

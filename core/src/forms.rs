@@ -1,0 +1,324 @@
+//! Risk checklists as data (design §6): versioned form definitions shipped in `core/data/forms`,
+//! and the scoring rules that turn answers into a level. Nothing about a form's questions or
+//! thresholds is hard-coded here; a new version is a new data file.
+//!
+//! DASH: the count of "yes" answers gives the level; 14 or more meets the MARAC threshold;
+//! professional judgement may raise (never lower) the level; three or more police-recorded
+//! incidents in twelve months is the escalation criterion. DARA: the officer's judgement sets the
+//! level, informed by the answers.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{Answer, Assessment, RiskLevel, Role};
+use crate::record::Author;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FormDef {
+    pub id: String,
+    pub version: u64,
+    pub title: String,
+    pub description: String,
+    pub answers: Vec<String>,
+    pub groups: Vec<QuestionGroup>,
+    pub scoring: Scoring,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuestionGroup {
+    pub id: String,
+    pub title: String,
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+    #[serde(default)]
+    pub help: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    YesCount,
+    Judgement,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JudgementRule {
+    MayRaise,
+    Required,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LevelRule {
+    pub level: RiskLevel,
+    pub min_score: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scoring {
+    pub method: Method,
+    pub levels: Vec<LevelRule>,
+    pub marac_min_score: Option<u64>,
+    pub judgement: JudgementRule,
+    pub escalation_incidents_12_months: u64,
+}
+
+/// What a completed checklist comes to. Always computed, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub score: Option<u64>,
+    /// The level the answers alone give (none for judgement-only forms).
+    pub computed_level: Option<RiskLevel>,
+    /// The level that stands, after professional judgement.
+    pub level: RiskLevel,
+    pub raised_by_judgement: bool,
+    /// Why the case meets the MARAC criteria, if it does: `visible_high_risk`,
+    /// `professional_judgement`, `escalation`.
+    pub marac_criteria: Vec<&'static str>,
+}
+
+impl Evaluation {
+    pub fn meets_marac(&self) -> bool {
+        !self.marac_criteria.is_empty()
+    }
+}
+
+const SHIPPED: &[&str] = &[
+    include_str!("../data/forms/dash-v1.json"),
+    include_str!("../data/forms/dara-v1.json"),
+];
+
+/// The form definitions shipped with this build.
+pub fn shipped() -> &'static [FormDef] {
+    static FORMS: OnceLock<Vec<FormDef>> = OnceLock::new();
+    FORMS.get_or_init(|| {
+        SHIPPED
+            .iter()
+            .map(|s| serde_json::from_str(s).expect("shipped form definitions are valid (tested)"))
+            .collect()
+    })
+}
+
+/// The newest shipped version of a form.
+pub fn latest(id: &str) -> Result<&'static FormDef> {
+    shipped()
+        .iter()
+        .filter(|f| f.id == id)
+        .max_by_key(|f| f.version)
+        .ok_or_else(|| Error::UnknownForm(id.to_string()))
+}
+
+/// A specific version of a form.
+pub fn find(id: &str, version: u64) -> Result<&'static FormDef> {
+    shipped()
+        .iter()
+        .find(|f| f.id == id && f.version == version)
+        .ok_or_else(|| Error::UnknownForm(format!("{id} v{version}")))
+}
+
+impl FormDef {
+    pub fn question_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().flat_map(|g| g.questions.iter().map(|q| q.id.as_str()))
+    }
+
+    /// Scores answers against this definition.
+    pub fn evaluate(
+        &self,
+        answers: &BTreeMap<String, Answer>,
+        judgement: Option<RiskLevel>,
+        incidents_12_months: Option<u64>,
+    ) -> Result<Evaluation> {
+        let s = &self.scoring;
+        let (score, computed) = match s.method {
+            Method::YesCount => {
+                let score = answers.values().filter(|a| **a == Answer::Yes).count() as u64;
+                let level = s
+                    .levels
+                    .iter()
+                    .filter(|r| r.min_score.is_some_and(|m| score >= m))
+                    .map(|r| r.level)
+                    .max()
+                    .unwrap_or(RiskLevel::Standard);
+                (Some(score), Some(level))
+            }
+            Method::Judgement => (None, None),
+        };
+        let level = match (s.judgement, computed, judgement) {
+            (JudgementRule::Required, _, None) => {
+                return Err(Error::InvalidInput(format!(
+                    "the {} assessment needs the officer's level (high, medium or standard)",
+                    self.id.to_uppercase()
+                )))
+            }
+            (JudgementRule::Required, _, Some(j)) => j,
+            (JudgementRule::MayRaise, Some(c), Some(j)) if j < c => {
+                return Err(Error::InvalidInput(format!(
+                    "professional judgement may raise the {} level but not lower it below {c}",
+                    self.id.to_uppercase()
+                )))
+            }
+            (JudgementRule::MayRaise, Some(c), j) => j.unwrap_or(c).max(c),
+            (JudgementRule::MayRaise, None, j) => j.unwrap_or(RiskLevel::Standard),
+        };
+        let raised = matches!((computed, judgement), (Some(c), Some(j)) if j > c);
+        let mut marac = Vec::new();
+        if let (Some(score), Some(min)) = (score, s.marac_min_score) {
+            if score >= min {
+                marac.push("visible_high_risk");
+            }
+        }
+        if level == RiskLevel::High && (raised || s.method == Method::Judgement) {
+            marac.push("professional_judgement");
+        }
+        if incidents_12_months.is_some_and(|n| n >= s.escalation_incidents_12_months) {
+            marac.push("escalation");
+        }
+        Ok(Evaluation { score, computed_level: computed, level, raised_by_judgement: raised, marac_criteria: marac })
+    }
+}
+
+/// What a user submits for an assessment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentInput {
+    pub answers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub judgement_level: Option<String>,
+    #[serde(default)]
+    pub judgement_reason: Option<String>,
+    #[serde(default)]
+    pub incidents_12_months: Option<u64>,
+}
+
+impl AssessmentInput {
+    /// Accepts `{"answers": {...}, "judgement_level": ..., ...}` or a bare map of answers.
+    pub fn from_json(v: &serde_json::Value) -> Result<Self> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::InvalidInput("the answers must be a JSON object".into()))?;
+        if obj.contains_key("answers") {
+            serde_json::from_value(v.clone()).map_err(|e| {
+                Error::InvalidInput(format!("the assessment is not valid: {}", crate::record::edit::describe_json_error(&e)))
+            })
+        } else {
+            let mut answers = BTreeMap::new();
+            for (k, a) in obj {
+                let a = a.as_str().ok_or_else(|| {
+                    Error::invalid(k, "expected \"yes\", \"no\" or \"not_known\"")
+                })?;
+                answers.insert(k.clone(), a.to_string());
+            }
+            Ok(AssessmentInput { answers, ..Default::default() })
+        }
+    }
+}
+
+/// Validates input against the newest version of a form and builds the assessment to store.
+pub fn build_assessment(form_id: &str, input: &AssessmentInput, author: &Author, now: &str) -> Result<(Assessment, Evaluation)> {
+    let def = latest(form_id)?;
+    if form_id == "dash" && !matches!(author.role, Role::Idva | Role::Officer | Role::Safeguarding) {
+        return Err(Error::Forbidden { role: author.role.to_string(), action: "complete a DASH assessment".into() });
+    }
+    if form_id == "dara" && !matches!(author.role, Role::Officer | Role::Safeguarding) {
+        return Err(Error::Forbidden { role: author.role.to_string(), action: "complete a DARA assessment".into() });
+    }
+    let known: Vec<&str> = def.question_ids().collect();
+    let mut answers = BTreeMap::new();
+    for (q, a) in &input.answers {
+        if !known.contains(&q.as_str()) {
+            return Err(Error::InvalidInput(format!("`{q}` is not a question of the {} form", form_id.to_uppercase())));
+        }
+        let a = Answer::parse(a).map_err(|e| Error::invalid(q, e))?;
+        answers.insert(q.clone(), a);
+    }
+    let judgement = input
+        .judgement_level
+        .as_deref()
+        .map(|l| RiskLevel::parse(l).map_err(|e| Error::invalid("judgement_level", e)))
+        .transpose()?;
+    let reason = input.judgement_reason.clone().unwrap_or_default();
+    let eval = def.evaluate(&answers, judgement, input.incidents_12_months)?;
+    if eval.raised_by_judgement && reason.trim().is_empty() {
+        return Err(Error::InvalidInput("raising the level by professional judgement needs a reason".into()));
+    }
+    let assessment = Assessment {
+        id: crate::record::edit::new_id(),
+        form: def.id.clone(),
+        form_version: def.version,
+        answers,
+        judgement_level: judgement,
+        judgement_reason: reason,
+        incidents_12_months: input.incidents_12_months,
+        assessed_at: now.to_string(),
+        assessed_by: author.user.clone(),
+        role: author.role,
+    };
+    Ok((assessment, eval))
+}
+
+/// Scores a stored assessment against the form version it was made with.
+pub fn evaluate_stored(a: &Assessment) -> Result<Evaluation> {
+    find(&a.form, a.form_version)?.evaluate(&a.answers, a.judgement_level, a.incidents_12_months)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dash_answers(yes: usize) -> BTreeMap<String, Answer> {
+        latest("dash")
+            .unwrap()
+            .question_ids()
+            .enumerate()
+            .map(|(i, q)| (q.to_string(), if i < yes { Answer::Yes } else { Answer::No }))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_forms_parse_and_have_unique_question_ids() {
+        for f in shipped() {
+            let mut ids: Vec<_> = f.question_ids().collect();
+            let n = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(n, ids.len(), "{}", f.id);
+            assert!(n >= 15, "{}", f.id);
+        }
+        assert_eq!(latest("dash").unwrap().question_ids().count(), 27);
+    }
+
+    #[test]
+    fn dash_thresholds() {
+        let d = latest("dash").unwrap();
+        let e = d.evaluate(&dash_answers(14), None, None).unwrap();
+        assert_eq!((e.score, e.level), (Some(14), RiskLevel::High));
+        assert_eq!(e.marac_criteria, vec!["visible_high_risk"]);
+        let e = d.evaluate(&dash_answers(13), None, None).unwrap();
+        assert_eq!(e.level, RiskLevel::Medium);
+        assert!(!e.meets_marac());
+        let e = d.evaluate(&dash_answers(3), None, None).unwrap();
+        assert_eq!(e.level, RiskLevel::Standard);
+        let e = d.evaluate(&dash_answers(3), None, Some(3)).unwrap();
+        assert_eq!(e.marac_criteria, vec!["escalation"]);
+        let e = d.evaluate(&dash_answers(5), Some(RiskLevel::High), None).unwrap();
+        assert!(e.raised_by_judgement);
+        assert_eq!(e.marac_criteria, vec!["professional_judgement"]);
+        assert!(d.evaluate(&dash_answers(14), Some(RiskLevel::Medium), None).is_err());
+    }
+
+    #[test]
+    fn dara_needs_the_officers_level() {
+        let d = latest("dara").unwrap();
+        assert!(d.evaluate(&BTreeMap::new(), None, None).is_err());
+        let e = d.evaluate(&BTreeMap::new(), Some(RiskLevel::Medium), None).unwrap();
+        assert_eq!((e.score, e.level), (None, RiskLevel::Medium));
+    }
+}

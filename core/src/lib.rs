@@ -1,0 +1,23 @@
+//! provide-core: the domain model, CRDT records, encrypted device store, keys, audit log and
+//! rescue bundles of Provide. No Tauri, no HTTP server: the app shell, the sync server and the
+//! `provide` command line all build on this crate.
+//!
+//! - `model`: the records (Case, Health record, Shift) as typed structs, and settable fields.
+//! - `record`: those records as Automerge documents: edits, conflicts, history, migration.
+//! - `forms`, `directory`: risk checklists and the services directory, shipped as data.
+//! - `crypto`: Argon2id, XChaCha20-Poly1305 and the per-user key slots.
+//! - `store`: the SQLCipher device store, the one entry point for reading and writing.
+//! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
+
+pub mod audit;
+pub mod bundle;
+pub mod crypto;
+pub mod directory;
+pub mod error;
+pub mod forms;
+pub mod model;
+pub mod record;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use store::{InitOptions, NewUser, Session, Store};

@@ -1,0 +1,14 @@
+//! The records of design §3 as typed Rust structs, mapped to and from Automerge documents by
+//! autosurgeon, and the table of fields a user may set by dotted path.
+
+pub(crate) mod choice;
+pub mod case;
+pub mod common;
+pub mod fields;
+pub mod health;
+pub mod shift;
+
+pub use case::*;
+pub use common::*;
+pub use health::{health_id, HealthRecord, HEALTH_SCHEMA};
+pub use shift::{Pattern, PlannedVisit, Shift, SHIFT_SCHEMA};

@@ -1,0 +1,57 @@
+//! Who made a change and when, carried in every commit's metadata: the message holds the user
+//! and role as JSON, the timestamp holds milliseconds since the epoch. This makes every field's
+//! history attributable, which is what makes the record evidential.
+
+use automerge::transaction::CommitOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub user: String,
+    pub role: Role,
+}
+
+/// What a change's metadata says about its author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeAuthor {
+    pub user: String,
+    pub role: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+impl Author {
+    pub fn new(user: &str, role: Role) -> Self {
+        Author { user: user.to_string(), role }
+    }
+
+    pub fn commit_options(&self) -> CommitOptions {
+        let msg = serde_json::json!({"user": self.user, "role": self.role.as_str()}).to_string();
+        CommitOptions::default()
+            .with_message(msg)
+            .with_time(chrono::Utc::now().timestamp_millis())
+    }
+}
+
+/// Reads the author back from a change's message and timestamp.
+pub fn change_author(message: Option<&str>, timestamp_ms: i64) -> ChangeAuthor {
+    #[derive(Deserialize)]
+    struct Msg {
+        user: String,
+        role: String,
+    }
+    let (user, role) = message
+        .and_then(|m| serde_json::from_str::<Msg>(m).ok())
+        .map(|m| (m.user, m.role))
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+    ChangeAuthor { user, role, at: format_ms(timestamp_ms) }
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC.
+pub fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

@@ -1,0 +1,150 @@
+//! Finds fields that were written concurrently on different devices and still hold more than
+//! one value. Nothing is dropped silently: each value is reported with who wrote it and when,
+//! and the conflict lasts until somebody writes a new value over all of them.
+
+use std::collections::HashMap;
+
+use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
+use serde::Serialize;
+
+use super::author::{change_author, ChangeAuthor};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictValue {
+    pub value: serde_json::Value,
+    pub user: String,
+    pub role: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    /// The field's dotted path; list items are named by their id (`referrals.<id>.status`).
+    pub path: String,
+    pub values: Vec<ConflictValue>,
+}
+
+/// Maps an operation id to the change that made it, to name its author.
+pub struct OpAuthors {
+    ranges: HashMap<ActorId, Vec<(u64, u64, ChangeAuthor)>>,
+}
+
+impl OpAuthors {
+    pub fn new(doc: &mut AutoCommit) -> Self {
+        let mut ranges: HashMap<ActorId, Vec<(u64, u64, ChangeAuthor)>> = HashMap::new();
+        for change in doc.get_changes(&[]) {
+            let start = change.start_op().get();
+            let end = start + change.len() as u64;
+            ranges.entry(change.actor_id().clone()).or_default().push((
+                start,
+                end,
+                change_author(change.message(), change.timestamp()),
+            ));
+        }
+        OpAuthors { ranges }
+    }
+
+    pub fn author_of(&self, op: &ObjId) -> Option<&ChangeAuthor> {
+        match op {
+            ObjId::Id(counter, actor, _) => self
+                .ranges
+                .get(actor)?
+                .iter()
+                .find(|(s, e, _)| *s <= *counter && *counter < *e)
+                .map(|(_, _, a)| a),
+            ObjId::Root => None,
+        }
+    }
+}
+
+/// Every conflicted scalar field in the document, in a deterministic order, so that all
+/// replicas holding the same changes report identical conflicts.
+pub fn find(doc: &mut AutoCommit) -> Vec<Conflict> {
+    let authors = OpAuthors::new(doc);
+    let mut out = Vec::new();
+    walk(doc, &authors, &ROOT, "", &mut out);
+    out
+}
+
+fn walk(doc: &AutoCommit, authors: &OpAuthors, obj: &ObjId, prefix: &str, out: &mut Vec<Conflict>) {
+    match doc.object_type(obj) {
+        Ok(ObjType::Map) => {
+            for key in doc.keys(obj).collect::<Vec<_>>() {
+                let path = join(prefix, &key);
+                let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+                let scalars: Vec<_> = all
+                    .iter()
+                    .filter_map(|(v, id)| match v {
+                        Value::Scalar(s) => Some((scalar_json(s), id)),
+                        Value::Object(_) => None,
+                    })
+                    .collect();
+                let distinct = {
+                    let mut vs: Vec<String> = scalars.iter().map(|(v, _)| v.to_string()).collect();
+                    vs.sort();
+                    vs.dedup();
+                    vs.len()
+                };
+                if distinct > 1 {
+                    let values = scalars
+                        .into_iter()
+                        .map(|(value, id)| {
+                            let a = authors.author_of(id);
+                            ConflictValue {
+                                value,
+                                user: a.map(|a| a.user.clone()).unwrap_or_default(),
+                                role: a.map(|a| a.role.clone()).unwrap_or_default(),
+                                at: a.map(|a| a.at.clone()).unwrap_or_default(),
+                            }
+                        })
+                        .collect();
+                    out.push(Conflict { path: path.clone(), values });
+                }
+                if let Ok(Some((Value::Object(_), child))) = doc.get(obj, key.as_str()) {
+                    walk(doc, authors, &child, &path, out);
+                }
+            }
+        }
+        Ok(ObjType::List) => {
+            for i in 0..doc.length(obj) {
+                if let Ok(Some((Value::Object(ObjType::Map), item))) = doc.get(obj, i) {
+                    let name = item_id(doc, &item).unwrap_or_else(|| i.to_string());
+                    walk(doc, authors, &item, &join(prefix, &name), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `id` of a list item map, if it has one.
+pub fn item_id(doc: &AutoCommit, item: &ObjId) -> Option<String> {
+    match doc.get(item, "id") {
+        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// A document scalar as JSON.
+pub fn scalar_json(s: &automerge::ScalarValue) -> serde_json::Value {
+    use automerge::ScalarValue as S;
+    match s {
+        S::Str(t) => serde_json::Value::String(t.to_string()),
+        S::Boolean(b) => serde_json::Value::Bool(*b),
+        S::Uint(n) => serde_json::json!(n),
+        S::Int(n) => serde_json::json!(n),
+        S::F64(n) => serde_json::json!(n),
+        S::Timestamp(n) => serde_json::json!(n),
+        S::Counter(c) => serde_json::json!(i64::from(c)),
+        S::Null => serde_json::Value::Null,
+        _ => serde_json::Value::Null,
+    }
+}

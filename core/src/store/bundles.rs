@@ -1,0 +1,129 @@
+//! Export to and import from rescue bundles. Export is a disclosure and import a creation or
+//! alteration; both are audited per record. An import applies every record or none.
+
+use super::records::{parse_heads, persist};
+use super::Store;
+use crate::audit::{self, Action};
+use crate::bundle::{self, BundleRecord, Payload};
+use crate::crypto::KdfParams;
+use crate::error::{Error, Result};
+use crate::model::{RecordKind, Role};
+use crate::record::RecordDoc;
+
+/// What an import did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub merged: usize,
+    pub unchanged: usize,
+}
+
+impl Store {
+    /// Seals one case (with its health record for an IDVA) or every record with unsynced
+    /// changes into a bundle.
+    pub fn export_bundle(&mut self, case: Option<&str>, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
+        self.require_case_access()?;
+        let ids: Vec<(String, RecordKind, Vec<automerge::ChangeHash>)> = match case {
+            Some(id) => {
+                if self.record_kind(id)? != Some(RecordKind::Case) {
+                    return Err(Error::NotFound(id.to_string()));
+                }
+                let mut v = vec![(id.to_string(), RecordKind::Case, vec![])];
+                let hid = crate::model::health_id(id);
+                if self.session.role.sees_health() && self.record_kind(&hid)?.is_some() {
+                    v.push((hid, RecordKind::Health, vec![]));
+                }
+                v
+            }
+            None => {
+                let mut stmt = self.conn.prepare("SELECT id, kind, acked_heads FROM records WHERE heads != acked_heads ORDER BY id")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let mut v = Vec::new();
+                for row in rows {
+                    let (id, kind, acked) = row?;
+                    let kind = RecordKind::parse(&kind).map_err(Error::Internal)?;
+                    if kind == RecordKind::Health && !self.session.role.sees_health() {
+                        continue;
+                    }
+                    v.push((id, kind, parse_heads(&acked)));
+                }
+                v
+            }
+        };
+        let mut records = Vec::with_capacity(ids.len());
+        for (id, kind, acked) in &ids {
+            let mut rec = self.load_record(id, *kind)?;
+            let bytes = if acked.is_empty() { rec.save() } else { rec.save_after(acked) };
+            records.push(BundleRecord { id: id.clone(), kind: kind.to_string(), changes: hex::encode(bytes) });
+        }
+        let payload = Payload {
+            format: 1,
+            created_at: super::now_rfc3339(),
+            device_id: self.device_id.clone(),
+            user: self.session.user.clone(),
+            role: self.session.role.to_string(),
+            records,
+        };
+        let sealed = bundle::seal(&payload, passphrase, kdf)?;
+        let tx = self.conn.unchecked_transaction()?;
+        for (id, _, _) in &ids {
+            audit::append(&tx, &self.session.user, self.session.role.as_str(), Action::Export, id, "exported to a rescue bundle")?;
+        }
+        tx.commit()?;
+        Ok(sealed)
+    }
+
+    /// Opens a bundle and merges every record in it, all or nothing.
+    pub fn import_bundle(&mut self, bytes: &[u8], passphrase: &str) -> Result<ImportReport> {
+        self.require_case_access()?;
+        let payload = bundle::open(bytes, passphrase)?;
+        let mut report = ImportReport::default();
+        let mut staged = Vec::with_capacity(payload.records.len());
+        for r in &payload.records {
+            let kind = RecordKind::parse(&r.kind).map_err(|_| Error::BadBundle("it holds a record of an unknown kind".into()))?;
+            if kind == RecordKind::Health && self.session.role != Role::Idva {
+                return Err(Error::Forbidden { role: self.session.role.to_string(), action: "import health records".into() });
+            }
+            let changes = hex::decode(&r.changes).map_err(|_| Error::BadBundle("a record's changes are damaged".into()))?;
+            let existing = self.record_kind(&r.id)?;
+            let mut rec = match existing {
+                Some(k) if k == kind => self.load_record(&r.id, kind)?,
+                Some(_) => return Err(Error::BadBundle(format!("record {} has a different kind here", r.id))),
+                None => RecordDoc::load(&r.id, kind, &[], &self.actor, &self.session.author())?,
+            };
+            let before = if existing.is_some() { rec.heads() } else { vec![] };
+            let changed = rec.merge_bytes(&changes).map_err(|_| Error::BadBundle(format!("record {} holds damaged changes", r.id)))?;
+            if !rec.missing_deps().is_empty() {
+                return Err(Error::BadBundle(format!("record {} needs earlier history this store does not have; export the whole case instead", r.id)));
+            }
+            // the merged document must be a valid record of its kind, and carry its own id
+            let valid_id = match kind {
+                RecordKind::Case => rec.case().map(|c| c.id),
+                RecordKind::Health => rec.health().map(|h| h.id),
+                RecordKind::Shift => rec.shift().map(|s| s.id),
+            }
+            .map_err(|_| Error::BadBundle(format!("record {} is not a valid {kind}", r.id)))?;
+            if valid_id != r.id {
+                return Err(Error::BadBundle(format!("record {} does not match its contents", r.id)));
+            }
+            match (existing.is_some(), changed) {
+                (false, _) => report.created += 1,
+                (true, true) => report.merged += 1,
+                (true, false) => report.unchanged += 1,
+            }
+            staged.push((rec, before, existing.is_some(), changed));
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        for (rec, before, existed, changed) in &mut staged {
+            if !*changed && *existed {
+                continue;
+            }
+            persist(&tx, rec, before)?;
+            let action = if *existed { Action::Alter } else { Action::Create };
+            audit::append(&tx, &self.session.user, self.session.role.as_str(), action, &rec.id, &format!("imported from a rescue bundle of device {}", payload.device_id))?;
+            audit::append(&tx, &self.session.user, self.session.role.as_str(), Action::Import, &rec.id, "received in a rescue bundle")?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+}

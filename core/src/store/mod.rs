@@ -1,0 +1,281 @@
+//! The encrypted device store (design §4): a SQLCipher database opened by a random data key
+//! that only exists wrapped in per-user key slots, holding each record as an Automerge
+//! document plus indexed columns for listing, and the device's audit log.
+//!
+//! `Store` is the one entry point for the command line and the app shell: every operation
+//! checks the signed-in user's role, writes its change and its audit entry in one transaction,
+//! and returns typed results.
+
+mod bundles;
+mod cases;
+mod health;
+mod records;
+pub mod schema;
+mod shifts;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use automerge::ActorId;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::audit::{self, Action};
+use crate::crypto::keyslots::{KeySlots, LockPolicy};
+use crate::crypto::{random_key, KdfParams, SecretKey};
+use crate::error::{Error, Result};
+use crate::model::Role;
+use crate::record::Author;
+
+pub use cases::{CaseFilter, CaseSummary, CaseView, RiskView};
+pub use records::Summary;
+pub use shifts::ShiftInput;
+
+pub const DB_FILE: &str = "provide.db";
+
+/// Who is using the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: String,
+    pub role: Role,
+    pub division: String,
+    pub team: String,
+}
+
+impl Session {
+    pub fn author(&self) -> Author {
+        Author::new(&self.user, self.role)
+    }
+}
+
+/// A user to enrol in a store.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    pub division: String,
+    pub team: String,
+}
+
+/// Settings chosen when a store is created.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InitOptions {
+    pub kdf: KdfParams,
+    pub policy: LockPolicy,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    conn: Connection,
+    session: Session,
+    actor: ActorId,
+    device_id: String,
+    key: SecretKey,
+}
+
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+/// Opens the SQLCipher database with a raw 256-bit key (SQLCipher's own KDF is skipped).
+fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key.as_ref())));
+    conn.execute_batch(&pragma)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(|_| Error::Database("the database could not be decrypted (damaged file or wrong key)".into()))?;
+    conn.execute_batch(schema::PRAGMAS)?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Creates a new store in `dir` with its first user.
+    pub fn init(dir: &Path, user: NewUser, passphrase: &str, opts: InitOptions) -> Result<Store> {
+        if KeySlots::path_in(dir).exists() || db_path(dir).exists() {
+            return Err(Error::StoreExists(dir.display().to_string()));
+        }
+        if user.name.trim().is_empty() || user.name.len() > 64 {
+            return Err(Error::InvalidInput("the user name must be 1-64 characters".into()));
+        }
+        fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+        let key = random_key();
+        opts.policy.validate()?;
+        let conn = open_db(&db_path(dir), &key, true)?;
+        schema::create(&conn)?;
+        let actor = ActorId::random();
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let now = now_rfc3339();
+        conn.execute_batch("BEGIN")?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('actor_id', ?1), ('device_id', ?2), ('created_at', ?3)", rusqlite::params![actor.to_hex_string(), device_id, now])?;
+        conn.execute(
+            "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now],
+        )?;
+        audit::append(&conn, &user.name, user.role.as_str(), Action::Create, "store", "store created")?;
+        conn.execute_batch("COMMIT")?;
+        // The slot is written last: a store without a slot is unusable and is recreated.
+        KeySlots::create(dir, &user.name, passphrase, &key, opts.kdf, opts.policy)?;
+        let session = Session { user: user.name, role: user.role, division: user.division, team: user.team };
+        Ok(Store { dir: dir.to_path_buf(), conn, session, actor, device_id, key })
+    }
+
+    /// Unlocks an existing store with a user's passphrase (`user` narrows which slot is tried).
+    pub fn open(dir: &Path, passphrase: &str, user: Option<&str>) -> Result<Store> {
+        let mut slots = KeySlots::load(dir)?;
+        let result = slots.unlock(passphrase, user);
+        if let Err(Error::Wiped) = result {
+            erase_files(dir);
+        }
+        let (name, key) = result?;
+        let path = db_path(dir);
+        if !path.exists() {
+            return Err(Error::StoreMissing(dir.display().to_string()));
+        }
+        let conn = open_db(&path, &key, false)?;
+        let session = conn
+            .query_row("SELECT name, role, division, team FROM users WHERE name = ?1", [&name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?
+            .ok_or_else(|| Error::Internal("the unlocked user is not enrolled in this store".into()))?;
+        let role = Role::parse(&session.1).map_err(Error::Internal)?;
+        let session = Session { user: session.0, role, division: session.2, team: session.3 };
+        let meta = |k: &str| -> Result<String> {
+            Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))?)
+        };
+        let actor = ActorId::from(hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?);
+        let device_id = meta("device_id")?;
+        Ok(Store { dir: dir.to_path_buf(), conn, session, actor, device_id, key })
+    }
+
+    /// Whether a store exists in `dir` and, if so, whether it has been wiped.
+    pub fn status(dir: &Path) -> Result<StoreStatus> {
+        match KeySlots::load(dir) {
+            Ok(s) => Ok(StoreStatus {
+                exists: true,
+                wiped: s.is_wiped(),
+                failed_attempts: s.failed_attempts(),
+                wait_seconds: s.wait_ms(chrono::Utc::now().timestamp_millis()).div_ceil(1000),
+                users: s.users(),
+                policy: s.policy(),
+            }),
+            Err(Error::StoreMissing(_)) => Ok(StoreStatus { exists: false, wiped: false, failed_attempts: 0, wait_seconds: 0, users: vec![], policy: LockPolicy::default() }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Enrols another user on this device with their own key slot.
+    pub fn add_user(&mut self, user: NewUser, passphrase: &str, kdf: KdfParams) -> Result<()> {
+        // Any enrolled user may add their partner on a shared device; what each role may see
+        // is checked per operation here and decided by the server for what it sends.
+        let mut slots = KeySlots::load(&self.dir)?;
+        slots.add(&user.name, passphrase, &self.key, kdf)?;
+        self.conn.execute(
+            "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339()],
+        )?;
+        self.audit(Action::Create, "user", &format!("user {} enrolled as {}", user.name, user.role))?;
+        Ok(())
+    }
+
+    /// Changes the signed-in user's passphrase.
+    pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
+        let mut slots = KeySlots::load(&self.dir)?;
+        slots.change_passphrase(&self.session.user, new_passphrase, &self.key)?;
+        self.audit(Action::Alter, "user", "passphrase changed")
+    }
+
+    /// Destroys the data key and deletes the database: used on revocation and lockout.
+    pub fn wipe(self) -> Result<()> {
+        let dir = self.dir.clone();
+        drop(self.conn);
+        let mut slots = KeySlots::load(&dir)?;
+        slots.destroy()?;
+        erase_files(&dir);
+        Ok(())
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn lock_policy(&self) -> Result<LockPolicy> {
+        Ok(KeySlots::load(&self.dir)?.policy())
+    }
+
+    pub fn set_lock_policy(&mut self, policy: LockPolicy) -> Result<()> {
+        KeySlots::load(&self.dir)?.set_policy(policy)?;
+        self.audit(Action::Alter, "settings", "lock policy changed")
+    }
+
+    /// Records an audit entry for the signed-in user.
+    fn audit(&self, action: Action, record: &str, detail: &str) -> Result<()> {
+        audit::append(&self.conn, &self.session.user, self.session.role.as_str(), action, record, detail)
+    }
+
+    /// Checks the audit chain; returns the number of entries.
+    pub fn audit_verify(&self) -> Result<usize> {
+        audit::verify(&self.conn)
+    }
+
+    pub fn audit_entries(&self) -> Result<Vec<audit::Entry>> {
+        audit::entries(&self.conn)
+    }
+
+    fn require_case_access(&self) -> Result<()> {
+        if !self.session.role.sees_cases() {
+            return Err(Error::Forbidden { role: self.session.role.to_string(), action: "see case records".into() });
+        }
+        Ok(())
+    }
+}
+
+/// What can be known about a store without unlocking it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    pub exists: bool,
+    pub wiped: bool,
+    pub failed_attempts: u32,
+    pub wait_seconds: u64,
+    pub users: Vec<String>,
+    pub policy: LockPolicy,
+}
+
+/// Deletes the database files. They are already unreadable once the key slots are gone.
+fn erase_files(dir: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = dir.join(format!("{DB_FILE}{suffix}"));
+        if p.exists() {
+            if let Ok(len) = fs::metadata(&p).map(|m| m.len()) {
+                let _ = fs::write(&p, vec![0u8; len.min(64 * 1024 * 1024) as usize]);
+            }
+            let _ = fs::remove_file(&p);
+        }
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

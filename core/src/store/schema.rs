@@ -1,0 +1,65 @@
+//! The device database's tables and connection settings.
+//!
+//! Each record's Automerge document is kept as chunks (a snapshot, then incremental changes)
+//! in `chunks`; `records` holds one row per record with the fields needed for listing and
+//! search copied into indexed columns, rewritten in the same transaction as every change.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// SQLCipher and SQLite settings applied to every connection after the key.
+/// `synchronous = FULL` in WAL mode: a commit that returned survives power loss.
+pub const PRAGMAS: &str = "
+PRAGMA secure_delete = ON;
+PRAGMA temp_store = MEMORY;
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+";
+
+pub const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    division TEXT NOT NULL,
+    team TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    case_id TEXT,
+    heads TEXT NOT NULL,
+    acked_heads TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    status TEXT,
+    risk_level TEXT,
+    risk_rank INTEGER NOT NULL DEFAULT 0,
+    deployment TEXT,
+    victim_name TEXT,
+    incident_reference TEXT,
+    division TEXT,
+    team TEXT,
+    search_text TEXT,
+    conflict_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS records_by_kind_updated ON records (kind, updated_at DESC);
+CREATE INDEX IF NOT EXISTS records_by_status ON records (kind, status);
+CREATE INDEX IF NOT EXISTS records_by_risk ON records (kind, risk_level);
+CREATE INDEX IF NOT EXISTS records_by_deployment ON records (kind, deployment);
+CREATE TABLE IF NOT EXISTS chunks (
+    record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (record_id, seq)
+);
+";
+
+pub fn create(conn: &Connection) -> Result<()> {
+    conn.execute_batch(TABLES)?;
+    conn.execute_batch(crate::audit::SCHEMA)?;
+    Ok(())
+}
