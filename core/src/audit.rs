@@ -68,10 +68,13 @@ CREATE TABLE IF NOT EXISTS audit (
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const HEAD_KEY: &str = "audit_head";
 
-fn entry_hash(seq: i64, at: &str, user: &str, role: &str, action: &str, record: &str, detail: &str, prev: &str) -> String {
+/// The hash of an entry: its sequence number and its fields in order (at, user, role, action,
+/// record, detail, prev_hash), each length-prefixed so no two entries can collide by shifting
+/// text between fields.
+fn entry_hash(seq: i64, fields: [&str; 7]) -> String {
     let mut h = Sha256::new();
     h.update(seq.to_be_bytes());
-    for field in [at, user, role, action, record, detail, prev] {
+    for field in fields {
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
     }
@@ -79,14 +82,28 @@ fn entry_hash(seq: i64, at: &str, user: &str, role: &str, action: &str, record: 
 }
 
 /// Appends one entry. Call inside the transaction that makes the change it records.
-pub fn append(conn: &Connection, user: &str, role: &str, action: Action, record: &str, detail: &str) -> Result<()> {
+pub fn append(
+    conn: &Connection,
+    user: &str,
+    role: &str,
+    action: Action,
+    record: &str,
+    detail: &str,
+) -> Result<()> {
     let (seq, prev): (i64, String) = conn
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .unwrap_or((0, GENESIS.to_string()));
     let seq = seq + 1;
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let hash = entry_hash(seq, &at, user, role, action.as_str(), record, detail, &prev);
+    let hash = entry_hash(
+        seq,
+        [&at, user, role, action.as_str(), record, detail, &prev],
+    );
     conn.execute(
         "INSERT INTO audit (seq, at, user, role, action, record, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
         params![seq, at, user, role, action.as_str(), record, detail, prev, hash],
@@ -122,12 +139,17 @@ pub fn verify(conn: &Connection) -> Result<usize> {
     let all = entries(conn)?;
     verify_entries(&all)?;
     let head: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [HEAD_KEY], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = ?1", [HEAD_KEY], |r| {
+            r.get(0)
+        })
         .optional()?;
     let tail = all.last().map(|e| format!("{}:{}", e.seq, e.hash));
     if head != tail {
         let seq = all.last().map(|e| e.seq + 1).unwrap_or(1);
-        return Err(Error::AuditBroken { seq, reason: "entries are missing from the end of the log".into() });
+        return Err(Error::AuditBroken {
+            seq,
+            reason: "entries are missing from the end of the log".into(),
+        });
     }
     Ok(all.len())
 }
@@ -138,13 +160,34 @@ pub fn verify_entries(all: &[Entry]) -> Result<()> {
     for (i, e) in all.iter().enumerate() {
         let expected_seq = i as i64 + 1;
         if e.seq != expected_seq {
-            return Err(Error::AuditBroken { seq: expected_seq, reason: format!("entry {expected_seq} is missing or out of order") });
+            return Err(Error::AuditBroken {
+                seq: expected_seq,
+                reason: format!("entry {expected_seq} is missing or out of order"),
+            });
         }
         if e.prev_hash != prev {
-            return Err(Error::AuditBroken { seq: e.seq, reason: "it does not follow the entry before it (removed or reordered)".into() });
+            return Err(Error::AuditBroken {
+                seq: e.seq,
+                reason: "it does not follow the entry before it (removed or reordered)".into(),
+            });
         }
-        if entry_hash(e.seq, &e.at, &e.user, &e.role, &e.action, &e.record, &e.detail, &e.prev_hash) != e.hash {
-            return Err(Error::AuditBroken { seq: e.seq, reason: "its contents were altered".into() });
+        if entry_hash(
+            e.seq,
+            [
+                &e.at,
+                &e.user,
+                &e.role,
+                &e.action,
+                &e.record,
+                &e.detail,
+                &e.prev_hash,
+            ],
+        ) != e.hash
+        {
+            return Err(Error::AuditBroken {
+                seq: e.seq,
+                reason: "its contents were altered".into(),
+            });
         }
         prev = e.hash.clone();
     }
@@ -157,10 +200,19 @@ mod tests {
 
     fn log(n: usize) -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);").unwrap();
+        c.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+            .unwrap();
         c.execute_batch(SCHEMA).unwrap();
         for i in 0..n {
-            append(&c, "pc-ada", "officer", Action::Alter, &format!("case-{i}"), "set status").unwrap();
+            append(
+                &c,
+                "pc-ada",
+                "officer",
+                Action::Alter,
+                &format!("case-{i}"),
+                "set status",
+            )
+            .unwrap();
         }
         c
     }
@@ -181,7 +233,8 @@ mod tests {
     #[test]
     fn edited_entry_is_found() {
         let c = log(5);
-        c.execute("UPDATE audit SET record = 'case-x' WHERE seq = 3", []).unwrap();
+        c.execute("UPDATE audit SET record = 'case-x' WHERE seq = 3", [])
+            .unwrap();
         assert_eq!(broken_at(&c), 3);
     }
 
@@ -210,8 +263,23 @@ mod tests {
     fn rehashed_forgery_of_one_entry_is_still_found() {
         let c = log(4);
         let e = &entries(&c).unwrap()[1];
-        let forged = entry_hash(e.seq, &e.at, &e.user, &e.role, "view", &e.record, &e.detail, &e.prev_hash);
-        c.execute("UPDATE audit SET action = 'view', hash = ?1 WHERE seq = 2", [forged]).unwrap();
+        let forged = entry_hash(
+            e.seq,
+            [
+                &e.at,
+                &e.user,
+                &e.role,
+                "view",
+                &e.record,
+                &e.detail,
+                &e.prev_hash,
+            ],
+        );
+        c.execute(
+            "UPDATE audit SET action = 'view', hash = ?1 WHERE seq = 2",
+            [forged],
+        )
+        .unwrap();
         assert_eq!(broken_at(&c), 3);
     }
 }

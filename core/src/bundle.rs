@@ -40,9 +40,13 @@ pub struct BundleRecord {
 
 pub fn seal(payload: &Payload, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
     if passphrase.chars().count() < crate::crypto::keyslots::MIN_PASSPHRASE_CHARS {
-        return Err(Error::WeakPassphrase(crate::crypto::keyslots::MIN_PASSPHRASE_CHARS));
+        return Err(Error::WeakPassphrase(
+            crate::crypto::keyslots::MIN_PASSPHRASE_CHARS,
+        ));
     }
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Internal(e.to_string()))?);
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(payload).map_err(|e| Error::Internal(e.to_string()))?,
+    );
     let packed = zeroize::Zeroizing::new(zstd::encode_all(&json[..], 9)?);
     let salt = crypto::random_bytes::<16>();
     let mut header = Vec::with_capacity(HEADER_LEN + 24);
@@ -65,24 +69,37 @@ pub fn open(bytes: &[u8], passphrase: &str) -> Result<Payload> {
         return Err(Error::BadBundle("it is not a Provide bundle".into()));
     }
     if bytes[8] != FORMAT {
-        return Err(Error::BadBundle(format!("it has format {} and this app reads format {FORMAT}", bytes[8])));
+        return Err(Error::BadBundle(format!(
+            "it has format {} and this app reads format {FORMAT}",
+            bytes[8]
+        )));
     }
-    let word = |i: usize| u32::from_le_bytes(bytes[9 + 4 * i..13 + 4 * i].try_into().expect("4 bytes"));
-    let kdf = KdfParams { memory_kib: word(0), iterations: word(1), parallelism: word(2) };
-    kdf.validate().map_err(|_| Error::BadBundle("its key parameters are out of range".into()))?;
+    let word =
+        |i: usize| u32::from_le_bytes(bytes[9 + 4 * i..13 + 4 * i].try_into().expect("4 bytes"));
+    let kdf = KdfParams {
+        memory_kib: word(0),
+        iterations: word(1),
+        parallelism: word(2),
+    };
+    kdf.validate()
+        .map_err(|_| Error::BadBundle("its key parameters are out of range".into()))?;
     let header = &bytes[..HEADER_LEN];
     let salt = &bytes[21..HEADER_LEN];
     let nonce = &bytes[HEADER_LEN..HEADER_LEN + 24];
     let key = crypto::derive_key(passphrase.as_bytes(), salt, kdf)?;
-    let packed = crypto::open(&key, nonce, &bytes[HEADER_LEN + 24..], header)
-        .ok_or_else(|| Error::BadBundle("the bundle passphrase is wrong or the file was altered".into()))?;
+    let packed = crypto::open(&key, nonce, &bytes[HEADER_LEN + 24..], header).ok_or_else(|| {
+        Error::BadBundle("the bundle passphrase is wrong or the file was altered".into())
+    })?;
     let mut json = zeroize::Zeroizing::new(Vec::new());
     zstd::stream::Decoder::new(&packed[..])
         .and_then(|d| d.take(MAX_PLAINTEXT).read_to_end(&mut json))
         .map_err(|_| Error::BadBundle("its contents could not be decompressed".into()))?;
-    let payload: Payload = serde_json::from_slice(&json).map_err(|_| Error::BadBundle("its contents are not understood".into()))?;
+    let payload: Payload = serde_json::from_slice(&json)
+        .map_err(|_| Error::BadBundle("its contents are not understood".into()))?;
     if payload.format != 1 {
-        return Err(Error::BadBundle("its payload format is not supported".into()));
+        return Err(Error::BadBundle(
+            "its payload format is not supported".into(),
+        ));
     }
     Ok(payload)
 }

@@ -14,7 +14,7 @@ pub enum Error {
     StoreExists(String),
     #[error("The passphrase is wrong.")]
     WrongPassphrase,
-    #[error("Too many failed unlock attempts. Try again in {0} seconds.")]
+    #[error("Too many failed unlock attempts. Try again in {0} s.")]
     BackingOff(u64),
     #[error("This store has been wiped: its data key was destroyed after too many failed unlock attempts or a revocation.")]
     Wiped,

@@ -126,7 +126,9 @@ pub fn find(id: &str, version: u64) -> Result<&'static FormDef> {
 
 impl FormDef {
     pub fn question_ids(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().flat_map(|g| g.questions.iter().map(|q| q.id.as_str()))
+        self.groups
+            .iter()
+            .flat_map(|g| g.questions.iter().map(|q| q.id.as_str()))
     }
 
     /// Scores answers against this definition.
@@ -181,7 +183,13 @@ impl FormDef {
         if incidents_12_months.is_some_and(|n| n >= s.escalation_incidents_12_months) {
             marac.push("escalation");
         }
-        Ok(Evaluation { score, computed_level: computed, level, raised_by_judgement: raised, marac_criteria: marac })
+        Ok(Evaluation {
+            score,
+            computed_level: computed,
+            level,
+            raised_by_judgement: raised,
+            marac_criteria: marac,
+        })
     }
 }
 
@@ -206,7 +214,10 @@ impl AssessmentInput {
             .ok_or_else(|| Error::InvalidInput("the answers must be a JSON object".into()))?;
         if obj.contains_key("answers") {
             serde_json::from_value(v.clone()).map_err(|e| {
-                Error::InvalidInput(format!("the assessment is not valid: {}", crate::record::edit::describe_json_error(&e)))
+                Error::InvalidInput(format!(
+                    "the assessment is not valid: {}",
+                    crate::record::edit::describe_json_error(&e)
+                ))
             })
         } else {
             let mut answers = BTreeMap::new();
@@ -216,25 +227,43 @@ impl AssessmentInput {
                 })?;
                 answers.insert(k.clone(), a.to_string());
             }
-            Ok(AssessmentInput { answers, ..Default::default() })
+            Ok(AssessmentInput {
+                answers,
+                ..Default::default()
+            })
         }
     }
 }
 
 /// Validates input against the newest version of a form and builds the assessment to store.
-pub fn build_assessment(form_id: &str, input: &AssessmentInput, author: &Author, now: &str) -> Result<(Assessment, Evaluation)> {
+pub fn build_assessment(
+    form_id: &str,
+    input: &AssessmentInput,
+    author: &Author,
+    now: &str,
+) -> Result<(Assessment, Evaluation)> {
     let def = latest(form_id)?;
-    if form_id == "dash" && !matches!(author.role, Role::Idva | Role::Officer | Role::Safeguarding) {
-        return Err(Error::Forbidden { role: author.role.to_string(), action: "complete a DASH assessment".into() });
+    if form_id == "dash" && !matches!(author.role, Role::Idva | Role::Officer | Role::Safeguarding)
+    {
+        return Err(Error::Forbidden {
+            role: author.role.to_string(),
+            action: "complete a DASH assessment".into(),
+        });
     }
     if form_id == "dara" && !matches!(author.role, Role::Officer | Role::Safeguarding) {
-        return Err(Error::Forbidden { role: author.role.to_string(), action: "complete a DARA assessment".into() });
+        return Err(Error::Forbidden {
+            role: author.role.to_string(),
+            action: "complete a DARA assessment".into(),
+        });
     }
     let known: Vec<&str> = def.question_ids().collect();
     let mut answers = BTreeMap::new();
     for (q, a) in &input.answers {
         if !known.contains(&q.as_str()) {
-            return Err(Error::InvalidInput(format!("`{q}` is not a question of the {} form", form_id.to_uppercase())));
+            return Err(Error::InvalidInput(format!(
+                "`{q}` is not a question of the {} form",
+                form_id.to_uppercase()
+            )));
         }
         let a = Answer::parse(a).map_err(|e| Error::invalid(q, e))?;
         answers.insert(q.clone(), a);
@@ -247,7 +276,9 @@ pub fn build_assessment(form_id: &str, input: &AssessmentInput, author: &Author,
     let reason = input.judgement_reason.clone().unwrap_or_default();
     let eval = def.evaluate(&answers, judgement, input.incidents_12_months)?;
     if eval.raised_by_judgement && reason.trim().is_empty() {
-        return Err(Error::InvalidInput("raising the level by professional judgement needs a reason".into()));
+        return Err(Error::InvalidInput(
+            "raising the level by professional judgement needs a reason".into(),
+        ));
     }
     let assessment = Assessment {
         id: crate::record::edit::new_id(),
@@ -278,7 +309,12 @@ mod tests {
             .unwrap()
             .question_ids()
             .enumerate()
-            .map(|(i, q)| (q.to_string(), if i < yes { Answer::Yes } else { Answer::No }))
+            .map(|(i, q)| {
+                (
+                    q.to_string(),
+                    if i < yes { Answer::Yes } else { Answer::No },
+                )
+            })
             .collect()
     }
 
@@ -308,17 +344,23 @@ mod tests {
         assert_eq!(e.level, RiskLevel::Standard);
         let e = d.evaluate(&dash_answers(3), None, Some(3)).unwrap();
         assert_eq!(e.marac_criteria, vec!["escalation"]);
-        let e = d.evaluate(&dash_answers(5), Some(RiskLevel::High), None).unwrap();
+        let e = d
+            .evaluate(&dash_answers(5), Some(RiskLevel::High), None)
+            .unwrap();
         assert!(e.raised_by_judgement);
         assert_eq!(e.marac_criteria, vec!["professional_judgement"]);
-        assert!(d.evaluate(&dash_answers(14), Some(RiskLevel::Medium), None).is_err());
+        assert!(d
+            .evaluate(&dash_answers(14), Some(RiskLevel::Medium), None)
+            .is_err());
     }
 
     #[test]
     fn dara_needs_the_officers_level() {
         let d = latest("dara").unwrap();
         assert!(d.evaluate(&BTreeMap::new(), None, None).is_err());
-        let e = d.evaluate(&BTreeMap::new(), Some(RiskLevel::Medium), None).unwrap();
+        let e = d
+            .evaluate(&BTreeMap::new(), Some(RiskLevel::Medium), None)
+            .unwrap();
         assert_eq!((e.score, e.level), (None, RiskLevel::Medium));
     }
 }

@@ -35,20 +35,31 @@ pub struct LockPolicy {
 
 impl Default for LockPolicy {
     fn default() -> Self {
-        LockPolicy { max_attempts: 10, backoff_base_ms: 1_000, backoff_max_ms: 300_000, idle_lock_minutes: 5 }
+        LockPolicy {
+            max_attempts: 10,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 300_000,
+            idle_lock_minutes: 5,
+        }
     }
 }
 
 impl LockPolicy {
     pub fn validate(&self) -> Result<()> {
         if !(1..=100).contains(&self.max_attempts) {
-            return Err(Error::InvalidSetting("the unlock attempt limit must be between 1 and 100".into()));
+            return Err(Error::InvalidSetting(
+                "the unlock attempt limit must be between 1 and 100".into(),
+            ));
         }
         if !(1..=15).contains(&self.idle_lock_minutes) {
-            return Err(Error::InvalidSetting("the idle lock must be between 1 and 15 minutes".into()));
+            return Err(Error::InvalidSetting(
+                "the idle lock must be between 1 and 15 minutes".into(),
+            ));
         }
         if self.backoff_base_ms > self.backoff_max_ms {
-            return Err(Error::InvalidSetting("the first back-off cannot exceed the longest".into()));
+            return Err(Error::InvalidSetting(
+                "the first back-off cannot exceed the longest".into(),
+            ));
         }
         Ok(())
     }
@@ -59,7 +70,9 @@ impl LockPolicy {
             return 0;
         }
         let shift = (failures - 1).min(32);
-        self.backoff_base_ms.saturating_mul(1u64 << shift).min(self.backoff_max_ms)
+        self.backoff_base_ms
+            .saturating_mul(1u64 << shift)
+            .min(self.backoff_max_ms)
     }
 }
 
@@ -118,11 +131,24 @@ impl KeySlots {
     }
 
     /// Creates the slot file with one user's slot for `data_key`.
-    pub fn create(dir: &Path, user: &str, passphrase: &str, data_key: &SecretKey, kdf: KdfParams, policy: LockPolicy) -> Result<Self> {
+    pub fn create(
+        dir: &Path,
+        user: &str,
+        passphrase: &str,
+        data_key: &SecretKey,
+        kdf: KdfParams,
+        policy: LockPolicy,
+    ) -> Result<Self> {
         policy.validate()?;
         let slots = KeySlots {
             path: Self::path_in(dir),
-            file: SlotFile { format: 1, wiped: false, policy, lockout: Lockout::default(), slots: vec![wrap(user, passphrase, data_key, kdf)?] },
+            file: SlotFile {
+                format: 1,
+                wiped: false,
+                policy,
+                lockout: Lockout::default(),
+                slots: vec![wrap(user, passphrase, data_key, kdf)?],
+            },
         };
         slots.write()?;
         Ok(slots)
@@ -158,7 +184,9 @@ impl KeySlots {
     /// Milliseconds to wait before another attempt is allowed.
     pub fn wait_ms(&self, now_ms: i64) -> u64 {
         let l = &self.file.lockout;
-        let until = l.last_failure_ms.saturating_add(self.file.policy.backoff_ms(l.failed_attempts) as i64);
+        let until = l
+            .last_failure_ms
+            .saturating_add(self.file.policy.backoff_ms(l.failed_attempts) as i64);
         (until - now_ms).max(0) as u64
     }
 
@@ -174,10 +202,18 @@ impl KeySlots {
         if wait > 0 {
             return Err(Error::BackingOff(wait.div_ceil(1000)));
         }
-        for slot in self.file.slots.iter().filter(|s| user.is_none_or(|u| u == s.user)) {
-            let salt = hex::decode(&slot.salt).map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-            let nonce = hex::decode(&slot.nonce).map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-            let ct = hex::decode(&slot.wrapped_key).map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
+        for slot in self
+            .file
+            .slots
+            .iter()
+            .filter(|s| user.is_none_or(|u| u == s.user))
+        {
+            let salt = hex::decode(&slot.salt)
+                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
+            let nonce = hex::decode(&slot.nonce)
+                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
+            let ct = hex::decode(&slot.wrapped_key)
+                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
             let kek = derive_key(passphrase.as_bytes(), &salt, slot.kdf)?;
             let aad = [AAD, slot.user.as_bytes()].concat();
             if let Some(plain) = open(&kek, &nonce, &ct, &aad) {
@@ -205,17 +241,36 @@ impl KeySlots {
     }
 
     /// Adds a slot for another user, wrapping the same data key.
-    pub fn add(&mut self, user: &str, passphrase: &str, data_key: &SecretKey, kdf: KdfParams) -> Result<()> {
+    pub fn add(
+        &mut self,
+        user: &str,
+        passphrase: &str,
+        data_key: &SecretKey,
+        kdf: KdfParams,
+    ) -> Result<()> {
         if self.file.slots.iter().any(|s| s.user == user) {
-            return Err(Error::InvalidInput(format!("user {user} already has a key slot")));
+            return Err(Error::InvalidInput(format!(
+                "user {user} already has a key slot"
+            )));
         }
         self.file.slots.push(wrap(user, passphrase, data_key, kdf)?);
         self.write()
     }
 
     /// Replaces a user's slot under a new passphrase.
-    pub fn change_passphrase(&mut self, user: &str, new_passphrase: &str, data_key: &SecretKey) -> Result<()> {
-        let kdf = self.file.slots.iter().find(|s| s.user == user).map(|s| s.kdf).unwrap_or_default();
+    pub fn change_passphrase(
+        &mut self,
+        user: &str,
+        new_passphrase: &str,
+        data_key: &SecretKey,
+    ) -> Result<()> {
+        let kdf = self
+            .file
+            .slots
+            .iter()
+            .find(|s| s.user == user)
+            .map(|s| s.kdf)
+            .unwrap_or_default();
         let slot = wrap(user, new_passphrase, data_key, kdf)?;
         self.file.slots.retain(|s| s.user != user);
         self.file.slots.push(slot);
@@ -245,7 +300,11 @@ impl KeySlots {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
             let mut f = opts.open(&tmp)?;
-            f.write_all(serde_json::to_string_pretty(&self.file).map_err(|e| Error::Internal(e.to_string()))?.as_bytes())?;
+            f.write_all(
+                serde_json::to_string_pretty(&self.file)
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .as_bytes(),
+            )?;
             f.sync_all()?;
         }
         fs::rename(&tmp, &self.path)?;
@@ -262,7 +321,11 @@ mod tests {
     use crate::crypto::random_key;
 
     fn fast() -> KdfParams {
-        KdfParams { memory_kib: 8 * 1024, iterations: 1, parallelism: 1 }
+        KdfParams {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[test]
@@ -276,9 +339,15 @@ mod tests {
 
     #[test]
     fn policy_limits_are_enforced() {
-        let p = LockPolicy { idle_lock_minutes: 16, ..Default::default() };
+        let p = LockPolicy {
+            idle_lock_minutes: 16,
+            ..Default::default()
+        };
         assert!(p.validate().is_err());
-        let p = LockPolicy { max_attempts: 0, ..Default::default() };
+        let p = LockPolicy {
+            max_attempts: 0,
+            ..Default::default()
+        };
         assert!(p.validate().is_err());
     }
 
@@ -286,28 +355,67 @@ mod tests {
     fn wrong_passphrase_counts_and_limit_destroys_slots() {
         let dir = tempfile::tempdir().unwrap();
         let key = random_key();
-        let policy = LockPolicy { max_attempts: 3, backoff_base_ms: 0, backoff_max_ms: 0, ..Default::default() };
-        let mut s = KeySlots::create(dir.path(), "pc-ada", "correct horse battery", &key, fast(), policy).unwrap();
+        let policy = LockPolicy {
+            max_attempts: 3,
+            backoff_base_ms: 0,
+            backoff_max_ms: 0,
+            ..Default::default()
+        };
+        let mut s = KeySlots::create(
+            dir.path(),
+            "pc-ada",
+            "correct horse battery",
+            &key,
+            fast(),
+            policy,
+        )
+        .unwrap();
         let (who, k) = s.unlock("correct horse battery", None).unwrap();
         assert_eq!((who.as_str(), *k), ("pc-ada", *key));
-        assert!(matches!(s.unlock("nope nope nope", None), Err(Error::WrongPassphrase)));
+        assert!(matches!(
+            s.unlock("nope nope nope", None),
+            Err(Error::WrongPassphrase)
+        ));
         // counted across restarts: reload from disk
         let mut s = KeySlots::load(dir.path()).unwrap();
         assert_eq!(s.failed_attempts(), 1);
-        assert!(matches!(s.unlock("nope nope nope", None), Err(Error::WrongPassphrase)));
-        assert!(matches!(s.unlock("nope nope nope", None), Err(Error::Wiped)));
+        assert!(matches!(
+            s.unlock("nope nope nope", None),
+            Err(Error::WrongPassphrase)
+        ));
+        assert!(matches!(
+            s.unlock("nope nope nope", None),
+            Err(Error::Wiped)
+        ));
         let mut s = KeySlots::load(dir.path()).unwrap();
         assert!(s.is_wiped());
-        assert!(matches!(s.unlock("correct horse battery", None), Err(Error::Wiped)));
+        assert!(matches!(
+            s.unlock("correct horse battery", None),
+            Err(Error::Wiped)
+        ));
     }
 
     #[test]
     fn backoff_refuses_early_attempts_without_counting_them() {
         let dir = tempfile::tempdir().unwrap();
         let key = random_key();
-        let mut s = KeySlots::create(dir.path(), "pc-ada", "correct horse battery", &key, fast(), LockPolicy::default()).unwrap();
-        assert!(matches!(s.unlock("wrong wrong", None), Err(Error::WrongPassphrase)));
-        assert!(matches!(s.unlock("correct horse battery", None), Err(Error::BackingOff(_))));
+        let mut s = KeySlots::create(
+            dir.path(),
+            "pc-ada",
+            "correct horse battery",
+            &key,
+            fast(),
+            LockPolicy::default(),
+        )
+        .unwrap();
+        assert!(matches!(
+            s.unlock("wrong wrong", None),
+            Err(Error::WrongPassphrase)
+        ));
+        assert!(matches!(
+            s.unlock("correct horse battery", None),
+            Err(Error::BackingOff(_))
+        ));
         assert_eq!(s.failed_attempts(), 1);
     }
 }

@@ -30,7 +30,11 @@ pub const MIN_KDF_MEMORY_KIB: u32 = 8 * 1024;
 impl Default for KdfParams {
     /// 64 MiB, 3 passes, 1 lane: about half a second on a patrol laptop.
     fn default() -> Self {
-        KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
+        KdfParams {
+            memory_kib: 64 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        }
     }
 }
 
@@ -42,7 +46,9 @@ impl KdfParams {
             )));
         }
         if !(1..=10).contains(&self.iterations) || !(1..=8).contains(&self.parallelism) {
-            return Err(Error::InvalidSetting("Argon2id passes must be 1-10 and lanes 1-8".into()));
+            return Err(Error::InvalidSetting(
+                "Argon2id passes must be 1-10 and lanes 1-8".into(),
+            ));
         }
         Ok(())
     }
@@ -77,18 +83,35 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn seal(key: &SecretKey, plaintext: &[u8], aad: &[u8]) -> Result<([u8; 24], Vec<u8>)> {
     let nonce = random_bytes::<24>();
     let ct = XChaCha20Poly1305::new(key.as_ref().into())
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| Error::Crypto("encryption failed".into()))?;
     Ok((nonce, ct))
 }
 
 /// Decrypts and authenticates; `None` when the key is wrong or the data was altered.
-pub fn open(key: &SecretKey, nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub fn open(
+    key: &SecretKey,
+    nonce: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
     if nonce.len() != 24 {
         return None;
     }
     XChaCha20Poly1305::new(key.as_ref().into())
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .ok()
         .map(Zeroizing::new)
 }

@@ -28,6 +28,8 @@ choice!(
     RecordKind { Case => "case", Health => "health", Shift => "shift" }
 );
 
+// `choice!` declares the enum, so `#[derive(Default)]` cannot be attached to it.
+#[allow(clippy::derivable_impls)]
 impl Default for TriState {
     fn default() -> Self {
         TriState::Unknown

@@ -40,11 +40,19 @@ pub struct FieldSpec {
 }
 
 const fn f(path: &'static str, kind: FieldKind) -> FieldSpec {
-    FieldSpec { path, kind, idva_only: false }
+    FieldSpec {
+        path,
+        kind,
+        idva_only: false,
+    }
 }
 
 const fn idva(path: &'static str, kind: FieldKind) -> FieldSpec {
-    FieldSpec { path, kind, idva_only: true }
+    FieldSpec {
+        path,
+        kind,
+        idva_only: true,
+    }
 }
 
 use FieldKind::*;
@@ -85,8 +93,14 @@ pub const CASE_FIELDS: &[FieldSpec] = &[
     f("consent.basis", Text),
     f("outcome.engaged_safeguarding", Choice(TriState::NAMES)),
     f("outcome.engaged_investigation", Choice(TriState::NAMES)),
-    f("outcome.previously_engaged_safeguarding", Choice(TriState::NAMES)),
-    f("outcome.previously_engaged_investigation", Choice(TriState::NAMES)),
+    f(
+        "outcome.previously_engaged_safeguarding",
+        Choice(TriState::NAMES),
+    ),
+    f(
+        "outcome.previously_engaged_investigation",
+        Choice(TriState::NAMES),
+    ),
     f("outcome.repeat_victim", Choice(TriState::NAMES)),
 ];
 
@@ -112,7 +126,11 @@ pub const LIST_ITEM_FIELDS: &[(&str, FieldSpec)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldPath {
     Field(Vec<String>),
-    ListItem { list: String, item_id: String, field: String },
+    ListItem {
+        list: String,
+        item_id: String,
+        field: String,
+    },
 }
 
 /// Finds the spec of a path and splits it into its parts.
@@ -150,7 +168,10 @@ pub fn parse_value(path: &str, kind: FieldKind, text: &str) -> Result<ScalarValu
     Ok(match kind {
         Text => {
             if text.chars().count() > MAX_TEXT {
-                return Err(Error::invalid(path, format!("longer than {MAX_TEXT} characters")));
+                return Err(Error::invalid(
+                    path,
+                    format!("longer than {MAX_TEXT} characters"),
+                ));
             }
             ScalarValue::Str(text.into())
         }
@@ -161,16 +182,23 @@ pub fn parse_value(path: &str, kind: FieldKind, text: &str) -> Result<ScalarValu
             ScalarValue::Str(t.into())
         }
         DateTime if blank => ScalarValue::Null,
-        DateTime => ScalarValue::Str(normalise_datetime(t).ok_or_else(|| {
-            Error::invalid(path, "expected a date and time such as 2026-11-22T09:30:00Z")
-        })?.into()),
-        Bool => ScalarValue::Boolean(parse_bool(t).ok_or_else(|| {
-            Error::invalid(path, "expected true or false")
-        })?),
+        DateTime => ScalarValue::Str(
+            normalise_datetime(t)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        path,
+                        "expected a date and time such as 2026-11-22T09:30:00Z",
+                    )
+                })?
+                .into(),
+        ),
+        Bool => ScalarValue::Boolean(
+            parse_bool(t).ok_or_else(|| Error::invalid(path, "expected true or false"))?,
+        ),
         OptBool if blank || t == "unknown" => ScalarValue::Null,
-        OptBool => ScalarValue::Boolean(parse_bool(t).ok_or_else(|| {
-            Error::invalid(path, "expected true, false or unknown")
-        })?),
+        OptBool => ScalarValue::Boolean(
+            parse_bool(t).ok_or_else(|| Error::invalid(path, "expected true, false or unknown"))?,
+        ),
         Tri => choice_value(path, TriState::NAMES, t)?,
         Count if blank => ScalarValue::Null,
         Count => ScalarValue::Uint(
@@ -187,7 +215,10 @@ fn choice_value(path: &str, names: &[&str], t: &str) -> Result<ScalarValue> {
     if names.contains(&t) {
         Ok(ScalarValue::Str(t.into()))
     } else {
-        Err(Error::invalid(path, format!("expected one of {}", names.join(", "))))
+        Err(Error::invalid(
+            path,
+            format!("expected one of {}", names.join(", ")),
+        ))
     }
 }
 
@@ -203,7 +234,10 @@ fn parse_bool(t: &str) -> Option<bool> {
 pub fn normalise_datetime(t: &str) -> Option<String> {
     use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Some(dt.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true));
+        return Some(
+            dt.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
@@ -222,8 +256,14 @@ mod tests {
         for spec in CASE_FIELDS {
             assert!(resolve(spec.path).is_ok(), "{}", spec.path);
         }
-        assert!(matches!(resolve("victim.shoe_size"), Err(Error::UnknownPath(_))));
-        assert!(matches!(resolve("notes.abc.text"), Err(Error::UnknownPath(_))));
+        assert!(matches!(
+            resolve("victim.shoe_size"),
+            Err(Error::UnknownPath(_))
+        ));
+        assert!(matches!(
+            resolve("notes.abc.text"),
+            Err(Error::UnknownPath(_))
+        ));
         assert!(matches!(
             resolve("referrals.r1.status").unwrap().0,
             FieldPath::ListItem { .. }
@@ -232,9 +272,15 @@ mod tests {
 
     #[test]
     fn values_are_parsed_by_kind() {
-        assert_eq!(parse_value("p", Date, "1990-02-03").unwrap(), ScalarValue::Str("1990-02-03".into()));
+        assert_eq!(
+            parse_value("p", Date, "1990-02-03").unwrap(),
+            ScalarValue::Str("1990-02-03".into())
+        );
         assert!(parse_value("p", Date, "03/02/1990").is_err());
-        assert_eq!(parse_value("p", OptBool, "unknown").unwrap(), ScalarValue::Null);
+        assert_eq!(
+            parse_value("p", OptBool, "unknown").unwrap(),
+            ScalarValue::Null
+        );
         assert!(parse_value("p", Bool, "maybe").is_err());
         assert!(parse_value("p", Tri, "perhaps").is_err());
         assert_eq!(

@@ -1,8 +1,8 @@
 //! The records of design §3 as typed Rust structs, mapped to and from Automerge documents by
 //! autosurgeon, and the table of fields a user may set by dotted path.
 
-pub(crate) mod choice;
 pub mod case;
+pub(crate) mod choice;
 pub mod common;
 pub mod fields;
 pub mod health;

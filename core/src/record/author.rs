@@ -24,7 +24,10 @@ pub struct ChangeAuthor {
 
 impl Author {
     pub fn new(user: &str, role: Role) -> Self {
-        Author { user: user.to_string(), role }
+        Author {
+            user: user.to_string(),
+            role,
+        }
     }
 
     pub fn commit_options(&self) -> CommitOptions {
@@ -46,7 +49,11 @@ pub fn change_author(message: Option<&str>, timestamp_ms: i64) -> ChangeAuthor {
         .and_then(|m| serde_json::from_str::<Msg>(m).ok())
         .map(|m| (m.user, m.role))
         .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-    ChangeAuthor { user, role, at: format_ms(timestamp_ms) }
+    ChangeAuthor {
+        user,
+        role,
+        at: format_ms(timestamp_ms),
+    }
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC.

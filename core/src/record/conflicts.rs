@@ -57,51 +57,69 @@ impl OpAuthors {
     }
 }
 
+/// A conflicted field before its values are attributed.
+type RawConflict = (String, Vec<(serde_json::Value, ObjId)>);
+
 /// Every conflicted scalar field in the document, in a deterministic order, so that all
-/// replicas holding the same changes report identical conflicts.
+/// replicas holding the same changes report identical conflicts. Authors are looked up only
+/// when there is a conflict to attribute.
 pub fn find(doc: &mut AutoCommit) -> Vec<Conflict> {
+    let mut raw = Vec::new();
+    walk(doc, &ROOT, "", &mut raw);
+    if raw.is_empty() {
+        return vec![];
+    }
     let authors = OpAuthors::new(doc);
-    let mut out = Vec::new();
-    walk(doc, &authors, &ROOT, "", &mut out);
-    out
+    raw.into_iter()
+        .map(|(path, values)| Conflict {
+            path,
+            values: values
+                .into_iter()
+                .map(|(value, id)| {
+                    let a = authors.author_of(&id);
+                    ConflictValue {
+                        value,
+                        user: a.map(|a| a.user.clone()).unwrap_or_default(),
+                        role: a.map(|a| a.role.clone()).unwrap_or_default(),
+                        at: a.map(|a| a.at.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
-fn walk(doc: &AutoCommit, authors: &OpAuthors, obj: &ObjId, prefix: &str, out: &mut Vec<Conflict>) {
+/// How many fields are in conflict (cheap: no authors).
+pub fn count(doc: &AutoCommit) -> usize {
+    let mut raw = Vec::new();
+    walk(doc, &ROOT, "", &mut raw);
+    raw.len()
+}
+
+fn walk(doc: &AutoCommit, obj: &ObjId, prefix: &str, out: &mut Vec<RawConflict>) {
     match doc.object_type(obj) {
         Ok(ObjType::Map) => {
             for key in doc.keys(obj).collect::<Vec<_>>() {
                 let path = join(prefix, &key);
                 let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
-                let scalars: Vec<_> = all
-                    .iter()
-                    .filter_map(|(v, id)| match v {
-                        Value::Scalar(s) => Some((scalar_json(s), id)),
-                        Value::Object(_) => None,
-                    })
-                    .collect();
-                let distinct = {
-                    let mut vs: Vec<String> = scalars.iter().map(|(v, _)| v.to_string()).collect();
-                    vs.sort();
-                    vs.dedup();
-                    vs.len()
-                };
-                if distinct > 1 {
-                    let values = scalars
-                        .into_iter()
-                        .map(|(value, id)| {
-                            let a = authors.author_of(id);
-                            ConflictValue {
-                                value,
-                                user: a.map(|a| a.user.clone()).unwrap_or_default(),
-                                role: a.map(|a| a.role.clone()).unwrap_or_default(),
-                                at: a.map(|a| a.at.clone()).unwrap_or_default(),
-                            }
+                if all.len() > 1 {
+                    let scalars: Vec<(serde_json::Value, ObjId)> = all
+                        .iter()
+                        .filter_map(|(v, id)| match v {
+                            Value::Scalar(s) => Some((scalar_json(s), id.clone())),
+                            Value::Object(_) => None,
                         })
                         .collect();
-                    out.push(Conflict { path: path.clone(), values });
+                    let mut distinct: Vec<String> =
+                        scalars.iter().map(|(v, _)| v.to_string()).collect();
+                    distinct.sort();
+                    distinct.dedup();
+                    if distinct.len() > 1 {
+                        out.push((path.clone(), scalars));
+                    }
                 }
                 if let Ok(Some((Value::Object(_), child))) = doc.get(obj, key.as_str()) {
-                    walk(doc, authors, &child, &path, out);
+                    walk(doc, &child, &path, out);
                 }
             }
         }
@@ -109,7 +127,7 @@ fn walk(doc: &AutoCommit, authors: &OpAuthors, obj: &ObjId, prefix: &str, out: &
             for i in 0..doc.length(obj) {
                 if let Ok(Some((Value::Object(ObjType::Map), item))) = doc.get(obj, i) {
                     let name = item_id(doc, &item).unwrap_or_else(|| i.to_string());
-                    walk(doc, authors, &item, &join(prefix, &name), out);
+                    walk(doc, &item, &join(prefix, &name), out);
                 }
             }
         }

@@ -34,8 +34,13 @@ pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Res
             }
             doc.put(&obj, last.as_str(), value)?;
         }
-        FieldPath::ListItem { list, item_id: id, field } => {
-            let item = find_item(doc, &list, &id).ok_or_else(|| Error::UnknownPath(path.to_string()))?;
+        FieldPath::ListItem {
+            list,
+            item_id: id,
+            field,
+        } => {
+            let item =
+                find_item(doc, &list, &id).ok_or_else(|| Error::UnknownPath(path.to_string()))?;
             doc.put(&item, field.as_str(), value)?;
         }
     }
@@ -61,7 +66,9 @@ pub fn list_obj(doc: &automerge::AutoCommit, list: &str) -> Option<ObjId> {
 pub fn find_item(doc: &automerge::AutoCommit, list: &str, id: &str) -> Option<ObjId> {
     let list = list_obj(doc, list)?;
     (0..doc.length(&list)).find_map(|i| match doc.get(&list, i) {
-        Ok(Some((Value::Object(ObjType::Map), item))) if item_id(doc, &item).as_deref() == Some(id) => {
+        Ok(Some((Value::Object(ObjType::Map), item)))
+            if item_id(doc, &item).as_deref() == Some(id) =>
+        {
             Some(item)
         }
         _ => None,
@@ -90,10 +97,17 @@ pub fn add_case_item(
     now: &str,
 ) -> Result<String> {
     if !json.is_object() {
-        return Err(Error::InvalidInput(format!("the `{list}` item must be a JSON object")));
+        return Err(Error::InvalidInput(format!(
+            "the `{list}` item must be a JSON object"
+        )));
     }
     let id = new_id();
-    let bad = |e: serde_json::Error| Error::InvalidInput(format!("the `{list}` item is not valid: {}", describe_json_error(&e)));
+    let bad = |e: serde_json::Error| {
+        Error::InvalidInput(format!(
+            "the `{list}` item is not valid: {}",
+            describe_json_error(&e)
+        ))
+    };
     match list {
         "notes" => {
             let mut n: Note = serde_json::from_value(json.clone()).map_err(bad)?;
@@ -118,16 +132,24 @@ pub fn add_case_item(
         }
         "referrals" => {
             if author.role == Role::Officer {
-                return Err(Error::Forbidden { role: author.role.to_string(), action: "make referrals".into() });
+                return Err(Error::Forbidden {
+                    role: author.role.to_string(),
+                    action: "make referrals".into(),
+                });
             }
             let mut r: Referral = serde_json::from_value(json.clone()).map_err(bad)?;
             if r.service.trim().is_empty() && r.service_id.is_none() {
-                return Err(Error::invalid("referrals.service", "name the service or give its directory id"));
+                return Err(Error::invalid(
+                    "referrals.service",
+                    "name the service or give its directory id",
+                ));
             }
             if let Some(sid) = &r.service_id {
                 let svc = crate::directory::Directory::shipped()
                     .find(sid)
-                    .ok_or_else(|| Error::invalid("referrals.service_id", "no such service in the directory"))?;
+                    .ok_or_else(|| {
+                        Error::invalid("referrals.service_id", "no such service in the directory")
+                    })?;
                 if r.service.trim().is_empty() {
                     r.service = svc.name.clone();
                 }
@@ -157,7 +179,10 @@ pub fn add_case_item(
 
 fn require_text(list: &str, text: &str) -> Result<()> {
     if text.trim().is_empty() {
-        return Err(Error::invalid(&format!("{list}.text"), "it must not be empty"));
+        return Err(Error::invalid(
+            &format!("{list}.text"),
+            "it must not be empty",
+        ));
     }
     if text.chars().count() > fields::MAX_TEXT {
         return Err(Error::invalid(&format!("{list}.text"), "it is too long"));
@@ -169,10 +194,18 @@ fn require_text(list: &str, text: &str) -> Result<()> {
 pub fn describe_json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     // Field-name and variant errors name schema words, not user data; keep those.
-    if msg.starts_with("unknown field") || msg.starts_with("missing field") || msg.starts_with("expected one of") {
+    if msg.starts_with("unknown field")
+        || msg.starts_with("missing field")
+        || msg.starts_with("expected one of")
+    {
         return msg.split(" at line").next().unwrap_or("").to_string();
     }
-    format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column())
+    format!(
+        "{:?} error at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
 }
 
 /// A new random record or item id.

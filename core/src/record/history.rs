@@ -1,8 +1,8 @@
 //! Who changed what, when: each change's effect, read from the document itself by diffing the
 //! state before and after it, attributed by the author in its metadata.
 
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 use automerge::PatchAction;
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 use serde::Serialize;
 
 use super::author::change_author;
@@ -31,8 +31,14 @@ pub fn history(doc: &mut AutoCommit, prefix: Option<&str>) -> Vec<HistoryEntry> 
         for patch in doc.diff(&before, &after) {
             let base = render_path(doc, &patch.path, &after);
             let (action, key, value) = match &patch.action {
-                PatchAction::PutMap { key, value: (v, _), .. } => ("set", key.clone(), value_json(v)),
-                PatchAction::PutSeq { index, value: (v, _), .. } => ("set", index.to_string(), value_json(v)),
+                PatchAction::PutMap {
+                    key, value: (v, _), ..
+                } => ("set", key.clone(), value_json(v)),
+                PatchAction::PutSeq {
+                    index,
+                    value: (v, _),
+                    ..
+                } => ("set", index.to_string(), value_json(v)),
                 PatchAction::Insert { .. } => ("add", String::new(), serde_json::Value::Null),
                 PatchAction::DeleteMap { key } => ("remove", key.clone(), serde_json::Value::Null),
                 PatchAction::DeleteSeq { .. } => ("remove", String::new(), serde_json::Value::Null),
@@ -40,7 +46,11 @@ pub fn history(doc: &mut AutoCommit, prefix: Option<&str>) -> Vec<HistoryEntry> 
             };
             // New objects are described by the puts into them that follow.
             if value.is_null() && action == "set" {
-                if let PatchAction::PutMap { value: (Value::Object(_), _), .. } = &patch.action {
+                if let PatchAction::PutMap {
+                    value: (Value::Object(_), _),
+                    ..
+                } = &patch.action
+                {
                     continue;
                 }
             }
@@ -92,10 +102,12 @@ fn render_path(doc: &AutoCommit, path: &[(ObjId, Prop)], heads: &[ChangeHash]) -
             Prop::Map(k) => parts.push(k.clone()),
             Prop::Seq(i) => {
                 let id = match doc.get_at(obj, *i, heads) {
-                    Ok(Some((Value::Object(ObjType::Map), item))) => match doc.get_at(&item, "id", heads) {
-                        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
-                        _ => None,
-                    },
+                    Ok(Some((Value::Object(ObjType::Map), item))) => {
+                        match doc.get_at(&item, "id", heads) {
+                            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+                            _ => None,
+                        }
+                    }
                     _ => None,
                 };
                 parts.push(id.unwrap_or_else(|| i.to_string()));

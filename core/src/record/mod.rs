@@ -35,7 +35,11 @@ impl RecordDoc {
     ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(actor.clone());
         reconcile(&mut doc, value)?;
-        let mut rec = RecordDoc { id: id.to_string(), kind, doc };
+        let mut rec = RecordDoc {
+            id: id.to_string(),
+            kind,
+            doc,
+        };
         rec.commit(author);
         Ok(rec)
     }
@@ -66,7 +70,11 @@ impl RecordDoc {
             doc.load_incremental(chunk)
                 .map_err(|_| Error::CorruptRecord(id.to_string()))?;
         }
-        let mut rec = RecordDoc { id: id.to_string(), kind, doc };
+        let mut rec = RecordDoc {
+            id: id.to_string(),
+            kind,
+            doc,
+        };
         migrate::forward(&mut rec, author)?;
         Ok(rec)
     }

@@ -21,7 +21,14 @@ pub struct ImportReport {
 impl Store {
     /// Seals one case (with its health record for an IDVA) or every record with unsynced
     /// changes into a bundle.
-    pub fn export_bundle(&mut self, case: Option<&str>, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
+    /// `deliver` writes the sealed bytes out; the export is audited only once it succeeded.
+    pub fn export_bundle(
+        &mut self,
+        case: Option<&str>,
+        passphrase: &str,
+        kdf: KdfParams,
+        deliver: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<usize> {
         self.require_case_access()?;
         let ids: Vec<(String, RecordKind, Vec<automerge::ChangeHash>)> = match case {
             Some(id) => {
@@ -37,7 +44,13 @@ impl Store {
             }
             None => {
                 let mut stmt = self.conn.prepare("SELECT id, kind, acked_heads FROM records WHERE heads != acked_heads ORDER BY id")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?;
                 let mut v = Vec::new();
                 for row in rows {
                     let (id, kind, acked) = row?;
@@ -53,8 +66,16 @@ impl Store {
         let mut records = Vec::with_capacity(ids.len());
         for (id, kind, acked) in &ids {
             let mut rec = self.load_record(id, *kind)?;
-            let bytes = if acked.is_empty() { rec.save() } else { rec.save_after(acked) };
-            records.push(BundleRecord { id: id.clone(), kind: kind.to_string(), changes: hex::encode(bytes) });
+            let bytes = if acked.is_empty() {
+                rec.save()
+            } else {
+                rec.save_after(acked)
+            };
+            records.push(BundleRecord {
+                id: id.clone(),
+                kind: kind.to_string(),
+                changes: hex::encode(bytes),
+            });
         }
         let payload = Payload {
             format: 1,
@@ -65,12 +86,20 @@ impl Store {
             records,
         };
         let sealed = bundle::seal(&payload, passphrase, kdf)?;
+        deliver(&sealed)?;
         let tx = self.conn.unchecked_transaction()?;
         for (id, _, _) in &ids {
-            audit::append(&tx, &self.session.user, self.session.role.as_str(), Action::Export, id, "exported to a rescue bundle")?;
+            audit::append(
+                &tx,
+                &self.session.user,
+                self.session.role.as_str(),
+                Action::Export,
+                id,
+                "exported to a rescue bundle",
+            )?;
         }
         tx.commit()?;
-        Ok(sealed)
+        Ok(sealed.len())
     }
 
     /// Opens a bundle and merges every record in it, all or nothing.
@@ -80,19 +109,35 @@ impl Store {
         let mut report = ImportReport::default();
         let mut staged = Vec::with_capacity(payload.records.len());
         for r in &payload.records {
-            let kind = RecordKind::parse(&r.kind).map_err(|_| Error::BadBundle("it holds a record of an unknown kind".into()))?;
+            let kind = RecordKind::parse(&r.kind)
+                .map_err(|_| Error::BadBundle("it holds a record of an unknown kind".into()))?;
             if kind == RecordKind::Health && self.session.role != Role::Idva {
-                return Err(Error::Forbidden { role: self.session.role.to_string(), action: "import health records".into() });
+                return Err(Error::Forbidden {
+                    role: self.session.role.to_string(),
+                    action: "import health records".into(),
+                });
             }
-            let changes = hex::decode(&r.changes).map_err(|_| Error::BadBundle("a record's changes are damaged".into()))?;
+            let changes = hex::decode(&r.changes)
+                .map_err(|_| Error::BadBundle("a record's changes are damaged".into()))?;
             let existing = self.record_kind(&r.id)?;
             let mut rec = match existing {
                 Some(k) if k == kind => self.load_record(&r.id, kind)?,
-                Some(_) => return Err(Error::BadBundle(format!("record {} has a different kind here", r.id))),
+                Some(_) => {
+                    return Err(Error::BadBundle(format!(
+                        "record {} has a different kind here",
+                        r.id
+                    )))
+                }
                 None => RecordDoc::load(&r.id, kind, &[], &self.actor, &self.session.author())?,
             };
-            let before = if existing.is_some() { rec.heads() } else { vec![] };
-            let changed = rec.merge_bytes(&changes).map_err(|_| Error::BadBundle(format!("record {} holds damaged changes", r.id)))?;
+            let before = if existing.is_some() {
+                rec.heads()
+            } else {
+                vec![]
+            };
+            let changed = rec
+                .merge_bytes(&changes)
+                .map_err(|_| Error::BadBundle(format!("record {} holds damaged changes", r.id)))?;
             if !rec.missing_deps().is_empty() {
                 return Err(Error::BadBundle(format!("record {} needs earlier history this store does not have; export the whole case instead", r.id)));
             }
@@ -104,7 +149,10 @@ impl Store {
             }
             .map_err(|_| Error::BadBundle(format!("record {} is not a valid {kind}", r.id)))?;
             if valid_id != r.id {
-                return Err(Error::BadBundle(format!("record {} does not match its contents", r.id)));
+                return Err(Error::BadBundle(format!(
+                    "record {} does not match its contents",
+                    r.id
+                )));
             }
             match (existing.is_some(), changed) {
                 (false, _) => report.created += 1,
@@ -119,9 +167,30 @@ impl Store {
                 continue;
             }
             persist(&tx, rec, before)?;
-            let action = if *existed { Action::Alter } else { Action::Create };
-            audit::append(&tx, &self.session.user, self.session.role.as_str(), action, &rec.id, &format!("imported from a rescue bundle of device {}", payload.device_id))?;
-            audit::append(&tx, &self.session.user, self.session.role.as_str(), Action::Import, &rec.id, "received in a rescue bundle")?;
+            let action = if *existed {
+                Action::Alter
+            } else {
+                Action::Create
+            };
+            audit::append(
+                &tx,
+                &self.session.user,
+                self.session.role.as_str(),
+                action,
+                &rec.id,
+                &format!(
+                    "imported from a rescue bundle of device {}",
+                    payload.device_id
+                ),
+            )?;
+            audit::append(
+                &tx,
+                &self.session.user,
+                self.session.role.as_str(),
+                Action::Import,
+                &rec.id,
+                "received in a rescue bundle",
+            )?;
         }
         tx.commit()?;
         Ok(report)

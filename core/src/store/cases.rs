@@ -85,7 +85,11 @@ fn paths_detail(sets: &[(String, String)]) -> String {
 
 impl Store {
     /// Creates a case in the user's division and team and applies `sets`. Returns its id.
-    pub fn create_case(&mut self, deployment: Deployment, sets: &[(String, String)]) -> Result<String> {
+    pub fn create_case(
+        &mut self,
+        deployment: Deployment,
+        sets: &[(String, String)],
+    ) -> Result<String> {
         self.require_case_access()?;
         let now = super::now_rfc3339();
         let mut case = Case::new(edit::new_id(), deployment, &self.session.user, &now);
@@ -104,7 +108,11 @@ impl Store {
         }
         rec.case()?;
         rec.commit(&author);
-        let detail = if sets.is_empty() { format!("{deployment} case created") } else { format!("{deployment} case created; {}", paths_detail(sets)) };
+        let detail = if sets.is_empty() {
+            format!("{deployment} case created")
+        } else {
+            format!("{deployment} case created; {}", paths_detail(sets))
+        };
         self.insert_record(&mut rec, &detail)?;
         Ok(case.id)
     }
@@ -116,35 +124,57 @@ impl Store {
             return Err(Error::InvalidInput("give at least one PATH=VALUE".into()));
         }
         let detail = paths_detail(sets);
-        self.edit_record(id, RecordKind::Case, |_| detail, |rec, s| {
-            for (path, value) in sets {
-                edit::set_field(rec, path, value, s.role)?;
-            }
-            Ok(())
-        })
+        self.edit_record(
+            id,
+            RecordKind::Case,
+            |_| detail,
+            |rec, s| {
+                for (path, value) in sets {
+                    edit::set_field(rec, path, value, s.role)?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Appends an item to one of the case's lists. Returns the item's id.
-    pub fn add_case_item(&mut self, id: &str, list: &str, json: &serde_json::Value) -> Result<String> {
+    pub fn add_case_item(
+        &mut self,
+        id: &str,
+        list: &str,
+        json: &serde_json::Value,
+    ) -> Result<String> {
         self.require_case_access()?;
         if !crate::model::fields::CASE_LISTS.contains(&list) {
             return Err(Error::UnknownList(list.to_string()));
         }
         let now = super::now_rfc3339();
-        self.edit_record(id, RecordKind::Case, |item_id: &String| format!("added {list} item {item_id}"), |rec, s| {
-            edit::add_case_item(rec, list, json, &s.author(), &now)
-        })
+        self.edit_record(
+            id,
+            RecordKind::Case,
+            |item_id: &String| format!("added {list} item {item_id}"),
+            |rec, s| edit::add_case_item(rec, list, json, &s.author(), &now),
+        )
     }
 
     /// Records a completed risk checklist. Returns the assessment id and its evaluation.
-    pub fn assess(&mut self, id: &str, form: &str, input: &AssessmentInput) -> Result<(String, Evaluation)> {
+    pub fn assess(
+        &mut self,
+        id: &str,
+        form: &str,
+        input: &AssessmentInput,
+    ) -> Result<(String, Evaluation)> {
         self.require_case_access()?;
         let now = super::now_rfc3339();
-        let (assessment, evaluation) = forms::build_assessment(form, input, &self.session.author(), &now)?;
+        let (assessment, evaluation) =
+            forms::build_assessment(form, input, &self.session.author(), &now)?;
         let aid = assessment.id.clone();
-        self.edit_record(id, RecordKind::Case, |_| format!("{form} assessment {aid} recorded"), |rec, _| {
-            edit::append(rec, "risk_assessments", &assessment)
-        })?;
+        self.edit_record(
+            id,
+            RecordKind::Case,
+            |_| format!("{form} assessment {aid} recorded"),
+            |rec, _| edit::append(rec, "risk_assessments", &assessment),
+        )?;
         Ok((assessment.id, evaluation))
     }
 
@@ -155,8 +185,11 @@ impl Store {
         let case = rec.case()?;
         let conflicts = conflicts::find(rec.doc_mut());
         self.audit(Action::View, id, "case opened")?;
-        let mut assessments: Vec<RiskView> = case.risk_assessments.iter().filter_map(view_of).collect();
-        assessments.sort_by(|a, b| (&a.assessed_at, &a.assessment_id).cmp(&(&b.assessed_at, &b.assessment_id)));
+        let mut assessments: Vec<RiskView> =
+            case.risk_assessments.iter().filter_map(view_of).collect();
+        assessments.sort_by(|a, b| {
+            (&a.assessed_at, &a.assessment_id).cmp(&(&b.assessed_at, &b.assessment_id))
+        });
         Ok(CaseView {
             id: id.to_string(),
             risk_level: risk_of(&case).map(|r| r.evaluation.level),
@@ -195,7 +228,12 @@ impl Store {
             sql.push_str(" AND deployment = ?");
             args.push(d.clone());
         }
-        if let Some(t) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(t) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             sql.push_str(" AND instr(search_text, ?) > 0");
             args.push(t.to_lowercase());
         }
@@ -220,7 +258,11 @@ impl Store {
             })?;
             rows.collect::<Result<_, _>>()?
         };
-        self.audit(Action::View, "*", &format!("case list viewed ({} rows)", rows.len()))?;
+        self.audit(
+            Action::View,
+            "*",
+            &format!("case list viewed ({} rows)", rows.len()),
+        )?;
         Ok(rows)
     }
 
@@ -235,7 +277,9 @@ impl Store {
 
     /// The raw document of a record (for sync and tests): kind and full saved bytes.
     pub fn record_bytes(&mut self, id: &str) -> Result<(RecordKind, Vec<u8>)> {
-        let kind = self.record_kind(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let kind = self
+            .record_kind(id)?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
         if kind == RecordKind::Health && !self.session.role.sees_health() {
             return Err(Error::NotFound(id.to_string()));
         }
@@ -245,7 +289,9 @@ impl Store {
 
     /// The current heads of a record.
     pub fn record_heads(&mut self, id: &str) -> Result<Vec<automerge::ChangeHash>> {
-        let kind = self.record_kind(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let kind = self
+            .record_kind(id)?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
         Ok(self.load_record(id, kind)?.heads())
     }
 }

@@ -19,7 +19,10 @@ pub struct HealthView {
 impl Store {
     fn require_health_access(&self) -> Result<()> {
         if !self.session.role.sees_health() {
-            return Err(Error::Forbidden { role: self.session.role.to_string(), action: "see health records".into() });
+            return Err(Error::Forbidden {
+                role: self.session.role.to_string(),
+                action: "see health records".into(),
+            });
         }
         Ok(())
     }
@@ -31,7 +34,11 @@ impl Store {
         }
         let id = health_id(case_id);
         if self.record_kind(&id)?.is_none() {
-            let mut rec = RecordDoc::new_health(&HealthRecord::new(case_id), &self.actor, &self.session.author())?;
+            let mut rec = RecordDoc::new_health(
+                &HealthRecord::new(case_id),
+                &self.actor,
+                &self.session.author(),
+            )?;
             self.insert_record(&mut rec, "health record created")?;
         }
         Ok(id)
@@ -43,26 +50,44 @@ impl Store {
         let id = self.ensure_health(case_id)?;
         let now = super::now_rfc3339();
         let json = serde_json::json!({ "text": text });
-        self.edit_record(&id, RecordKind::Health, |n: &String| format!("added health note {n}"), |rec, s| {
-            let note: Note = serde_json::from_value(json).map_err(|_| Error::InvalidInput("bad note".into()))?;
-            if note.text.trim().is_empty() {
-                return Err(Error::invalid("text", "it must not be empty"));
-            }
-            let note = Note { id: edit::new_id(), at: now, author: s.user.clone(), role: Some(s.role), ..note };
-            edit::append(rec, "notes", &note)?;
-            Ok(note.id)
-        })
+        self.edit_record(
+            &id,
+            RecordKind::Health,
+            |n: &String| format!("added health note {n}"),
+            |rec, s| {
+                let note: Note = serde_json::from_value(json)
+                    .map_err(|_| Error::InvalidInput("bad note".into()))?;
+                if note.text.trim().is_empty() {
+                    return Err(Error::invalid("text", "it must not be empty"));
+                }
+                let note = Note {
+                    id: edit::new_id(),
+                    at: now,
+                    author: s.user.clone(),
+                    role: Some(s.role),
+                    ..note
+                };
+                edit::append(rec, "notes", &note)?;
+                Ok(note.id)
+            },
+        )
     }
 
     /// Sets where the victim can be contacted discreetly (GP, dental, hospital appointments).
     pub fn set_discreet_contact(&mut self, case_id: &str, text: &str) -> Result<()> {
         self.require_health_access()?;
         let id = self.ensure_health(case_id)?;
-        self.edit_record(&id, RecordKind::Health, |_| "set discreet_contact".into(), |rec, _| {
-            use automerge::transaction::Transactable;
-            rec.doc_mut().put(automerge::ROOT, "discreet_contact", text)?;
-            Ok(())
-        })
+        self.edit_record(
+            &id,
+            RecordKind::Health,
+            |_| "set discreet_contact".into(),
+            |rec, _| {
+                use automerge::transaction::Transactable;
+                rec.doc_mut()
+                    .put(automerge::ROOT, "discreet_contact", text)?;
+                Ok(())
+            },
+        )
     }
 
     /// The health record of a case, if there is one. Audited as a consultation.

@@ -85,10 +85,17 @@ fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let conn = Connection::open_with_flags(path, flags)?;
-    let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key.as_ref())));
+    let pragma = Zeroizing::new(format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(key.as_ref())
+    ));
     conn.execute_batch(&pragma)?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map_err(|_| Error::Database("the database could not be decrypted (damaged file or wrong key)".into()))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|_| {
+        Error::Database("the database could not be decrypted (damaged file or wrong key)".into())
+    })?;
     conn.execute_batch(schema::PRAGMAS)?;
     Ok(conn)
 }
@@ -100,16 +107,39 @@ impl Store {
             return Err(Error::StoreExists(dir.display().to_string()));
         }
         if user.name.trim().is_empty() || user.name.len() > 64 {
-            return Err(Error::InvalidInput("the user name must be 1-64 characters".into()));
+            return Err(Error::InvalidInput(
+                "the user name must be 1-64 characters".into(),
+            ));
         }
+        if passphrase.chars().count() < crate::crypto::keyslots::MIN_PASSPHRASE_CHARS {
+            return Err(Error::WeakPassphrase(
+                crate::crypto::keyslots::MIN_PASSPHRASE_CHARS,
+            ));
+        }
+        opts.kdf.validate()?;
+        opts.policy.validate()?;
         fs::create_dir_all(dir)?;
+        let result = Self::create_files(dir, user, passphrase, opts);
+        if result.is_err() {
+            // nothing half-made is left behind: a later init must be able to start afresh
+            erase_files(dir);
+            let _ = fs::remove_file(KeySlots::path_in(dir));
+        }
+        result
+    }
+
+    fn create_files(
+        dir: &Path,
+        user: NewUser,
+        passphrase: &str,
+        opts: InitOptions,
+    ) -> Result<Store> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
         }
         let key = random_key();
-        opts.policy.validate()?;
         let conn = open_db(&db_path(dir), &key, true)?;
         schema::create(&conn)?;
         let actor = ActorId::random();
@@ -121,12 +151,31 @@ impl Store {
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now],
         )?;
-        audit::append(&conn, &user.name, user.role.as_str(), Action::Create, "store", "store created")?;
+        audit::append(
+            &conn,
+            &user.name,
+            user.role.as_str(),
+            Action::Create,
+            "store",
+            "store created",
+        )?;
         conn.execute_batch("COMMIT")?;
-        // The slot is written last: a store without a slot is unusable and is recreated.
+        // The slot is written last; if anything before fails, `init` removes what was made.
         KeySlots::create(dir, &user.name, passphrase, &key, opts.kdf, opts.policy)?;
-        let session = Session { user: user.name, role: user.role, division: user.division, team: user.team };
-        Ok(Store { dir: dir.to_path_buf(), conn, session, actor, device_id, key })
+        let session = Session {
+            user: user.name,
+            role: user.role,
+            division: user.division,
+            team: user.team,
+        };
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            conn,
+            session,
+            actor,
+            device_id,
+            key,
+        })
     }
 
     /// Unlocks an existing store with a user's passphrase (`user` narrows which slot is tried).
@@ -143,19 +192,44 @@ impl Store {
         }
         let conn = open_db(&path, &key, false)?;
         let session = conn
-            .query_row("SELECT name, role, division, team FROM users WHERE name = ?1", [&name], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-            })
+            .query_row(
+                "SELECT name, role, division, team FROM users WHERE name = ?1",
+                [&name],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
             .optional()?
-            .ok_or_else(|| Error::Internal("the unlocked user is not enrolled in this store".into()))?;
+            .ok_or_else(|| {
+                Error::Internal("the unlocked user is not enrolled in this store".into())
+            })?;
         let role = Role::parse(&session.1).map_err(Error::Internal)?;
-        let session = Session { user: session.0, role, division: session.2, team: session.3 };
+        let session = Session {
+            user: session.0,
+            role,
+            division: session.2,
+            team: session.3,
+        };
         let meta = |k: &str| -> Result<String> {
             Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))?)
         };
-        let actor = ActorId::from(hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?);
+        let actor = ActorId::from(
+            hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?,
+        );
         let device_id = meta("device_id")?;
-        Ok(Store { dir: dir.to_path_buf(), conn, session, actor, device_id, key })
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            conn,
+            session,
+            actor,
+            device_id,
+            key,
+        })
     }
 
     /// Whether a store exists in `dir` and, if so, whether it has been wiped.
@@ -165,11 +239,20 @@ impl Store {
                 exists: true,
                 wiped: s.is_wiped(),
                 failed_attempts: s.failed_attempts(),
-                wait_seconds: s.wait_ms(chrono::Utc::now().timestamp_millis()).div_ceil(1000),
+                wait_seconds: s
+                    .wait_ms(chrono::Utc::now().timestamp_millis())
+                    .div_ceil(1000),
                 users: s.users(),
                 policy: s.policy(),
             }),
-            Err(Error::StoreMissing(_)) => Ok(StoreStatus { exists: false, wiped: false, failed_attempts: 0, wait_seconds: 0, users: vec![], policy: LockPolicy::default() }),
+            Err(Error::StoreMissing(_)) => Ok(StoreStatus {
+                exists: false,
+                wiped: false,
+                failed_attempts: 0,
+                wait_seconds: 0,
+                users: vec![],
+                policy: LockPolicy::default(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -184,7 +267,11 @@ impl Store {
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339()],
         )?;
-        self.audit(Action::Create, "user", &format!("user {} enrolled as {}", user.name, user.role))?;
+        self.audit(
+            Action::Create,
+            "user",
+            &format!("user {} enrolled as {}", user.name, user.role),
+        )?;
         Ok(())
     }
 
@@ -232,7 +319,14 @@ impl Store {
 
     /// Records an audit entry for the signed-in user.
     fn audit(&self, action: Action, record: &str, detail: &str) -> Result<()> {
-        audit::append(&self.conn, &self.session.user, self.session.role.as_str(), action, record, detail)
+        audit::append(
+            &self.conn,
+            &self.session.user,
+            self.session.role.as_str(),
+            action,
+            record,
+            detail,
+        )
     }
 
     /// Checks the audit chain; returns the number of entries.
@@ -246,7 +340,10 @@ impl Store {
 
     fn require_case_access(&self) -> Result<()> {
         if !self.session.role.sees_cases() {
-            return Err(Error::Forbidden { role: self.session.role.to_string(), action: "see case records".into() });
+            return Err(Error::Forbidden {
+                role: self.session.role.to_string(),
+                action: "see case records".into(),
+            });
         }
         Ok(())
     }

@@ -35,19 +35,28 @@ pub(crate) fn heads_text(heads: &[ChangeHash]) -> String {
 }
 
 pub(crate) fn parse_heads(text: &str) -> Vec<ChangeHash> {
-    text.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// Computes the listing columns from a document.
 pub fn summarize(rec: &mut RecordDoc) -> Result<Summary> {
-    let conflict_count = conflicts::find(rec.doc_mut()).len();
+    let conflict_count = conflicts::count(rec.doc());
     Ok(match rec.kind {
         RecordKind::Case => {
             let c = rec.case()?;
             let risk = crate::store::cases::risk_of(&c).map(|r| r.evaluation.level);
-            let search = [c.victim.name.as_str(), &c.incident.reference, &c.perpetrator.name, &c.victim.address, &c.victim.phone]
-                .join("\u{1f}")
-                .to_lowercase();
+            let search = [
+                c.victim.name.as_str(),
+                &c.incident.reference,
+                &c.perpetrator.name,
+                &c.victim.address,
+                &c.victim.phone,
+            ]
+            .join("\u{1f}")
+            .to_lowercase();
             Summary {
                 status: Some(c.status.to_string()),
                 risk_level: risk,
@@ -63,11 +72,20 @@ pub fn summarize(rec: &mut RecordDoc) -> Result<Summary> {
         }
         RecordKind::Health => {
             let h = rec.health()?;
-            Summary { conflict_count, case_id: Some(h.case_id), ..Default::default() }
+            Summary {
+                conflict_count,
+                case_id: Some(h.case_id),
+                ..Default::default()
+            }
         }
         RecordKind::Shift => {
             let s = rec.shift()?;
-            Summary { conflict_count, division: Some(s.division), team: Some(s.team), ..Default::default() }
+            Summary {
+                conflict_count,
+                division: Some(s.division),
+                team: Some(s.team),
+                ..Default::default()
+            }
         }
     })
 }
@@ -120,10 +138,20 @@ pub(crate) fn persist(conn: &Connection, rec: &mut RecordDoc, before: &[ChangeHa
     if count + 1 > COMPACT_AFTER {
         conn.execute("DELETE FROM chunks WHERE record_id = ?1", [&rec.id])?;
         let snapshot = rec.save();
-        conn.execute("INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 1, ?2)", params![rec.id, snapshot])?;
+        conn.execute(
+            "INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 1, ?2)",
+            params![rec.id, snapshot],
+        )?;
     } else {
-        let bytes = if before.is_empty() { rec.save() } else { rec.save_after(before) };
-        conn.execute("INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, ?2, ?3)", params![rec.id, max + 1, bytes])?;
+        let bytes = if before.is_empty() {
+            rec.save()
+        } else {
+            rec.save_after(before)
+        };
+        conn.execute(
+            "INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, ?2, ?3)",
+            params![rec.id, max + 1, bytes],
+        )?;
     }
     Ok(())
 }
@@ -135,7 +163,8 @@ impl Store {
             .conn
             .query_row("SELECT kind FROM records WHERE id = ?1", [id], |r| r.get(0))
             .optional()?;
-        kind.map(|k| RecordKind::parse(&k).map_err(Error::Internal)).transpose()
+        kind.map(|k| RecordKind::parse(&k).map_err(Error::Internal))
+            .transpose()
     }
 
     /// Loads a record's document, migrating it forward (and saving the migration) if needed.
@@ -145,13 +174,19 @@ impl Store {
             _ => return Err(Error::NotFound(id.to_string())),
         }
         let chunks: Vec<Vec<u8>> = {
-            let mut stmt = self.conn.prepare_cached("SELECT bytes FROM chunks WHERE record_id = ?1 ORDER BY seq")?;
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT bytes FROM chunks WHERE record_id = ?1 ORDER BY seq")?;
             let rows = stmt.query_map([id], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         let author = self.session.author();
         let mut rec = RecordDoc::load(id, kind, &chunks, &self.actor, &author)?;
-        let stored: String = self.conn.query_row("SELECT heads FROM records WHERE id = ?1", [id], |r| r.get(0))?;
+        let stored: String =
+            self.conn
+                .query_row("SELECT heads FROM records WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
         if heads_text(&rec.heads()) != stored {
             // a forward migration was committed on load: keep it
             let before = parse_heads(&stored);
@@ -194,7 +229,14 @@ impl Store {
         rec.commit(&session.author());
         let tx = self.conn.unchecked_transaction()?;
         persist(&tx, &mut rec, &before)?;
-        crate::audit::append(&tx, &session.user, session.role.as_str(), crate::audit::Action::Alter, id, &detail(&out))?;
+        crate::audit::append(
+            &tx,
+            &session.user,
+            session.role.as_str(),
+            crate::audit::Action::Alter,
+            id,
+            &detail(&out),
+        )?;
         tx.commit()?;
         Ok(out)
     }
@@ -203,7 +245,14 @@ impl Store {
     pub(crate) fn insert_record(&mut self, rec: &mut RecordDoc, detail: &str) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         persist(&tx, rec, &[])?;
-        crate::audit::append(&tx, &self.session.user, self.session.role.as_str(), crate::audit::Action::Create, &rec.id, detail)?;
+        crate::audit::append(
+            &tx,
+            &self.session.user,
+            self.session.role.as_str(),
+            crate::audit::Action::Create,
+            &rec.id,
+            detail,
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -24,14 +24,20 @@ impl Store {
         let (officer, idva) = match self.session.role {
             Role::Officer => (self.session.user.clone(), input.partner.clone()),
             Role::Idva => (input.partner.clone(), self.session.user.clone()),
-            r => return Err(Error::Forbidden { role: r.to_string(), action: "start a patrol shift".into() }),
+            r => {
+                return Err(Error::Forbidden {
+                    role: r.to_string(),
+                    action: "start a patrol shift".into(),
+                })
+            }
         };
         if input.call_sign.trim().is_empty() {
             return Err(Error::invalid("call_sign", "it must not be empty"));
         }
         let date = match &input.date {
             Some(d) => {
-                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| Error::invalid("date", "expected YYYY-MM-DD"))?;
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| Error::invalid("date", "expected YYYY-MM-DD"))?;
                 d.clone()
             }
             None => chrono::Utc::now().format("%Y-%m-%d").to_string(),
@@ -61,21 +67,39 @@ impl Store {
         if self.record_kind(case_id)? != Some(RecordKind::Case) {
             return Err(Error::NotFound(case_id.to_string()));
         }
-        self.edit_record(shift_id, RecordKind::Shift, |_| format!("planned visit to {case_id}"), |rec, _| {
-            let n = rec.shift()?.planned_visits.len() as u64;
-            edit::append(rec, "planned_visits", &PlannedVisit { id: edit::new_id(), case_id: case_id.to_string(), order: n + 1 })
-        })
+        self.edit_record(
+            shift_id,
+            RecordKind::Shift,
+            |_| format!("planned visit to {case_id}"),
+            |rec, _| {
+                let n = rec.shift()?.planned_visits.len() as u64;
+                edit::append(
+                    rec,
+                    "planned_visits",
+                    &PlannedVisit {
+                        id: edit::new_id(),
+                        case_id: case_id.to_string(),
+                        order: n + 1,
+                    },
+                )
+            },
+        )
     }
 
     /// Ends a shift.
     pub fn end_shift(&mut self, shift_id: &str) -> Result<()> {
         self.require_case_access()?;
         let now = super::now_rfc3339();
-        self.edit_record(shift_id, RecordKind::Shift, |_| "shift ended".into(), |rec, _| {
-            use automerge::transaction::Transactable;
-            rec.doc_mut().put(automerge::ROOT, "ended_at", now)?;
-            Ok(())
-        })
+        self.edit_record(
+            shift_id,
+            RecordKind::Shift,
+            |_| "shift ended".into(),
+            |rec, _| {
+                use automerge::transaction::Transactable;
+                rec.doc_mut().put(automerge::ROOT, "ended_at", now)?;
+                Ok(())
+            },
+        )
     }
 
     pub fn show_shift(&mut self, shift_id: &str) -> Result<Shift> {

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "provide", version, about = "Provide: the offline patrol case store, from the command line")]
+#[command(
+    name = "provide",
+    version,
+    about = "Provide: the offline patrol case store, from the command line"
+)]
 pub struct Cli {
     /// The store's folder.
     #[arg(long, global = true, env = "PROVIDE_DATA_DIR", value_name = "DIR")]
@@ -123,7 +127,11 @@ pub enum CaseCmd {
         sets: Vec<String>,
     },
     /// Append an item to a list (notes, visits, referrals, safety_plan, children); prints its id.
-    Add { id: String, list: String, json: String },
+    Add {
+        id: String,
+        list: String,
+        json: String,
+    },
     /// Record a risk assessment (dash or dara) from a JSON object of answers.
     Assess {
         id: String,

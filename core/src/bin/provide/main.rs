@@ -42,9 +42,9 @@ fn exit_code(e: &Error) -> u8 {
 }
 
 fn data_dir(cli: &Cli) -> Result<PathBuf> {
-    cli.data_dir
-        .clone()
-        .ok_or_else(|| Error::InvalidInput("give the store's folder with --data-dir or PROVIDE_DATA_DIR".into()))
+    cli.data_dir.clone().ok_or_else(|| {
+        Error::InvalidInput("give the store's folder with --data-dir or PROVIDE_DATA_DIR".into())
+    })
 }
 
 fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
@@ -52,13 +52,20 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
         .map(|s| {
             s.split_once('=')
                 .map(|(p, v)| (p.trim().to_string(), v.to_string()))
-                .ok_or_else(|| Error::InvalidInput(format!("`{}` is not PATH=VALUE", s.split('=').next().unwrap_or(""))))
+                // the argument may be a value typed in the wrong place: never echo it
+                .ok_or_else(|| Error::InvalidInput("each field must be given as PATH=VALUE".into()))
         })
         .collect()
 }
 
 fn parse_json(text: &str, what: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("the {what} is not valid JSON (line {} column {})", e.line(), e.column())))
+    serde_json::from_str(text).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the {what} is not valid JSON (line {} column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn role(text: &str) -> Result<Role> {
@@ -97,7 +104,12 @@ fn run(cli: Cli) -> Result<()> {
             };
             kdf.validate()?;
             policy.validate()?;
-            let user = NewUser { name: a.user.clone(), role: role(&a.role)?, division: a.division.clone(), team: a.team.clone() };
+            let user = NewUser {
+                name: a.user.clone(),
+                role: role(&a.role)?,
+                division: a.division.clone(),
+                team: a.team.clone(),
+            };
             if Store::status(&dir)?.exists {
                 return Err(Error::StoreExists(dir.display().to_string()));
             }
@@ -114,8 +126,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => {
             let mut store = unlock(&cli)?;
             match cmd {
-                UserCmd::Add { user, role: r, division, team } => {
-                    let new = NewUser { name: user.clone(), role: role(r)?, division: division.clone(), team: team.clone() };
+                UserCmd::Add {
+                    user,
+                    role: r,
+                    division,
+                    team,
+                } => {
+                    let new = NewUser {
+                        name: user.clone(),
+                        role: role(r)?,
+                        division: division.clone(),
+                        team: team.clone(),
+                    };
                     let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
                     store.add_user(new, &pass, KdfParams::default())
                 }
@@ -150,9 +172,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Shift(cmd) => {
             let mut store = unlock(&cli)?;
             match cmd {
-                ShiftCmd::Start { pattern, call_sign, partner, date } => {
-                    let pattern = Pattern::parse(pattern).map_err(|e| Error::invalid("--pattern", e))?;
-                    let id = store.start_shift(&ShiftInput { pattern, call_sign: call_sign.clone(), partner: partner.clone(), date: date.clone() })?;
+                ShiftCmd::Start {
+                    pattern,
+                    call_sign,
+                    partner,
+                    date,
+                } => {
+                    let pattern =
+                        Pattern::parse(pattern).map_err(|e| Error::invalid("--pattern", e))?;
+                    let id = store.start_shift(&ShiftInput {
+                        pattern,
+                        call_sign: call_sign.clone(),
+                        partner: partner.clone(),
+                        date: date.clone(),
+                    })?;
                     println!("{id}");
                     Ok(())
                 }
@@ -179,22 +212,36 @@ fn run(cli: Cli) -> Result<()> {
             match cmd {
                 BundleCmd::Export { out, case } => {
                     if out.exists() {
-                        return Err(Error::InvalidInput(format!("{} already exists; choose a new file name", out.display())));
+                        return Err(Error::InvalidInput(format!(
+                            "{} already exists; choose a new file name",
+                            out.display()
+                        )));
                     }
                     let pass = passphrase::read_new("PROVIDE_BUNDLE_PASSPHRASE")?;
-                    let bytes = store.export_bundle(case.as_deref(), &pass, KdfParams::default())?;
-                    write_new_file(out, &bytes)?;
-                    eprintln!("Bundle written ({} bytes).", bytes.len());
+                    let len =
+                        store.export_bundle(case.as_deref(), &pass, KdfParams::default(), |b| {
+                            write_new_file(out, b)
+                        })?;
+                    eprintln!("Bundle written ({len} bytes).");
                     Ok(())
                 }
                 BundleCmd::Import { file, json } => {
-                    let bytes = std::fs::read(file).map_err(|e| Error::InvalidInput(format!("the bundle file could not be read ({})", e.kind())))?;
-                    let pass = passphrase::read("PROVIDE_BUNDLE_PASSPHRASE", "Bundle passphrase: ")?;
+                    let bytes = std::fs::read(file).map_err(|e| {
+                        Error::InvalidInput(format!(
+                            "the bundle file could not be read ({})",
+                            e.kind()
+                        ))
+                    })?;
+                    let pass =
+                        passphrase::read("PROVIDE_BUNDLE_PASSPHRASE", "Bundle passphrase: ")?;
                     let report = store.import_bundle(&bytes, &pass)?;
                     if *json {
                         print::json(&report);
                     } else {
-                        println!("{} created, {} merged, {} unchanged", report.created, report.merged, report.unchanged);
+                        println!(
+                            "{} created, {} merged, {} unchanged",
+                            report.created, report.merged, report.unchanged
+                        );
                     }
                     Ok(())
                 }
@@ -214,7 +261,10 @@ fn run(cli: Cli) -> Result<()> {
                         print::json(&entries);
                     } else {
                         for e in entries {
-                            println!("{:>6} {} {} ({}) {} {} {}", e.seq, e.at, e.user, e.role, e.action, e.record, e.detail);
+                            println!(
+                                "{:>6} {} {} ({}) {} {} {}",
+                                e.seq, e.at, e.user, e.role, e.action, e.record, e.detail
+                            );
                         }
                     }
                     Ok(())
@@ -255,7 +305,15 @@ fn case(cli: &Cli, cmd: &CaseCmd) -> Result<()> {
             let v = parse_json(json, "item")?;
             println!("{}", unlock(cli)?.add_case_item(id, list, &v)?);
         }
-        CaseCmd::Assess { id, form, answers, level, reason, incidents_12m, json } => {
+        CaseCmd::Assess {
+            id,
+            form,
+            answers,
+            level,
+            reason,
+            incidents_12m,
+            json,
+        } => {
             provide_core::forms::latest(form)?;
             let mut input = AssessmentInput::from_json(&parse_json(answers, "answers")?)?;
             if level.is_some() {
@@ -282,8 +340,21 @@ fn case(cli: &Cli, cmd: &CaseCmd) -> Result<()> {
                 print::case_view(&view);
             }
         }
-        CaseCmd::List { status, risk, deployment, search, limit, json } => {
-            let filter = CaseFilter { status: status.clone(), risk: risk.clone(), deployment: deployment.clone(), search: search.clone(), limit: *limit };
+        CaseCmd::List {
+            status,
+            risk,
+            deployment,
+            search,
+            limit,
+            json,
+        } => {
+            let filter = CaseFilter {
+                status: status.clone(),
+                risk: risk.clone(),
+                deployment: deployment.clone(),
+                search: search.clone(),
+                limit: *limit,
+            };
             let rows = unlock(cli)?.list_cases(&filter)?;
             if *json {
                 print::json(&rows);
@@ -306,8 +377,18 @@ fn case(cli: &Cli, cmd: &CaseCmd) -> Result<()> {
 /// Writes a file that must not exist yet, durably.
 fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let fail = |e: std::io::Error| {
+        Error::Io(format!(
+            "the bundle file could not be written ({})",
+            e.kind()
+        ))
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
     Ok(())
 }

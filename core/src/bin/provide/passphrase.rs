@@ -8,7 +8,9 @@ pub fn read(env: &str, prompt: &str) -> Result<Zeroizing<String>> {
     if let Ok(p) = std::env::var(env) {
         return Ok(Zeroizing::new(p));
     }
-    rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|_| Error::NoPassphrase)
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|_| Error::NoPassphrase)
 }
 
 /// A new passphrase: from the environment, or typed twice.

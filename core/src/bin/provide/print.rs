@@ -19,40 +19,86 @@ pub fn status(s: &StoreStatus, as_json: bool) {
     } else if s.wiped {
         println!("wiped");
     } else if s.wait_seconds > 0 {
-        println!("locked; {} failed attempts; next attempt in {} s", s.failed_attempts, s.wait_seconds);
+        println!(
+            "locked; {} failed attempts; next attempt in {} s",
+            s.failed_attempts, s.wait_seconds
+        );
     } else {
-        println!("locked; {} failed attempts; users: {}", s.failed_attempts, s.users.join(", "));
+        println!(
+            "locked; {} failed attempts; users: {}",
+            s.failed_attempts,
+            s.users.join(", ")
+        );
     }
 }
 
 pub fn evaluation(id: &str, e: &Evaluation) {
     let score = e.score.map(|s| format!("score {s}, ")).unwrap_or_default();
-    let marac = if e.meets_marac() { format!("; meets the MARAC criteria ({})", e.marac_criteria.join(", ")) } else { String::new() };
+    let marac = if e.meets_marac() {
+        format!(
+            "; meets the MARAC criteria ({})",
+            e.marac_criteria.join(", ")
+        )
+    } else {
+        String::new()
+    };
     println!("assessment {id}: {score}level {}{marac}", e.level);
 }
 
 fn or_dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
 }
 
 pub fn case_view(v: &CaseView) {
     let c = &v.record;
     println!("Case {} ({}, {})", v.id, c.deployment, c.status);
-    println!("  Risk:        {}", v.risk_level.map(|l| l.to_string()).unwrap_or_else(|| "not assessed".into()));
-    println!("  Incident:    {} at {}", or_dash(&c.incident.reference), c.incident.occurred_at.as_deref().unwrap_or("-"));
+    println!(
+        "  Risk:        {}",
+        v.risk_level
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "not assessed".into())
+    );
+    println!(
+        "  Incident:    {} at {}",
+        or_dash(&c.incident.reference),
+        c.incident.occurred_at.as_deref().unwrap_or("-")
+    );
     println!("  Victim:      {}", or_dash(&c.victim.name));
-    let yn = |b: Option<bool>| match b { Some(true) => "yes", Some(false) => "NO", None => "not known" };
+    let yn = |b: Option<bool>| match b {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "not known",
+    };
     println!(
         "  Safe contact: call {}, text {}, voicemail {}; times: {}",
-        yn(c.victim.safe_contact.call_ok), yn(c.victim.safe_contact.text_ok), yn(c.victim.safe_contact.voicemail_ok),
+        yn(c.victim.safe_contact.call_ok),
+        yn(c.victim.safe_contact.text_ok),
+        yn(c.victim.safe_contact.voicemail_ok),
         or_dash(&c.victim.safe_contact.safe_times)
     );
-    println!("  Perpetrator: {} (in custody: {})", or_dash(&c.perpetrator.name), yn(c.perpetrator.in_custody));
-    println!("  Children {}, referrals {}, visits {}, notes {}", c.children.len(), c.referrals.len(), c.visits.len(), c.notes.len());
+    println!(
+        "  Perpetrator: {} (in custody: {})",
+        or_dash(&c.perpetrator.name),
+        yn(c.perpetrator.in_custody)
+    );
+    println!(
+        "  Children {}, referrals {}, visits {}, notes {}",
+        c.children.len(),
+        c.referrals.len(),
+        c.visits.len(),
+        c.notes.len()
+    );
     for k in &v.conflicts {
         println!("  CONFLICT {}:", k.path);
         for val in &k.values {
-            println!("    {} by {} ({}) at {}", val.value, val.user, val.role, val.at);
+            println!(
+                "    {} by {} ({}) at {}",
+                val.value, val.user, val.role, val.at
+            );
         }
     }
 }
@@ -60,14 +106,28 @@ pub fn case_view(v: &CaseView) {
 pub fn case_list(rows: &[CaseSummary]) {
     for r in rows {
         let flag = if r.conflicts > 0 { " [conflict]" } else { "" };
-        println!("{}  {:<13} {:<11} {:<8} {}{flag}", r.id, r.deployment, r.status, r.risk_level.as_deref().unwrap_or("-"), r.victim_name);
+        println!(
+            "{}  {:<13} {:<11} {:<8} {}{flag}",
+            r.id,
+            r.deployment,
+            r.status,
+            r.risk_level.as_deref().unwrap_or("-"),
+            r.victim_name
+        );
     }
 }
 
 pub fn history(entries: &[HistoryEntry]) {
     for e in entries {
-        let value = if e.value.is_null() { String::new() } else { format!(" = {}", e.value) };
-        println!("{} {} ({}) {} {}{value}", e.at, e.user, e.role, e.action, e.path);
+        let value = if e.value.is_null() {
+            String::new()
+        } else {
+            format!(" = {}", e.value)
+        };
+        println!(
+            "{} {} ({}) {} {}{value}",
+            e.at, e.user, e.role, e.action, e.path
+        );
     }
 }
 
@@ -76,6 +136,12 @@ pub fn directory(services: &[&Service], as_json: bool) {
         return json(services);
     }
     for s in services {
-        println!("{} — {} — {} — {}", s.name, s.area, s.phone.as_deref().unwrap_or("no number listed"), s.hours);
+        println!(
+            "{} — {} — {} — {}",
+            s.name,
+            s.area,
+            s.phone.as_deref().unwrap_or("no number listed"),
+            s.hours
+        );
     }
 }
