@@ -19,17 +19,25 @@ pub struct ImportReport {
 }
 
 impl Store {
-    /// Seals one case (with its health record for an IDVA) or every record with unsynced
-    /// changes into a bundle.
-    /// `deliver` writes the sealed bytes out; the export is audited only once it succeeded.
+    /// Seals one case or every record with unsynced changes into a bundle. Health records are
+    /// left out unless `include_health` (an IDVA handing work to another IDVA): bundles usually
+    /// go to the police safeguarding team. `deliver` writes the sealed bytes out; the export
+    /// is audited only once it succeeded.
     pub fn export_bundle(
         &mut self,
         case: Option<&str>,
+        include_health: bool,
         passphrase: &str,
         kdf: KdfParams,
         deliver: impl FnOnce(&[u8]) -> Result<()>,
     ) -> Result<usize> {
         self.require_case_access()?;
+        if include_health && !self.session.role.sees_health() {
+            return Err(Error::Forbidden {
+                role: self.session.role.to_string(),
+                action: "export health records".into(),
+            });
+        }
         let ids: Vec<(String, RecordKind, Vec<automerge::ChangeHash>)> = match case {
             Some(id) => {
                 if self.record_kind(id)? != Some(RecordKind::Case) {
@@ -37,7 +45,7 @@ impl Store {
                 }
                 let mut v = vec![(id.to_string(), RecordKind::Case, vec![])];
                 let hid = crate::model::health_id(id);
-                if self.session.role.sees_health() && self.record_kind(&hid)?.is_some() {
+                if include_health && self.record_kind(&hid)?.is_some() {
                     v.push((hid, RecordKind::Health, vec![]));
                 }
                 v
@@ -55,7 +63,7 @@ impl Store {
                 for row in rows {
                     let (id, kind, acked) = row?;
                     let kind = RecordKind::parse(&kind).map_err(Error::Internal)?;
-                    if kind == RecordKind::Health && !self.session.role.sees_health() {
+                    if kind == RecordKind::Health && !include_health {
                         continue;
                     }
                     v.push((id, kind, parse_heads(&acked)));

@@ -226,6 +226,9 @@ pub enum BundleCmd {
         out: PathBuf,
         #[arg(long)]
         case: Option<String>,
+        /// Also include health records (IDVA to IDVA only; never for the police team).
+        #[arg(long)]
+        include_health: bool,
     },
     /// Merge a bundle into this store.
     Import {

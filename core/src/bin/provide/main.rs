@@ -210,7 +210,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bundle(cmd) => {
             let mut store = unlock(&cli)?;
             match cmd {
-                BundleCmd::Export { out, case } => {
+                BundleCmd::Export {
+                    out,
+                    case,
+                    include_health,
+                } => {
                     if out.exists() {
                         return Err(Error::InvalidInput(format!(
                             "{} already exists; choose a new file name",
@@ -218,10 +222,13 @@ fn run(cli: Cli) -> Result<()> {
                         )));
                     }
                     let pass = passphrase::read_new("PROVIDE_BUNDLE_PASSPHRASE")?;
-                    let len =
-                        store.export_bundle(case.as_deref(), &pass, KdfParams::default(), |b| {
-                            write_new_file(out, b)
-                        })?;
+                    let len = store.export_bundle(
+                        case.as_deref(),
+                        *include_health,
+                        &pass,
+                        KdfParams::default(),
+                        |b| write_new_file(out, b),
+                    )?;
                     eprintln!("Bundle written ({len} bytes).");
                     Ok(())
                 }

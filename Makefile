@@ -1,0 +1,25 @@
+# Provide: `make run` shows what exists working; `make test` runs every test suite.
+# Both install whatever is missing first (scripts/install-deps.sh).
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO ?= cargo
+
+.PHONY: deps run test lint bench
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	$(CARGO) build --release -p provide-core --bin provide
+	scripts/demo.sh target/release/provide
+
+lint: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --workspace
+
+bench: deps
+	$(CARGO) bench -p provide-core --bench store
