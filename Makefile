@@ -19,7 +19,7 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint
-	$(CARGO) test --workspace
+	scripts/run-tests.sh
 
 bench: deps
 	$(CARGO) bench -p provide-core --bench store
