@@ -50,6 +50,8 @@ pub enum Error {
     Io(String),
     #[error("Encryption failed: {0}.")]
     Crypto(String),
+    #[error("The sync message was refused: {0}.")]
+    Protocol(String),
     #[error("Internal error: {0}.")]
     Internal(String),
 }
@@ -79,6 +81,7 @@ impl Error {
             Error::Database(_) => "database",
             Error::Io(_) => "io",
             Error::Crypto(_) => "crypto",
+            Error::Protocol(_) => "protocol",
             Error::Internal(_) => "internal",
         }
     }

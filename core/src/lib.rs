@@ -8,6 +8,7 @@
 //! - `crypto`: Argon2id, XChaCha20-Poly1305 and the per-user key slots.
 //! - `store`: the SQLCipher device store, the one entry point for reading and writing.
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
+//! - `sync`: the sync protocol messages and their bounded binary encoding.
 
 pub mod audit;
 pub mod bundle;
@@ -18,6 +19,7 @@ pub mod forms;
 pub mod model;
 pub mod record;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use store::{InitOptions, NewUser, Session, Store};

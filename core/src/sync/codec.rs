@@ -1,0 +1,187 @@
+//! A small, bounded binary codec for the sync protocol: unsigned LEB128 varints,
+//! length-prefixed bytes and strings, 32-byte change hashes. Decoding never panics and never
+//! allocates more than the input could hold, whatever bytes it is given.
+
+use automerge::ChangeHash;
+
+/// Why a message could not be decoded. Says where, never what the bytes were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+pub type DecodeResult<T> = Result<T, DecodeError>;
+
+#[derive(Default)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    pub fn varint(&mut self, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.buf.push(byte);
+                return;
+            }
+            self.buf.push(byte | 0x80);
+        }
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.varint(b.len() as u64);
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    pub fn heads(&mut self, heads: &[ChangeHash]) {
+        self.varint(heads.len() as u64);
+        for h in heads {
+            self.buf.extend_from_slice(&h.0);
+        }
+    }
+
+    pub fn strings(&mut self, items: &[String]) {
+        self.varint(items.len() as u64);
+        for s in items {
+            self.str(s);
+        }
+    }
+}
+
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn finish(&self) -> DecodeResult<()> {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes after the message"))
+        }
+    }
+
+    pub fn u8(&mut self) -> DecodeResult<u8> {
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or(DecodeError("message ends early"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub fn varint(&mut self) -> DecodeResult<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f)
+                .checked_shl(shift)
+                .ok_or(DecodeError("number too large"))?;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("number too large"))
+    }
+
+    /// A count of items, each at least `min_item_len` bytes, that must fit in what is left.
+    pub fn count(&mut self, min_item_len: usize) -> DecodeResult<usize> {
+        let n = self.varint()?;
+        if n.saturating_mul(min_item_len.max(1) as u64) > self.remaining() as u64 {
+            return Err(DecodeError("a list is longer than the message"));
+        }
+        Ok(n as usize)
+    }
+
+    pub fn bytes(&mut self) -> DecodeResult<&'a [u8]> {
+        let n = self.varint()?;
+        if n > self.remaining() as u64 {
+            return Err(DecodeError("a field is longer than the message"));
+        }
+        let start = self.pos;
+        self.pos += n as usize;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    pub fn str(&mut self) -> DecodeResult<String> {
+        std::str::from_utf8(self.bytes()?)
+            .map(str::to_string)
+            .map_err(|_| DecodeError("text is not UTF-8"))
+    }
+
+    pub fn heads(&mut self) -> DecodeResult<Vec<ChangeHash>> {
+        let n = self.count(32)?;
+        (0..n)
+            .map(|_| {
+                let start = self.pos;
+                self.pos += 32;
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&self.buf[start..self.pos]);
+                Ok(ChangeHash(h))
+            })
+            .collect()
+    }
+
+    pub fn strings(&mut self) -> DecodeResult<Vec<String>> {
+        let n = self.count(1)?;
+        (0..n).map(|_| self.str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn values_round_trip(a in any::<u64>(), b in prop::collection::vec(any::<u8>(), 0..300), s in ".{0,40}") {
+            let mut w = Writer::new();
+            w.varint(a);
+            w.bytes(&b);
+            w.str(&s);
+            w.heads(&[ChangeHash([7; 32])]);
+            let bytes = w.into_bytes();
+            let mut r = Reader::new(&bytes);
+            prop_assert_eq!(r.varint().unwrap(), a);
+            prop_assert_eq!(r.bytes().unwrap(), &b[..]);
+            prop_assert_eq!(r.str().unwrap(), s);
+            prop_assert_eq!(r.heads().unwrap(), vec![ChangeHash([7; 32])]);
+            prop_assert!(r.finish().is_ok());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut r = Reader::new(&input);
+            let _ = r.varint();
+            let _ = r.heads();
+            let _ = r.strings();
+            let _ = r.bytes();
+        }
+    }
+}

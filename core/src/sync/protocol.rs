@@ -1,0 +1,332 @@
+//! The sync protocol's messages (design §5) and their wire form: `PVSY` magic, a two-byte
+//! version, then the zstd-compressed binary body (see `codec`). One request and one response
+//! make a sync in steady state.
+//!
+//! Request: the server cursor the device last fully received, and for each locally changed
+//! document the heads the server last acknowledged (`base`) and the changes since them.
+//! Response: per-document outcomes (accepted with the new heads, history needed, or refused),
+//! the changes to in-scope documents since the cursor, documents to purge, the new cursor, and
+//! whether more pages follow. Unchanged documents cost nothing on either side.
+
+use automerge::ChangeHash;
+
+use super::codec::{DecodeError, DecodeResult, Reader, Writer};
+use crate::error::{Error, Result};
+use crate::model::RecordKind;
+
+pub const MAGIC: &[u8; 4] = b"PVSY";
+pub const VERSION: u16 = 1;
+/// The most a message body may decompress to.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// One document's changes, in either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocChanges {
+    pub id: String,
+    pub kind: RecordKind,
+    /// Uploads: the heads the server acknowledged last (empty for a new document).
+    /// Downloads: empty.
+    pub base: Vec<ChangeHash>,
+    /// Automerge changes (`save_after(base)`), or a whole document.
+    pub changes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncRequest {
+    pub cursor: u64,
+    pub docs: Vec<DocChanges>,
+    /// The largest response the device wants in one page (compressed body bytes, advisory).
+    pub max_response_bytes: u64,
+}
+
+/// Why the server would not take a document's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    OutOfScope = 1,
+    UnknownActor = 2,
+    CorruptChanges = 3,
+    InvalidRecord = 4,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocOutcome {
+    /// Stored durably; these are the document's heads on the server now.
+    Accepted {
+        heads: Vec<ChangeHash>,
+    },
+    /// The server lacks the changes' base: send the whole document.
+    NeedHistory,
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocAck {
+    pub id: String,
+    pub outcome: DocOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncResponse {
+    pub acks: Vec<DocAck>,
+    pub updates: Vec<DocChanges>,
+    /// Documents that left this device's scope: delete them.
+    pub purge: Vec<String>,
+    pub cursor: u64,
+    /// More updates wait beyond this page.
+    pub more: bool,
+    /// The device has been revoked: wipe after this exchange.
+    pub revoked: bool,
+}
+
+fn kind_code(k: RecordKind) -> u8 {
+    match k {
+        RecordKind::Case => 1,
+        RecordKind::Health => 2,
+        RecordKind::Shift => 3,
+    }
+}
+
+fn kind_from(c: u8) -> DecodeResult<RecordKind> {
+    match c {
+        1 => Ok(RecordKind::Case),
+        2 => Ok(RecordKind::Health),
+        3 => Ok(RecordKind::Shift),
+        _ => Err(DecodeError("unknown record kind")),
+    }
+}
+
+fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
+    w.varint(docs.len() as u64);
+    for d in docs {
+        w.str(&d.id);
+        w.u8(kind_code(d.kind));
+        w.heads(&d.base);
+        w.bytes(&d.changes);
+    }
+}
+
+fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
+    let n = r.count(4)?;
+    (0..n)
+        .map(|_| {
+            Ok(DocChanges {
+                id: r.str()?,
+                kind: kind_from(r.u8()?)?,
+                base: r.heads()?,
+                changes: r.bytes()?.to_vec(),
+            })
+        })
+        .collect()
+}
+
+fn seal(body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 2 + 8);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_be_bytes());
+    out.extend_from_slice(&zstd::bulk::compress(&body, 3).expect("in-memory compression"));
+    out
+}
+
+fn unseal(bytes: &[u8]) -> Result<Vec<u8>> {
+    if bytes.len() < 6 || &bytes[..4] != MAGIC {
+        return Err(Error::Protocol("not a Provide sync message".into()));
+    }
+    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(Error::Protocol(format!(
+            "protocol version {version} is not supported (this side speaks {VERSION})"
+        )));
+    }
+    zstd::bulk::decompress(&bytes[6..], MAX_BODY)
+        .map_err(|_| Error::Protocol("the message body is damaged or too large".into()))
+}
+
+fn malformed(e: DecodeError) -> Error {
+    Error::Protocol(format!("malformed message: {}", e.0))
+}
+
+impl SyncRequest {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.varint(self.cursor);
+        w.varint(self.max_response_bytes);
+        write_docs(&mut w, &self.docs);
+        seal(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let body = unseal(bytes)?;
+        let mut r = Reader::new(&body);
+        let req = (|| {
+            Ok(SyncRequest {
+                cursor: r.varint()?,
+                max_response_bytes: r.varint()?,
+                docs: read_docs(&mut r)?,
+            })
+        })()
+        .map_err(malformed)?;
+        r.finish().map_err(malformed)?;
+        Ok(req)
+    }
+}
+
+impl SyncResponse {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.varint(self.acks.len() as u64);
+        for a in &self.acks {
+            w.str(&a.id);
+            match &a.outcome {
+                DocOutcome::Accepted { heads } => {
+                    w.u8(0);
+                    w.heads(heads);
+                }
+                DocOutcome::NeedHistory => w.u8(1),
+                DocOutcome::Refused(why) => {
+                    w.u8(2);
+                    w.u8(*why as u8);
+                }
+            }
+        }
+        write_docs(&mut w, &self.updates);
+        w.strings(&self.purge);
+        w.varint(self.cursor);
+        w.u8(u8::from(self.more) | (u8::from(self.revoked) << 1));
+        seal(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let body = unseal(bytes)?;
+        let mut r = Reader::new(&body);
+        let resp = (|| {
+            let n = r.count(2)?;
+            let mut acks = Vec::with_capacity(n);
+            for _ in 0..n {
+                let id = r.str()?;
+                let outcome = match r.u8()? {
+                    0 => DocOutcome::Accepted { heads: r.heads()? },
+                    1 => DocOutcome::NeedHistory,
+                    2 => DocOutcome::Refused(match r.u8()? {
+                        1 => Refusal::OutOfScope,
+                        2 => Refusal::UnknownActor,
+                        3 => Refusal::CorruptChanges,
+                        4 => Refusal::InvalidRecord,
+                        _ => return Err(DecodeError("unknown refusal")),
+                    }),
+                    _ => return Err(DecodeError("unknown outcome")),
+                };
+                acks.push(DocAck { id, outcome });
+            }
+            let updates = read_docs(&mut r)?;
+            let purge = r.strings()?;
+            let cursor = r.varint()?;
+            let flags = r.u8()?;
+            Ok(SyncResponse {
+                acks,
+                updates,
+                purge,
+                cursor,
+                more: flags & 1 != 0,
+                revoked: flags & 2 != 0,
+            })
+        })()
+        .map_err(malformed)?;
+        r.finish().map_err(malformed)?;
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample_response() -> SyncResponse {
+        SyncResponse {
+            acks: vec![
+                DocAck {
+                    id: "a".into(),
+                    outcome: DocOutcome::Accepted {
+                        heads: vec![ChangeHash([1; 32])],
+                    },
+                },
+                DocAck {
+                    id: "b".into(),
+                    outcome: DocOutcome::NeedHistory,
+                },
+                DocAck {
+                    id: "c".into(),
+                    outcome: DocOutcome::Refused(Refusal::OutOfScope),
+                },
+            ],
+            updates: vec![DocChanges {
+                id: "d".into(),
+                kind: RecordKind::Shift,
+                base: vec![],
+                changes: vec![9; 40],
+            }],
+            purge: vec!["e".into()],
+            cursor: 42,
+            more: true,
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let req = SyncRequest {
+            cursor: 7,
+            max_response_bytes: 65_536,
+            docs: vec![DocChanges {
+                id: "x".into(),
+                kind: RecordKind::Case,
+                base: vec![ChangeHash([3; 32])],
+                changes: vec![1, 2, 3],
+            }],
+        };
+        assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
+        let resp = sample_response();
+        assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
+    }
+
+    #[test]
+    fn an_idle_sync_is_tiny() {
+        let idle = SyncRequest {
+            cursor: 123_456,
+            max_response_bytes: 1 << 20,
+            docs: vec![],
+        }
+        .encode();
+        assert!(idle.len() < 32, "{} bytes", idle.len());
+        let nothing = SyncResponse {
+            cursor: 123_456,
+            ..Default::default()
+        }
+        .encode();
+        assert!(nothing.len() < 32, "{} bytes", nothing.len());
+    }
+
+    #[test]
+    fn wrong_version_truncation_and_garbage_are_clear_errors() {
+        let mut bytes = sample_response().encode();
+        bytes[5] = 9;
+        assert!(
+            matches!(SyncResponse::decode(&bytes), Err(Error::Protocol(m)) if m.contains("version 9"))
+        );
+        let bytes = sample_response().encode();
+        assert!(SyncResponse::decode(&bytes[..bytes.len() - 3]).is_err());
+        assert!(SyncRequest::decode(b"GET / HTTP/1.1").is_err());
+        // a valid envelope around a body that does not parse
+        assert!(SyncRequest::decode(&seal(vec![0xff; 12])).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(input in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = SyncRequest::decode(&input);
+            let _ = SyncResponse::decode(&input);
+            let _ = SyncRequest::decode(&seal(input.clone()));
+            let _ = SyncResponse::decode(&seal(input));
+        }
+    }
+}
