@@ -12,6 +12,7 @@ mod health;
 mod records;
 pub mod schema;
 mod shifts;
+mod sync_state;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use crate::record::Author;
 pub use cases::{CaseFilter, CaseSummary, CaseView, RiskView};
 pub use records::Summary;
 pub use shifts::ShiftInput;
+pub use sync_state::{Applied, Upload};
 
 pub const DB_FILE: &str = "provide.db";
 

@@ -1,0 +1,264 @@
+//! The device side of sync state: which documents have changes the server has not
+//! acknowledged, applying a server response (updates, acknowledgements, purges, cursor), all
+//! in the store's transactions. The HTTP client drives these; nothing here touches the network.
+//!
+//! Acknowledged heads advance only when the server reports a document `Accepted`, and then to
+//! the heads the device held when it built the upload, so edits made while a request was in
+//! flight stay pending. Changes received from the server count as acknowledged too.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::ChangeHash;
+use rusqlite::{params, OptionalExtension};
+
+use super::records::{heads_text, parse_heads, persist};
+use super::Store;
+use crate::audit::{self, Action};
+use crate::error::{Error, Result};
+use crate::model::RecordKind;
+use crate::record::RecordDoc;
+use crate::sync::protocol::{DocChanges, DocOutcome, SyncResponse};
+
+/// One document's upload, with the local heads it was built from.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub doc: DocChanges,
+    pub local_heads: Vec<ChangeHash>,
+}
+
+/// What applying a response did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub acknowledged: usize,
+    pub need_history: usize,
+    pub refused: Vec<String>,
+    pub received: usize,
+    pub purged: usize,
+}
+
+const CURSOR_KEY: &str = "sync_cursor";
+
+/// Acknowledged heads in their simplest form: when nothing in the document lies beyond them,
+/// they are the document's heads, so "pending" is a plain comparison of the two columns.
+fn settle(rec: &mut RecordDoc, mut candidate: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    candidate.sort();
+    candidate.dedup();
+    if rec.doc_mut().get_changes(&candidate).is_empty() {
+        rec.heads()
+    } else {
+        candidate
+    }
+}
+
+impl Store {
+    fn acked_heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
+        let acked: Option<String> = self
+            .conn
+            .query_row("SELECT acked_heads FROM records WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(acked.map(|a| parse_heads(&a)).unwrap_or_default())
+    }
+
+    /// The server cursor this device last fully received.
+    pub fn sync_cursor(&self) -> Result<u64> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [CURSOR_KEY], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// How many records hold changes the server has not acknowledged.
+    pub fn unsynced_count(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM records WHERE heads != acked_heads",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// Uploads for records with unacknowledged changes, up to about `max_bytes` of changes
+    /// (always at least one record). Returns them and whether more remain.
+    pub fn pending_uploads(&mut self, max_bytes: usize) -> Result<(Vec<Upload>, bool)> {
+        let rows: Vec<(String, String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT id, kind, acked_heads FROM records WHERE heads != acked_heads ORDER BY updated_at, id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        let mut size = 0usize;
+        for (i, (id, kind, acked)) in rows.iter().enumerate() {
+            if !out.is_empty() && size >= max_bytes {
+                return Ok((out, i < rows.len()));
+            }
+            let kind = RecordKind::parse(kind).map_err(Error::Internal)?;
+            let mut rec = self.load_record(id, kind)?;
+            let base = parse_heads(acked);
+            let changes = if base.is_empty() {
+                rec.save()
+            } else {
+                rec.save_after(&base)
+            };
+            size += changes.len();
+            out.push(Upload {
+                local_heads: rec.heads(),
+                doc: DocChanges {
+                    id: id.clone(),
+                    kind,
+                    base,
+                    changes,
+                },
+            });
+        }
+        Ok((out, false))
+    }
+
+    /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
+    /// purges documents that left scope and stores the new cursor, in one transaction.
+    pub fn apply_sync_response(&mut self, sent: &[Upload], resp: &SyncResponse) -> Result<Applied> {
+        let mut applied = Applied::default();
+        // merge updates first, so acknowledged heads can include what the server sent
+        let mut merged: Vec<(RecordDoc, Vec<ChangeHash>, bool, Vec<ChangeHash>)> = Vec::new();
+        for u in &resp.updates {
+            if u.kind == RecordKind::Health && !self.session.role.sees_health() {
+                return Err(Error::Protocol(
+                    "the server sent a health record to a police device".into(),
+                ));
+            }
+            let existing = self.record_kind(&u.id)?;
+            let mut rec = match existing {
+                Some(k) if k == u.kind => self.load_record(&u.id, k)?,
+                Some(_) => return Err(Error::Protocol(format!("record {} changed kind", u.id))),
+                None => RecordDoc::load(&u.id, u.kind, &[], &self.actor, &self.session.author())?,
+            };
+            let before = if existing.is_some() {
+                rec.heads()
+            } else {
+                vec![]
+            };
+            let known: HashSet<ChangeHash> = rec
+                .doc_mut()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.hash())
+                .collect();
+            rec.merge_bytes(&u.changes)
+                .map_err(|_| Error::Protocol(format!("record {} arrived damaged", u.id)))?;
+            let valid = match u.kind {
+                RecordKind::Case => rec.case().map(|c| c.id),
+                RecordKind::Health => rec.health().map(|h| h.id),
+                RecordKind::Shift => rec.shift().map(|s| s.id),
+            };
+            if valid.ok().as_deref() != Some(u.id.as_str()) {
+                return Err(Error::Protocol(format!(
+                    "record {} is not a valid {}",
+                    u.id, u.kind
+                )));
+            }
+            // the heads of what arrived: new changes no other new change depends on
+            let new: Vec<automerge::Change> = rec
+                .doc_mut()
+                .get_changes(&[])
+                .into_iter()
+                .filter(|c| !known.contains(&c.hash()))
+                .collect();
+            let deps: HashSet<ChangeHash> = new.iter().flat_map(|c| c.deps().to_vec()).collect();
+            let arrived: Vec<ChangeHash> = new
+                .iter()
+                .map(|c| c.hash())
+                .filter(|h| !deps.contains(h))
+                .collect();
+            merged.push((rec, before, existing.is_some(), arrived));
+        }
+        // the new acknowledged heads of every document this response touches, settled
+        // against the document before anything is written
+        let mut acked_now: HashMap<String, Vec<ChangeHash>> = HashMap::new();
+        for (rec, _, _, arrived) in &mut merged {
+            let mut candidate = self.acked_heads(&rec.id)?;
+            candidate.extend(arrived.iter().copied());
+            acked_now.insert(rec.id.clone(), settle(rec, candidate));
+        }
+        for ack in &resp.acks {
+            let Some(up) = sent.iter().find(|u| u.doc.id == ack.id) else {
+                continue;
+            };
+            match &ack.outcome {
+                DocOutcome::Accepted { .. } => {
+                    let previous = match acked_now.remove(&ack.id) {
+                        Some(h) => h,
+                        None => self.acked_heads(&ack.id)?,
+                    };
+                    let mut candidate = up.local_heads.clone();
+                    candidate.extend(previous.into_iter().filter(|h| !up.doc.base.contains(h)));
+                    let mut rec = self.load_record(&ack.id, up.doc.kind)?;
+                    acked_now.insert(ack.id.clone(), settle(&mut rec, candidate));
+                    applied.acknowledged += 1;
+                }
+                DocOutcome::NeedHistory => {
+                    acked_now.insert(ack.id.clone(), vec![]);
+                    applied.need_history += 1;
+                }
+                DocOutcome::Refused(why) => applied.refused.push(format!("{}: {why:?}", ack.id)),
+            }
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        let (user, role) = (self.session.user.clone(), self.session.role.as_str());
+        for (rec, before, existed, _) in &mut merged {
+            persist(&tx, rec, before)?;
+            let what = if *existed {
+                "changes received from the server"
+            } else {
+                "record received from the server"
+            };
+            audit::append(&tx, &user, role, Action::Sync, &rec.id, what)?;
+            applied.received += 1;
+        }
+        for (id, heads) in &acked_now {
+            tx.execute(
+                "UPDATE records SET acked_heads = ?2 WHERE id = ?1",
+                params![id, heads_text(heads)],
+            )?;
+        }
+        for ack in resp
+            .acks
+            .iter()
+            .filter(|a| matches!(a.outcome, DocOutcome::Accepted { .. }))
+        {
+            if sent.iter().any(|u| u.doc.id == ack.id) {
+                audit::append(
+                    &tx,
+                    &user,
+                    role,
+                    Action::Sync,
+                    &ack.id,
+                    "changes sent to the server",
+                )?;
+            }
+        }
+        for id in &resp.purge {
+            let n = tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
+            if n > 0 {
+                audit::append(
+                    &tx,
+                    &user,
+                    role,
+                    Action::Erase,
+                    id,
+                    "left this device's scope",
+                )?;
+                applied.purged += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![CURSOR_KEY, resp.cursor.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+}

@@ -1,0 +1,202 @@
+//! The device side of sync, driven by hand-built server responses: acknowledged heads advance
+//! only on acknowledgement, edits made in flight stay pending, received changes are not sent
+//! back, a history request makes the next upload whole, and purges erase.
+
+use provide_core::crypto::keyslots::LockPolicy;
+use provide_core::crypto::KdfParams;
+use provide_core::model::{Deployment, Role};
+use provide_core::store::Upload;
+use provide_core::sync::protocol::{DocAck, DocOutcome, SyncResponse};
+use provide_core::{InitOptions, NewUser, Store};
+
+fn store(dir: &std::path::Path, name: &str, role: Role) -> Store {
+    let user = NewUser {
+        name: name.into(),
+        role,
+        division: "west".into(),
+        team: "t1".into(),
+    };
+    let opts = InitOptions {
+        kdf: KdfParams {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        },
+        policy: LockPolicy::default(),
+    };
+    Store::init(&dir.join(name), user, "fictional passphrase 3", opts).unwrap()
+}
+
+fn accept_all(sent: &[Upload], cursor: u64) -> SyncResponse {
+    SyncResponse {
+        acks: sent
+            .iter()
+            .map(|u| DocAck {
+                id: u.doc.id.clone(),
+                outcome: DocOutcome::Accepted {
+                    heads: u.local_heads.clone(),
+                },
+            })
+            .collect(),
+        cursor,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn acknowledgement_clears_pending_and_in_flight_edits_stay_pending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = store(tmp.path(), "pc-a", Role::Officer);
+    let id = a
+        .create_case(
+            Deployment::Live,
+            &[("victim.name".into(), "Tegan Fictional".into())],
+        )
+        .unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 1);
+    let (sent, more) = a.pending_uploads(1 << 20).unwrap();
+    assert!(!more);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].doc.base.is_empty());
+    // an edit lands while the request is in flight
+    a.set_case_fields(&id, &[("status".into(), "handed_over".into())])
+        .unwrap();
+    let applied = a.apply_sync_response(&sent, &accept_all(&sent, 5)).unwrap();
+    assert_eq!(applied.acknowledged, 1);
+    assert_eq!(a.sync_cursor().unwrap(), 5);
+    assert_eq!(
+        a.unsynced_count().unwrap(),
+        1,
+        "the in-flight edit must stay pending"
+    );
+    let (sent2, _) = a.pending_uploads(1 << 20).unwrap();
+    assert_eq!(sent2[0].doc.base, sent[0].local_heads);
+    assert!(
+        sent2[0].doc.changes.len() < sent[0].doc.changes.len(),
+        "only the new change is sent"
+    );
+    a.apply_sync_response(&sent2, &accept_all(&sent2, 6))
+        .unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 0);
+    assert!(a.pending_uploads(1 << 20).unwrap().0.is_empty());
+}
+
+#[test]
+fn no_acknowledgement_means_the_changes_are_sent_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = store(tmp.path(), "pc-a", Role::Officer);
+    a.create_case(Deployment::Live, &[]).unwrap();
+    let (sent, _) = a.pending_uploads(1 << 20).unwrap();
+    // the connection dropped: an empty response (or none at all) acknowledges nothing
+    a.apply_sync_response(
+        &sent,
+        &SyncResponse {
+            cursor: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 1);
+    let (again, _) = a.pending_uploads(1 << 20).unwrap();
+    assert_eq!(again[0].doc.changes, sent[0].doc.changes);
+    // a history request makes the next upload the whole document
+    let resp = SyncResponse {
+        acks: vec![DocAck {
+            id: sent[0].doc.id.clone(),
+            outcome: DocOutcome::NeedHistory,
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        a.apply_sync_response(&again, &resp).unwrap().need_history,
+        1
+    );
+    assert!(a.pending_uploads(1 << 20).unwrap().0[0].doc.base.is_empty());
+}
+
+#[test]
+fn received_changes_merge_and_are_not_sent_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = store(tmp.path(), "pc-a", Role::Officer);
+    let mut b = store(tmp.path(), "idva-b", Role::Idva);
+    let id = a
+        .create_case(
+            Deployment::PostIncident,
+            &[("victim.name".into(), "Bryony Fictional".into())],
+        )
+        .unwrap();
+    let (sent_a, _) = a.pending_uploads(1 << 20).unwrap();
+    a.apply_sync_response(&sent_a, &accept_all(&sent_a, 1))
+        .unwrap();
+    // the server passes A's document on to B
+    let to_b = SyncResponse {
+        updates: sent_a.iter().map(|u| u.doc.clone()).collect(),
+        cursor: 1,
+        ..Default::default()
+    };
+    assert_eq!(b.apply_sync_response(&[], &to_b).unwrap().received, 1);
+    assert_eq!(
+        b.unsynced_count().unwrap(),
+        0,
+        "what came from the server is not sent back"
+    );
+    // B edits; only B's change goes up, based on what it received
+    b.set_case_fields(
+        &id,
+        &[("outcome.engaged_safeguarding".into(), "yes".into())],
+    )
+    .unwrap();
+    let (sent_b, _) = b.pending_uploads(1 << 20).unwrap();
+    assert_eq!(sent_b.len(), 1);
+    assert_eq!(sent_b[0].doc.base, sent_a[0].local_heads);
+    // A receives B's change and sees it
+    let to_a = SyncResponse {
+        updates: sent_b.iter().map(|u| u.doc.clone()).collect(),
+        cursor: 2,
+        ..Default::default()
+    };
+    a.apply_sync_response(&[], &to_a).unwrap();
+    assert_eq!(
+        a.show_case(&id)
+            .unwrap()
+            .record
+            .outcome
+            .engaged_safeguarding
+            .as_str(),
+        "yes"
+    );
+    assert_eq!(a.unsynced_count().unwrap(), 0);
+    // replaying the same update changes nothing
+    a.apply_sync_response(&[], &to_a).unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 0);
+}
+
+#[test]
+fn purge_erases_and_health_records_never_land_on_police_devices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut idva = store(tmp.path(), "idva-b", Role::Idva);
+    let mut officer = store(tmp.path(), "pc-a", Role::Officer);
+    let id = idva.create_case(Deployment::Live, &[]).unwrap();
+    idva.add_health_note(&id, "GP on Tuesdays").unwrap();
+    let (sent, _) = idva.pending_uploads(1 << 20).unwrap();
+    assert_eq!(sent.len(), 2);
+    let health: Vec<_> = sent
+        .iter()
+        .filter(|u| u.doc.kind == provide_core::model::RecordKind::Health)
+        .map(|u| u.doc.clone())
+        .collect();
+    let bad = SyncResponse {
+        updates: health,
+        ..Default::default()
+    };
+    assert!(officer.apply_sync_response(&[], &bad).is_err());
+    assert_eq!(officer.unsynced_count().unwrap(), 0);
+    let purge = SyncResponse {
+        purge: vec![id.clone()],
+        cursor: 9,
+        ..Default::default()
+    };
+    assert_eq!(idva.apply_sync_response(&[], &purge).unwrap().purged, 1);
+    assert!(idva.show_case(&id).is_err());
+    idva.audit_verify().unwrap();
+}
