@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in build-essential pkg-config libssl-dev ca-certificates; do
+for pkg in build-essential pkg-config libssl-dev ca-certificates python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
