@@ -118,6 +118,15 @@ impl RecordDoc {
         hydrate(&self.doc).map_err(|_| Error::CorruptRecord(self.id.clone()))
     }
 
+    /// Checks the document is a valid record of its kind and returns the id it carries.
+    pub fn validated_id(&self) -> Result<String> {
+        match self.kind {
+            RecordKind::Case => self.case().map(|c| c.id),
+            RecordKind::Health => self.health().map(|h| h.id),
+            RecordKind::Shift => self.shift().map(|s| s.id),
+        }
+    }
+
     fn expect(&self, kind: RecordKind) -> Result<()> {
         if self.kind == kind {
             Ok(())

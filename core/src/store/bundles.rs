@@ -150,12 +150,9 @@ impl Store {
                 return Err(Error::BadBundle(format!("record {} needs earlier history this store does not have; export the whole case instead", r.id)));
             }
             // the merged document must be a valid record of its kind, and carry its own id
-            let valid_id = match kind {
-                RecordKind::Case => rec.case().map(|c| c.id),
-                RecordKind::Health => rec.health().map(|h| h.id),
-                RecordKind::Shift => rec.shift().map(|s| s.id),
-            }
-            .map_err(|_| Error::BadBundle(format!("record {} is not a valid {kind}", r.id)))?;
+            let valid_id = rec
+                .validated_id()
+                .map_err(|_| Error::BadBundle(format!("record {} is not a valid {kind}", r.id)))?;
             if valid_id != r.id {
                 return Err(Error::BadBundle(format!(
                     "record {} does not match its contents",

@@ -217,11 +217,7 @@ impl Store {
             }
         };
         // validate before anything is committed: the document must still hydrate
-        let valid = match kind {
-            RecordKind::Case => rec.case().map(|_| ()),
-            RecordKind::Health => rec.health().map(|_| ()),
-            RecordKind::Shift => rec.shift().map(|_| ()),
-        };
+        let valid = rec.validated_id();
         if let Err(e) = valid {
             rec.rollback();
             return Err(e);

@@ -149,11 +149,7 @@ impl Store {
                 .collect();
             rec.merge_bytes(&u.changes)
                 .map_err(|_| Error::Protocol(format!("record {} arrived damaged", u.id)))?;
-            let valid = match u.kind {
-                RecordKind::Case => rec.case().map(|c| c.id),
-                RecordKind::Health => rec.health().map(|h| h.id),
-                RecordKind::Shift => rec.shift().map(|s| s.id),
-            };
+            let valid = rec.validated_id();
             if valid.ok().as_deref() != Some(u.id.as_str()) {
                 return Err(Error::Protocol(format!(
                     "record {} is not a valid {}",
