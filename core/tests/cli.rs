@@ -2,9 +2,9 @@
 //! temporary folders. Every person, phone number (Ofcom drama range) and address is fictional.
 
 mod common;
+mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -954,20 +954,6 @@ fn audit_verify_on_an_intact_store() {
     );
 }
 
-/// Opens a store's database directly (with the key unwrapped from the user's slot) to tamper
-/// with it, as an attacker with the key would.
-fn open_raw(dir: &Path) -> rusqlite::Connection {
-    let mut slots = provide_core::crypto::keyslots::KeySlots::load(dir).unwrap();
-    let (_, key) = slots.unlock(PASS, None).unwrap();
-    let conn = rusqlite::Connection::open(dir.join("provide.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(key.as_ref())
-    ))
-    .unwrap();
-    conn
-}
-
 /// (8b) A tampered audit chain fails verification, naming the first bad entry.
 #[test]
 fn audit_verify_names_the_first_bad_entry() {
@@ -980,7 +966,7 @@ fn audit_verify_names_the_first_bad_entry() {
     let entries = a.audit();
     assert!(entries.len() >= 4);
     {
-        let conn = open_raw(&dir);
+        let conn = support::open_raw(&dir, PASS);
         conn.execute(
             "UPDATE audit SET detail = 'nothing happened here' WHERE seq = 2",
             [],

@@ -8,10 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use provide_core::crypto::keyslots::LockPolicy;
-use provide_core::crypto::KdfParams;
 use provide_core::model::{Deployment, Role};
-use provide_core::{InitOptions, NewUser, Store};
+use provide_core::Store;
+
+mod support;
 
 const PASS: &str = "fictional passphrase 2";
 const ROUNDS: usize = 25;
@@ -43,21 +43,7 @@ fn crash_child() {
 fn killed_writer_loses_no_acknowledged_write() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let user = NewUser {
-        name: "pc-fict".into(),
-        role: Role::Officer,
-        division: "w".into(),
-        team: "t".into(),
-    };
-    let opts = InitOptions {
-        kdf: KdfParams {
-            memory_kib: 8192,
-            iterations: 1,
-            parallelism: 1,
-        },
-        policy: LockPolicy::default(),
-    };
-    let mut s = Store::init(&dir, user, PASS, opts).unwrap();
+    let mut s = support::new_store(&dir, "pc-fict", Role::Officer, PASS);
     let case_id = s.create_case(Deployment::Live, &[]).unwrap();
     drop(s);
     let exe = std::env::current_exe().unwrap();

@@ -6,10 +6,11 @@ use std::fs;
 use std::path::Path;
 
 use provide_core::crypto::keyslots::LockPolicy;
-use provide_core::crypto::KdfParams;
 use provide_core::model::{Deployment, Role};
 use provide_core::store::CaseFilter;
-use provide_core::{Error, InitOptions, NewUser, Store};
+use provide_core::{Error, NewUser, Store};
+
+mod support;
 
 const PASS: &str = "fictional passphrase 1";
 const CANARIES: &[&str] = &[
@@ -19,25 +20,8 @@ const CANARIES: &[&str] = &[
     "Gideon Canarybird",
 ];
 
-fn opts() -> InitOptions {
-    InitOptions {
-        kdf: KdfParams {
-            memory_kib: 8192,
-            iterations: 1,
-            parallelism: 1,
-        },
-        policy: LockPolicy::default(),
-    }
-}
-
 fn new_store(dir: &Path, role: Role) -> Store {
-    let user = NewUser {
-        name: "pc-fict".into(),
-        role,
-        division: "west".into(),
-        team: "blackpool-1".into(),
-    };
-    Store::init(dir, user, PASS, opts()).unwrap()
+    support::new_store(dir, "pc-fict", role, PASS)
 }
 
 fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -167,7 +151,7 @@ fn lockout_destroys_the_key_and_reports_wiped() {
         backoff_max_ms: 1,
         ..LockPolicy::default()
     };
-    let s = Store::init(&dir, user, PASS, InitOptions { policy, ..opts() }).unwrap();
+    let s = Store::init(&dir, user, PASS, support::fast_options(policy)).unwrap();
     drop(s);
     for i in 0..4 {
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -196,14 +180,7 @@ fn audit_chain_detects_tampering_by_a_key_holder() {
     assert!(n >= 4);
     drop(s);
     // someone who holds the key edits the log directly
-    let mut slots = provide_core::crypto::keyslots::KeySlots::load(&dir).unwrap();
-    let (_, key) = slots.unlock(PASS, None).unwrap();
-    let conn = rusqlite::Connection::open(dir.join("provide.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(key.as_ref())
-    ))
-    .unwrap();
+    let conn = support::open_raw(&dir, PASS);
     conn.execute("UPDATE audit SET action = 'view' WHERE seq = 3", [])
         .unwrap();
     drop(conn);

@@ -2,29 +2,15 @@
 //! only on acknowledgement, edits made in flight stay pending, received changes are not sent
 //! back, a history request makes the next upload whole, and purges erase.
 
-use provide_core::crypto::keyslots::LockPolicy;
-use provide_core::crypto::KdfParams;
 use provide_core::model::{Deployment, Role};
 use provide_core::store::Upload;
 use provide_core::sync::protocol::{DocAck, DocOutcome, SyncResponse};
-use provide_core::{InitOptions, NewUser, Store};
+use provide_core::Store;
+
+mod support;
 
 fn store(dir: &std::path::Path, name: &str, role: Role) -> Store {
-    let user = NewUser {
-        name: name.into(),
-        role,
-        division: "west".into(),
-        team: "t1".into(),
-    };
-    let opts = InitOptions {
-        kdf: KdfParams {
-            memory_kib: 8192,
-            iterations: 1,
-            parallelism: 1,
-        },
-        policy: LockPolicy::default(),
-    };
-    Store::init(&dir.join(name), user, "fictional passphrase 3", opts).unwrap()
+    support::new_store(&dir.join(name), name, role, "fictional passphrase 3")
 }
 
 fn accept_all(sent: &[Upload], cursor: u64) -> SyncResponse {
