@@ -117,8 +117,13 @@ pub fn append(
 
 /// All entries, oldest first.
 pub fn entries(conn: &Connection) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare("SELECT seq, at, user, role, action, record, detail, prev_hash, hash FROM audit ORDER BY seq")?;
-    let rows = stmt.query_map([], |r| {
+    entries_after(conn, 0, i64::MAX)
+}
+
+/// Up to `limit` entries after sequence number `after`, oldest first.
+pub fn entries_after(conn: &Connection, after: i64, limit: i64) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare("SELECT seq, at, user, role, action, record, detail, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = stmt.query_map([after, limit], |r| {
         Ok(Entry {
             seq: r.get(0)?,
             at: r.get(1)?,
@@ -154,11 +159,22 @@ pub fn verify(conn: &Connection) -> Result<usize> {
     Ok(all.len())
 }
 
-/// Checks a sequence of entries on its own (as uploaded to a server).
+/// Checks a whole log's entries on their own.
 pub fn verify_entries(all: &[Entry]) -> Result<()> {
-    let mut prev = GENESIS.to_string();
+    verify_continuation(0, GENESIS, all)
+}
+
+/// The hash a log starts from, before its first entry.
+pub fn genesis() -> &'static str {
+    GENESIS
+}
+
+/// Checks entries that continue a log whose last verified entry was `after_seq` with hash
+/// `after_hash` (a server receiving a device's log piece by piece).
+pub fn verify_continuation(after_seq: i64, after_hash: &str, all: &[Entry]) -> Result<()> {
+    let mut prev = after_hash.to_string();
     for (i, e) in all.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
+        let expected_seq = after_seq + i as i64 + 1;
         if e.seq != expected_seq {
             return Err(Error::AuditBroken {
                 seq: expected_seq,

@@ -52,6 +52,22 @@ pub enum Error {
     Crypto(String),
     #[error("The sync message was refused: {0}.")]
     Protocol(String),
+    #[error("The sync server cannot be reached: {0}.")]
+    Unreachable(String),
+    #[error("The sync server refused the request ({status}): {message}")]
+    ServerRefused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("This device is not enrolled with a sync server. Enrol it with `provide enrol`.")]
+    NotEnrolled,
+    #[error(
+        "This device has been revoked by the administrator; its data has been uploaded and erased."
+    )]
+    Revoked,
+    #[error("This device has not reached the sync server for more than {0} hours and is locked until it syncs.")]
+    ContactOverdue(u64),
     #[error("Internal error: {0}.")]
     Internal(String),
 }
@@ -82,6 +98,11 @@ impl Error {
             Error::Io(_) => "io",
             Error::Crypto(_) => "crypto",
             Error::Protocol(_) => "protocol",
+            Error::Unreachable(_) => "unreachable",
+            Error::ServerRefused { .. } => "server_refused",
+            Error::NotEnrolled => "not_enrolled",
+            Error::Revoked => "revoked",
+            Error::ContactOverdue(_) => "contact_overdue",
             Error::Internal(_) => "internal",
         }
     }

@@ -79,6 +79,21 @@ impl RecordDoc {
         Ok(rec)
     }
 
+    /// Loads saved bytes exactly as they are, without migrating: for a server that keeps and
+    /// relays documents but never writes to them itself.
+    pub fn load_unmigrated(id: &str, kind: RecordKind, chunks: &[Vec<u8>]) -> Result<Self> {
+        let mut doc = AutoCommit::new();
+        for chunk in chunks {
+            doc.load_incremental(chunk)
+                .map_err(|_| Error::CorruptRecord(id.to_string()))?;
+        }
+        Ok(RecordDoc {
+            id: id.to_string(),
+            kind,
+            doc,
+        })
+    }
+
     /// The underlying Automerge document.
     pub fn doc(&self) -> &AutoCommit {
         &self.doc

@@ -9,6 +9,7 @@
 mod bundles;
 mod cases;
 mod health;
+mod link;
 mod records;
 pub mod schema;
 mod shifts;
@@ -30,7 +31,8 @@ use crate::model::Role;
 use crate::record::Author;
 
 pub use cases::{CaseFilter, CaseSummary, CaseView, RiskView};
-pub use records::Summary;
+pub use link::{Enrolled, ServerLink};
+pub use records::{summarize, Summary};
 pub use shifts::ShiftInput;
 pub use sync_state::{Applied, Upload};
 
@@ -74,6 +76,8 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     key: SecretKey,
+    /// Set once the server revoked this device and its data was destroyed.
+    erased: bool,
 }
 
 fn db_path(dir: &Path) -> PathBuf {
@@ -105,6 +109,34 @@ fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
 impl Store {
     /// Creates a new store in `dir` with its first user.
     pub fn init(dir: &Path, user: NewUser, passphrase: &str, opts: InitOptions) -> Result<Store> {
+        Self::init_with(dir, user, passphrase, opts, None)
+    }
+
+    /// Creates the store of a device just enrolled with a sync server: its user, actor id and
+    /// device id are the ones the server registered, and the server link is kept inside the
+    /// encrypted database.
+    pub fn init_enrolled(
+        dir: &Path,
+        enrolled: &Enrolled,
+        passphrase: &str,
+        opts: InitOptions,
+    ) -> Result<Store> {
+        let user = NewUser {
+            name: enrolled.user.clone(),
+            role: enrolled.role,
+            division: enrolled.division.clone(),
+            team: enrolled.team.clone(),
+        };
+        Self::init_with(dir, user, passphrase, opts, Some(enrolled))
+    }
+
+    fn init_with(
+        dir: &Path,
+        user: NewUser,
+        passphrase: &str,
+        opts: InitOptions,
+        enrolled: Option<&Enrolled>,
+    ) -> Result<Store> {
         if KeySlots::path_in(dir).exists() || db_path(dir).exists() {
             return Err(Error::StoreExists(dir.display().to_string()));
         }
@@ -121,7 +153,7 @@ impl Store {
         opts.kdf.validate()?;
         opts.policy.validate()?;
         fs::create_dir_all(dir)?;
-        let result = Self::create_files(dir, user, passphrase, opts);
+        let result = Self::create_files(dir, user, passphrase, opts, enrolled);
         if result.is_err() {
             // nothing half-made is left behind: a later init must be able to start afresh
             erase_files(dir);
@@ -135,6 +167,7 @@ impl Store {
         user: NewUser,
         passphrase: &str,
         opts: InitOptions,
+        enrolled: Option<&Enrolled>,
     ) -> Result<Store> {
         #[cfg(unix)]
         {
@@ -144,11 +177,16 @@ impl Store {
         let key = random_key();
         let conn = open_db(&db_path(dir), &key, true)?;
         schema::create(&conn)?;
-        let actor = ActorId::random();
-        let device_id = uuid::Uuid::new_v4().to_string();
+        let (actor, device_id) = match enrolled {
+            Some(e) => (e.actor.clone(), e.device_id.clone()),
+            None => (ActorId::random(), uuid::Uuid::new_v4().to_string()),
+        };
         let now = now_rfc3339();
         conn.execute_batch("BEGIN")?;
         conn.execute("INSERT INTO meta (key, value) VALUES ('actor_id', ?1), ('device_id', ?2), ('created_at', ?3)", rusqlite::params![actor.to_hex_string(), device_id, now])?;
+        if let Some(e) = enrolled {
+            link::save(&conn, e)?;
+        }
         conn.execute(
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now],
@@ -177,6 +215,7 @@ impl Store {
             actor,
             device_id,
             key,
+            erased: false,
         })
     }
 
@@ -231,6 +270,7 @@ impl Store {
             actor,
             device_id,
             key,
+            erased: false,
         })
     }
 
@@ -294,6 +334,22 @@ impl Store {
         Ok(())
     }
 
+    /// Destroys the data key and the database while this handle is open (a revoked device):
+    /// the handle is left empty, and every later operation answers `Revoked`.
+    pub fn erase_now(&mut self) -> Result<()> {
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        drop(old);
+        self.erased = true;
+        let mut slots = KeySlots::load(&self.dir)?;
+        slots.destroy()?;
+        erase_files(&self.dir);
+        Ok(())
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }
@@ -341,6 +397,10 @@ impl Store {
     }
 
     fn require_case_access(&self) -> Result<()> {
+        if self.erased {
+            return Err(Error::Revoked);
+        }
+        self.require_recent_contact()?;
         if !self.session.role.sees_cases() {
             return Err(Error::Forbidden {
                 role: self.session.role.to_string(),

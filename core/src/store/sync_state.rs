@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::RecordKind;
 use crate::record::RecordDoc;
 use crate::sync::protocol::{DocChanges, DocOutcome, SyncResponse};
+use crate::sync::scope::{may_hold, Holder, Placement};
 
 /// One document's upload, with the local heads it was built from.
 #[derive(Debug, Clone)]
@@ -74,6 +75,9 @@ impl Store {
 
     /// How many records hold changes the server has not acknowledged.
     pub fn unsynced_count(&self) -> Result<usize> {
+        if self.erased {
+            return Ok(0);
+        }
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM records WHERE heads != acked_heads",
             [],
@@ -82,13 +86,36 @@ impl Store {
         Ok(n as usize)
     }
 
+    /// The records holding changes the server has not acknowledged.
+    pub fn unsynced_ids(&self) -> Result<Vec<String>> {
+        if self.erased {
+            return Ok(vec![]);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM records WHERE heads != acked_heads")?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
     /// Uploads for records with unacknowledged changes, up to about `max_bytes` of changes
     /// (always at least one record). Returns them and whether more remain.
     pub fn pending_uploads(&mut self, max_bytes: usize) -> Result<(Vec<Upload>, bool)> {
+        self.pending_uploads_except(max_bytes, &HashSet::new())
+    }
+
+    /// As `pending_uploads`, leaving out the records in `skip` (refused earlier in this sync).
+    /// Cases and shifts go before health records, so the server knows a health record's case.
+    pub fn pending_uploads_except(
+        &mut self,
+        max_bytes: usize,
+        skip: &HashSet<String>,
+    ) -> Result<(Vec<Upload>, bool)> {
         let rows: Vec<(String, String, String)> = {
-            let mut stmt = self.conn.prepare("SELECT id, kind, acked_heads FROM records WHERE heads != acked_heads ORDER BY updated_at, id")?;
+            let mut stmt = self.conn.prepare("SELECT id, kind, acked_heads FROM records WHERE heads != acked_heads ORDER BY kind = 'health', updated_at, id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<Result<_, _>>()?
+            rows.filter(|r| r.as_ref().map(|r| !skip.contains(&r.0)).unwrap_or(true))
+                .collect::<Result<_, _>>()?
         };
         let mut out = Vec::new();
         let mut size = 0usize;
@@ -155,6 +182,25 @@ impl Store {
                     "record {} is not a valid {}",
                     u.id, u.kind
                 )));
+            }
+            if u.kind != RecordKind::Health {
+                let summary = super::records::summarize(&mut rec)?;
+                let holder = Holder {
+                    role: self.session.role,
+                    division: &self.session.division,
+                    team: &self.session.team,
+                };
+                let placement = Placement {
+                    kind: u.kind,
+                    division: summary.division.as_deref().unwrap_or(""),
+                    team: summary.team.as_deref().unwrap_or(""),
+                };
+                if !may_hold(&holder, &placement) {
+                    return Err(Error::Protocol(format!(
+                        "the server sent record {}, which is outside this device's scope",
+                        u.id
+                    )));
+                }
             }
             // the heads of what arrived: new changes no other new change depends on
             let new: Vec<automerge::Change> = rec
@@ -237,7 +283,11 @@ impl Store {
             }
         }
         for id in &resp.purge {
-            let n = tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
+            // a record holding edits the server has not acknowledged is kept, never lost
+            let n = tx.execute(
+                "DELETE FROM records WHERE id = ?1 AND heads = acked_heads",
+                [id],
+            )?;
             if n > 0 {
                 audit::append(
                     &tx,

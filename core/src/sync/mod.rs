@@ -1,5 +1,19 @@
-//! Sync (design §5): the wire protocol shared by the device client and the sync server.
-//! The client and the server's handling build on these messages (issue 3).
+//! Sync (design §5): the wire protocol shared by the device client and the sync server, who
+//! may hold what, and the device's client.
+//!
+//! - `protocol`, `codec`: the messages and their bounded binary encoding.
+//! - `scope`: which documents a user may receive and change (design §7).
+//! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
+//! - `enrol`: turning a one-time code into an enrolled device store.
+//! - `client`: one sync, start to finish. `auto`: syncing by itself, with backoff.
 
+pub mod auto;
+pub mod client;
 pub mod codec;
+pub mod endpoint;
+pub mod enrol;
 pub mod protocol;
+pub mod scope;
+pub mod transport;
+
+pub use client::{sync, Progress, SyncOptions, SyncReport};

@@ -2,15 +2,20 @@
 //! version, then the zstd-compressed binary body (see `codec`). One request and one response
 //! make a sync in steady state.
 //!
-//! Request: the server cursor the device last fully received, and for each locally changed
-//! document the heads the server last acknowledged (`base`) and the changes since them.
-//! Response: per-document outcomes (accepted with the new heads, history needed, or refused),
-//! the changes to in-scope documents since the cursor, documents to purge, the new cursor, and
-//! whether more pages follow. Unchanged documents cost nothing on either side.
+//! Request: a sequence number that only ever grows (the server refuses a replay), the server
+//! cursor the device last fully received, for each locally changed document the heads the
+//! server last acknowledged (`base`) and the changes since them, and the device's audit entries
+//! the server has not yet verified.
+//! Response: the request's sequence number (so a late or misrouted answer is recognised),
+//! per-document outcomes (accepted with the new heads, history needed, or refused), the changes
+//! to in-scope documents since the cursor, documents to purge, the new cursor, whether more
+//! pages follow, and how far the device's audit log has been received and verified.
+//! Unchanged documents cost nothing on either side.
 
 use automerge::ChangeHash;
 
 use super::codec::{DecodeError, DecodeResult, Reader, Writer};
+use crate::audit::Entry;
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
@@ -33,10 +38,14 @@ pub struct DocChanges {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncRequest {
+    /// Strictly greater than every earlier request's from this device.
+    pub request_seq: u64,
     pub cursor: u64,
     pub docs: Vec<DocChanges>,
     /// The largest response the device wants in one page (compressed body bytes, advisory).
     pub max_response_bytes: u64,
+    /// The device's audit entries after the last one the server acknowledged, oldest first.
+    pub audit: Vec<Entry>,
 }
 
 /// Why the server would not take a document's changes.
@@ -67,6 +76,8 @@ pub struct DocAck {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncResponse {
+    /// The `request_seq` this answers.
+    pub request_seq: u64,
     pub acks: Vec<DocAck>,
     pub updates: Vec<DocChanges>,
     /// Documents that left this device's scope: delete them.
@@ -74,8 +85,12 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More updates wait beyond this page.
     pub more: bool,
-    /// The device has been revoked: wipe after this exchange.
+    /// The device has been revoked: upload what is unsynced, then wipe.
     pub revoked: bool,
+    /// The newest device audit entry the server holds, verified.
+    pub audit_acked: u64,
+    /// The uploaded audit entries did not verify against the chain the server holds.
+    pub audit_rejected: bool,
 }
 
 fn kind_code(k: RecordKind) -> u8 {
@@ -119,6 +134,47 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
         .collect()
 }
 
+fn write_audit(w: &mut Writer, entries: &[Entry]) {
+    w.varint(entries.len() as u64);
+    for e in entries {
+        w.varint(e.seq as u64);
+        for f in [&e.at, &e.user, &e.role, &e.action, &e.record, &e.detail] {
+            w.str(f);
+        }
+        // hashes travel as their 32 bytes; the previous hash is the entry before's
+        w.bytes(&hex::decode(&e.hash).unwrap_or_default());
+    }
+}
+
+fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
+    let n = r.count(8)?;
+    let mut out: Vec<Entry> = Vec::with_capacity(n);
+    for i in 0..n {
+        let seq = i64::try_from(r.varint()?).map_err(|_| DecodeError("audit sequence"))?;
+        let mut field = || r.str();
+        let (at, user, role, action, record, detail) =
+            (field()?, field()?, field()?, field()?, field()?, field()?);
+        let hash = hex::encode(r.bytes()?);
+        let prev_hash = if i == 0 {
+            String::new()
+        } else {
+            out[i - 1].hash.clone()
+        };
+        out.push(Entry {
+            seq,
+            at,
+            user,
+            role,
+            action,
+            record,
+            detail,
+            prev_hash,
+            hash,
+        });
+    }
+    Ok(out)
+}
+
 fn seal(body: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 2 + 8);
     out.extend_from_slice(MAGIC);
@@ -148,9 +204,11 @@ fn malformed(e: DecodeError) -> Error {
 impl SyncRequest {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
+        w.varint(self.request_seq);
         w.varint(self.cursor);
         w.varint(self.max_response_bytes);
         write_docs(&mut w, &self.docs);
+        write_audit(&mut w, &self.audit);
         seal(w.into_bytes())
     }
 
@@ -159,9 +217,11 @@ impl SyncRequest {
         let mut r = Reader::new(&body);
         let req = (|| {
             Ok(SyncRequest {
+                request_seq: r.varint()?,
                 cursor: r.varint()?,
                 max_response_bytes: r.varint()?,
                 docs: read_docs(&mut r)?,
+                audit: read_audit(&mut r)?,
             })
         })()
         .map_err(malformed)?;
@@ -173,6 +233,7 @@ impl SyncRequest {
 impl SyncResponse {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
+        w.varint(self.request_seq);
         w.varint(self.acks.len() as u64);
         for a in &self.acks {
             w.str(&a.id);
@@ -191,7 +252,10 @@ impl SyncResponse {
         write_docs(&mut w, &self.updates);
         w.strings(&self.purge);
         w.varint(self.cursor);
-        w.u8(u8::from(self.more) | (u8::from(self.revoked) << 1));
+        w.varint(self.audit_acked);
+        w.u8(u8::from(self.more)
+            | (u8::from(self.revoked) << 1)
+            | (u8::from(self.audit_rejected) << 2));
         seal(w.into_bytes())
     }
 
@@ -199,6 +263,7 @@ impl SyncResponse {
         let body = unseal(bytes)?;
         let mut r = Reader::new(&body);
         let resp = (|| {
+            let request_seq = r.varint()?;
             let n = r.count(2)?;
             let mut acks = Vec::with_capacity(n);
             for _ in 0..n {
@@ -220,14 +285,18 @@ impl SyncResponse {
             let updates = read_docs(&mut r)?;
             let purge = r.strings()?;
             let cursor = r.varint()?;
+            let audit_acked = r.varint()?;
             let flags = r.u8()?;
             Ok(SyncResponse {
+                request_seq,
                 acks,
                 updates,
                 purge,
                 cursor,
                 more: flags & 1 != 0,
                 revoked: flags & 2 != 0,
+                audit_acked,
+                audit_rejected: flags & 4 != 0,
             })
         })()
         .map_err(malformed)?;
@@ -269,12 +338,17 @@ mod tests {
             cursor: 42,
             more: true,
             revoked: false,
+            request_seq: 5,
+            audit_acked: 17,
+            audit_rejected: true,
         }
     }
 
     #[test]
     fn messages_round_trip() {
         let req = SyncRequest {
+            request_seq: 3,
+            audit: vec![],
             cursor: 7,
             max_response_bytes: 65_536,
             docs: vec![DocChanges {
@@ -292,6 +366,8 @@ mod tests {
     #[test]
     fn an_idle_sync_is_tiny() {
         let idle = SyncRequest {
+            request_seq: 99,
+            audit: vec![],
             cursor: 123_456,
             max_response_bytes: 1 << 20,
             docs: vec![],

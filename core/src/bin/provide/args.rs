@@ -23,8 +23,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Create a new encrypted store with its first user.
+    /// Create a new encrypted store with its first user (a device without a server).
     Init(InitArgs),
+    /// Enrol this device with a sync server using a one-time code, creating its store.
+    Enrol(EnrolArgs),
+    /// Send unsynced changes to the server and receive what is new, now.
+    Sync(SyncArgs),
     /// Say whether a store exists, is wiped or is backing off, without unlocking it.
     Status {
         #[arg(long)]
@@ -74,6 +78,13 @@ pub struct InitArgs {
     pub division: String,
     #[arg(long, default_value = "")]
     pub team: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// How a new store protects its key.
+#[derive(Args)]
+pub struct StoreArgs {
     /// Argon2id memory cost in KiB (default 65536; at least 8192).
     #[arg(long)]
     pub kdf_memory_kib: Option<u32>,
@@ -89,6 +100,40 @@ pub struct InitArgs {
     /// Lock after this many idle minutes (default 5, at most 15).
     #[arg(long)]
     pub idle_lock_minutes: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct EnrolArgs {
+    /// The sync server, https://… (plain http only to this machine).
+    #[arg(long)]
+    pub server: String,
+    /// The one-time enrolment code from the administrator.
+    #[arg(long)]
+    pub code: String,
+    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+    #[arg(long, env = "PROVIDE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Print the sync report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// If the server cannot be reached, keep trying with backoff for up to this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+    #[arg(long, env = "PROVIDE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// About how many bytes of changes each request carries (default 262144).
+    #[arg(long)]
+    pub max_upload_bytes: Option<usize>,
+    /// The largest page of updates to ask for, in bytes (default 1048576).
+    #[arg(long)]
+    pub max_response_bytes: Option<u64>,
 }
 
 #[derive(Subcommand)]

@@ -8,6 +8,7 @@ mod print;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use provide_core::crypto::keyslots::LockPolicy;
@@ -15,6 +16,10 @@ use provide_core::crypto::KdfParams;
 use provide_core::forms::AssessmentInput;
 use provide_core::model::{Deployment, Pattern, Role};
 use provide_core::store::{CaseFilter, ShiftInput};
+use provide_core::sync::auto::{sync_when_reachable, Backoff};
+use provide_core::sync::enrol::enrol;
+use provide_core::sync::transport::HttpTransport;
+use provide_core::sync::{sync, Progress, SyncOptions};
 use provide_core::{Error, InitOptions, NewUser, Result, Store};
 
 use args::*;
@@ -37,8 +42,30 @@ fn exit_code(e: &Error) -> u8 {
         Error::AuditBroken { .. } => 5,
         Error::Forbidden { .. } => 6,
         Error::NotFound(_) | Error::StoreMissing(_) => 7,
+        Error::Unreachable(_) => 8,
+        Error::Revoked => 9,
+        Error::ContactOverdue(_) => 10,
         _ => 1,
     }
+}
+
+fn init_options(a: &StoreArgs) -> Result<InitOptions> {
+    let defaults = LockPolicy::default();
+    let policy = LockPolicy {
+        max_attempts: a.max_attempts.unwrap_or(defaults.max_attempts),
+        backoff_base_ms: a.backoff_base_ms.unwrap_or(defaults.backoff_base_ms),
+        backoff_max_ms: defaults.backoff_max_ms.max(a.backoff_base_ms.unwrap_or(0)),
+        idle_lock_minutes: a.idle_lock_minutes.unwrap_or(defaults.idle_lock_minutes),
+    };
+    let kd = KdfParams::default();
+    let kdf = KdfParams {
+        memory_kib: a.kdf_memory_kib.unwrap_or(kd.memory_kib),
+        iterations: a.kdf_iterations.unwrap_or(kd.iterations),
+        parallelism: kd.parallelism,
+    };
+    kdf.validate()?;
+    policy.validate()?;
+    Ok(InitOptions { kdf, policy })
 }
 
 fn data_dir(cli: &Cli) -> Result<PathBuf> {
@@ -89,21 +116,7 @@ fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Init(a) => {
             let dir = data_dir(&cli)?;
-            let defaults = LockPolicy::default();
-            let policy = LockPolicy {
-                max_attempts: a.max_attempts.unwrap_or(defaults.max_attempts),
-                backoff_base_ms: a.backoff_base_ms.unwrap_or(defaults.backoff_base_ms),
-                backoff_max_ms: defaults.backoff_max_ms.max(a.backoff_base_ms.unwrap_or(0)),
-                idle_lock_minutes: a.idle_lock_minutes.unwrap_or(defaults.idle_lock_minutes),
-            };
-            let kd = KdfParams::default();
-            let kdf = KdfParams {
-                memory_kib: a.kdf_memory_kib.unwrap_or(kd.memory_kib),
-                iterations: a.kdf_iterations.unwrap_or(kd.iterations),
-                parallelism: kd.parallelism,
-            };
-            kdf.validate()?;
-            policy.validate()?;
+            let opts = init_options(&a.store)?;
             let user = NewUser {
                 name: a.user.clone(),
                 role: role(&a.role)?,
@@ -114,8 +127,64 @@ fn run(cli: Cli) -> Result<()> {
                 return Err(Error::StoreExists(dir.display().to_string()));
             }
             let pass = passphrase::read_new("PROVIDE_PASSPHRASE")?;
-            Store::init(&dir, user, &pass, InitOptions { kdf, policy })?;
+            Store::init(&dir, user, &pass, opts)?;
             eprintln!("Store created for {} ({}).", a.user, a.role);
+            Ok(())
+        }
+        Command::Enrol(a) => {
+            let dir = data_dir(&cli)?;
+            let opts = init_options(&a.store)?;
+            let mut transport = HttpTransport::new(&a.server, a.ca_cert.as_deref())?;
+            if Store::status(&dir)?.exists {
+                return Err(Error::StoreExists(dir.display().to_string()));
+            }
+            let pass = passphrase::read_new("PROVIDE_PASSPHRASE")?;
+            let store = enrol(&dir, &a.server, &a.code, &pass, opts, &mut transport)?;
+            let s = store.session();
+            eprintln!(
+                "Enrolled as {} ({}, {} {}); device {}.",
+                s.user,
+                s.role,
+                s.division,
+                s.team,
+                store.device_id()
+            );
+            Ok(())
+        }
+        Command::Sync(a) => {
+            let mut store = unlock(&cli)?;
+            let link = store.server_link()?;
+            let mut transport = HttpTransport::new(&link.url, a.ca_cert.as_deref())?;
+            let defaults = SyncOptions::default();
+            let opts = SyncOptions {
+                max_upload_bytes: a.max_upload_bytes.unwrap_or(defaults.max_upload_bytes),
+                max_response_bytes: a.max_response_bytes.unwrap_or(defaults.max_response_bytes),
+                ..defaults
+            };
+            let json = a.json;
+            let mut show = |p: &Progress| {
+                if !json {
+                    print::sync_progress(p);
+                }
+            };
+            let report = match a.wait {
+                Some(secs) => {
+                    sync_when_reachable(
+                        &mut store,
+                        &mut transport,
+                        &opts,
+                        &mut Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+                        Duration::from_secs(secs),
+                        &mut show,
+                    )?
+                    .0
+                }
+                None => sync(&mut store, &mut transport, &opts, &mut show)?,
+            };
+            print::sync_report(&report, json);
+            if report.revoked {
+                return Err(Error::Revoked);
+            }
             Ok(())
         }
         Command::Status { json } => {

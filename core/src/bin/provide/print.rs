@@ -4,6 +4,7 @@ use provide_core::directory::Service;
 use provide_core::forms::Evaluation;
 use provide_core::record::history::HistoryEntry;
 use provide_core::store::{CaseSummary, CaseView, StoreStatus};
+use provide_core::sync::{Progress, SyncReport};
 use serde::Serialize;
 
 pub fn json<T: Serialize + ?Sized>(v: &T) {
@@ -143,5 +144,41 @@ pub fn directory(services: &[&Service], as_json: bool) {
             s.phone.as_deref().unwrap_or("no number listed"),
             s.hours
         );
+    }
+}
+
+/// One progress line on stderr while a sync runs.
+pub fn sync_progress(p: &Progress) {
+    if p.bytes_in_flight > 0 {
+        eprintln!(
+            "sync: sending {} B ({} records left to send{})",
+            p.bytes_in_flight,
+            p.docs_left,
+            if p.more_to_receive {
+                ", more to receive"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+pub fn sync_report(r: &SyncReport, as_json: bool) {
+    if as_json {
+        json(r);
+        return;
+    }
+    println!(
+        "Synced: {} sent, {} received, {} removed from this device; {} round trip(s), {} B up, {} B down.",
+        r.docs_sent, r.docs_received, r.docs_purged, r.round_trips, r.bytes_up, r.bytes_down
+    );
+    if r.unsynced_left > 0 {
+        println!("{} record(s) still wait to be synced.", r.unsynced_left);
+    }
+    for refusal in &r.refused {
+        println!("refused by the server: {refusal}");
+    }
+    if r.revoked {
+        println!("This device was revoked: its changes were uploaded and its data erased.");
     }
 }

@@ -1,0 +1,107 @@
+//! Syncing by itself: retry with exponential backoff and jitter while the server cannot be
+//! reached, and sync as soon as it can. The app shell runs this on a background thread; the
+//! command line runs it for `provide sync --wait`.
+//!
+//! Only "unreachable" is retried. A refusal by the server (revoked, bad credential, a bad
+//! request) is an answer, and is reported at once.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::client::{sync, Progress, SyncOptions, SyncReport};
+use super::transport::Transport;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Delays between attempts: `base`, doubling up to `max`, each with up to 25 % jitter so a
+/// fleet of cars coming back into signal together do not all call at once.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Backoff {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// The delay before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let jitter = rand::thread_rng().gen_range(0.0..0.25);
+        exp.mul_f64(1.0 - jitter)
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(Duration::from_secs(2), Duration::from_secs(300))
+    }
+}
+
+/// Syncs, retrying with `backoff` while the server is unreachable, until `give_up_after`.
+/// Returns the report of the sync that succeeded, and how many attempts failed before it.
+pub fn sync_when_reachable(
+    store: &mut Store,
+    transport: &mut dyn Transport,
+    opts: &SyncOptions,
+    backoff: &mut Backoff,
+    give_up_after: Duration,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(SyncReport, u32)> {
+    let start = Instant::now();
+    let mut failures = 0;
+    loop {
+        match sync(store, transport, opts, progress) {
+            Ok(report) => {
+                backoff.reset();
+                return Ok((report, failures));
+            }
+            Err(Error::Unreachable(why)) => {
+                failures += 1;
+                let delay = backoff.next_delay();
+                if start.elapsed() + delay > give_up_after {
+                    return Err(Error::Unreachable(why));
+                }
+                std::thread::sleep(delay);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_ceiling_with_jitter() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        for (i, d) in delays.iter().enumerate() {
+            let full = Duration::from_millis((100u64 << i).min(1000));
+            assert!(*d <= full && *d >= full.mul_f64(0.75), "{i}: {d:?}");
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}

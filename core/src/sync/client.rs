@@ -1,0 +1,188 @@
+//! The device's side of a sync: build a request from the store (changed documents since their
+//! acknowledged heads, the cursor, unsent audit entries), send it, apply the answer, and repeat
+//! only while uploads or pages remain. In steady state that is one round trip.
+//!
+//! Safety rests on the store: acknowledged heads advance only on the server's acknowledgement,
+//! a record with unacknowledged edits is never purged, and an answer to any other request than
+//! the one just sent is refused. A revoked device uploads what it holds, then erases itself.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::protocol::{SyncRequest, SyncResponse};
+use super::transport::{Transport, SYNC_PATH};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Limits of one sync.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// About how many bytes of changes one request carries.
+    pub max_upload_bytes: usize,
+    /// The largest page of updates the device asks for.
+    pub max_response_bytes: u64,
+    /// Audit entries sent per request.
+    pub max_audit_entries: usize,
+    /// A stop for a sync that keeps finding work (a server that misbehaves).
+    pub max_round_trips: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            max_upload_bytes: 256 * 1024,
+            max_response_bytes: 1024 * 1024,
+            max_audit_entries: 2_000,
+            max_round_trips: 10_000,
+        }
+    }
+}
+
+/// What a sync did, as counted on the wire (compressed bodies).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub docs_sent: usize,
+    pub docs_received: usize,
+    pub docs_purged: usize,
+    /// Documents the server would not take, with its reason (they stay unsynced here).
+    pub refused: Vec<String>,
+    pub unsynced_left: usize,
+    pub audit_entries_sent: usize,
+    pub audit_rejected: bool,
+    pub cursor: u64,
+    /// The server revoked this device; its data has been erased.
+    pub revoked: bool,
+}
+
+/// Where a sync stands, reported before each request and after each answer.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Progress {
+    pub round_trips: u32,
+    /// Records with changes still to send.
+    pub docs_left: usize,
+    /// Bytes of changes in the request being sent (0 after an answer).
+    pub bytes_in_flight: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub docs_sent: usize,
+    pub docs_received: usize,
+    /// The server has more pages for this device.
+    pub more_to_receive: bool,
+}
+
+/// Runs one sync to completion (all uploads and pages), or until an exchange fails.
+pub fn sync(
+    store: &mut Store,
+    transport: &mut dyn Transport,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SyncReport> {
+    let link = store.server_link()?;
+    let mut report = SyncReport::default();
+    let mut skip: HashSet<String> = HashSet::new();
+    let mut need_history: HashMap<String, u32> = HashMap::new();
+    let mut more_to_receive = false;
+    loop {
+        if report.round_trips >= opts.max_round_trips {
+            return Err(Error::Protocol(
+                "the sync did not finish within its round-trip limit".into(),
+            ));
+        }
+        let (uploads, _) = store.pending_uploads_except(opts.max_upload_bytes, &skip)?;
+        let audit = store.audit_to_upload(opts.max_audit_entries)?;
+        let request = SyncRequest {
+            request_seq: store.next_request_seq()?,
+            cursor: store.sync_cursor()?,
+            docs: uploads.iter().map(|u| u.doc.clone()).collect(),
+            max_response_bytes: opts.max_response_bytes,
+            audit,
+        };
+        let body = request.encode();
+        progress(&Progress {
+            round_trips: report.round_trips,
+            docs_left: store.unsynced_count()?.saturating_sub(skip.len()),
+            bytes_in_flight: body.len() as u64,
+            bytes_up: report.bytes_up,
+            bytes_down: report.bytes_down,
+            docs_sent: report.docs_sent,
+            docs_received: report.docs_received,
+            more_to_receive,
+        });
+        let answer = transport.post(SYNC_PATH, &body, Some(&link.credential))?;
+        report.round_trips += 1;
+        report.bytes_up += body.len() as u64;
+        report.bytes_down += answer.len() as u64;
+        let response = SyncResponse::decode(&answer)?;
+        if response.request_seq != request.request_seq {
+            return Err(Error::Protocol(
+                "the answer belongs to another request (a delayed or replayed message)".into(),
+            ));
+        }
+        let applied = store.apply_sync_response(&uploads, &response)?;
+        store.record_contact(response.audit_acked)?;
+        report.audit_entries_sent += request.audit.len();
+        report.audit_rejected |= response.audit_rejected;
+        report.docs_sent += applied.acknowledged;
+        report.docs_received += applied.received;
+        report.docs_purged += applied.purged;
+        report.cursor = response.cursor;
+        for (id, outcome) in response.acks.iter().map(|a| (&a.id, &a.outcome)) {
+            if let super::protocol::DocOutcome::NeedHistory = outcome {
+                // the whole document goes next time; twice means the server cannot use it
+                let n = need_history.entry(id.clone()).or_default();
+                *n += 1;
+                if *n > 1 {
+                    skip.insert(id.clone());
+                    report.refused.push(format!("{id}: history not accepted"));
+                }
+            }
+        }
+        for refusal in &applied.refused {
+            if let Some((id, _)) = refusal.split_once(':') {
+                skip.insert(id.to_string());
+            }
+            report.refused.push(refusal.clone());
+        }
+        more_to_receive = response.more;
+        let uploads_left = store
+            .unsynced_ids()?
+            .iter()
+            .filter(|id| !skip.contains(*id))
+            .count();
+        progress(&Progress {
+            round_trips: report.round_trips,
+            docs_left: uploads_left,
+            bytes_in_flight: 0,
+            bytes_up: report.bytes_up,
+            bytes_down: report.bytes_down,
+            docs_sent: report.docs_sent,
+            docs_received: report.docs_received,
+            more_to_receive,
+        });
+        if response.revoked {
+            // upload everything first, audit log included, then destroy the key and data
+            let audit_left = !store.audit_to_upload(1)?.is_empty() && !response.audit_rejected;
+            let progressed = !request.docs.is_empty() || !request.audit.is_empty();
+            if (uploads_left > 0 || audit_left) && progressed {
+                continue;
+            }
+            report.unsynced_left = uploads_left;
+            report.revoked = true;
+            store.erase_now()?;
+            return Ok(report);
+        }
+        if uploads_left == 0 && !response.more {
+            break;
+        }
+        if request.docs.is_empty() && applied.received == 0 && applied.purged == 0 && !response.more
+        {
+            break;
+        }
+    }
+    report.unsynced_left = store.unsynced_count()?;
+    Ok(report)
+}

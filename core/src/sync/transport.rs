@@ -1,0 +1,122 @@
+//! How sync messages reach the server: one POST per exchange. `Transport` is the seam the
+//! client is written against; `HttpTransport` is the real one (reqwest over rustls), and the
+//! tests wrap it in link faults. Bodies are counted as sent and received, compressed.
+//!
+//! Failures split in two: the server could not be reached or the exchange broke off
+//! (`Unreachable`: try again later), or the server answered with an error (`ServerRefused`,
+//! with the server's `{code, message}`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use reqwest::Url;
+
+use super::endpoint::checked_url;
+use crate::error::{Error, Result};
+
+pub const SYNC_PATH: &str = "v1/sync";
+pub const ENROL_PATH: &str = "v1/enrol";
+pub const CONTENT_TYPE: &str = "application/x-provide-sync";
+
+pub trait Transport {
+    /// Sends `body` to `path` on the server and returns the answer's body.
+    fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>>;
+}
+
+pub struct HttpTransport {
+    base: Url,
+    client: Client,
+}
+
+impl HttpTransport {
+    /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds a PEM
+    /// certificate authority to trust beyond the built-in roots (a force's own CA).
+    pub fn new(server: &str, ca_cert: Option<&Path>) -> Result<Self> {
+        let mut base = checked_url(server)?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let mut builder = Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(180))
+            .https_only(base.scheme() == "https")
+            .user_agent(concat!("provide/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Error::Internal(format!("the HTTP client could not start ({e})")))?;
+        Ok(HttpTransport { base, client })
+    }
+
+    /// The CA certificate named by `PROVIDE_CA_CERT`, if set.
+    pub fn from_env(server: &str) -> Result<Self> {
+        let ca = std::env::var_os("PROVIDE_CA_CERT");
+        Self::new(server, ca.as_deref().map(Path::new))
+    }
+}
+
+/// The server's error body.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+impl Transport for HttpTransport {
+    fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|_| Error::Internal("bad request path".into()))?;
+        let mut req = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body.to_vec());
+        if let Some(c) = credential {
+            req = req.bearer_auth(c);
+        }
+        let resp = req.send().map_err(unreachable)?;
+        let status = resp.status();
+        let bytes = resp.bytes().map_err(unreachable)?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => (b.code, b.message),
+            Err(_) => (
+                "http".to_string(),
+                status.canonical_reason().unwrap_or("error").to_string(),
+            ),
+        };
+        if status.is_server_error() || status.as_u16() == 429 {
+            // a proxy or an overloaded server: the same as not reaching it, try again later
+            return Err(Error::Unreachable(format!("the server answered {status}")));
+        }
+        Err(Error::ServerRefused {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+}
+
+/// Describes a failed exchange without the address or any body.
+fn unreachable(e: reqwest::Error) -> Error {
+    let what = if e.is_timeout() {
+        "the connection timed out"
+    } else if e.is_connect() {
+        "no connection could be made"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke off during the answer"
+    } else {
+        "the exchange failed"
+    };
+    Error::Unreachable(what.into())
+}

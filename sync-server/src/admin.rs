@@ -1,0 +1,115 @@
+//! The operator's side: opening the server's store from its data folder and key file, and the
+//! administrative commands (issue enrolment codes, revoke devices and users, list devices,
+//! read the audit log). The same functions serve the command line and the tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use provide_core::model::Role;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::error::{Result, ServerError};
+use crate::keyfile;
+use crate::service::{Config, Service};
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{AuditFilter, AuditRow, Device, UserProfile};
+
+pub const KEY_FILE: &str = "server.key";
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    pub dir: PathBuf,
+    /// The store key file (default `<dir>/server.key`).
+    pub key_file: Option<PathBuf>,
+}
+
+impl DataDir {
+    pub fn new(dir: &Path) -> Self {
+        DataDir {
+            dir: dir.to_path_buf(),
+            key_file: None,
+        }
+    }
+
+    /// Opens the service over the encrypted SQLite store, creating store and key if needed.
+    pub fn open(&self, config: Config) -> Result<Service> {
+        std::fs::create_dir_all(&self.dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let key_path = self
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.dir.join(KEY_FILE));
+        let key = keyfile::load_or_create(&key_path)?;
+        let storage = SqliteStorage::open(&self.dir, &key)?;
+        Ok(Service::new(Arc::new(storage), config))
+    }
+}
+
+/// Issues a one-time enrolment code.
+pub fn enrol(
+    service: &Service,
+    user: &str,
+    role: &str,
+    division: &str,
+    team: &str,
+    hours: u64,
+) -> Result<Zeroizing<String>> {
+    let role = Role::parse(role).map_err(ServerError::InvalidInput)?;
+    service.issue_code(
+        &UserProfile {
+            name: user.trim().to_string(),
+            role,
+            division: division.trim().to_string(),
+            team: team.trim().to_string(),
+        },
+        hours,
+    )
+}
+
+/// Revokes one device; its next contact uploads what it holds and erases it.
+pub fn revoke_device(service: &Service, id: &str) -> Result<()> {
+    if service.storage.revoke_device(id)? {
+        Ok(())
+    } else {
+        Err(ServerError::NoSuchDevice(id.to_string()))
+    }
+}
+
+/// Revokes every device of a user; returns how many.
+pub fn revoke_user(service: &Service, user: &str) -> Result<usize> {
+    service.storage.revoke_user(user)
+}
+
+pub fn devices(service: &Service) -> Result<Vec<Device>> {
+    service.storage.devices()
+}
+
+pub fn audit(service: &Service, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+    service.storage.audit(filter)
+}
+
+/// A device's uploaded audit log and whether its chain verifies from the first entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceAuditCheck {
+    pub device: String,
+    pub entries: usize,
+    pub verified: bool,
+    pub problem: Option<String>,
+}
+
+pub fn verify_device_audit(service: &Service, device: &str) -> Result<DeviceAuditCheck> {
+    let entries = service.storage.device_audit(device)?;
+    let result = provide_core::audit::verify_entries(&entries);
+    Ok(DeviceAuditCheck {
+        device: device.to_string(),
+        entries: entries.len(),
+        verified: result.is_ok(),
+        problem: result.err().map(|e| e.to_string()),
+    })
+}

@@ -1,0 +1,101 @@
+//! The one error type of the sync server. Each variant has a stable `code()` and an HTTP
+//! status; it crosses HTTP as `{code, message}`. Messages name what was wrong with a request,
+//! never the content of any record.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("The request is malformed: {0}")]
+    BadRequest(String),
+    #[error("The request's protocol version is not supported: {0}")]
+    UnsupportedVersion(String),
+    #[error("The request is too large.")]
+    TooLarge,
+    #[error("The device credential is missing, unknown or wrong.")]
+    Unauthorized,
+    #[error("This request was already received (replayed request {0}).")]
+    Replayed(u64),
+    #[error("The changes for record {0} are not valid Automerge changes.")]
+    CorruptChanges(String),
+    #[error("The enrolment code is unknown, already used or expired.")]
+    EnrolmentRefused,
+    #[error("Invalid input: {0}.")]
+    InvalidInput(String),
+    #[error("No device {0} is enrolled.")]
+    NoSuchDevice(String),
+    #[error("The server's store failed: {0}.")]
+    Storage(String),
+    #[error("The server's key file could not be used: {0}.")]
+    Key(String),
+    #[error("TLS could not be set up: {0}.")]
+    Tls(String),
+    #[error("A file could not be read or written: {0}.")]
+    Io(String),
+    #[error("Internal error: {0}.")]
+    Internal(String),
+}
+
+impl ServerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServerError::BadRequest(_) => "bad_request",
+            ServerError::UnsupportedVersion(_) => "unsupported_version",
+            ServerError::TooLarge => "too_large",
+            ServerError::Unauthorized => "unauthorized",
+            ServerError::Replayed(_) => "replayed",
+            ServerError::CorruptChanges(_) => "corrupt_changes",
+            ServerError::EnrolmentRefused => "enrolment_refused",
+            ServerError::InvalidInput(_) => "invalid_input",
+            ServerError::NoSuchDevice(_) => "no_such_device",
+            ServerError::Storage(_) => "storage",
+            ServerError::Key(_) => "key",
+            ServerError::Tls(_) => "tls",
+            ServerError::Io(_) => "io",
+            ServerError::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ServerError::BadRequest(_)
+            | ServerError::UnsupportedVersion(_)
+            | ServerError::InvalidInput(_) => 400,
+            ServerError::Unauthorized => 401,
+            ServerError::EnrolmentRefused => 403,
+            ServerError::NoSuchDevice(_) => 404,
+            ServerError::Replayed(_) => 409,
+            ServerError::TooLarge => 413,
+            ServerError::CorruptChanges(_) => 422,
+            _ => 500,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ServerError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServerError::Storage(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for ServerError {
+    fn from(e: std::io::Error) -> Self {
+        ServerError::Io(e.kind().to_string())
+    }
+}
+
+impl From<provide_core::Error> for ServerError {
+    fn from(e: provide_core::Error) -> Self {
+        use provide_core::Error as E;
+        match e {
+            E::Protocol(m) if m.contains("version") => ServerError::UnsupportedVersion(m),
+            E::Protocol(m) => ServerError::BadRequest(m),
+            E::InvalidInput(m) => ServerError::InvalidInput(m),
+            E::Database(m) => ServerError::Storage(m),
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;

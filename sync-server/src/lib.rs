@@ -1,0 +1,20 @@
+//! provide-sync-server: the sync server of Provide (design §5, §7). Devices enrol with a
+//! one-time code, then sync in one HTTP round trip: their changes go up, what changed in their
+//! scope comes down, and the server decides that scope from role, division, team and audience.
+//!
+//! - `service`: enrolment, authentication and the sync exchange, free of HTTP.
+//! - `storage`: the storage trait and its backends (SQLCipher SQLite by default).
+//! - `http`, `serve`: the axum routes and running them, with TLS by rustls.
+//! - `credentials`, `keyfile`: secrets handed out and the store's key.
+//! - `admin`: the operator's commands (enrol, revoke, devices, audit).
+
+pub mod admin;
+pub mod credentials;
+pub mod error;
+pub mod http;
+pub mod keyfile;
+pub mod serve;
+pub mod service;
+pub mod storage;
+
+pub use error::{Result, ServerError};

@@ -1,0 +1,247 @@
+//! `provide-sync-server`: serve, and the administrator's commands. Parses arguments, opens the
+//! data folder, calls `provide_sync_server`, prints. Errors go to stderr as one sentence with
+//! a non-zero exit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use provide_sync_server::admin::{self, DataDir};
+use provide_sync_server::serve::{start, Listen};
+use provide_sync_server::service::Config;
+use provide_sync_server::storage::AuditFilter;
+use provide_sync_server::{Result, ServerError};
+
+#[derive(Parser)]
+#[command(
+    name = "provide-sync-server",
+    version,
+    about = "The Provide sync server"
+)]
+struct Cli {
+    /// The server's data folder (its encrypted store and, by default, the store's key file).
+    #[arg(long, env = "PROVIDE_SERVER_DATA_DIR", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The store key file (default DIR/server.key, created on first use).
+    #[arg(long, env = "PROVIDE_SERVER_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve devices until stopped.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Hours a device may go without reaching the server before it locks itself.
+        #[arg(long, default_value_t = 72)]
+        max_offline_hours: u64,
+    },
+    /// Issue a one-time enrolment code for a user; prints the code alone.
+    Enrol {
+        #[arg(long)]
+        user: String,
+        /// officer, idva, safeguarding or admin
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        division: String,
+        #[arg(long, default_value = "")]
+        team: String,
+        /// How long the code stays valid (at most 24).
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u64,
+    },
+    /// Revoke a device, or every device of a user.
+    Revoke {
+        #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+        device: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List enrolled devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the server's audit log.
+    Audit {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        record: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        /// Check a device's uploaded audit log instead.
+        #[arg(long, value_name = "DEVICE")]
+        verify_device: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                ServerError::InvalidInput(_) => 2,
+                ServerError::NoSuchDevice(_) => 7,
+                _ => 1,
+            })
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let data = DataDir {
+        dir: cli.data_dir.clone(),
+        key_file: cli.key_file.clone(),
+    };
+    match cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            max_offline_hours,
+        } => {
+            let service = data.open(Config {
+                max_offline_hours,
+                ..Config::default()
+            })?;
+            let tls = tls_cert.zip(tls_key);
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            if tls.is_none() && !listen.ip().is_loopback() {
+                eprintln!(
+                    "warning: serving plain http on a non-loopback address; devices will refuse it"
+                );
+            }
+            let running = start(service, Listen { addr: listen, tls })?;
+            println!("listening on {scheme}://{}", running.addr);
+            wait_for_stop();
+            running.stop();
+            Ok(())
+        }
+        Command::Enrol {
+            user,
+            role,
+            division,
+            team,
+            valid_hours,
+        } => {
+            let service = data.open(Config::default())?;
+            let code = admin::enrol(&service, &user, &role, &division, &team, valid_hours)?;
+            println!("{}", code.as_str());
+            Ok(())
+        }
+        Command::Revoke { device, user } => {
+            let service = data.open(Config::default())?;
+            match (device, user) {
+                (Some(d), _) => {
+                    admin::revoke_device(&service, &d)?;
+                    eprintln!("Device {d} revoked.");
+                }
+                (None, Some(u)) => {
+                    let n = admin::revoke_user(&service, &u)?;
+                    eprintln!("{n} device(s) revoked.");
+                }
+                (None, None) => unreachable!("clap requires one"),
+            }
+            Ok(())
+        }
+        Command::Devices { json: as_json } => {
+            let service = data.open(Config::default())?;
+            let devices = admin::devices(&service)?;
+            if as_json {
+                json(&devices);
+            } else {
+                for d in devices {
+                    println!(
+                        "{} {} {} {} {} {}",
+                        d.id,
+                        d.user,
+                        d.role,
+                        d.division,
+                        d.team,
+                        if d.revoked { "revoked" } else { "active" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Audit {
+            json: as_json,
+            device,
+            user,
+            record,
+            action,
+            verify_device,
+        } => {
+            let service = data.open(Config::default())?;
+            if let Some(d) = verify_device {
+                let check = admin::verify_device_audit(&service, &d)?;
+                json(&check);
+                return Ok(());
+            }
+            let rows = admin::audit(
+                &service,
+                &AuditFilter {
+                    device,
+                    user,
+                    record,
+                    action,
+                    limit: None,
+                },
+            )?;
+            if as_json {
+                json(&rows);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:>6} {} {} {} {} {} {}",
+                        r.seq, r.at, r.device, r.user, r.action, r.record, r.detail
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_stop() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a signal runtime");
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+}

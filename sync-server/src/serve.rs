@@ -1,0 +1,122 @@
+//! Running the server: bind, optionally wrap in TLS (rustls, certificate and key from PEM
+//! files), serve until stopped. `start` runs it on its own runtime thread and returns the
+//! bound address, which is how the tests and the demo get a real server on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+
+use crate::error::{Result, ServerError};
+use crate::http::router;
+use crate::service::Service;
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// A server running on its own thread.
+pub struct Running {
+    pub addr: SocketAddr,
+    handle: Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, and waits for the thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|_| ServerError::Tls("the certificate file cannot be read".into()))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| ServerError::Tls("the certificate file is not valid PEM".into()))?;
+    if certs.is_empty() {
+        return Err(ServerError::Tls(
+            "the certificate file holds no certificate".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|_| ServerError::Tls("the key file holds no usable private key".into()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Starts the server on a new thread with its own runtime; returns once it is listening.
+pub fn start(service: Service, listen: Listen) -> Result<Running> {
+    let tls = match &listen.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(listen.addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server_handle = handle.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("provide-sync-server")
+        .build()?;
+    let app = router(service);
+    let thread = std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let result = match tls {
+                Some(config) => {
+                    axum_server::from_tcp_rustls(
+                        listener,
+                        RustlsConfig::from_config(Arc::new(config)),
+                    )
+                    .handle(server_handle)
+                    .serve(app.into_make_service())
+                    .await
+                }
+                None => {
+                    axum_server::from_tcp(listener)
+                        .handle(server_handle)
+                        .serve(app.into_make_service())
+                        .await
+                }
+            };
+            if let Err(e) = result {
+                eprintln!("provide-sync-server: the server stopped: {}", e.kind());
+            }
+        });
+    });
+    Ok(Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
+}

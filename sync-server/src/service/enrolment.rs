@@ -1,0 +1,102 @@
+//! Enrolment and authentication. An administrator issues a one-time code for a user (valid
+//! 24 hours); a device spends it once, registering its Automerge actor id, and receives a
+//! credential that the server keeps only as a hash. Every later request presents that
+//! credential; a device revoked since is still recognised (so it can hand over what it holds
+//! and erase itself) but the sync answers it with `revoked`.
+
+use provide_core::sync::enrol::{EnrolRequest, EnrolResponse};
+use zeroize::Zeroizing;
+
+use super::Service;
+use crate::credentials;
+use crate::error::{Result, ServerError};
+use crate::storage::{Device, NewDevice, UserProfile};
+
+/// The longest an enrolment code may stay valid.
+pub const MAX_CODE_HOURS: u64 = 24;
+
+fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
+    let ok = (may_be_empty || !value.trim().is_empty())
+        && value.len() <= 64
+        && !value.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(ServerError::InvalidInput(format!(
+            "{what} must be 1-64 printable characters"
+        )))
+    }
+}
+
+impl Service {
+    /// Issues a one-time enrolment code for `user`, valid for `hours` (at most 24).
+    pub fn issue_code(&self, user: &UserProfile, hours: u64) -> Result<Zeroizing<String>> {
+        check_label("the user name", &user.name, false)?;
+        let needs_team = matches!(
+            user.role,
+            provide_core::model::Role::Officer | provide_core::model::Role::Idva
+        );
+        let needs_division = user.role != provide_core::model::Role::Admin;
+        check_label("the division", &user.division, !needs_division)?;
+        check_label("the team", &user.team, !needs_team)?;
+        if hours == 0 || hours > MAX_CODE_HOURS {
+            return Err(ServerError::InvalidInput(format!(
+                "a code is valid for 1 to {MAX_CODE_HOURS} hours"
+            )));
+        }
+        let code = credentials::new_code();
+        let expires = chrono::Utc::now().timestamp_millis() + (hours as i64) * 3_600_000;
+        self.storage.create_enrolment(
+            &credentials::hash(&credentials::normalise_code(&code)),
+            user,
+            expires,
+        )?;
+        Ok(code)
+    }
+
+    /// Spends a code and enrols the device presenting it.
+    pub fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse> {
+        let actor = hex::decode(&req.actor_id)
+            .map_err(|_| ServerError::InvalidInput("the actor id is not hex".into()))?;
+        if actor.len() != 16 {
+            return Err(ServerError::InvalidInput(
+                "the actor id must be 16 bytes".into(),
+            ));
+        }
+        let code = credentials::normalise_code(&req.code);
+        if code.len() != 20 {
+            return Err(ServerError::EnrolmentRefused);
+        }
+        let device_id = uuid::Uuid::new_v4().to_string();
+        let (credential, credential_hash) = credentials::new_credential(&device_id);
+        let user = self.storage.redeem_enrolment(
+            &credentials::hash(&code),
+            chrono::Utc::now().timestamp_millis(),
+            &NewDevice {
+                id: device_id.clone(),
+                actor: req.actor_id.to_lowercase(),
+                credential_hash,
+            },
+        )?;
+        Ok(EnrolResponse {
+            device_id,
+            credential: credential.to_string(),
+            user: user.name,
+            role: user.role.to_string(),
+            division: user.division,
+            team: user.team,
+            max_offline_hours: self.config.max_offline_hours,
+        })
+    }
+
+    /// The device presenting `bearer` (`<device id>.<secret>`), revoked or not.
+    pub fn authenticate(&self, bearer: &str) -> Result<Device> {
+        let (id, secret) =
+            credentials::split_credential(bearer).ok_or(ServerError::Unauthorized)?;
+        let device = self.storage.device(id)?.ok_or(ServerError::Unauthorized)?;
+        if !credentials::matches(secret, &device.credential_hash) {
+            return Err(ServerError::Unauthorized);
+        }
+        Ok(device)
+    }
+}

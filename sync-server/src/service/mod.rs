@@ -1,0 +1,46 @@
+//! What the server does, independent of HTTP: enrolment and authentication (`enrolment`),
+//! and the sync exchange (`sync`). The HTTP layer only moves bytes in and out of these, and
+//! the admin commands call them directly on the same storage.
+
+pub mod enrolment;
+pub mod sync;
+
+use std::sync::Arc;
+
+use crate::storage::Storage;
+
+/// Server settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// How long a device may go without reaching the server before it locks itself.
+    pub max_offline_hours: u64,
+    /// Documents considered for one page of updates.
+    pub page_docs: usize,
+    /// Chunks kept per document before it is compacted into one snapshot.
+    pub compact_after_chunks: usize,
+    /// The most documents one request may carry.
+    pub max_docs_per_request: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_offline_hours: 72,
+            page_docs: 500,
+            compact_after_chunks: 32,
+            max_docs_per_request: 5_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Service {
+    pub storage: Arc<dyn Storage>,
+    pub config: Config,
+}
+
+impl Service {
+    pub fn new(storage: Arc<dyn Storage>, config: Config) -> Self {
+        Service { storage, config }
+    }
+}

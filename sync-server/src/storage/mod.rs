@@ -1,0 +1,207 @@
+//! The server's storage, behind one trait so the handlers and the protocol never see which
+//! database holds the data. `sqlite` (SQLCipher, the default) is the first backend; a
+//! PostgreSQL backend implements the same trait.
+//!
+//! What every backend must guarantee:
+//! - `update_doc` is atomic per document: the document is read, `decide` runs, and its write
+//!   (changes appended, listing columns replaced, a new change number) commits as one, with
+//!   concurrent updates of the same document serialised.
+//! - Change numbers (`seq`) are assigned in commit order, and `changed_since` never returns an
+//!   upper bound past a number whose transaction has not committed, so a cursor never skips.
+//! - `claim_request` accepts each device's request numbers only in increasing order.
+
+pub mod sqlite;
+
+use std::collections::HashSet;
+
+use automerge::ChangeHash;
+use provide_core::audit::Entry;
+use provide_core::model::{RecordKind, Role};
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// Who a device belongs to, and so what it may hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserProfile {
+    pub name: String,
+    pub role: Role,
+    pub division: String,
+    pub team: String,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub user: String,
+    pub role: Role,
+    pub division: String,
+    pub team: String,
+    pub actor: String,
+    #[serde(skip)]
+    pub credential_hash: String,
+    pub revoked: bool,
+    pub enrolled_at: String,
+    pub last_seen: Option<String>,
+}
+
+impl Device {
+    pub fn profile(&self) -> UserProfile {
+        UserProfile {
+            name: self.user.clone(),
+            role: self.role,
+            division: self.division.clone(),
+            team: self.team.clone(),
+        }
+    }
+}
+
+/// A device being enrolled.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: String,
+    pub actor: String,
+    pub credential_hash: String,
+}
+
+/// A stored document's listing columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocMeta {
+    pub id: String,
+    pub kind: RecordKind,
+    pub division: String,
+    pub team: String,
+    pub heads: Vec<ChangeHash>,
+    pub seq: u64,
+}
+
+/// A stored document: its columns and its saved chunks, oldest first.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    pub meta: DocMeta,
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// What `update_doc` writes.
+#[derive(Debug, Clone)]
+pub struct DocWrite {
+    pub kind: RecordKind,
+    pub division: String,
+    pub team: String,
+    pub heads: Vec<ChangeHash>,
+    /// Bytes to append (new changes), or the whole document when `replace` is set; empty when
+    /// only the columns change.
+    pub bytes: Vec<u8>,
+    pub replace: bool,
+}
+
+/// Documents changed after a cursor, in change order, and the bound the page was read under.
+#[derive(Debug, Clone)]
+pub struct ChangedPage {
+    pub docs: Vec<DocMeta>,
+    /// Every change numbered up to here has committed; a device that received the whole page
+    /// (and nothing was cut off) may take this as its new cursor.
+    pub upper: u64,
+    /// More documents matched than the limit.
+    pub truncated: bool,
+}
+
+/// One server audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub device: String,
+    pub user: String,
+    /// `enrol`, `revoke`, `receive` (changes accepted), `refuse`, `disclose` (sent to a
+    /// device), `purge`, `audit_upload`, `audit_rejected`, `export`.
+    pub action: String,
+    pub record: String,
+    pub detail: String,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub at: String,
+    pub device: String,
+    pub user: String,
+    pub action: String,
+    pub record: String,
+    pub detail: String,
+}
+
+/// Narrows an audit listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub device: Option<String>,
+    pub user: Option<String>,
+    pub record: Option<String>,
+    pub action: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The function `update_doc` calls with the stored document (if any); it returns the write to
+/// commit, or `None` to leave the document as it is.
+pub type Decide<'a> = dyn FnMut(Option<StoredDoc>) -> Result<Option<DocWrite>> + 'a;
+
+pub trait Storage: Send + Sync {
+    // ---- enrolment and devices
+    fn create_enrolment(
+        &self,
+        code_hash: &str,
+        user: &UserProfile,
+        expires_at_ms: i64,
+    ) -> Result<()>;
+    /// Spends an unexpired, unused code and enrols the device, atomically. Refuses a code that
+    /// is unknown, spent or expired, and an actor id already registered.
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        device: &NewDevice,
+    ) -> Result<UserProfile>;
+    fn device(&self, id: &str) -> Result<Option<Device>>;
+    fn devices(&self) -> Result<Vec<Device>>;
+    fn revoke_device(&self, id: &str) -> Result<bool>;
+    /// Revokes every device of the user; returns how many.
+    fn revoke_user(&self, user: &str) -> Result<usize>;
+    /// The actor ids registered to the user's devices.
+    fn actors_of_user(&self, user: &str) -> Result<HashSet<String>>;
+    /// Accepts request number `seq` from the device only if it is higher than any before.
+    fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool>;
+
+    // ---- documents
+    fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>>;
+    fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    /// Atomically reads the document, calls `decide`, and commits its write. Returns the new
+    /// change number when something was written.
+    fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>>;
+    /// Documents with change numbers after `cursor` that lie in `division` or were delivered
+    /// to `device`, oldest change first, at most `limit`.
+    fn changed_since(
+        &self,
+        cursor: u64,
+        division: &str,
+        device: &str,
+        limit: usize,
+    ) -> Result<ChangedPage>;
+    /// The heads the device is known to hold for a document (`None`: never delivered).
+    fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>>;
+    /// Records what a response delivers and purges, with the disclosure audit, in one commit.
+    fn record_delivery(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        purged: &[String],
+        audit: &[AuditEvent],
+    ) -> Result<()>;
+
+    // ---- audit
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
+    fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>>;
+    /// The last verified entry of a device's uploaded audit log: (seq, hash).
+    fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>>;
+    fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()>;
+    fn device_audit(&self, device: &str) -> Result<Vec<Entry>>;
+}

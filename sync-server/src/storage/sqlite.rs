@@ -1,0 +1,636 @@
+//! The default storage backend: one SQLCipher database in the data folder, encrypted under the
+//! key file's key, needing no setup. One connection behind a mutex: SQLite has one writer at a
+//! time anyway, every operation here is short, and `update_doc`'s read-decide-write is atomic
+//! because it holds the connection throughout one transaction.
+//!
+//! Documents are kept as chunks (the first save, then the changes of each update) and compacted
+//! into one snapshot by the service now and then; the `docs` row holds the columns scope and
+//! paging need, so "what changed" is answered without opening a document.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use automerge::ChangeHash;
+use provide_core::audit::Entry;
+use provide_core::model::{RecordKind, Role};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::error::{Result, ServerError};
+use crate::keyfile::StoreKey;
+
+pub const DB_FILE: &str = "server.db";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('change_seq', 0);
+CREATE TABLE IF NOT EXISTS enrolments (
+    code_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    division TEXT NOT NULL,
+    team TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    used_by TEXT
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    division TEXT NOT NULL,
+    team TEXT NOT NULL,
+    actor TEXT NOT NULL UNIQUE,
+    credential_hash TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    enrolled_at TEXT NOT NULL,
+    last_seen TEXT,
+    last_request_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_name);
+CREATE TABLE IF NOT EXISTS docs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    division TEXT NOT NULL,
+    team TEXT NOT NULL,
+    heads TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_by_division_seq ON docs (division, seq);
+CREATE INDEX IF NOT EXISTS docs_by_seq ON docs (seq);
+CREATE TABLE IF NOT EXISTS doc_chunks (
+    doc_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (doc_id, n)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    device_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    heads TEXT NOT NULL,
+    PRIMARY KEY (device_id, doc_id)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    device TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    record TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_record ON audit (record);
+CREATE TABLE IF NOT EXISTS device_audit (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    record TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+";
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+pub(crate) fn heads_text(heads: &[ChangeHash]) -> String {
+    let mut h: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    h.sort();
+    h.join(",")
+}
+
+pub(crate) fn parse_heads(text: &str) -> Vec<ChangeHash> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+fn kind(text: &str) -> rusqlite::Result<RecordKind> {
+    RecordKind::parse(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn role(text: &str) -> rusqlite::Result<Role> {
+    Role::parse(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, user_name, role, division, team, actor, credential_hash, revoked, enrolled_at, last_seen";
+
+fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        role: role(&r.get::<_, String>(2)?)?,
+        division: r.get(3)?,
+        team: r.get(4)?,
+        actor: r.get(5)?,
+        credential_hash: r.get(6)?,
+        revoked: r.get::<_, i64>(7)? != 0,
+        enrolled_at: r.get(8)?,
+        last_seen: r.get(9)?,
+    })
+}
+
+fn meta_row(r: &rusqlite::Row) -> rusqlite::Result<DocMeta> {
+    Ok(DocMeta {
+        id: r.get(0)?,
+        kind: kind(&r.get::<_, String>(1)?)?,
+        division: r.get(2)?,
+        team: r.get(3)?,
+        heads: parse_heads(&r.get::<_, String>(4)?),
+        seq: r.get::<_, i64>(5)? as u64,
+    })
+}
+
+fn insert_audit(tx: &Connection, events: &[AuditEvent]) -> Result<()> {
+    let at = now_text();
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO audit (at, device, user_name, action, record, detail) VALUES (?1,?2,?3,?4,?5,?6)",
+    )?;
+    for e in events {
+        stmt.execute(params![at, e.device, e.user, e.action, e.record, e.detail])?;
+    }
+    Ok(())
+}
+
+fn meta_of(tx: &Transaction, id: &str) -> Result<Option<DocMeta>> {
+    Ok(tx
+        .query_row(
+            "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = ?1",
+            [id],
+            meta_row,
+        )
+        .optional()?)
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the encrypted store in `dir` with `key`.
+    pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        let pragma = Zeroizing::new(format!(
+            "PRAGMA key = \"x'{}'\";",
+            hex::encode(key.as_ref())
+        ));
+        conn.execute_batch(&pragma)?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|_| {
+            ServerError::Key("the server store cannot be decrypted with this key".into())
+        })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;
+             PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 10000;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // a panic while holding the lock leaves SQLite itself consistent (transactions roll
+        // back on drop), so a poisoned lock is still safe to use
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn create_enrolment(
+        &self,
+        code_hash: &str,
+        user: &UserProfile,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO enrolments (code_hash, user_name, role, division, team, expires_at_ms) VALUES (?1,?2,?3,?4,?5,?6)",
+            params![code_hash, user.name, user.role.as_str(), user.division, user.team, expires_at_ms],
+        )?;
+        insert_audit(
+            &tx,
+            &[AuditEvent {
+                device: String::new(),
+                user: user.name.clone(),
+                action: "enrolment_code".into(),
+                record: String::new(),
+                detail: format!(
+                    "code issued for {} {} {}",
+                    user.role, user.division, user.team
+                ),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        device: &NewDevice,
+    ) -> Result<UserProfile> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let row = tx
+            .query_row(
+                "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = ?1",
+                [code_hash],
+                |r| {
+                    Ok((
+                        UserProfile {
+                            name: r.get(0)?,
+                            role: role(&r.get::<_, String>(1)?)?,
+                            division: r.get(2)?,
+                            team: r.get(3)?,
+                        },
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((user, expires, None)) = row else {
+            return Err(ServerError::EnrolmentRefused);
+        };
+        if expires < now_ms {
+            return Err(ServerError::EnrolmentRefused);
+        }
+        let taken: bool = tx
+            .query_row(
+                "SELECT 1 FROM devices WHERE actor = ?1",
+                [&device.actor],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(ServerError::InvalidInput(
+                "this actor id is already registered".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE enrolments SET used_by = ?2 WHERE code_hash = ?1",
+            params![code_hash, device.id],
+        )?;
+        tx.execute(
+            "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            params![device.id, user.name, user.role.as_str(), user.division, user.team, device.actor, device.credential_hash, now_text()],
+        )?;
+        insert_audit(
+            &tx,
+            &[AuditEvent {
+                device: device.id.clone(),
+                user: user.name.clone(),
+                action: "enrol".into(),
+                record: String::new(),
+                detail: format!("device enrolled as {}", user.role),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(user)
+    }
+
+    fn device(&self, id: &str) -> Result<Option<Device>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                [id],
+                device_row,
+            )
+            .optional()?)
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, id"
+        ))?;
+        let rows = stmt.query_map([], device_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_device(&self, id: &str) -> Result<bool> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let user: Option<String> = tx
+            .query_row("SELECT user_name FROM devices WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(user) = user else { return Ok(false) };
+        tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [id])?;
+        insert_audit(
+            &tx,
+            &[AuditEvent {
+                device: id.to_string(),
+                user,
+                action: "revoke".into(),
+                record: String::new(),
+                detail: "device revoked".into(),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn revoke_user(&self, user: &str) -> Result<usize> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let n = tx.execute(
+            "UPDATE devices SET revoked = 1 WHERE user_name = ?1 AND revoked = 0",
+            [user],
+        )?;
+        // codes not yet used can no longer enrol this user
+        tx.execute(
+            "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = ?1 AND used_by IS NULL",
+            [user],
+        )?;
+        insert_audit(
+            &tx,
+            &[AuditEvent {
+                device: String::new(),
+                user: user.to_string(),
+                action: "revoke".into(),
+                record: String::new(),
+                detail: format!("user revoked ({n} devices)"),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT actor FROM devices WHERE user_name = ?1")?;
+        let rows = stmt.query_map([user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE devices SET last_request_seq = ?2, last_seen = ?3 WHERE id = ?1 AND last_request_seq < ?2",
+            params![device, seq as i64, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = ?1",
+                [id],
+                meta_row,
+            )
+            .optional()?)
+    }
+
+    fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let doc = load_in(&tx, id)?;
+        tx.commit()?;
+        Ok(doc)
+    }
+
+    fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let stored = load_in(&tx, id)?;
+        let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0);
+        let Some(write) = decide(stored)? else {
+            return Ok(None);
+        };
+        let seq: i64 = tx.query_row(
+            "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO docs (id, kind, division, team, heads, seq) VALUES (?1,?2,?3,?4,?5,?6)
+             ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
+             team = excluded.team, heads = excluded.heads, seq = excluded.seq",
+            params![
+                id,
+                write.kind.as_str(),
+                write.division,
+                write.team,
+                heads_text(&write.heads),
+                seq
+            ],
+        )?;
+        if write.replace {
+            tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [id])?;
+            tx.execute(
+                "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES (?1, 0, ?2)",
+                params![id, write.bytes],
+            )?;
+        } else if !write.bytes.is_empty() {
+            tx.execute(
+                "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES (?1, ?2, ?3)",
+                params![id, chunk_count as i64, write.bytes],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some(seq as u64))
+    }
+
+    fn changed_since(
+        &self,
+        cursor: u64,
+        division: &str,
+        device: &str,
+        limit: usize,
+    ) -> Result<ChangedPage> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let upper: i64 = tx.query_row(
+            "SELECT value FROM counters WHERE name = 'change_seq'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, kind, division, team, heads, seq FROM docs
+             WHERE seq > ?1 AND seq <= ?2
+               AND (division = ?3 OR id IN (SELECT doc_id FROM deliveries WHERE device_id = ?4))
+             ORDER BY seq LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![cursor as i64, upper, division, device, (limit + 1) as i64],
+            meta_row,
+        )?;
+        let mut docs: Vec<DocMeta> = rows.collect::<Result<_, _>>()?;
+        let truncated = docs.len() > limit;
+        docs.truncate(limit);
+        drop(stmt);
+        tx.commit()?;
+        Ok(ChangedPage {
+            docs,
+            upper: upper as u64,
+            truncated,
+        })
+    }
+
+    fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {
+        let conn = self.conn();
+        let heads: Option<String> = conn
+            .query_row(
+                "SELECT heads FROM deliveries WHERE device_id = ?1 AND doc_id = ?2",
+                [device, doc],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(heads.map(|h| parse_heads(&h)))
+    }
+
+    fn record_delivery(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        purged: &[String],
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO deliveries (device_id, doc_id, heads) VALUES (?1,?2,?3)
+                 ON CONFLICT(device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+            )?;
+            for (doc, heads) in delivered {
+                put.execute(params![device, doc, heads_text(heads)])?;
+            }
+            let mut forget =
+                tx.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND doc_id = ?2")?;
+            for doc in purged {
+                forget.execute(params![device, doc])?;
+            }
+        }
+        insert_audit(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        insert_audit(&tx, events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, device, user_name, action, record, detail FROM audit
+             WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR user_name = ?2)
+               AND (?3 IS NULL OR record = ?3) AND (?4 IS NULL OR action = ?4)
+             ORDER BY seq LIMIT ?5",
+        )?;
+        let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![f.device, f.user, f.record, f.action, limit], |r| {
+            Ok(AuditRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                at: r.get(1)?,
+                device: r.get(2)?,
+                user: r.get(3)?,
+                action: r.get(4)?,
+                record: r.get(5)?,
+                detail: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT seq, hash FROM device_audit WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [device],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO device_audit (device_id, seq, at, user_name, role, action, record, detail, prev_hash, hash)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            )?;
+            for e in entries {
+                stmt.execute(params![
+                    device,
+                    e.seq,
+                    e.at,
+                    e.user,
+                    e.role,
+                    e.action,
+                    e.record,
+                    e.detail,
+                    e.prev_hash,
+                    e.hash
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn device_audit(&self, device: &str) -> Result<Vec<Entry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, user_name, role, action, record, detail, prev_hash, hash FROM device_audit WHERE device_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([device], |r| {
+            Ok(Entry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                user: r.get(2)?,
+                role: r.get(3)?,
+                action: r.get(4)?,
+                record: r.get(5)?,
+                detail: r.get(6)?,
+                prev_hash: r.get(7)?,
+                hash: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn load_in(tx: &Transaction, id: &str) -> Result<Option<StoredDoc>> {
+    let Some(meta) = meta_of(tx, id)? else {
+        return Ok(None);
+    };
+    let mut stmt =
+        tx.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY n")?;
+    let chunks = stmt
+        .query_map([id], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(StoredDoc { meta, chunks }))
+}
