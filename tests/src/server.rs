@@ -1,0 +1,114 @@
+//! A real sync server for tests: its own data folder and key, listening on a loopback port,
+//! plain HTTP or TLS with a throwaway certificate authority.
+
+use std::path::{Path, PathBuf};
+
+use provide_sync_server::admin::{self, DataDir};
+use provide_sync_server::serve::{start, Listen, Running};
+use provide_sync_server::service::{Config, Service};
+use tempfile::TempDir;
+
+pub struct TestServer {
+    pub dir: TempDir,
+    pub service: Service,
+    pub url: String,
+    /// The CA certificate (PEM file) devices must trust, for a TLS server.
+    pub ca_cert: Option<PathBuf>,
+    running: Option<Running>,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(Config::default())
+    }
+
+    pub fn start_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let service = DataDir::new(dir.path()).open(config).unwrap();
+        let running = start(
+            service.clone(),
+            Listen {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                tls: None,
+            },
+        )
+        .unwrap();
+        TestServer {
+            url: format!("http://{}", running.addr),
+            dir,
+            service,
+            ca_cert: None,
+            running: Some(running),
+        }
+    }
+
+    /// A server over TLS, with a certificate for `localhost` signed by a new CA.
+    pub fn start_tls() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca_pem, cert_pem, key_pem) = certificates();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ca = write("ca.pem", &ca_pem);
+        let cert = write("cert.pem", &cert_pem);
+        let key = write("key.pem", &key_pem);
+        let service = DataDir::new(&dir.path().join("data"))
+            .open(Config::default())
+            .unwrap();
+        let running = start(
+            service.clone(),
+            Listen {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                tls: Some((cert, key)),
+            },
+        )
+        .unwrap();
+        TestServer {
+            url: format!("https://localhost:{}", running.addr.port()),
+            dir,
+            service,
+            ca_cert: Some(ca),
+            running: Some(running),
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().unwrap().addr
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A one-time enrolment code.
+    pub fn code(&self, user: &str, role: &str, division: &str, team: &str) -> String {
+        admin::enrol(&self.service, user, role, division, team, 24)
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+}
+
+/// A CA, and a server certificate for localhost and 127.0.0.1 signed by it, as PEM.
+fn certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Provide test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
