@@ -6,6 +6,7 @@
 //! - `GET /v1/health`: `ok`, for load balancers and reachability checks.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,7 +48,22 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| ServerError::Internal("the request's task failed".into()))?
 }
 
-async fn enrol(State(service): State<Service>, body: Bytes) -> Result<Response, ServerError> {
+/// The body, or a `{code, message}` answer when it is too large or broke off.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ServerError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ServerError::TooLarge
+        } else {
+            ServerError::BadRequest("the request body could not be read".into())
+        }
+    })
+}
+
+async fn enrol(
+    State(service): State<Service>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ServerError> {
+    let body = body_of(body)?;
     let req: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|_| ServerError::BadRequest("the enrolment request is not valid JSON".into()))?;
     let answer = blocking(move || service.enrol(&req)).await?;
@@ -66,9 +82,10 @@ fn bearer(headers: &HeaderMap) -> Result<String, ServerError> {
 async fn sync(
     State(service): State<Service>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ServerError> {
     let credential = bearer(&headers)?;
+    let body = body_of(body)?;
     let answer = blocking(move || {
         let device = service.authenticate(&credential)?;
         service.sync(&device, &body)
