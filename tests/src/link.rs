@@ -70,10 +70,21 @@ impl CuttingProxy {
                     };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    let up = pump(cr, sw, cut_up, plan.max_delay_ms, delays);
-                    let down = pump(sr, cw, cut_down, plan.max_delay_ms, delays ^ 1);
-                    let (a, b) = tokio::join!(up, down);
-                    if a || b {
+                    let mut up = tokio::spawn(pump(cr, sw, cut_up, plan.max_delay_ms, delays));
+                    let mut down =
+                        tokio::spawn(pump(sr, cw, cut_down, plan.max_delay_ms, delays ^ 1));
+                    // a cut in either direction ends the whole connection at once
+                    let cut = tokio::select! {
+                        r = &mut up => {
+                            if matches!(r, Ok(true)) { down.abort(); true }
+                            else { matches!(down.await, Ok(true)) }
+                        }
+                        r = &mut down => {
+                            if matches!(r, Ok(true)) { up.abort(); true }
+                            else { matches!(up.await, Ok(true)) }
+                        }
+                    };
+                    if cut {
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                 });

@@ -79,6 +79,8 @@ impl Service {
         {
             return Err(ServerError::Replayed(request.request_seq));
         }
+        self.storage
+            .confirm_deliveries(&device.id, request.cursor)?;
         let mut response = SyncResponse {
             request_seq: request.request_seq,
             ..Default::default()
@@ -98,12 +100,8 @@ impl Service {
             };
             events.push(event(device, what.0, &doc.id, &what.1));
             if let DocOutcome::Accepted { .. } = taken.outcome {
-                self.storage.record_delivery(
-                    &device.id,
-                    &[(doc.id.clone(), taken.device_heads.clone())],
-                    &[],
-                    &[],
-                )?;
+                self.storage
+                    .set_known_heads(&device.id, &doc.id, &taken.device_heads)?;
             }
             if let Some((division, team)) = &taken.moved_to {
                 self.move_health_record(&doc.id, division, team)?;
@@ -466,7 +464,7 @@ impl Service {
             cursor = page.upper;
         }
         self.storage
-            .record_delivery(&device.id, &delivered, &purged, &events)?;
+            .record_delivery(&device.id, &delivered, &purged, &events, cursor)?;
         response.purge = purged;
         response.cursor = cursor;
         response.more = cut_short;

@@ -186,16 +186,26 @@ pub trait Storage: Send + Sync {
         device: &str,
         limit: usize,
     ) -> Result<ChangedPage>;
-    /// The heads the device is known to hold for a document (`None`: never delivered).
+    /// The heads the device is known to hold for a document: `None` when it was never sent
+    /// there nor uploaded from there; empty when it was sent but the device has not yet
+    /// confirmed receiving it.
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>>;
-    /// Records what a response delivers and purges, with the disclosure audit, in one commit.
+    /// The device holds these heads for sure (it uploaded them).
+    fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()>;
+    /// Records what a response delivers and purges, pending until the device confirms the
+    /// response by sending `cursor` (or later) back, with the disclosure audit, in one commit.
     fn record_delivery(
         &self,
         device: &str,
         delivered: &[(String, Vec<ChangeHash>)],
         purged: &[String],
         audit: &[AuditEvent],
+        cursor: u64,
     ) -> Result<()>;
+    /// A request from the device carries `cursor`: deliveries and purges of responses up to it
+    /// arrived (the device stores its cursor with what it applied); those of later responses
+    /// were lost and are forgotten, to be sent again.
+    fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()>;
 
     // ---- audit
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;

@@ -69,8 +69,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     device_id TEXT NOT NULL,
     doc_id TEXT NOT NULL,
     heads TEXT NOT NULL,
+    pending_heads TEXT,
+    pending_cursor INTEGER,
+    purge_cursor INTEGER,
     PRIMARY KEY (device_id, doc_id)
 );
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (device_id, pending_cursor);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -504,30 +508,69 @@ impl Storage for SqliteStorage {
         Ok(heads.map(|h| parse_heads(&h)))
     }
 
+    fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO deliveries (device_id, doc_id, heads) VALUES (?1,?2,?3)
+             ON CONFLICT(device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+            params![device, doc, heads_text(heads)],
+        )?;
+        Ok(())
+    }
+
     fn record_delivery(
         &self,
         device: &str,
         delivered: &[(String, Vec<ChangeHash>)],
         purged: &[String],
         audit: &[AuditEvent],
+        cursor: u64,
     ) -> Result<()> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         {
             let mut put = tx.prepare_cached(
-                "INSERT INTO deliveries (device_id, doc_id, heads) VALUES (?1,?2,?3)
-                 ON CONFLICT(device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES (?1,?2,'',?3,?4)
+                 ON CONFLICT(device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
+                 pending_cursor = excluded.pending_cursor",
             )?;
             for (doc, heads) in delivered {
-                put.execute(params![device, doc, heads_text(heads)])?;
+                put.execute(params![device, doc, heads_text(heads), cursor as i64])?;
             }
-            let mut forget =
-                tx.prepare_cached("DELETE FROM deliveries WHERE device_id = ?1 AND doc_id = ?2")?;
+            let mut purge = tx.prepare_cached(
+                "UPDATE deliveries SET purge_cursor = ?3 WHERE device_id = ?1 AND doc_id = ?2",
+            )?;
             for doc in purged {
-                forget.execute(params![device, doc])?;
+                purge.execute(params![device, doc, cursor as i64])?;
             }
         }
         insert_audit(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let c = cursor as i64;
+        tx.execute(
+            "DELETE FROM deliveries WHERE device_id = ?1 AND purge_cursor IS NOT NULL AND purge_cursor <= ?2",
+            params![device, c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET heads = pending_heads, pending_heads = NULL, pending_cursor = NULL
+             WHERE device_id = ?1 AND pending_cursor IS NOT NULL AND pending_cursor <= ?2",
+            params![device, c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET pending_heads = NULL, pending_cursor = NULL
+             WHERE device_id = ?1 AND pending_cursor > ?2",
+            params![device, c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET purge_cursor = NULL WHERE device_id = ?1 AND purge_cursor > ?2",
+            params![device, c],
+        )?;
         tx.commit()?;
         Ok(())
     }
