@@ -144,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
             team,
             valid_hours,
         } => {
+            provide_core::model::Role::parse(&role).map_err(ServerError::InvalidInput)?;
             let service = data.open(Config::default())?;
             let code = admin::enrol(&service, &user, &role, &division, &team, valid_hours)?;
             println!("{}", code.as_str());

@@ -33,7 +33,7 @@ const STATUSES: [&str; 4] = ["triaged", "active", "handed_over", "closed"];
 
 fn run(seed: u64, cut: f64, drop: f64, reorder: f64, actions: Vec<Action>) {
     let server = TestServer::start();
-    let mut devices = vec![
+    let mut devices = [
         Device::enrol(&server, "pc.quentin.fictional", "officer", "west", "t1"),
         Device::enrol(&server, "idva.rosa.fictional", "idva", "west", "t1"),
         Device::enrol(&server, "sg.sami.fictional", "safeguarding", "west", ""),

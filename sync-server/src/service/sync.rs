@@ -11,6 +11,7 @@
 //! - the device must be allowed to hold the document before the change, and the change may
 //!   only move it to somewhere the device may also hold (`OutOfScope`);
 //! - the merged document must be a valid record whose id is the document's (`InvalidRecord`).
+//!
 //! Changes already held are ignored, so a resent upload is acknowledged and changes nothing.
 
 use std::collections::{HashMap, HashSet};

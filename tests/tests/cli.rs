@@ -1,0 +1,303 @@
+//! The command-line contract of sync, end to end with the real binaries: the administrator
+//! issues codes and revokes with `provide-sync-server`, devices enrol and sync with `provide`,
+//! against a server started with `serve` on a loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery staple";
+const FAST_KDF: &[&str] = &["--kdf-memory-kib", "8192", "--kdf-iterations", "1"];
+
+/// A binary of this workspace, built next to the test (`make test` builds them first).
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(bin(program))
+        .args(args)
+        .env("PROVIDE_PASSPHRASE", PASS)
+        .env_remove("PROVIDE_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn server(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--data-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("provide-sync-server", &all)
+}
+
+fn device(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--data-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("provide", &all)
+}
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` on a free loopback port; returns it and its URL.
+fn serve(dir: &Path) -> (Serving, String) {
+    let mut child = Command::new(bin("provide-sync-server"))
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (Serving(child), url)
+}
+
+fn code(dir: &Path, user: &str, role: &str, team: &str) -> String {
+    let out = ok(server(
+        dir,
+        &[
+            "enrol",
+            "--user",
+            user,
+            "--role",
+            role,
+            "--division",
+            "west",
+            "--team",
+            team,
+        ],
+    ));
+    let code = out.trim().to_string();
+    assert_eq!(out.lines().count(), 1, "the code is printed alone");
+    assert_eq!(code.len(), 23, "{code}");
+    code
+}
+
+fn enrol(dir: &Path, url: &str, code: &str) -> Output {
+    let mut args = vec!["enrol", "--server", url, "--code", code];
+    args.extend_from_slice(FAST_KDF);
+    device(dir, &args)
+}
+
+fn sync_json(dir: &Path) -> Value {
+    serde_json::from_str(&ok(device(dir, &["sync", "--json"]))).unwrap()
+}
+
+#[test]
+fn administer_enrol_sync_revoke_and_audit_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let (officer, idva) = (root.path().join("officer"), root.path().join("idva"));
+    let officer_code = code(&srv, "pc.uma.fictional", "officer", "t1");
+    let idva_code = code(&srv, "idva.vic.fictional", "idva", "t1");
+    let (_serving, url) = serve(&srv);
+
+    ok(enrol(&officer, &url, &officer_code));
+    ok(enrol(&idva, &url, &idva_code));
+    let case = ok(device(
+        &officer,
+        &[
+            "case",
+            "new",
+            "--deployment",
+            "post_incident",
+            "--set",
+            "victim.name=Wren Fictional",
+        ],
+    ));
+    let case = case.trim();
+    let report = sync_json(&officer);
+    for key in [
+        "round_trips",
+        "bytes_up",
+        "bytes_down",
+        "docs_sent",
+        "docs_received",
+    ] {
+        assert!(report[key].is_u64(), "{key} missing from {report}");
+    }
+    assert_eq!(report["round_trips"], 1);
+    assert_eq!(report["docs_sent"], 1);
+    let report = sync_json(&idva);
+    assert_eq!(report["docs_received"], 1);
+    ok(device(&idva, &["case", "show", case, "--json"]));
+
+    let devices: Value = serde_json::from_str(&ok(server(&srv, &["devices", "--json"]))).unwrap();
+    let devices = devices.as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    for d in devices {
+        for key in ["id", "user", "role", "revoked"] {
+            assert!(!d[key].is_null(), "{key} missing from {d}");
+        }
+        assert!(
+            d.get("credential_hash").is_none(),
+            "credential hashes are never listed"
+        );
+    }
+    let officer_id = devices.iter().find(|d| d["role"] == "officer").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // revoke: the next sync hands over the unsynced note, then the device erases itself
+    ok(device(
+        &officer,
+        &[
+            "case",
+            "add",
+            case,
+            "notes",
+            r#"{"text":"fictional last note"}"#,
+        ],
+    ));
+    ok(server(&srv, &["revoke", "--device", &officer_id]));
+    let out = device(&officer, &["sync", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["revoked"], true);
+    assert_eq!(report["docs_sent"], 1);
+    let status: Value = serde_json::from_str(&ok(device(&officer, &["status", "--json"]))).unwrap();
+    assert_eq!(status["wiped"], true);
+    let devices: Value = serde_json::from_str(&ok(server(&srv, &["devices", "--json"]))).unwrap();
+    assert!(devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["id"] == officer_id.as_str() && d["revoked"] == true));
+    assert_eq!(sync_json(&idva)["docs_received"], 1);
+
+    let audit: Value = serde_json::from_str(&ok(server(&srv, &["audit", "--json"]))).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for a in ["enrolment_code", "enrol", "receive", "disclose", "revoke"] {
+        assert!(actions.contains(&a), "no {a} in the audit log");
+    }
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        !text.contains("Wren"),
+        "the audit log holds no personal data"
+    );
+    let check: Value = serde_json::from_str(&ok(server(
+        &srv,
+        &["audit", "--verify-device", &officer_id],
+    )))
+    .unwrap();
+    assert_eq!(check["verified"], true);
+}
+
+#[test]
+fn bad_commands_fail_clearly_and_leave_nothing_behind() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let out = server(
+        &srv,
+        &[
+            "enrol",
+            "--user",
+            "x",
+            "--role",
+            "pilot",
+            "--division",
+            "west",
+            "--team",
+            "t1",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("officer, idva, safeguarding, admin"));
+    assert!(
+        !srv.exists(),
+        "a refused command created the server's data folder"
+    );
+    let out = server(
+        &srv,
+        &[
+            "enrol",
+            "--user",
+            "pc.x",
+            "--role",
+            "officer",
+            "--division",
+            "west",
+            "--team",
+            "",
+        ],
+    );
+    assert!(!out.status.success(), "an officer needs a team");
+    let out = server(&srv, &["revoke", "--device", "no-such-device"]);
+    assert_eq!(out.status.code(), Some(7));
+
+    let dev = root.path().join("device");
+    let out = enrol(&dev, "http://sync.example.org", "AAAAA-BBBBB-CCCCC-DDDDD");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+    let (_serving, url) = serve(&srv);
+    let out = enrol(&dev, &url, "AAAAA-BBBBB-CCCCC-DDDDD");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("enrolment code"));
+    assert!(
+        !dev.exists() || std::fs::read_dir(&dev).unwrap().count() == 0,
+        "a refused enrolment left files behind"
+    );
+    // a store made without a server cannot sync
+    let plain = root.path().join("plain");
+    let mut args = vec!["init", "--user", "pc.y", "--role", "officer"];
+    args.extend_from_slice(FAST_KDF);
+    ok(device(&plain, &args));
+    let out = device(&plain, &["sync", "--json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled"));
+    // an unreachable server is an error of its own, with its own exit code
+    let code = code(&srv, "pc.zed.fictional", "officer", "t1");
+    let enrolled = root.path().join("enrolled");
+    ok(enrol(&enrolled, &url, &code));
+    drop(_serving);
+    let out = device(&enrolled, &["sync", "--json"]);
+    assert_eq!(out.status.code(), Some(8));
+}
