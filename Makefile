@@ -23,3 +23,4 @@ test: lint
 
 bench: deps
 	$(CARGO) bench -p provide-core --bench store
+	$(CARGO) bench -p provide-tests --bench sync

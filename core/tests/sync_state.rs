@@ -177,12 +177,28 @@ fn purge_erases_and_health_records_never_land_on_police_devices() {
     };
     assert!(officer.apply_sync_response(&[], &bad).is_err());
     assert_eq!(officer.unsynced_count().unwrap(), 0);
+    // a record holding edits the server has not acknowledged is never purged
     let purge = SyncResponse {
         purge: vec![id.clone()],
         cursor: 9,
         ..Default::default()
     };
-    assert_eq!(idva.apply_sync_response(&[], &purge).unwrap().purged, 1);
+    assert_eq!(idva.apply_sync_response(&[], &purge).unwrap().purged, 0);
+    assert!(idva.show_case(&id).is_ok());
+    // once acknowledged, it goes
+    let acked = SyncResponse {
+        acks: sent
+            .iter()
+            .map(|u| provide_core::sync::protocol::DocAck {
+                id: u.doc.id.clone(),
+                outcome: provide_core::sync::protocol::DocOutcome::Accepted { heads: vec![] },
+            })
+            .collect(),
+        purge: vec![id.clone()],
+        cursor: 10,
+        ..Default::default()
+    };
+    assert_eq!(idva.apply_sync_response(&sent, &acked).unwrap().purged, 1);
     assert!(idva.show_case(&id).is_err());
     idva.audit_verify().unwrap();
 }

@@ -5,6 +5,7 @@
 pub mod device;
 pub mod link;
 pub mod server;
+pub mod workload;
 
 pub use device::Device;
 pub use server::TestServer;

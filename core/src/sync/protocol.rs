@@ -59,7 +59,8 @@ pub enum Refusal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocOutcome {
-    /// Stored durably; these are the document's heads on the server now.
+    /// Stored durably; these are the document's heads on the server now, or empty when they
+    /// are exactly the heads of what the device sent (the common case, and the cheap one).
     Accepted {
         heads: Vec<ChangeHash>,
     },

@@ -347,6 +347,11 @@ impl Service {
                     replace: compact,
                 }))
             })?;
+        if let DocOutcome::Accepted { heads } = &mut taken.outcome {
+            if sorted(heads) == sorted(&taken.device_heads) {
+                heads.clear();
+            }
+        }
         Ok(taken)
     }
 
