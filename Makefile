@@ -11,8 +11,8 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps
-	$(CARGO) build --release -p provide-core --bin provide
-	scripts/demo.sh target/release/provide
+	$(CARGO) build --release -p provide-core --bin provide -p provide-sync-server --bin provide-sync-server
+	scripts/demo.sh target/release
 
 lint: deps
 	$(CARGO) fmt --all --check
