@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS records_by_kind_updated ON records (kind, updated_at 
 CREATE INDEX IF NOT EXISTS records_by_status ON records (kind, status);
 CREATE INDEX IF NOT EXISTS records_by_risk ON records (kind, risk_level);
 CREATE INDEX IF NOT EXISTS records_by_deployment ON records (kind, deployment);
+-- only the records with changes the server has not acknowledged: a sync finds them without
+-- reading every row
+CREATE INDEX IF NOT EXISTS records_unsynced ON records (id) WHERE heads != acked_heads;
 CREATE TABLE IF NOT EXISTS chunks (
     record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
