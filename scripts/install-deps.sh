@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in build-essential pkg-config libssl-dev ca-certificates python3; do
+for pkg in build-essential pkg-config libssl-dev ca-certificates python3 postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::error::{Result, ServerError};
 use crate::keyfile;
 use crate::service::{Config, Service};
+use crate::storage::postgres::PostgresStorage;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditFilter, AuditRow, Device, UserProfile};
 
@@ -23,6 +24,8 @@ pub struct DataDir {
     pub dir: PathBuf,
     /// The store key file (default `<dir>/server.key`).
     pub key_file: Option<PathBuf>,
+    /// A PostgreSQL database to use instead of the embedded store (`postgres://…`).
+    pub database_url: Option<String>,
 }
 
 impl DataDir {
@@ -30,11 +33,17 @@ impl DataDir {
         DataDir {
             dir: dir.to_path_buf(),
             key_file: None,
+            database_url: None,
         }
     }
 
-    /// Opens the service over the encrypted SQLite store, creating store and key if needed.
+    /// Opens the service: over PostgreSQL when a database URL is given, otherwise over the
+    /// encrypted SQLite store, creating store and key if needed.
     pub fn open(&self, config: Config) -> Result<Service> {
+        if let Some(url) = &self.database_url {
+            let storage = PostgresStorage::open(url, config.database_connections)?;
+            return Ok(Service::new(Arc::new(storage), config));
+        }
         std::fs::create_dir_all(&self.dir)?;
         #[cfg(unix)]
         {

@@ -26,6 +26,10 @@ struct Cli {
     /// The store key file (default DIR/server.key, created on first use).
     #[arg(long, env = "PROVIDE_SERVER_KEY_FILE", value_name = "FILE")]
     key_file: Option<PathBuf>,
+    /// Keep the data in PostgreSQL instead (`postgres://user@host:port/db`); several server
+    /// processes may share one database.
+    #[arg(long, env = "PROVIDE_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,6 +116,7 @@ fn run(cli: Cli) -> Result<()> {
     let data = DataDir {
         dir: cli.data_dir.clone(),
         key_file: cli.key_file.clone(),
+        database_url: cli.database_url.clone(),
     };
     match cli.command {
         Command::Serve {

@@ -38,11 +38,16 @@ impl Device {
     }
 
     pub fn enrol_with_code(server: &TestServer, code: &str) -> Result<Self> {
+        Self::enrol_at(&server.url, server.ca_cert.as_deref(), code)
+    }
+
+    /// Enrols with the server at `url` (any process serving it).
+    pub fn enrol_at(url: &str, ca_cert: Option<&std::path::Path>, code: &str) -> Result<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let mut transport = HttpTransport::new(&server.url, server.ca_cert.as_deref())?;
+        let mut transport = HttpTransport::new(url, ca_cert)?;
         let store = enrol(
             dir.path(),
-            &server.url,
+            url,
             code,
             PASSPHRASE,
             fast_options(),

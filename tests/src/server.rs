@@ -10,6 +10,8 @@ use tempfile::TempDir;
 
 pub struct TestServer {
     pub dir: TempDir,
+    /// Where its data lives (to open it again, or beside it from another process).
+    pub data: DataDir,
     pub service: Service,
     pub url: String,
     /// The CA certificate (PEM file) devices must trust, for a TLS server.
@@ -24,7 +26,8 @@ impl TestServer {
 
     pub fn start_with(config: Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let service = DataDir::new(dir.path()).open(config).unwrap();
+        let data = data_dir(dir.path());
+        let service = data.open(config).unwrap();
         let running = start(
             service.clone(),
             Listen {
@@ -35,6 +38,7 @@ impl TestServer {
         .unwrap();
         TestServer {
             url: format!("http://{}", running.addr),
+            data,
             dir,
             service,
             ca_cert: None,
@@ -54,9 +58,8 @@ impl TestServer {
         let ca = write("ca.pem", &ca_pem);
         let cert = write("cert.pem", &cert_pem);
         let key = write("key.pem", &key_pem);
-        let service = DataDir::new(&dir.path().join("data"))
-            .open(Config::default())
-            .unwrap();
+        let data = data_dir(&dir.path().join("data"));
+        let service = data.open(Config::default()).unwrap();
         let running = start(
             service.clone(),
             Listen {
@@ -67,6 +70,7 @@ impl TestServer {
         .unwrap();
         TestServer {
             url: format!("https://localhost:{}", running.addr.port()),
+            data,
             dir,
             service,
             ca_cert: Some(ca),
@@ -94,6 +98,30 @@ impl TestServer {
             r.stop();
         }
     }
+}
+
+/// The server's data: the embedded store in `dir`, or, when `PROVIDE_TEST_DATABASE_URL` names
+/// a PostgreSQL server, a new database of its own there (so the same suite runs on both).
+pub fn data_dir(dir: &Path) -> DataDir {
+    let mut data = DataDir::new(dir);
+    if let Ok(base) = std::env::var("PROVIDE_TEST_DATABASE_URL") {
+        data.database_url = Some(fresh_database(&base));
+    }
+    data
+}
+
+/// Creates an empty database on the PostgreSQL server at `base`; returns its URL.
+fn fresh_database(base: &str) -> String {
+    let name = format!("provide_test_{}", rand::random::<u64>());
+    let mut admin = postgres::Client::connect(base, postgres::NoTls)
+        .expect("the test PostgreSQL server is reachable");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (head, _) = base
+        .rsplit_once('/')
+        .expect("a database URL ends in /dbname");
+    format!("{head}/{name}")
 }
 
 /// A CA, and a server certificate for localhost and 127.0.0.1 signed by it, as PEM.

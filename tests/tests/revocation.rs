@@ -134,10 +134,10 @@ fn sync_starts_by_itself_when_the_server_becomes_reachable() {
     let case = new_case(&mut officer, "Pam Fictional");
     server.stop();
     assert!(matches!(officer.sync(), Err(Error::Unreachable(_))));
-    let dir = server.data_dir().to_path_buf();
+    let data = server.data.clone();
     let restart = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
-        let service = admin::DataDir::new(&dir).open(Default::default()).unwrap();
+        let service = data.open(Default::default()).unwrap();
         provide_sync_server::serve::start(
             service,
             provide_sync_server::serve::Listen { addr, tls: None },

@@ -20,6 +20,8 @@ pub struct Config {
     pub compact_after_chunks: usize,
     /// The most documents one request may carry.
     pub max_docs_per_request: usize,
+    /// Connections kept to a PostgreSQL database.
+    pub database_connections: usize,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
             page_docs: 500,
             compact_after_chunks: 32,
             max_docs_per_request: 5_000,
+            database_connections: 16,
         }
     }
 }

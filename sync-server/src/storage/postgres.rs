@@ -1,0 +1,671 @@
+//! The PostgreSQL backend, for a force that runs several sync-server processes over one
+//! database. Same tables as the SQLite backend; the guarantees of the `Storage` trait come
+//! from PostgreSQL itself:
+//! - a document's read-decide-write holds a transaction-scoped advisory lock on its id, so
+//!   concurrent updates of one document (from any process) run one after another, including
+//!   two creations of the same new document;
+//! - change numbers come from one counter row, incremented as the last statement before each
+//!   commit: its row lock orders commits, so every number up to the committed counter value
+//!   belongs to a committed transaction and a cursor can never skip one;
+//! - request numbers are claimed by one conditional UPDATE.
+//!
+//! Connections come from a small pool; migrations run once, under an advisory lock.
+
+use std::collections::HashSet;
+use std::sync::{Condvar, Mutex};
+
+use ::postgres::{Client, GenericClient, NoTls, Row};
+use automerge::ChangeHash;
+use provide_core::audit::Entry;
+use provide_core::model::{RecordKind, Role};
+
+use super::sqlite::{heads_text, parse_heads};
+use super::*;
+use crate::error::{Result, ServerError};
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO counters (name, value) VALUES ('change_seq', 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS enrolments (
+    code_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, role TEXT NOT NULL,
+    division TEXT NOT NULL, team TEXT NOT NULL, expires_at_ms BIGINT NOT NULL, used_by TEXT);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY, user_name TEXT NOT NULL, role TEXT NOT NULL, division TEXT NOT NULL,
+    team TEXT NOT NULL, actor TEXT NOT NULL UNIQUE, credential_hash TEXT NOT NULL,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE, enrolled_at TEXT NOT NULL, last_seen TEXT,
+    last_request_seq BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_name);
+CREATE TABLE IF NOT EXISTS docs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, division TEXT NOT NULL, team TEXT NOT NULL,
+    heads TEXT NOT NULL, seq BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS docs_by_division_seq ON docs (division, seq);
+CREATE INDEX IF NOT EXISTS docs_by_seq ON docs (seq);
+CREATE TABLE IF NOT EXISTS doc_chunks (
+    doc_id TEXT NOT NULL, n BIGINT NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (doc_id, n));
+CREATE TABLE IF NOT EXISTS deliveries (
+    device_id TEXT NOT NULL, doc_id TEXT NOT NULL, heads TEXT NOT NULL, pending_heads TEXT,
+    pending_cursor BIGINT, purge_cursor BIGINT, PRIMARY KEY (device_id, doc_id));
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (device_id, pending_cursor);
+CREATE TABLE IF NOT EXISTS audit (
+    seq BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, device TEXT NOT NULL, user_name TEXT NOT NULL,
+    action TEXT NOT NULL, record TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_record ON audit (record);
+CREATE TABLE IF NOT EXISTS device_audit (
+    device_id TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, user_name TEXT NOT NULL,
+    role TEXT NOT NULL, action TEXT NOT NULL, record TEXT NOT NULL, detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (device_id, seq));
+"];
+
+/// The advisory lock key that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x0050_524f_5649_4445;
+
+pub struct PostgresStorage {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+    open: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        // a synchronous client closes its connection on its own runtime, which must not happen
+        // on a thread inside another runtime (the server's, when it shuts down)
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = std::thread::spawn(move || drop(idle)).join();
+    }
+}
+
+impl From<::postgres::Error> for ServerError {
+    fn from(e: ::postgres::Error) -> Self {
+        // the driver's text names statements and the server's reason, never bound values
+        ServerError::Storage(e.to_string())
+    }
+}
+
+/// A pooled connection, returned to the pool when dropped.
+struct Pooled<'a> {
+    pool: &'a PostgresStorage,
+    client: Option<Client>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if c.is_closed() {
+                *self.pool.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            } else {
+                self.pool
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(c);
+            }
+            self.pool.freed.notify_one();
+        }
+    }
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_role(text: &str) -> Result<Role> {
+    Role::parse(text).map_err(ServerError::Storage)
+}
+
+fn parse_kind(text: &str) -> Result<RecordKind> {
+    RecordKind::parse(text).map_err(ServerError::Storage)
+}
+
+fn device_of(r: &Row) -> Result<Device> {
+    Ok(Device {
+        id: r.get(0),
+        user: r.get(1),
+        role: parse_role(r.get(2))?,
+        division: r.get(3),
+        team: r.get(4),
+        actor: r.get(5),
+        credential_hash: r.get(6),
+        revoked: r.get(7),
+        enrolled_at: r.get(8),
+        last_seen: r.get(9),
+    })
+}
+
+fn meta_of(r: &Row) -> Result<DocMeta> {
+    Ok(DocMeta {
+        id: r.get(0),
+        kind: parse_kind(r.get(1))?,
+        division: r.get(2),
+        team: r.get(3),
+        heads: parse_heads(r.get(4)),
+        seq: r.get::<_, i64>(5) as u64,
+    })
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, user_name, role, division, team, actor, credential_hash, revoked, enrolled_at, last_seen";
+
+fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()> {
+    let at = now_text();
+    for e in events {
+        c.execute(
+            "INSERT INTO audit (at, device, user_name, action, record, detail) VALUES ($1,$2,$3,$4,$5,$6)",
+            &[&at, &e.device, &e.user, &e.action, &e.record, &e.detail],
+        )?;
+    }
+    Ok(())
+}
+
+fn load_in(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
+    let Some(row) = c.query_opt(
+        "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = $1",
+        &[&id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let meta = meta_of(&row)?;
+    let chunks = c
+        .query(
+            "SELECT bytes FROM doc_chunks WHERE doc_id = $1 ORDER BY n",
+            &[&id],
+        )?
+        .iter()
+        .map(|r| r.get::<_, Vec<u8>>(0))
+        .collect();
+    Ok(Some(StoredDoc { meta, chunks }))
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (a `postgres://` URL), runs the migrations, and keeps up to `max`
+    /// connections.
+    pub fn open(url: &str, max: usize) -> Result<Self> {
+        let storage = PostgresStorage {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        };
+        {
+            let mut c = storage.client()?;
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            for m in MIGRATIONS {
+                tx.batch_execute(m)?;
+            }
+            tx.commit()?;
+        }
+        Ok(storage)
+    }
+
+    fn client(&self) -> Result<Pooled<'_>> {
+        loop {
+            if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                return Ok(Pooled {
+                    pool: self,
+                    client: Some(c),
+                });
+            }
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            if *open < self.max {
+                *open += 1;
+                drop(open);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(c) => Ok(Pooled {
+                        pool: self,
+                        client: Some(c),
+                    }),
+                    Err(e) => {
+                        *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                        Err(e.into())
+                    }
+                };
+            }
+            let _unused = self
+                .freed
+                .wait_timeout(open, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn create_enrolment(
+        &self,
+        code_hash: &str,
+        user: &UserProfile,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO enrolments (code_hash, user_name, role, division, team, expires_at_ms) VALUES ($1,$2,$3,$4,$5,$6)",
+            &[&code_hash, &user.name, &user.role.as_str(), &user.division, &user.team, &expires_at_ms],
+        )?;
+        insert_audit(
+            &mut tx,
+            &[AuditEvent {
+                device: String::new(),
+                user: user.name.clone(),
+                action: "enrolment_code".into(),
+                record: String::new(),
+                detail: format!(
+                    "code issued for {} {} {}",
+                    user.role, user.division, user.team
+                ),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        device: &NewDevice,
+    ) -> Result<UserProfile> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let row = tx.query_opt(
+            "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = $1 FOR UPDATE",
+            &[&code_hash],
+        )?;
+        let Some(row) = row else {
+            return Err(ServerError::EnrolmentRefused);
+        };
+        let used: Option<String> = row.get(5);
+        if used.is_some() || row.get::<_, i64>(4) < now_ms {
+            return Err(ServerError::EnrolmentRefused);
+        }
+        let user = UserProfile {
+            name: row.get(0),
+            role: parse_role(row.get(1))?,
+            division: row.get(2),
+            team: row.get(3),
+        };
+        if tx
+            .query_opt("SELECT 1 FROM devices WHERE actor = $1", &[&device.actor])?
+            .is_some()
+        {
+            return Err(ServerError::InvalidInput(
+                "this actor id is already registered".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE enrolments SET used_by = $2 WHERE code_hash = $1",
+            &[&code_hash, &device.id],
+        )?;
+        tx.execute(
+            "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            &[&device.id, &user.name, &user.role.as_str(), &user.division, &user.team, &device.actor, &device.credential_hash, &now_text()],
+        )?;
+        insert_audit(
+            &mut tx,
+            &[AuditEvent {
+                device: device.id.clone(),
+                user: user.name.clone(),
+                action: "enrol".into(),
+                record: String::new(),
+                detail: format!("device enrolled as {}", user.role),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(user)
+    }
+
+    fn device(&self, id: &str) -> Result<Option<Device>> {
+        let mut c = self.client()?;
+        c.query_opt(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"),
+            &[&id],
+        )?
+        .map(|r| device_of(&r))
+        .transpose()
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        let mut c = self.client()?;
+        c.query(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at, id"),
+            &[],
+        )?
+        .iter()
+        .map(device_of)
+        .collect()
+    }
+
+    fn revoke_device(&self, id: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let Some(row) = tx.query_opt("SELECT user_name FROM devices WHERE id = $1", &[&id])? else {
+            return Ok(false);
+        };
+        tx.execute("UPDATE devices SET revoked = TRUE WHERE id = $1", &[&id])?;
+        insert_audit(
+            &mut tx,
+            &[AuditEvent {
+                device: id.to_string(),
+                user: row.get(0),
+                action: "revoke".into(),
+                record: String::new(),
+                detail: "device revoked".into(),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn revoke_user(&self, user: &str) -> Result<usize> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let n = tx.execute(
+            "UPDATE devices SET revoked = TRUE WHERE user_name = $1 AND NOT revoked",
+            &[&user],
+        )? as usize;
+        tx.execute(
+            "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = $1 AND used_by IS NULL",
+            &[&user],
+        )?;
+        insert_audit(
+            &mut tx,
+            &[AuditEvent {
+                device: String::new(),
+                user: user.to_string(),
+                action: "revoke".into(),
+                record: String::new(),
+                detail: format!("user revoked ({n} devices)"),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
+        let mut c = self.client()?;
+        Ok(
+            c.query("SELECT actor FROM devices WHERE user_name = $1", &[&user])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+        )
+    }
+
+    fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        let seq = i64::try_from(seq)
+            .map_err(|_| ServerError::BadRequest("request number too large".into()))?;
+        let n = c.execute(
+            "UPDATE devices SET last_request_seq = $2, last_seen = $3 WHERE id = $1 AND last_request_seq < $2",
+            &[&device, &seq, &now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>> {
+        let mut c = self.client()?;
+        c.query_opt(
+            "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = $1",
+            &[&id],
+        )?
+        .map(|r| meta_of(&r))
+        .transpose()
+    }
+
+    fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
+        let mut c = self.client()?;
+        let mut tx = c.build_transaction().read_only(true).start()?;
+        let doc = load_in(&mut tx, id)?;
+        tx.commit()?;
+        Ok(doc)
+    }
+
+    fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&id],
+        )?;
+        let stored = load_in(&mut tx, id)?;
+        let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0) as i64;
+        let Some(write) = decide(stored)? else {
+            return Ok(None);
+        };
+        if write.replace {
+            tx.execute("DELETE FROM doc_chunks WHERE doc_id = $1", &[&id])?;
+            tx.execute(
+                "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES ($1, 0, $2)",
+                &[&id, &write.bytes],
+            )?;
+        } else if !write.bytes.is_empty() {
+            tx.execute(
+                "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES ($1, $2, $3)",
+                &[&id, &chunk_count, &write.bytes],
+            )?;
+        }
+        // the counter last: its row lock is held only from here to the commit
+        let seq: i64 = tx
+            .query_one(
+                "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+                &[],
+            )?
+            .get(0);
+        tx.execute(
+            "INSERT INTO docs (id, kind, division, team, heads, seq) VALUES ($1,$2,$3,$4,$5,$6)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
+             team = excluded.team, heads = excluded.heads, seq = excluded.seq",
+            &[
+                &id,
+                &write.kind.as_str(),
+                &write.division,
+                &write.team,
+                &heads_text(&write.heads),
+                &seq,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Some(seq as u64))
+    }
+
+    fn changed_since(
+        &self,
+        cursor: u64,
+        division: &str,
+        device: &str,
+        limit: usize,
+    ) -> Result<ChangedPage> {
+        let mut c = self.client()?;
+        let upper: i64 = c
+            .query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?
+            .get(0);
+        let rows = c.query(
+            "SELECT id, kind, division, team, heads, seq FROM docs
+             WHERE seq > $1 AND seq <= $2
+               AND (division = $3 OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $4))
+             ORDER BY seq LIMIT $5",
+            &[
+                &(cursor as i64),
+                &upper,
+                &division,
+                &device,
+                &((limit + 1) as i64),
+            ],
+        )?;
+        let mut docs = rows.iter().map(meta_of).collect::<Result<Vec<_>>>()?;
+        let truncated = docs.len() > limit;
+        docs.truncate(limit);
+        Ok(ChangedPage {
+            docs,
+            upper: upper as u64,
+            truncated,
+        })
+    }
+
+    fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {
+        let mut c = self.client()?;
+        Ok(c.query_opt(
+            "SELECT heads FROM deliveries WHERE device_id = $1 AND doc_id = $2",
+            &[&device, &doc],
+        )?
+        .map(|r| parse_heads(r.get(0))))
+    }
+
+    fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()> {
+        let mut c = self.client()?;
+        c.execute(
+            "INSERT INTO deliveries (device_id, doc_id, heads) VALUES ($1,$2,$3)
+             ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+            &[&device, &doc, &heads_text(heads)],
+        )?;
+        Ok(())
+    }
+
+    fn record_delivery(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        purged: &[String],
+        audit: &[AuditEvent],
+        cursor: u64,
+    ) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let cursor = cursor as i64;
+        for (doc, heads) in delivered {
+            tx.execute(
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES ($1,$2,'',$3,$4)
+                 ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
+                 pending_cursor = excluded.pending_cursor",
+                &[&device, doc, &heads_text(heads), &cursor],
+            )?;
+        }
+        for doc in purged {
+            tx.execute(
+                "UPDATE deliveries SET purge_cursor = $3 WHERE device_id = $1 AND doc_id = $2",
+                &[&device, doc, &cursor],
+            )?;
+        }
+        insert_audit(&mut tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let c = cursor as i64;
+        tx.execute(
+            "DELETE FROM deliveries WHERE device_id = $1 AND purge_cursor IS NOT NULL AND purge_cursor <= $2",
+            &[&device, &c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET heads = pending_heads, pending_heads = NULL, pending_cursor = NULL
+             WHERE device_id = $1 AND pending_cursor IS NOT NULL AND pending_cursor <= $2",
+            &[&device, &c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET pending_heads = NULL, pending_cursor = NULL WHERE device_id = $1 AND pending_cursor > $2",
+            &[&device, &c],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET purge_cursor = NULL WHERE device_id = $1 AND purge_cursor > $2",
+            &[&device, &c],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        insert_audit(&mut tx, events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let mut c = self.client()?;
+        let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+        c.query(
+            "SELECT seq, at, device, user_name, action, record, detail FROM audit
+             WHERE ($1::TEXT IS NULL OR device = $1) AND ($2::TEXT IS NULL OR user_name = $2)
+               AND ($3::TEXT IS NULL OR record = $3) AND ($4::TEXT IS NULL OR action = $4)
+             ORDER BY seq LIMIT $5",
+            &[&f.device, &f.user, &f.record, &f.action, &limit],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AuditRow {
+                seq: r.get::<_, i64>(0) as u64,
+                at: r.get(1),
+                device: r.get(2),
+                user: r.get(3),
+                action: r.get(4),
+                record: r.get(5),
+                detail: r.get(6),
+            })
+        })
+        .collect()
+    }
+
+    fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>> {
+        let mut c = self.client()?;
+        Ok(c.query_opt(
+            "SELECT seq, hash FROM device_audit WHERE device_id = $1 ORDER BY seq DESC LIMIT 1",
+            &[&device],
+        )?
+        .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        for e in entries {
+            tx.execute(
+                "INSERT INTO device_audit (device_id, seq, at, user_name, role, action, record, detail, prev_hash, hash)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                &[&device, &e.seq, &e.at, &e.user, &e.role, &e.action, &e.record, &e.detail, &e.prev_hash, &e.hash],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn device_audit(&self, device: &str) -> Result<Vec<Entry>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT seq, at, user_name, role, action, record, detail, prev_hash, hash FROM device_audit WHERE device_id = $1 ORDER BY seq",
+            &[&device],
+        )?
+        .iter()
+        .map(|r| Entry {
+            seq: r.get(0),
+            at: r.get(1),
+            user: r.get(2),
+            role: r.get(3),
+            action: r.get(4),
+            record: r.get(5),
+            detail: r.get(6),
+            prev_hash: r.get(7),
+            hash: r.get(8),
+        })
+        .collect())
+    }
+}
