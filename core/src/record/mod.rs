@@ -7,6 +7,7 @@
 pub mod author;
 pub mod conflicts;
 pub mod edit;
+pub mod heads;
 pub mod history;
 pub mod migrate;
 

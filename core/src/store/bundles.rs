@@ -1,13 +1,14 @@
 //! Export to and import from rescue bundles. Export is a disclosure and import a creation or
 //! alteration; both are audited per record. An import applies every record or none.
 
-use super::records::{parse_heads, persist};
+use super::records::persist;
 use super::Store;
 use crate::audit::{self, Action};
 use crate::bundle::{self, BundleRecord, Payload};
 use crate::crypto::KdfParams;
 use crate::error::{Error, Result};
 use crate::model::{RecordKind, Role};
+use crate::record::heads::parse_heads;
 use crate::record::RecordDoc;
 
 /// What an import did.

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::audit::{self, Action};
 use crate::crypto::keyslots::{KeySlots, LockPolicy};
@@ -91,15 +90,7 @@ fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let conn = Connection::open_with_flags(path, flags)?;
-    let pragma = Zeroizing::new(format!(
-        "PRAGMA key = \"x'{}'\";",
-        hex::encode(key.as_ref())
-    ));
-    conn.execute_batch(&pragma)?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|_| {
+    schema::apply_key(&conn, key).map_err(|_| {
         Error::Database("the database could not be decrypted (damaged file or wrong key)".into())
     })?;
     conn.execute_batch(schema::PRAGMAS)?;

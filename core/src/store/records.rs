@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{now_rfc3339, Store};
 use crate::error::{Error, Result};
 use crate::model::{Audience, RecordKind, RiskLevel};
+use crate::record::heads::{heads_text, parse_heads};
 use crate::record::{conflicts, RecordDoc};
 
 /// Chunks kept before a record is compacted into one snapshot.
@@ -26,19 +27,6 @@ pub struct Summary {
     pub search_text: Option<String>,
     pub conflict_count: usize,
     pub case_id: Option<String>,
-}
-
-pub(crate) fn heads_text(heads: &[ChangeHash]) -> String {
-    let mut h: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
-    h.sort();
-    h.join(",")
-}
-
-pub(crate) fn parse_heads(text: &str) -> Vec<ChangeHash> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect()
 }
 
 /// Computes the listing columns from a document.

@@ -61,6 +61,18 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 ";
 
+/// Keys a SQLCipher connection with a raw 256-bit key (SQLCipher's own KDF is skipped) and
+/// reads from it once: an error means the file is damaged or the key is not its key. The
+/// device store and the sync server's store both open this way.
+pub fn apply_key(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<()> {
+    let pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key)));
+    conn.execute_batch(&pragma)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(())
+}
+
 pub fn create(conn: &Connection) -> Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(crate::audit::SCHEMA)?;

@@ -11,11 +11,12 @@ use std::collections::{HashMap, HashSet};
 use automerge::ChangeHash;
 use rusqlite::{params, OptionalExtension};
 
-use super::records::{heads_text, parse_heads, persist};
+use super::records::persist;
 use super::Store;
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
+use crate::record::heads::{heads_text, parse_heads, tips};
 use crate::record::RecordDoc;
 use crate::sync::protocol::{DocChanges, DocOutcome, SyncResponse};
 use crate::sync::scope::{may_hold, Holder, Placement};
@@ -38,18 +39,6 @@ pub struct Applied {
 }
 
 const CURSOR_KEY: &str = "sync_cursor";
-
-/// Acknowledged heads in their simplest form: when nothing in the document lies beyond them,
-/// they are the document's heads, so "pending" is a plain comparison of the two columns.
-fn settle(rec: &mut RecordDoc, mut candidate: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    candidate.sort();
-    candidate.dedup();
-    if rec.doc_mut().get_changes(&candidate).is_empty() {
-        rec.heads()
-    } else {
-        candidate
-    }
-}
 
 impl Store {
     fn acked_heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
@@ -209,12 +198,7 @@ impl Store {
                 .into_iter()
                 .filter(|c| !known.contains(&c.hash()))
                 .collect();
-            let deps: HashSet<ChangeHash> = new.iter().flat_map(|c| c.deps().to_vec()).collect();
-            let arrived: Vec<ChangeHash> = new
-                .iter()
-                .map(|c| c.hash())
-                .filter(|h| !deps.contains(h))
-                .collect();
+            let arrived = tips(&new);
             merged.push((rec, before, existing.is_some(), arrived));
         }
         // the new acknowledged heads of every document this response touches, settled
@@ -223,7 +207,7 @@ impl Store {
         for (rec, _, _, arrived) in &mut merged {
             let mut candidate = self.acked_heads(&rec.id)?;
             candidate.extend(arrived.iter().copied());
-            acked_now.insert(rec.id.clone(), settle(rec, candidate));
+            acked_now.insert(rec.id.clone(), rec.settle_heads(candidate));
         }
         for ack in &resp.acks {
             let Some(up) = sent.iter().find(|u| u.doc.id == ack.id) else {
@@ -238,7 +222,7 @@ impl Store {
                     let mut candidate = up.local_heads.clone();
                     candidate.extend(previous.into_iter().filter(|h| !up.doc.base.contains(h)));
                     let mut rec = self.load_record(&ack.id, up.doc.kind)?;
-                    acked_now.insert(ack.id.clone(), settle(&mut rec, candidate));
+                    acked_now.insert(ack.id.clone(), rec.settle_heads(candidate));
                     applied.acknowledged += 1;
                 }
                 DocOutcome::NeedHistory => {

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{AutoCommit, ChangeHash};
 use provide_core::audit;
 use provide_core::model::{HealthRecord, RecordKind};
+use provide_core::record::heads::tips;
 use provide_core::record::RecordDoc;
 use provide_core::store::summarize;
 use provide_core::sync::protocol::{
@@ -50,16 +51,6 @@ fn event(device: &crate::storage::Device, action: &str, record: &str, detail: &s
         record: record.into(),
         detail: detail.into(),
     }
-}
-
-/// The tips of a set of changes: those no other change in the set depends on.
-fn tips(changes: &[automerge::Change]) -> Vec<ChangeHash> {
-    let deps: HashSet<ChangeHash> = changes.iter().flat_map(|c| c.deps().to_vec()).collect();
-    changes
-        .iter()
-        .map(|c| c.hash())
-        .filter(|h| !deps.contains(h))
-        .collect()
 }
 
 /// Where a document belongs, from its content (cases and shifts carry division and team).
@@ -493,15 +484,9 @@ fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
     h
 }
 
-/// Heads a device holds, in their simplest form: the document's heads when nothing in the
-/// document lies beyond them.
+/// Heads a device holds, in their simplest form, keeping only hashes this document has (a
+/// device's base may name changes the server never received).
 fn settle(rec: &mut RecordDoc, mut candidate: Vec<ChangeHash>) -> Vec<ChangeHash> {
     candidate.retain(|h| rec.doc_mut().get_change_by_hash(h).is_some());
-    candidate.sort();
-    candidate.dedup();
-    if !candidate.is_empty() && rec.doc_mut().get_changes(&candidate).is_empty() {
-        rec.heads()
-    } else {
-        candidate
-    }
+    rec.settle_heads(candidate)
 }

@@ -18,8 +18,8 @@ use ::postgres::{Client, GenericClient, NoTls, Row};
 use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
+use provide_core::record::heads::{heads_text, parse_heads};
 
-use super::sqlite::{heads_text, parse_heads};
 use super::*;
 use crate::error::{Result, ServerError};
 

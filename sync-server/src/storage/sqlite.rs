@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
+use provide_core::record::heads::{heads_text, parse_heads};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use zeroize::Zeroizing;
 
 use super::*;
 use crate::error::{Result, ServerError};
@@ -104,19 +104,6 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
 }
 
-pub(crate) fn heads_text(heads: &[ChangeHash]) -> String {
-    let mut h: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
-    h.sort();
-    h.join(",")
-}
-
-pub(crate) fn parse_heads(text: &str) -> Vec<ChangeHash> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
-
 fn kind(text: &str) -> rusqlite::Result<RecordKind> {
     RecordKind::parse(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
@@ -188,15 +175,7 @@ impl SqliteStorage {
     pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let conn = Connection::open(dir.join(DB_FILE))?;
-        let pragma = Zeroizing::new(format!(
-            "PRAGMA key = \"x'{}'\";",
-            hex::encode(key.as_ref())
-        ));
-        conn.execute_batch(&pragma)?;
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(|_| {
+        provide_core::store::schema::apply_key(&conn, key).map_err(|_| {
             ServerError::Key("the server store cannot be decrypted with this key".into())
         })?;
         conn.execute_batch(
