@@ -2,6 +2,7 @@
 //! encrypted stores enrolled with it (`device`), and a link shaper that cuts connections and
 //! drops, delays and reorders answers (`link`). Tests live in `tests/tests/`.
 
+pub mod binaries;
 pub mod device;
 pub mod link;
 pub mod server;

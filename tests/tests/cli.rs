@@ -2,26 +2,14 @@
 //! issues codes and revokes with `provide-sync-server`, devices enrol and sync with `provide`,
 //! against a server started with `serve` on a loopback port.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
+use provide_tests::binaries::{self, bin, Serving};
 use serde_json::Value;
 
 const PASS: &str = "correct horse battery staple";
 const FAST_KDF: &[&str] = &["--kdf-memory-kib", "8192", "--kdf-iterations", "1"];
-
-/// A binary of this workspace, built next to the test (`make test` builds them first).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(bin(program))
@@ -54,39 +42,9 @@ fn device(dir: &Path, args: &[&str]) -> Output {
     run("provide", &all)
 }
 
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `serve` on a free loopback port; returns it and its URL.
 fn serve(dir: &Path) -> (Serving, String) {
-    let mut child = Command::new(bin("provide-sync-server"))
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (Serving(child), url)
+    binaries::serve(&["--data-dir", dir.to_str().unwrap()])
 }
 
 fn code(dir: &Path, user: &str, role: &str, team: &str) -> String {

@@ -7,45 +7,13 @@
 //! Needs PostgreSQL: `make test` runs this suite a second time beside a throwaway cluster
 //! (scripts/with-postgres.sh), which sets PROVIDE_TEST_DATABASE_URL.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
 use provide_core::model::Deployment;
 use provide_core::sync::transport::HttpTransport;
+use provide_tests::binaries::{self, Serving};
 use provide_tests::{Device, TestServer};
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(url: &str, dir: &std::path::Path) -> (Process, String) {
-    let mut child = Command::new(bin("provide-sync-server"))
-        .args(["--data-dir", dir.to_str().unwrap(), "--database-url", url])
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let at = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    (Process(child), at)
+fn serve(url: &str, dir: &std::path::Path) -> (Serving, String) {
+    binaries::serve(&["--data-dir", dir.to_str().unwrap(), "--database-url", url])
 }
 
 /// The scenario: three devices, offline edits, concurrent syncs. Returns each case's record
