@@ -68,8 +68,28 @@ pub enum Error {
     Revoked,
     #[error("This device has not reached the sync server for more than {0} hours and is locked until it syncs.")]
     ContactOverdue(u64),
+    #[error("The app is locked. Unlock it with your passphrase.")]
+    Locked,
+    #[error("A sync is already running.")]
+    SyncBusy,
     #[error("Internal error: {0}.")]
     Internal(String),
+}
+
+/// An error as it crosses IPC and the command line's JSON: `{code, message}`.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+pub struct IpcError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&Error> for IpcError {
+    fn from(e: &Error) -> Self {
+        IpcError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl Error {
@@ -103,6 +123,8 @@ impl Error {
             Error::NotEnrolled => "not_enrolled",
             Error::Revoked => "revoked",
             Error::ContactOverdue(_) => "contact_overdue",
+            Error::Locked => "locked",
+            Error::SyncBusy => "sync_busy",
             Error::Internal(_) => "internal",
         }
     }

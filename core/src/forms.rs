@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 use crate::model::{Answer, Assessment, RiskLevel, Role};
 use crate::record::Author;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct FormDef {
     pub id: String,
+    #[ts(type = "number")]
     pub version: u64,
     pub title: String,
     pub description: String,
@@ -27,14 +28,14 @@ pub struct FormDef {
     pub scoring: Scoring,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct QuestionGroup {
     pub id: String,
     pub title: String,
     pub questions: Vec<Question>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Question {
     pub id: String,
     pub text: String,
@@ -42,38 +43,42 @@ pub struct Question {
     pub help: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     YesCount,
     Judgement,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JudgementRule {
     MayRaise,
     Required,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct LevelRule {
     pub level: RiskLevel,
+    #[ts(type = "number | null")]
     pub min_score: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct Scoring {
     pub method: Method,
     pub levels: Vec<LevelRule>,
+    #[ts(type = "number | null")]
     pub marac_min_score: Option<u64>,
     pub judgement: JudgementRule,
+    #[ts(type = "number")]
     pub escalation_incidents_12_months: u64,
 }
 
 /// What a completed checklist comes to. Always computed, never stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Evaluation {
+    #[ts(type = "number | null")]
     pub score: Option<u64>,
     /// The level the answers alone give (none for judgement-only forms).
     pub computed_level: Option<RiskLevel>,
@@ -194,7 +199,7 @@ impl FormDef {
 }
 
 /// What a user submits for an assessment.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AssessmentInput {
     pub answers: BTreeMap<String, String>,
@@ -203,6 +208,7 @@ pub struct AssessmentInput {
     #[serde(default)]
     pub judgement_reason: Option<String>,
     #[serde(default)]
+    #[ts(type = "number | null")]
     pub incidents_12_months: Option<u64>,
 }
 

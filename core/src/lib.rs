@@ -8,8 +8,10 @@
 //! - `crypto`: Argon2id, XChaCha20-Poly1305 and the per-user key slots.
 //! - `store`: the SQLCipher device store, the one entry point for reading and writing.
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
-//! - `sync`: the sync protocol messages and their bounded binary encoding.
+//! - `sync`: the sync protocol, the client, and syncing by itself.
+//! - `app`: the patrol app on a device (lock, idle lock, background sync), for the app shell.
 
+pub mod app;
 pub mod audit;
 pub mod bundle;
 pub mod crypto;
@@ -21,5 +23,5 @@ pub mod record;
 pub mod store;
 pub mod sync;
 
-pub use error::{Error, Result};
+pub use error::{Error, IpcError, Result};
 pub use store::{InitOptions, NewUser, Session, Store};

@@ -21,13 +21,15 @@ pub const FILE_NAME: &str = "keyslots.json";
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
 /// Lock and lockout policy; validated when set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LockPolicy {
     /// Failed unlocks after which the data key is destroyed.
     pub max_attempts: u32,
     /// Wait after the first failure; doubles with each further failure.
+    #[ts(type = "number")]
     pub backoff_base_ms: u64,
     /// The longest wait between attempts.
+    #[ts(type = "number")]
     pub backoff_max_ms: u64,
     /// Lock after this much idle time (1-15 minutes).
     pub idle_lock_minutes: u32,

@@ -55,8 +55,9 @@ choice!(
     Answer { Yes => "yes", No => "no", NotKnown => "not_known" }
 );
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Case {
+    #[ts(type = "number")]
     pub schema: u64,
     pub id: String,
     pub deployment: Deployment,
@@ -79,7 +80,7 @@ pub struct Case {
     pub notes: Vec<Note>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Incident {
     /// The police reference (log or crime number).
     pub reference: String,
@@ -88,7 +89,7 @@ pub struct Incident {
     pub location: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Victim {
     pub name: String,
     /// Date of birth, YYYY-MM-DD.
@@ -103,7 +104,7 @@ pub struct Victim {
 }
 
 /// How the victim may be contacted without alerting the perpetrator.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct SafeContact {
     pub call_ok: Option<bool>,
     pub text_ok: Option<bool>,
@@ -112,17 +113,18 @@ pub struct SafeContact {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Child {
     #[key]
     pub id: String,
     pub name: String,
+    #[ts(type = "number | null")]
     pub age: Option<u64>,
     pub present_at_incident: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Perpetrator {
     pub name: String,
     pub relationship: String,
@@ -132,17 +134,19 @@ pub struct Perpetrator {
 
 /// One completed risk checklist. Score and level are computed from the answers and the form
 /// definition it names (see `forms`), never stored.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Assessment {
     #[key]
     pub id: String,
     pub form: String,
+    #[ts(type = "number")]
     pub form_version: u64,
     pub answers: BTreeMap<String, Answer>,
     /// A level set by professional judgement (may raise a DASH level; is the DARA level).
     pub judgement_level: Option<RiskLevel>,
     pub judgement_reason: String,
     /// Police-recorded incidents in the last twelve months (escalation criterion).
+    #[ts(type = "number | null")]
     pub incidents_12_months: Option<u64>,
     pub assessed_at: String,
     pub assessed_by: String,
@@ -150,7 +154,7 @@ pub struct Assessment {
 }
 
 /// The six kinds of IDVA support.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Support {
     pub risk_assessment: bool,
     pub safety_planning: bool,
@@ -160,7 +164,7 @@ pub struct Support {
     pub social_welfare: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct SafetyPlanItem {
     #[key]
@@ -171,7 +175,7 @@ pub struct SafetyPlanItem {
     pub added_by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Referral {
     #[key]
@@ -203,7 +207,7 @@ fn consent_default() -> ConsentAnswer {
     ConsentAnswer::NotAsked
 }
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Consent {
     pub information_sharing: ConsentAnswer,
     pub basis: String,
@@ -218,7 +222,7 @@ impl Default for Consent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Visit {
     #[key]
@@ -234,7 +238,7 @@ pub struct Visit {
 }
 
 /// What the evaluation measures: engagement now, and self-reported engagement before.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Outcome {
     pub engaged_safeguarding: TriState,
     pub engaged_investigation: TriState,
@@ -243,7 +247,7 @@ pub struct Outcome {
     pub repeat_victim: TriState,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Note {
     #[key]

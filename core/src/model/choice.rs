@@ -2,13 +2,14 @@
 //!
 //! `choice!` declares an enum whose variants are written as snake_case strings everywhere: in
 //! the Automerge document (via autosurgeon), in JSON (via serde) and on the command line. An
-//! unknown string is a clear error, never a panic.
+//! unknown string is a clear error, never a panic. Its TypeScript type (ts-rs) is the union of
+//! those strings.
 
 macro_rules! choice {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
+        pub enum $name { $(#[ts(rename = $text)] $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.

@@ -8,8 +8,9 @@ use super::case::Note;
 
 pub const HEALTH_SCHEMA: u64 = 1;
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct HealthRecord {
+    #[ts(type = "number")]
     pub schema: u64,
     pub id: String,
     pub case_id: String,

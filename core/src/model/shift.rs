@@ -12,8 +12,9 @@ choice!(
     Pattern { Early => "early", Late => "late" }
 );
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct Shift {
+    #[ts(type = "number")]
     pub schema: u64,
     pub id: String,
     /// YYYY-MM-DD.
@@ -29,10 +30,11 @@ pub struct Shift {
     pub ended_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
 pub struct PlannedVisit {
     #[key]
     pub id: String,
     pub case_id: String,
+    #[ts(type = "number")]
     pub order: u64,
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::author::{change_author, ChangeAuthor};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ConflictValue {
     pub value: serde_json::Value,
     pub user: String,
@@ -17,7 +17,7 @@ pub struct ConflictValue {
     pub at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Conflict {
     /// The field's dotted path; list items are named by their id (`referrals.<id>.status`).
     pub path: String,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::author::change_author;
 use super::conflicts::scalar_json;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct HistoryEntry {
     pub at: String,
     pub user: String,

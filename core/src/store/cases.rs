@@ -14,7 +14,7 @@ use crate::record::history::{self, HistoryEntry};
 use crate::record::{edit, RecordDoc};
 
 /// The derived risk of a case: its latest assessment, scored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RiskView {
     pub assessment_id: String,
     pub form: String,
@@ -23,20 +23,28 @@ pub struct RiskView {
     pub evaluation: Evaluation,
 }
 
+/// A recorded risk checklist: its id and what it came to.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct Assessed {
+    pub assessment_id: String,
+    pub evaluation: Evaluation,
+}
+
 /// Everything shown on a case screen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CaseView {
     pub id: String,
     pub record: Case,
     pub risk_level: Option<RiskLevel>,
     pub risk: Option<RiskView>,
     pub assessments: Vec<RiskView>,
+    #[ts(type = "number | null")]
     pub days_since_incident: Option<i64>,
     pub conflicts: Vec<Conflict>,
 }
 
 /// One row of the case list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CaseSummary {
     pub id: String,
     pub deployment: String,
@@ -46,10 +54,13 @@ pub struct CaseSummary {
     pub incident_reference: String,
     pub team: String,
     pub updated_at: String,
+    #[ts(type = "number")]
     pub conflicts: i64,
 }
 
-#[derive(Debug, Clone, Default)]
+/// What the case list is narrowed to; every part is optional.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default, deny_unknown_fields)]
 pub struct CaseFilter {
     pub status: Option<String>,
     pub risk: Option<String>,
@@ -204,28 +215,25 @@ impl Store {
     /// Lists cases from the indexed columns, newest first. Audited as one consultation.
     pub fn list_cases(&mut self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
         self.require_case_access()?;
-        let mut sql = String::from(
-            "SELECT id, deployment, status, risk_level, coalesce(victim_name, ''), coalesce(incident_reference, ''),
-             coalesce(team, ''), updated_at, conflict_count FROM records WHERE kind = 'case'",
-        );
+        let mut clauses: Vec<&str> = Vec::new();
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = &filter.status {
             Status::parse(s).map_err(|e| Error::invalid("--status", e))?;
-            sql.push_str(" AND status = ?");
+            clauses.push("status = ?");
             args.push(s.clone());
         }
         if let Some(r) = &filter.risk {
             if r == "none" {
-                sql.push_str(" AND risk_level IS NULL");
+                clauses.push("risk_level IS NULL");
             } else {
                 RiskLevel::parse(r).map_err(|e| Error::invalid("--risk", e))?;
-                sql.push_str(" AND risk_level = ?");
+                clauses.push("risk_level = ?");
                 args.push(r.clone());
             }
         }
         if let Some(d) = &filter.deployment {
             Deployment::parse(d).map_err(|e| Error::invalid("--deployment", e))?;
-            sql.push_str(" AND deployment = ?");
+            clauses.push("deployment = ?");
             args.push(d.clone());
         }
         if let Some(t) = filter
@@ -234,36 +242,54 @@ impl Store {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            sql.push_str(" AND instr(search_text, ?) > 0");
+            clauses.push("instr(search_text, ?) > 0");
             args.push(t.to_lowercase());
         }
-        sql.push_str(" ORDER BY updated_at DESC, id");
-        if let Some(n) = filter.limit {
-            sql.push_str(&format!(" LIMIT {n}"));
-        }
-        let rows: Vec<CaseSummary> = {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
-                Ok(CaseSummary {
-                    id: r.get(0)?,
-                    deployment: r.get(1)?,
-                    status: r.get(2)?,
-                    risk_level: r.get(3)?,
-                    victim_name: r.get(4)?,
-                    incident_reference: r.get(5)?,
-                    team: r.get(6)?,
-                    updated_at: r.get(7)?,
-                    conflicts: r.get(8)?,
-                })
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let rows = self.case_summaries(&clauses, &args, "updated_at DESC, id", filter.limit)?;
         self.audit(
             Action::View,
             "*",
             &format!("case list viewed ({} rows)", rows.len()),
         )?;
         Ok(rows)
+    }
+
+    /// Case rows from the indexed columns matching every clause, in `order`.
+    pub(super) fn case_summaries(
+        &self,
+        clauses: &[&str],
+        args: &[String],
+        order: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<CaseSummary>> {
+        let mut sql = String::from(
+            "SELECT id, deployment, status, risk_level, coalesce(victim_name, ''), coalesce(incident_reference, ''),
+             coalesce(team, ''), updated_at, conflict_count FROM records WHERE kind = 'case'",
+        );
+        for c in clauses {
+            sql.push_str(" AND ");
+            sql.push_str(c);
+        }
+        sql.push_str(" ORDER BY ");
+        sql.push_str(order);
+        if let Some(n) = limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            Ok(CaseSummary {
+                id: r.get(0)?,
+                deployment: r.get(1)?,
+                status: r.get(2)?,
+                risk_level: r.get(3)?,
+                victim_name: r.get(4)?,
+                incident_reference: r.get(5)?,
+                team: r.get(6)?,
+                updated_at: r.get(7)?,
+                conflicts: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Who changed what and when, optionally only under one field path.

@@ -10,7 +10,7 @@ use crate::model::{health_id, HealthRecord, Note, RecordKind};
 use crate::record::conflicts::{self, Conflict};
 use crate::record::{edit, RecordDoc};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct HealthView {
     pub record: HealthRecord,
     pub conflicts: Vec<Conflict>,

@@ -44,11 +44,12 @@ pub struct ServerLink {
 }
 
 /// The device's contact with its server, for the status line.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct ContactStatus {
     pub enrolled: bool,
     pub server_url: Option<String>,
     pub last_contact: Option<String>,
+    #[ts(type = "number")]
     pub max_offline_hours: u64,
     pub overdue: bool,
 }

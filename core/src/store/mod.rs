@@ -14,6 +14,7 @@ mod records;
 pub mod schema;
 mod shifts;
 mod sync_state;
+mod visits;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -29,16 +30,18 @@ use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::record::Author;
 
-pub use cases::{CaseFilter, CaseSummary, CaseView, RiskView};
-pub use link::{Enrolled, ServerLink};
+pub use cases::{Assessed, CaseFilter, CaseSummary, CaseView, RiskView};
+pub use health::HealthView;
+pub use link::{ContactStatus, Enrolled, ServerLink};
 pub use records::{summarize, Summary};
 pub use shifts::ShiftInput;
 pub use sync_state::{Applied, Upload};
+pub use visits::{outstanding, Handover, HandoverCase};
 
 pub const DB_FILE: &str = "provide.db";
 
 /// Who is using the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Session {
     pub user: String,
     pub role: Role,

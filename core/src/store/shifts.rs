@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::{Pattern, PlannedVisit, RecordKind, Role, Shift, SHIFT_SCHEMA};
 use crate::record::{edit, RecordDoc};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct ShiftInput {
     pub pattern: Pattern,
     pub call_sign: String,

@@ -6,6 +6,7 @@
 //! a record with unacknowledged edits is never purged, and an answer to any other request than
 //! the one just sent is refused. A revoked device uploads what it holds, then erases itself.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -40,10 +41,12 @@ impl Default for SyncOptions {
 }
 
 /// What a sync did, as counted on the wire (compressed bodies).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct SyncReport {
     pub round_trips: u32,
+    #[ts(type = "number")]
     pub bytes_up: u64,
+    #[ts(type = "number")]
     pub bytes_down: u64,
     pub docs_sent: usize,
     pub docs_received: usize,
@@ -53,25 +56,55 @@ pub struct SyncReport {
     pub unsynced_left: usize,
     pub audit_entries_sent: usize,
     pub audit_rejected: bool,
+    #[ts(type = "number")]
     pub cursor: u64,
     /// The server revoked this device; its data has been erased.
     pub revoked: bool,
 }
 
 /// Where a sync stands, reported before each request and after each answer.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct Progress {
     pub round_trips: u32,
     /// Records with changes still to send.
     pub docs_left: usize,
     /// Bytes of changes in the request being sent (0 after an answer).
+    #[ts(type = "number")]
     pub bytes_in_flight: u64,
+    #[ts(type = "number")]
     pub bytes_up: u64,
+    #[ts(type = "number")]
     pub bytes_down: u64,
     pub docs_sent: usize,
     pub docs_received: usize,
     /// The server has more pages for this device.
     pub more_to_receive: bool,
+}
+
+/// The store, as the steps of a sync that read or write it see it. The network exchanges happen
+/// between these steps, so an app can hold the store behind a lock and keep it usable while a
+/// slow link is busy; local edits made in between are safe (acknowledged heads only advance to
+/// the heads an upload was built from).
+pub trait StoreAccess {
+    fn with_store(&self, f: &mut dyn FnMut(&mut Store) -> Result<()>) -> Result<()>;
+}
+
+impl StoreAccess for RefCell<&mut Store> {
+    fn with_store(&self, f: &mut dyn FnMut(&mut Store) -> Result<()>) -> Result<()> {
+        f(&mut self.borrow_mut())
+    }
+}
+
+fn access<R>(a: &dyn StoreAccess, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+    let mut f = Some(f);
+    let mut out = None;
+    a.with_store(&mut |store| {
+        if let Some(f) = f.take() {
+            out = Some(f(store)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Internal("the store was not lent to the sync".into()))
 }
 
 /// Runs one sync to completion (all uploads and pages), or until an exchange fails.
@@ -81,7 +114,17 @@ pub fn sync(
     opts: &SyncOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let link = store.server_link()?;
+    sync_shared(&RefCell::new(store), transport, opts, progress)
+}
+
+/// `sync` over a store reached through `StoreAccess`, held only while a step needs it.
+pub fn sync_shared(
+    store: &dyn StoreAccess,
+    transport: &mut dyn Transport,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SyncReport> {
+    let link = access(store, |s| s.server_link())?;
     let mut report = SyncReport::default();
     let mut skip: HashSet<String> = HashSet::new();
     let mut need_history: HashMap<String, u32> = HashMap::new();
@@ -92,19 +135,22 @@ pub fn sync(
                 "the sync did not finish within its round-trip limit".into(),
             ));
         }
-        let (uploads, _) = store.pending_uploads_except(opts.max_upload_bytes, &skip)?;
-        let audit = store.audit_to_upload(opts.max_audit_entries)?;
-        let request = SyncRequest {
-            request_seq: store.next_request_seq()?,
-            cursor: store.sync_cursor()?,
-            docs: uploads.iter().map(|u| u.doc.clone()).collect(),
-            max_response_bytes: opts.max_response_bytes,
-            audit,
-        };
+        let (uploads, request, docs_left) = access(store, |s| {
+            let (uploads, _) = s.pending_uploads_except(opts.max_upload_bytes, &skip)?;
+            let request = SyncRequest {
+                request_seq: s.next_request_seq()?,
+                cursor: s.sync_cursor()?,
+                docs: uploads.iter().map(|u| u.doc.clone()).collect(),
+                max_response_bytes: opts.max_response_bytes,
+                audit: s.audit_to_upload(opts.max_audit_entries)?,
+            };
+            let docs_left = s.unsynced_count()?.saturating_sub(skip.len());
+            Ok((uploads, request, docs_left))
+        })?;
         let body = request.encode();
         progress(&Progress {
             round_trips: report.round_trips,
-            docs_left: store.unsynced_count()?.saturating_sub(skip.len()),
+            docs_left,
             bytes_in_flight: body.len() as u64,
             bytes_up: report.bytes_up,
             bytes_down: report.bytes_down,
@@ -122,8 +168,11 @@ pub fn sync(
                 "the answer belongs to another request (a delayed or replayed message)".into(),
             ));
         }
-        let applied = store.apply_sync_response(&uploads, &response)?;
-        store.record_contact(response.audit_acked)?;
+        let applied = access(store, |s| {
+            let applied = s.apply_sync_response(&uploads, &response)?;
+            s.record_contact(response.audit_acked)?;
+            Ok(applied)
+        })?;
         report.audit_entries_sent += request.audit.len();
         report.audit_rejected |= response.audit_rejected;
         report.docs_sent += applied.acknowledged;
@@ -148,11 +197,12 @@ pub fn sync(
             report.refused.push(refusal.clone());
         }
         more_to_receive = response.more;
-        let uploads_left = store
-            .unsynced_ids()?
-            .iter()
-            .filter(|id| !skip.contains(*id))
-            .count();
+        let uploads_left = access(store, |s| {
+            Ok(s.unsynced_ids()?
+                .iter()
+                .filter(|id| !skip.contains(*id))
+                .count())
+        })?;
         progress(&Progress {
             round_trips: report.round_trips,
             docs_left: uploads_left,
@@ -165,14 +215,15 @@ pub fn sync(
         });
         if response.revoked {
             // upload everything first, audit log included, then destroy the key and data
-            let audit_left = !store.audit_to_upload(1)?.is_empty() && !response.audit_rejected;
+            let audit_left = access(store, |s| Ok(!s.audit_to_upload(1)?.is_empty()))?
+                && !response.audit_rejected;
             let progressed = !request.docs.is_empty() || !request.audit.is_empty();
             if (uploads_left > 0 || audit_left) && progressed {
                 continue;
             }
             report.unsynced_left = uploads_left;
             report.revoked = true;
-            store.erase_now()?;
+            access(store, |s| s.erase_now())?;
             return Ok(report);
         }
         if uploads_left == 0 && !response.more {
@@ -183,6 +234,6 @@ pub fn sync(
             break;
         }
     }
-    report.unsynced_left = store.unsynced_count()?;
+    report.unsynced_left = access(store, |s| s.unsynced_count())?;
     Ok(report)
 }

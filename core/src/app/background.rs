@@ -1,0 +1,78 @@
+//! What the app's background thread does on each tick: lock the store once the window has been
+//! idle too long, and decide when to sync. It syncs every `interval` while the server answers,
+//! soon after a local change, and while the server cannot be reached it retries with
+//! exponential back-off and jitter (capped at `max_retry`), so sync starts by itself shortly
+//! after signal returns. A refusal (revoked, bad request) waits a full interval.
+
+use std::time::{Duration, Instant};
+
+use super::App;
+use crate::error::{Error, Result};
+use crate::sync::auto::Backoff;
+use crate::sync::SyncReport;
+
+/// What the shell should do after a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    Nothing,
+    /// The idle lock just locked the store: show the lock screen.
+    Locked,
+    /// A sync is due: run `App::sync_now`, then report it with `Scheduler::after_sync`.
+    SyncDue,
+}
+
+pub struct Scheduler {
+    interval: Duration,
+    soon: Duration,
+    backoff: Backoff,
+    next_sync: Instant,
+}
+
+impl Scheduler {
+    pub fn new(interval: Duration, max_retry: Duration, now: Instant) -> Self {
+        Scheduler {
+            interval,
+            soon: Duration::from_secs(2),
+            backoff: Backoff::new(Duration::from_secs(2), max_retry),
+            next_sync: now,
+        }
+    }
+
+    /// The app's defaults: every 30 s, retries up to a minute apart.
+    pub fn standard(now: Instant) -> Self {
+        Scheduler::new(Duration::from_secs(30), Duration::from_secs(60), now)
+    }
+
+    pub fn tick(&mut self, app: &App, now: Instant) -> Tick {
+        if app.lock_if_idle() {
+            return Tick::Locked;
+        }
+        if app.is_unlocked() && now >= self.next_sync {
+            return Tick::SyncDue;
+        }
+        Tick::Nothing
+    }
+
+    pub fn after_sync(&mut self, result: &Result<SyncReport>, now: Instant) {
+        self.next_sync = now
+            + match result {
+                Ok(_) => {
+                    self.backoff.reset();
+                    self.interval
+                }
+                Err(Error::Unreachable(_)) => self.backoff.next_delay(),
+                Err(Error::SyncBusy) => self.soon,
+                Err(_) => self.interval,
+            };
+    }
+
+    /// A local change was made: send it soon rather than at the next interval.
+    pub fn nudge(&mut self, now: Instant) {
+        self.next_sync = self.next_sync.min(now + self.soon);
+    }
+
+    /// When the next sync is due.
+    pub fn next_sync(&self) -> Instant {
+        self.next_sync
+    }
+}

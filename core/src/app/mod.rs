@@ -1,0 +1,279 @@
+//! The patrol app on one device, independent of any UI toolkit: enrolment, unlock and lock,
+//! the idle lock, and syncing in the background. The Tauri shell holds one `App` and turns each
+//! command into one call here, so everything the app decides is tested in this crate.
+//!
+//! - `status`: what the window shows about the device (enrolled? locked? synced?).
+//! - `background`: what the background thread does on each tick (idle lock, when to sync).
+//!
+//! The store lives behind a mutex. A sync holds it only while it reads or writes the store,
+//! never across a network exchange, so the pair can keep working while a slow link is busy.
+//! Locking drops the store, and with it the data key and the database connection.
+
+mod background;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::crypto::keyslots::{KeySlots, LockPolicy};
+use crate::error::{Error, Result};
+use crate::store::{InitOptions, Store};
+use crate::sync::client::{sync_shared, StoreAccess};
+use crate::sync::transport::Transport;
+use crate::sync::{Progress, SyncOptions, SyncReport};
+
+pub use background::{Scheduler, Tick};
+pub use status::{AppStatus, Phase, SyncState, SyncStatus};
+
+/// Makes the transport to a server address (HTTPS with the platform's roots, by default).
+pub type TransportFactory = Box<dyn Fn(&str) -> Result<Box<dyn Transport>> + Send + Sync>;
+
+/// The default transport: reqwest over rustls, trusting `PROVIDE_CA_CERT` if set.
+pub fn http_transport() -> TransportFactory {
+    Box::new(|url| {
+        Ok(Box::new(crate::sync::transport::HttpTransport::from_env(
+            url,
+        )?))
+    })
+}
+
+pub struct App {
+    dir: PathBuf,
+    store: Mutex<Option<Store>>,
+    /// Serialises syncs: the background thread and "sync now" never run two at once.
+    sync_gate: Mutex<()>,
+    sync: Mutex<SyncStatus>,
+    last_activity_ms: AtomicI64,
+    transport: TransportFactory,
+    init: InitOptions,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Recovers a mutex a panicking thread left poisoned: the data behind it is still whole,
+/// because every write to the store is one SQLite transaction.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl App {
+    /// The app over the data directory `dir` (created on enrolment).
+    pub fn new(dir: &Path, transport: TransportFactory) -> Self {
+        App {
+            dir: dir.to_path_buf(),
+            store: Mutex::new(None),
+            sync_gate: Mutex::new(()),
+            sync: Mutex::new(SyncStatus::default()),
+            last_activity_ms: AtomicI64::new(now_ms()),
+            transport,
+            init: InitOptions::default(),
+        }
+    }
+
+    /// Sets the key-derivation cost and lock policy used at enrolment (tests use a cheap one).
+    pub fn with_init_options(mut self, init: InitOptions) -> Self {
+        self.init = init;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the device stands, for the first screen and the status line.
+    pub fn status(&self) -> Result<AppStatus> {
+        let guard = lock(&self.store);
+        if let Some(store) = guard.as_ref() {
+            let policy = store.lock_policy()?;
+            return Ok(AppStatus {
+                phase: Phase::Unlocked {
+                    session: store.session().clone(),
+                },
+                idle_lock_minutes: policy.idle_lock_minutes,
+            });
+        }
+        drop(guard);
+        let st = Store::status(&self.dir)?;
+        if !st.exists {
+            return Ok(AppStatus {
+                phase: Phase::NotEnrolled,
+                idle_lock_minutes: LockPolicy::default().idle_lock_minutes,
+            });
+        }
+        let slots = KeySlots::load(&self.dir)?;
+        if slots.is_wiped() {
+            return Ok(AppStatus {
+                phase: Phase::Wiped,
+                idle_lock_minutes: slots.policy().idle_lock_minutes,
+            });
+        }
+        Ok(AppStatus {
+            phase: Phase::Locked {
+                users: slots.users(),
+                failed_attempts: slots.failed_attempts(),
+                wait_ms: slots.wait_ms(now_ms()),
+            },
+            idle_lock_minutes: slots.policy().idle_lock_minutes,
+        })
+    }
+
+    /// Enrols this device with a server and a one-time code, and leaves it unlocked.
+    pub fn enrol(&self, server: &str, code: &str, passphrase: &str) -> Result<AppStatus> {
+        let mut transport = (self.transport)(server)?;
+        let store = crate::sync::enrol::enrol(
+            &self.dir,
+            server,
+            code,
+            passphrase,
+            self.init,
+            transport.as_mut(),
+        )?;
+        self.opened(store)
+    }
+
+    /// Unlocks the store. A wrong passphrase counts towards the lockout and its back-off.
+    pub fn unlock(&self, passphrase: &str, user: Option<&str>) -> Result<AppStatus> {
+        if lock(&self.store).is_some() {
+            return self.status();
+        }
+        let store = Store::open(&self.dir, passphrase, user)?;
+        self.opened(store)
+    }
+
+    fn opened(&self, store: Store) -> Result<AppStatus> {
+        *lock(&self.sync) = SyncStatus::for_store(&store)?;
+        *lock(&self.store) = Some(store);
+        self.touch();
+        self.status()
+    }
+
+    /// Locks: the store, its key and its connection are dropped.
+    pub fn lock(&self) {
+        lock(&self.store).take();
+    }
+
+    /// Something happened in the window: the idle timer starts again.
+    pub fn touch(&self) {
+        self.last_activity_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the window has been idle, in milliseconds.
+    pub fn idle_ms(&self) -> i64 {
+        now_ms() - self.last_activity_ms.load(Ordering::Relaxed)
+    }
+
+    /// Locks if the window has been idle for longer than the policy allows. True if it locked.
+    pub fn lock_if_idle(&self) -> bool {
+        let mut guard = lock(&self.store);
+        let Some(store) = guard.as_ref() else {
+            return false;
+        };
+        let minutes = store
+            .lock_policy()
+            .map(|p| p.idle_lock_minutes)
+            .unwrap_or(LockPolicy::default().idle_lock_minutes);
+        if self.idle_ms() >= i64::from(minutes) * 60_000 {
+            guard.take();
+            return true;
+        }
+        false
+    }
+
+    /// Sets the idle lock (1-15 minutes).
+    pub fn set_idle_lock_minutes(&self, minutes: u32) -> Result<AppStatus> {
+        self.with_store(|s| {
+            let policy = LockPolicy {
+                idle_lock_minutes: minutes,
+                ..s.lock_policy()?
+            };
+            s.set_lock_policy(policy)
+        })?;
+        self.status()
+    }
+
+    /// Runs `f` on the unlocked store. Counts as activity.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        self.touch();
+        let mut guard = lock(&self.store);
+        let store = guard.as_mut().ok_or(Error::Locked)?;
+        let out = f(store);
+        if store.is_erased() {
+            guard.take();
+        }
+        out
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        lock(&self.store).is_some()
+    }
+
+    /// The sync status line, with the count of changes waiting read fresh from the store.
+    pub fn sync_status(&self) -> SyncStatus {
+        let mut status = lock(&self.sync).clone();
+        if let Some(store) = lock(&self.store).as_ref() {
+            status.refresh(store);
+        }
+        status
+    }
+
+    /// Syncs now. `progress` sees each step; the status line follows it too. Returns the report,
+    /// or the error in plain words (also kept in the status line).
+    pub fn sync_now(&self, progress: &mut dyn FnMut(&SyncStatus)) -> Result<SyncReport> {
+        let _gate = self.sync_gate.try_lock().map_err(|_| Error::SyncBusy)?;
+        let url = self.with_store_quiet(|s| Ok(s.server_link()?.url))?;
+        let mut transport = (self.transport)(&url)?;
+        self.set_sync_state(SyncState::Syncing {
+            progress: Progress::default(),
+        });
+        progress(&self.sync_status());
+        let access = Shared(self);
+        let result = sync_shared(
+            &access,
+            transport.as_mut(),
+            &SyncOptions::default(),
+            &mut |p| {
+                self.set_sync_state(SyncState::Syncing {
+                    progress: p.clone(),
+                });
+                progress(&self.sync_status());
+            },
+        );
+        {
+            let mut status = lock(&self.sync);
+            status.finished(&result);
+        }
+        if let Ok(report) = &result {
+            if report.revoked {
+                lock(&self.store).take();
+            }
+        }
+        progress(&self.sync_status());
+        result
+    }
+
+    fn set_sync_state(&self, state: SyncState) {
+        lock(&self.sync).state = state;
+    }
+
+    /// Like `with_store`, but not activity: background work must not keep the app unlocked.
+    fn with_store_quiet<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        let mut guard = lock(&self.store);
+        let store = guard.as_mut().ok_or(Error::Locked)?;
+        f(store)
+    }
+}
+
+/// The app's store as a sync sees it: borrowed for each step, and gone if the app locks meanwhile.
+struct Shared<'a>(&'a App);
+
+impl StoreAccess for Shared<'_> {
+    fn with_store(&self, f: &mut dyn FnMut(&mut Store) -> Result<()>) -> Result<()> {
+        self.0.with_store_quiet(|s| f(s))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! What the window shows about the device: the phase (not enrolled, locked, unlocked, wiped)
+//! and the always-visible sync status line (offline, syncing with progress, synced at a time,
+//! changes waiting, or an error in plain words).
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::{Session, Store};
+use crate::sync::{Progress, SyncReport};
+
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// No store yet: the first-run screen (server address, one-time code, passphrase).
+    NotEnrolled,
+    /// A store is here and locked. `wait_ms` is the back-off before the next attempt.
+    Locked {
+        users: Vec<String>,
+        failed_attempts: u32,
+        #[ts(type = "number")]
+        wait_ms: u64,
+    },
+    Unlocked {
+        session: Session,
+    },
+    /// The data key was destroyed (too many failed attempts, or revoked): enrol again.
+    Wiped,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+pub struct AppStatus {
+    pub phase: Phase,
+    pub idle_lock_minutes: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, ts_rs::TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Nothing tried since the app was unlocked.
+    #[default]
+    Idle,
+    Syncing {
+        progress: Progress,
+    },
+    Synced {
+        at: String,
+    },
+    /// The server could not be reached; the app tries again by itself.
+    Offline {
+        message: String,
+    },
+    /// The server answered with a refusal, or something else failed.
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, ts_rs::TS)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// Records with changes the server has not acknowledged yet.
+    pub waiting: usize,
+    /// The last time the server answered.
+    pub last_contact: Option<String>,
+    /// Out of contact for longer than the server allows: case work waits for a sync.
+    pub overdue: bool,
+}
+
+impl SyncStatus {
+    pub(crate) fn for_store(store: &Store) -> Result<Self> {
+        let mut s = SyncStatus::default();
+        s.refresh(store);
+        Ok(s)
+    }
+
+    /// Reads the waiting count and the contact times from the store.
+    pub(crate) fn refresh(&mut self, store: &Store) {
+        if let Ok(n) = store.unsynced_count() {
+            self.waiting = n;
+        }
+        if let Ok(c) = store.contact_status() {
+            self.last_contact = c.last_contact;
+            self.overdue = c.overdue;
+        }
+    }
+
+    pub(crate) fn finished(&mut self, result: &Result<SyncReport>) {
+        self.state = match result {
+            Ok(_) => SyncState::Synced {
+                at: crate::store::now_rfc3339(),
+            },
+            Err(Error::Unreachable(why)) => SyncState::Offline {
+                message: format!("No connection to the sync server ({why}). Changes are kept on this device and sent when it is back."),
+            },
+            Err(e) => SyncState::Error {
+                code: e.code().to_string(),
+                message: e.to_string(),
+            },
+        };
+    }
+}

@@ -1,0 +1,88 @@
+//! The UI's TypeScript types are generated from these Rust types (ts-rs) into
+//! `ui/src/lib/bindings/`, never copied by hand. This test regenerates them and fails if the
+//! committed files differ; `UPDATE_BINDINGS=1 cargo test -p provide-core --test ts_bindings`
+//! writes them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use provide_core::app::{AppStatus, SyncStatus};
+use provide_core::directory::Directory;
+use provide_core::forms::{AssessmentInput, FormDef};
+use provide_core::model::{Case, Deployment, HealthRecord, Shift};
+use provide_core::record::history::HistoryEntry;
+use provide_core::store::{
+    Assessed, CaseFilter, CaseSummary, CaseView, Handover, HealthView, ShiftInput,
+};
+use provide_core::sync::SyncReport;
+use provide_core::IpcError;
+use ts_rs::TS;
+
+fn export_all(dir: &Path) {
+    macro_rules! export {
+        ($($t:ty),+ $(,)?) => { $( <$t>::export_all_to(dir).expect(stringify!($t)); )+ };
+    }
+    export!(
+        AppStatus,
+        SyncStatus,
+        SyncReport,
+        IpcError,
+        Case,
+        CaseFilter,
+        CaseSummary,
+        CaseView,
+        Deployment,
+        HealthRecord,
+        HealthView,
+        Shift,
+        ShiftInput,
+        Handover,
+        FormDef,
+        AssessmentInput,
+        Assessed,
+        Directory,
+        HistoryEntry,
+    );
+}
+
+fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "ts") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            out.insert(p.file_name().unwrap().into(), text);
+        }
+    }
+    out
+}
+
+#[test]
+fn ui_bindings_are_generated_from_the_rust_types() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings");
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        let _ = std::fs::remove_dir_all(&committed);
+        std::fs::create_dir_all(&committed).unwrap();
+        export_all(&committed);
+        return;
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    export_all(fresh.path());
+    let want = read_dir(fresh.path());
+    let have = read_dir(&committed);
+    assert!(!want.is_empty());
+    let stale: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, _)| k.display().to_string())
+        .chain(
+            have.keys()
+                .filter(|k| !want.contains_key(*k))
+                .map(|k| format!("{} (no longer generated)", k.display())),
+        )
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "ui/src/lib/bindings is out of date: {stale:?}. Run `make bindings`."
+    );
+}

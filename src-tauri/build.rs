@@ -1,0 +1,46 @@
+//! Generates the app's ACL manifest: every command the UI may call is listed here, and each
+//! gets an `allow-<command>` permission that `capabilities/main.json` grants to the main window.
+//! A command missing from this list cannot be called from the window at all.
+
+const COMMANDS: &[&str] = &[
+    // session
+    "app_status",
+    "enrol",
+    "unlock",
+    "lock",
+    "touch",
+    "set_idle_lock",
+    // cases
+    "list_cases",
+    "show_case",
+    "create_case",
+    "set_case_fields",
+    "add_case_item",
+    "assess",
+    "case_history",
+    // health (IDVA only; the store refuses other roles)
+    "show_health",
+    "add_health_note",
+    "set_discreet_contact",
+    // shift
+    "current_shift",
+    "start_shift",
+    "plan_visit",
+    "end_shift",
+    "handover",
+    "todays_visits",
+    // reference data
+    "forms",
+    "directory",
+    // sync
+    "sync_status",
+    "sync_now",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("the Tauri build step failed");
+}

@@ -1,0 +1,75 @@
+//! provide-app: the Tauri 2 shell of the Provide patrol app. Thin by design: it finds the data
+//! folder, holds provide-core's `App`, exposes one command per action (`commands/`), runs the
+//! background thread (`background`) and turns errors into `{code, message}` (`error`). Every
+//! decision (roles, locking, sync, scoring) is made and tested in provide-core.
+//!
+//! The same `run` is the desktop `main` and the Android/iOS entry point.
+
+pub mod background;
+pub mod commands;
+pub mod error;
+pub mod state;
+
+use tauri::Manager;
+
+use state::AppState;
+
+/// Every command, for the app and for the command tests.
+#[macro_export]
+macro_rules! provide_handlers {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::session::app_status,
+            $crate::commands::session::enrol,
+            $crate::commands::session::unlock,
+            $crate::commands::session::lock,
+            $crate::commands::session::touch,
+            $crate::commands::session::set_idle_lock,
+            $crate::commands::cases::list_cases,
+            $crate::commands::cases::show_case,
+            $crate::commands::cases::create_case,
+            $crate::commands::cases::set_case_fields,
+            $crate::commands::cases::add_case_item,
+            $crate::commands::cases::assess,
+            $crate::commands::cases::case_history,
+            $crate::commands::health::show_health,
+            $crate::commands::health::add_health_note,
+            $crate::commands::health::set_discreet_contact,
+            $crate::commands::shift::current_shift,
+            $crate::commands::shift::start_shift,
+            $crate::commands::shift::plan_visit,
+            $crate::commands::shift::end_shift,
+            $crate::commands::shift::handover,
+            $crate::commands::shift::todays_visits,
+            $crate::commands::reference::forms,
+            $crate::commands::reference::directory,
+            $crate::commands::sync::sync_status,
+            $crate::commands::sync::sync_now,
+        ]
+    };
+}
+
+/// Builds the app on any runtime (the real window, or Tauri's mock runtime in tests), with its
+/// state and the background thread.
+pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .invoke_handler(provide_handlers!())
+        .setup(|app| {
+            let dir = state::data_dir(app.handle())?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| error::ShellError::DataDir(e.kind().to_string()))?;
+            let st = AppState::new(dir);
+            background::start(app.handle().clone(), st.app.clone(), st.scheduler.clone());
+            app.manage(st);
+            Ok(())
+        })
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    let result = builder(tauri::Builder::default()).run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("provide: the app could not start: {e}");
+        std::process::exit(1);
+    }
+}

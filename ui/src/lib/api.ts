@@ -1,0 +1,110 @@
+// The one door from the UI to the app: a typed wrapper per Tauri command. Argument and result
+// types are generated from the Rust types (./bindings, by ts-rs; `make bindings`), so a change
+// on the Rust side that the UI does not follow fails the type check. Errors arrive as
+// `{code, message}` (IpcError) and are rethrown as `AppError` with the message in plain words.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+import type { AppStatus } from "./bindings/AppStatus";
+import type { Assessed } from "./bindings/Assessed";
+import type { AssessmentInput } from "./bindings/AssessmentInput";
+import type { CaseFilter } from "./bindings/CaseFilter";
+import type { CaseSummary } from "./bindings/CaseSummary";
+import type { CaseView } from "./bindings/CaseView";
+import type { Deployment } from "./bindings/Deployment";
+import type { Directory } from "./bindings/Directory";
+import type { FormDef } from "./bindings/FormDef";
+import type { Handover } from "./bindings/Handover";
+import type { HealthView } from "./bindings/HealthView";
+import type { HistoryEntry } from "./bindings/HistoryEntry";
+import type { IpcError } from "./bindings/IpcError";
+import type { Shift } from "./bindings/Shift";
+import type { ShiftInput } from "./bindings/ShiftInput";
+import type { SyncReport } from "./bindings/SyncReport";
+import type { SyncStatus } from "./bindings/SyncStatus";
+
+/** A field path and the value typed for it, e.g. ["victim.safe_contact.call_ok", "no"]. */
+export type FieldSet = [string, string];
+
+/** A failed command: `code` is stable for the UI to act on, `message` is for people. */
+export class AppError extends Error {
+  readonly code: string;
+  constructor(e: IpcError) {
+    super(e.message);
+    this.code = e.code;
+    this.name = "AppError";
+  }
+}
+
+function isIpcError(e: unknown): e is IpcError {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    if (isIpcError(e)) throw new AppError(e);
+    throw new AppError({ code: "internal", message: String(e) });
+  }
+}
+
+export const api = {
+  // session
+  appStatus: () => call<AppStatus>("app_status"),
+  enrol: (server: string, code: string, passphrase: string) =>
+    call<AppStatus>("enrol", { server, code, passphrase }),
+  unlock: (passphrase: string, user: string | null = null) =>
+    call<AppStatus>("unlock", { passphrase, user }),
+  lock: () => call<AppStatus>("lock"),
+  touch: () => call<null>("touch"),
+  setIdleLock: (minutes: number) => call<AppStatus>("set_idle_lock", { minutes }),
+
+  // cases
+  listCases: (filter: CaseFilter) => call<CaseSummary[]>("list_cases", { filter }),
+  showCase: (id: string) => call<CaseView>("show_case", { id }),
+  createCase: (deployment: Deployment, sets: FieldSet[]) =>
+    call<string>("create_case", { deployment, sets }),
+  setCaseFields: (id: string, sets: FieldSet[]) => call<CaseView>("set_case_fields", { id, sets }),
+  addCaseItem: (id: string, list: string, item: Record<string, unknown>) =>
+    call<CaseView>("add_case_item", { id, list, item }),
+  assess: (id: string, form: string, input: AssessmentInput) =>
+    call<Assessed>("assess", { id, form, input }),
+  caseHistory: (id: string, path: string | null = null) =>
+    call<HistoryEntry[]>("case_history", { id, path }),
+
+  // health (IDVA only)
+  showHealth: (caseId: string) => call<HealthView | null>("show_health", { caseId }),
+  addHealthNote: (caseId: string, text: string) =>
+    call<HealthView | null>("add_health_note", { caseId, text }),
+  setDiscreetContact: (caseId: string, text: string) =>
+    call<HealthView | null>("set_discreet_contact", { caseId, text }),
+
+  // shift
+  currentShift: () => call<Shift | null>("current_shift"),
+  startShift: (input: ShiftInput) => call<Shift>("start_shift", { input }),
+  planVisit: (shiftId: string, caseId: string) => call<Shift>("plan_visit", { shiftId, caseId }),
+  endShift: (shiftId: string) => call<Handover>("end_shift", { shiftId }),
+  handover: (shiftId: string) => call<Handover>("handover", { shiftId }),
+  todaysVisits: () => call<CaseSummary[]>("todays_visits"),
+
+  // reference data
+  forms: () => call<FormDef[]>("forms"),
+  directory: () => call<Directory>("directory"),
+
+  // sync
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  syncNow: () => call<SyncReport>("sync_now"),
+};
+
+export type Api = typeof api;
+
+/** The status line as the background sync reports it. */
+export function onSyncStatus(f: (s: SyncStatus) => void): Promise<UnlistenFn> {
+  return listen<SyncStatus>("sync-status", (e) => f(e.payload));
+}
+
+/** The idle lock fired (or the device was revoked): show the lock screen at once. */
+export function onLocked(f: () => void): Promise<UnlistenFn> {
+  return listen("locked", () => f());
+}
