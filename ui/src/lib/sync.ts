@@ -1,0 +1,48 @@
+// The sync status in plain words: a headline, a detail and a tone for the status line. Pure.
+import type { SyncStatus } from "./bindings/SyncStatus";
+import { formatBytes, formatTime, plural } from "./format";
+
+export type SyncSummary = {
+  state: string;
+  headline: string;
+  detail: string;
+  tone: "ok" | "warn" | "error" | "neutral";
+};
+
+export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
+  if (!s) return { state: "unknown", headline: busy ? "Syncing…" : "Sync status not known yet", detail: "", tone: "neutral" };
+  const waiting = s.waiting > 0 ? `${plural(s.waiting, "change")} waiting` : "";
+  const overdue = s.overdue ? "Sync overdue: connect to send your changes" : "";
+  const join = (...parts: string[]) => parts.filter(Boolean).join(". ");
+  const st = s.state;
+  switch (st.state) {
+    case "syncing": {
+      const p = st.progress;
+      const bytes = p.bytes_up + p.bytes_down + p.bytes_in_flight;
+      return {
+        state: "syncing",
+        headline: "Syncing",
+        detail: join(`${plural(p.docs_left, "record")} left to send`, `${formatBytes(bytes)} transferred`),
+        tone: "neutral",
+      };
+    }
+    case "offline":
+      return { state: "offline", headline: "Offline", detail: join(st.message, waiting, overdue), tone: s.overdue ? "error" : "warn" };
+    case "error":
+      return { state: "error", headline: "Sync failed", detail: join(st.message, waiting, overdue), tone: "error" };
+    case "synced":
+      return {
+        state: "synced",
+        headline: `Synced at ${formatTime(st.at)}`,
+        detail: join(waiting, overdue),
+        tone: s.overdue ? "error" : waiting ? "warn" : "ok",
+      };
+    default:
+      return {
+        state: "idle",
+        headline: waiting || (s.last_contact ? `Last synced at ${formatTime(s.last_contact)}` : "Not synced yet"),
+        detail: join(waiting && s.last_contact ? `last synced at ${formatTime(s.last_contact)}` : "", overdue),
+        tone: s.overdue ? "error" : waiting ? "warn" : "neutral",
+      };
+  }
+}
