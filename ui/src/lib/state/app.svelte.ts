@@ -82,9 +82,13 @@ export function handleError(e: unknown): string {
   return e instanceof Error ? e.message : "Something went wrong.";
 }
 
-const touch = throttle(() => {
-  if (session()) api.touch().catch(() => {});
+const sendTouch = throttle(() => {
+  api.touch().catch(() => {});
 }, 10_000);
+/** Activity counts only while unlocked (typing the passphrase must not use up the throttle). */
+const touch = () => {
+  if (session()) sendTouch();
+};
 
 /** Starts the app: reads the phase, listens for locks and reports activity for the idle lock. */
 export async function start(): Promise<() => void> {

@@ -1,0 +1,556 @@
+// An in-memory stand-in for the Tauri shell, for the browser tests of the built UI: every
+// command in src/lib/api.ts, the `sync-status` and `locked` events, role rules, back-off after
+// wrong passphrases, and conflicts. Configured from the page's query string; driven from the
+// tests through `window.__fake`. Fictional people only.
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type { AppStatus } from "../../src/lib/bindings/AppStatus";
+import type { Case } from "../../src/lib/bindings/Case";
+import type { CaseSummary } from "../../src/lib/bindings/CaseSummary";
+import type { CaseView } from "../../src/lib/bindings/CaseView";
+import type { Conflict } from "../../src/lib/bindings/Conflict";
+import type { FormDef } from "../../src/lib/bindings/FormDef";
+import type { Directory } from "../../src/lib/bindings/Directory";
+import type { HealthRecord } from "../../src/lib/bindings/HealthRecord";
+import type { RiskView } from "../../src/lib/bindings/RiskView";
+import type { Role } from "../../src/lib/bindings/Role";
+import type { Shift } from "../../src/lib/bindings/Shift";
+import type { SyncStatus } from "../../src/lib/bindings/SyncStatus";
+import type { RiskLevel } from "../../src/lib/bindings/RiskLevel";
+import type { Answer } from "../../src/lib/bindings/Answer";
+import { preview } from "../../src/lib/scoring";
+import dash from "../../../core/data/forms/dash-v1.json";
+import dara from "../../../core/data/forms/dara-v1.json";
+import directory from "../../../core/data/directory/lancashire-v1.json";
+
+type User = { name: string; role: Role; passphrase: string };
+const FORMS = [dash, dara] as unknown as FormDef[];
+const q = new URLSearchParams(location.search);
+const role = (q.get("role") ?? "idva") as Role;
+
+const USERS: User[] = [
+  { name: role === "officer" ? "pc.example" : role === "admin" ? "admin.example" : role === "safeguarding" ? "ds.sample" : "idva.jones", role, passphrase: "correct horse" },
+];
+if (q.get("users") === "2") USERS.push({ name: "pc.example", role: "officer", passphrase: "battery staple" });
+
+let seq = 1000;
+const newId = (p: string) => `${p}-${(seq++).toString(36)}`;
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+const state = {
+  phase: (q.get("phase") ?? "locked") as "not_enrolled" | "locked" | "unlocked" | "wiped",
+  user: null as User | null,
+  failed: 0,
+  waitUntil: 0,
+  backoffAfter: Number(q.get("backoff") ?? "2"),
+  idle: 5,
+  cases: new Map<string, Case>(),
+  conflicts: new Map<string, Conflict[]>(),
+  health: new Map<string, HealthRecord>(),
+  shift: null as Shift | null,
+  visits: [] as string[],
+  touched: new Map<string, string[]>(),
+  unsynced: new Set<string>(),
+  touches: 0,
+  calls: [] as string[],
+  sync: {
+    state: { state: "offline", message: "No connection to the sync server (no route to host). Changes are kept on this device and sent when it is back." },
+    waiting: 2,
+    last_contact: hoursAgo(3),
+    overdue: false,
+  } as SyncStatus,
+};
+
+function fail(code: string, message: string): never {
+  throw { code, message };
+}
+
+function blankCase(id: string, deployment: Case["deployment"]): Case {
+  return {
+    schema: 1,
+    id,
+    deployment,
+    status: "active",
+    division: "Central",
+    team: "Provide 1",
+    created_at: now(),
+    created_by: state.user?.name ?? "seed",
+    incident: { reference: "", occurred_at: null, location: "" },
+    victim: {
+      name: "",
+      dob: null,
+      address: "",
+      phone: "",
+      safe_contact: { call_ok: null, text_ok: null, voicemail_ok: null, safe_times: "", notes: "" },
+      language: "",
+      interpreter_needed: null,
+      disability: "",
+      pregnant: null,
+    },
+    children: [],
+    perpetrator: { name: "", relationship: "", in_custody: null, bail_conditions: "" },
+    risk_assessments: [],
+    support: {
+      risk_assessment: false,
+      safety_planning: false,
+      emotional_support: false,
+      information_signposting: false,
+      criminal_justice_advocacy: false,
+      social_welfare: false,
+    },
+    safety_plan: [],
+    referrals: [],
+    consent: { information_sharing: "not_asked", basis: "" },
+    visits: [],
+    outcome: {
+      engaged_safeguarding: "unknown",
+      engaged_investigation: "unknown",
+      previously_engaged_safeguarding: "unknown",
+      previously_engaged_investigation: "unknown",
+      repeat_victim: "unknown",
+    },
+    notes: [],
+  };
+}
+
+function seedAssessment(c: Case, level: RiskLevel, yes: number) {
+  const answers: Record<string, Answer> = {};
+  dash.groups.flatMap((g) => g.questions).forEach((qq, i) => (answers[qq.id] = i < yes ? "yes" : "no"));
+  c.risk_assessments.push({
+    id: newId("as"),
+    form: "dash",
+    form_version: 1,
+    answers,
+    judgement_level: level === "high" && yes < 14 ? "high" : null,
+    judgement_reason: level === "high" && yes < 14 ? "Escalating threats" : "",
+    incidents_12_months: null,
+    assessed_at: hoursAgo(20),
+    assessed_by: "idva.jones",
+    role: "idva",
+  });
+}
+
+function seed() {
+  const people: [string, string, RiskLevel | null, number, Partial<Case["victim"]["safe_contact"]>][] = [
+    ["Jane Fictional", "LC-20261121-0456", "high", 15, { call_ok: false, text_ok: true, voicemail_ok: false, safe_times: "Weekdays 10:00–12:00" }],
+    ["Ali Example", "LC-20261121-0789", "medium", 11, { call_ok: true, text_ok: true, voicemail_ok: null, safe_times: "After 18:00" }],
+    ["Sam Sample", "LC-20261120-0102", "standard", 4, { call_ok: true, text_ok: true, voicemail_ok: true }],
+    ["Priya Placeholder", "LC-20261121-0333", "high", 9, { call_ok: false, text_ok: false, voicemail_ok: false, safe_times: "Only via GP surgery" }],
+    ["Morgan Test", "LC-20261119-0911", null, 0, {}],
+  ];
+  people.forEach(([name, ref, level, yes, sc], i) => {
+    const id = `case-${i + 1}`;
+    const c = blankCase(id, i === 4 ? "live" : "post_incident");
+    c.status = i === 4 ? "triaged" : "active";
+    c.created_at = hoursAgo(30 - i);
+    c.victim.name = name;
+    c.victim.phone = `07700 900${(120 + i).toString()}`;
+    c.victim.address = `${i + 1} Example Street, Preston`;
+    c.victim.safe_contact = { ...c.victim.safe_contact, ...sc };
+    c.incident = { reference: ref, occurred_at: hoursAgo(26 + i), location: "Preston" };
+    c.perpetrator = { name: "Chris Madeup", relationship: "Ex-partner", in_custody: i === 0 ? false : null, bail_conditions: i === 0 ? "Not to contact the victim" : "" };
+    if (level) seedAssessment(c, level, yes);
+    if (i === 0) c.children.push({ id: newId("ch"), name: "Robin Fictional", age: 6, present_at_incident: true });
+    c.notes.push({ id: newId("n"), at: hoursAgo(22), author: "ds.sample", role: "safeguarding", text: "Triaged for a visit today." });
+    state.cases.set(id, c);
+    if (i < 4) state.visits.push(id);
+  });
+  state.conflicts.set("case-2", [
+    {
+      path: "status",
+      values: [
+        { value: "active", user: "idva.jones", role: "idva", at: hoursAgo(2) },
+        { value: "closed", user: "ds.sample", role: "safeguarding", at: hoursAgo(1.5) },
+      ],
+    },
+    {
+      path: "victim.phone",
+      values: [
+        { value: "07700 900121", user: "pc.example", role: "officer", at: hoursAgo(2) },
+        { value: "07700 900999", user: "idva.jones", role: "idva", at: hoursAgo(1) },
+      ],
+    },
+  ]);
+  state.health.set("case-1", { schema: 1, id: "h-1", case_id: "case-1", discreet_contact: "GP appointment, Tuesdays", notes: [] });
+  const many = Number(q.get("many") ?? "0");
+  for (let i = 0; i < many; i++) {
+    const id = `bulk-${i}`;
+    const c = blankCase(id, i % 3 === 0 ? "live" : "post_incident");
+    c.victim.name = `Test Person ${i}`;
+    c.incident.reference = `LC-BULK-${i}`;
+    c.created_at = hoursAgo(100 + i);
+    state.cases.set(id, c);
+  }
+  if (q.get("shift") === "1") startShift({ pattern: "early", call_sign: "PR01", partner: "pc.example", date: null });
+}
+
+function session() {
+  if (state.phase !== "unlocked" || !state.user) fail("locked", "The app is locked. Unlock it to continue.");
+  return state.user;
+}
+
+function appStatus(): AppStatus {
+  const u = state.user;
+  const phase: AppStatus["phase"] =
+    state.phase === "unlocked" && u
+      ? { phase: "unlocked", session: { user: u.name, role: u.role, division: "Central", team: "Provide 1" } }
+      : state.phase === "locked"
+        ? { phase: "locked", users: USERS.map((x) => x.name), failed_attempts: state.failed, wait_ms: Math.max(0, state.waitUntil - Date.now()) }
+        : { phase: state.phase as "not_enrolled" | "wiped" };
+  return { phase, idle_lock_minutes: state.idle };
+}
+
+function riskViews(c: Case): RiskView[] {
+  return c.risk_assessments.map((a) => {
+    const form = FORMS.find((f) => f.id === a.form)!;
+    const p = preview(form, a.answers as Record<string, string>, a.judgement_level, a.judgement_reason || "x", a.incidents_12_months);
+    return {
+      assessment_id: a.id,
+      form: a.form,
+      assessed_at: a.assessed_at,
+      score: p.score,
+      computed_level: p.computedLevel,
+      level: p.level ?? "standard",
+      raised_by_judgement: p.raisedByJudgement,
+      marac_criteria: p.marac,
+    };
+  });
+}
+
+function view(id: string): CaseView {
+  const c = state.cases.get(id) ?? fail("not_found", "There is no such case on this device.");
+  const u = session();
+  if (u.role === "admin") fail("forbidden", "An administrator may not read case records.");
+  const assessments = riskViews(c);
+  const risk = assessments[assessments.length - 1] ?? null;
+  const occurred = c.incident.occurred_at ? Math.floor((Date.now() - Date.parse(c.incident.occurred_at)) / 86400_000) : null;
+  return { id, record: structuredClone(c), risk_level: risk?.level ?? null, risk, assessments, days_since_incident: occurred, conflicts: structuredClone(state.conflicts.get(id) ?? []) };
+}
+
+function summary(c: Case): CaseSummary {
+  const v = riskViews(c);
+  return {
+    id: c.id,
+    deployment: c.deployment,
+    status: c.status,
+    risk_level: v[v.length - 1]?.level ?? null,
+    victim_name: c.victim.name,
+    incident_reference: c.incident.reference,
+    team: c.team,
+    updated_at: c.notes[c.notes.length - 1]?.at ?? c.created_at,
+    conflicts: state.conflicts.get(c.id)?.length ?? 0,
+  };
+}
+
+const OPT_BOOL = /^(victim\.(interpreter_needed|pregnant|safe_contact\.(call_ok|text_ok|voicemail_ok))|perpetrator\.in_custody|children\.[^.]+\.present_at_incident)$/;
+const BOOL = /^(support\.[a-z_]+|safety_plan\.[^.]+\.done)$/;
+
+function typed(path: string, text: string): unknown {
+  if (OPT_BOOL.test(path)) {
+    if (text === "" || text === "unknown") return null;
+    if (text === "yes" || text === "true") return true;
+    if (text === "no" || text === "false") return false;
+    fail("invalid_value", `${path}: expected yes, no or blank`);
+  }
+  if (BOOL.test(path)) {
+    if (text === "yes" || text === "true") return true;
+    if (text === "no" || text === "false") return false;
+    fail("invalid_value", `${path}: expected yes or no`);
+  }
+  if (/\.age$/.test(path)) return text === "" ? null : Number(text);
+  if (/occurred_at|dob$/.test(path)) return text === "" ? null : text;
+  return text;
+}
+
+function touch(id: string, what: string) {
+  state.unsynced.add(id);
+  const list = state.touched.get(id) ?? [];
+  list.push(what);
+  state.touched.set(id, list);
+  state.sync = { ...state.sync, waiting: state.unsynced.size + 2 };
+}
+
+function setField(c: Case, path: string, text: string, u: User) {
+  if (path.startsWith("support.") && u.role !== "idva") fail("forbidden", "An officer may not set the IDVA support given.");
+  const parts = path.split(".");
+  const lists = ["children", "safety_plan", "referrals", "visits"];
+  let obj: Record<string, unknown> = c as unknown as Record<string, unknown>;
+  if (lists.includes(parts[0]) && parts.length === 3) {
+    const list = obj[parts[0]] as { id: string }[];
+    const item = list.find((x) => x.id === parts[1]) ?? fail("unknown_path", `No such item: ${parts[0]}`);
+    (item as Record<string, unknown>)[parts[2]] = typed(path, text);
+  } else {
+    for (const p of parts.slice(0, -1)) obj = obj[p] as Record<string, unknown>;
+    if (!obj || !(parts[parts.length - 1] in obj)) fail("unknown_path", `There is no field called ${path}.`);
+    obj[parts[parts.length - 1]] = typed(path, text);
+  }
+  const cs = state.conflicts.get(c.id);
+  if (cs) state.conflicts.set(c.id, cs.filter((x) => x.path !== path));
+}
+
+function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) {
+  const id = newId(list.slice(0, 2));
+  const at = now();
+  switch (list) {
+    case "notes":
+      if (!String(item.text ?? "").trim()) fail("invalid_value", "notes.text: it must not be empty");
+      c.notes.push({ id, at, author: u.name, role: u.role, text: String(item.text) });
+      break;
+    case "visits":
+      c.visits.push({ id, at: (item.at as string) || at, outcome: item.outcome as never, notes: String(item.notes ?? ""), by: u.name });
+      break;
+    case "referrals": {
+      if (u.role === "officer") fail("forbidden", "An officer may not make referrals.");
+      const svc = item.service_id ? (directory as Directory).services.find((s) => s.id === item.service_id) : null;
+      if (item.service_id && !svc) fail("invalid_value", "referrals.service_id: no such service in the directory");
+      c.referrals.push({
+        id,
+        kind: item.kind as never,
+        service_id: (item.service_id as string) ?? null,
+        service: String(item.service ?? svc?.name ?? ""),
+        status: (item.status as never) ?? "to_make",
+        consent: (item.consent as never) ?? "not_asked",
+        notes: String(item.notes ?? ""),
+        made_at: at,
+        made_by: u.name,
+      });
+      break;
+    }
+    case "safety_plan":
+      c.safety_plan.push({ id, text: String(item.text), done: !!item.done, added_at: at, added_by: u.name });
+      break;
+    case "children":
+      c.children.push({ id, name: String(item.name ?? ""), age: (item.age as number) ?? null, present_at_incident: (item.present_at_incident as boolean) ?? null });
+      break;
+    default:
+      fail("unknown_list", `There is no list called ${list}.`);
+  }
+  touch(c.id, `added to ${list.replace("_", " ")}`);
+}
+
+function startShift(input: { pattern: "early" | "late"; call_sign: string; partner: string; date: string | null }): Shift {
+  const u = state.user ?? USERS[0];
+  state.shift = {
+    schema: 1,
+    id: newId("shift"),
+    date: new Date().toISOString().slice(0, 10),
+    pattern: input.pattern,
+    call_sign: input.call_sign,
+    officer: u.role === "officer" ? u.name : input.partner,
+    idva: u.role === "idva" ? u.name : input.partner,
+    division: "Central",
+    team: "Provide 1",
+    planned_visits: state.visits.map((case_id, order) => ({ id: newId("pv"), case_id, order })),
+    started_at: now(),
+    ended_at: null,
+  };
+  return state.shift;
+}
+
+function handover(shift: Shift) {
+  return {
+    shift,
+    cases: [...state.touched.entries()].map(([id, done]) => {
+      const c = state.cases.get(id)!;
+      const outstanding: string[] = [];
+      if (c.deployment !== "consultation" && c.risk_assessments.length === 0) outstanding.push("no risk assessment recorded");
+      for (const r of c.referrals) if (r.status === "to_make") outstanding.push(`referral to make: ${r.service || r.kind}`);
+      return { case: summary(c), done, outstanding, unsynced: state.unsynced.has(id) };
+    }),
+    unsynced: state.unsynced.size,
+  };
+}
+
+async function syncNow() {
+  session();
+  const left = state.unsynced.size;
+  state.sync = {
+    ...state.sync,
+    state: { state: "syncing", progress: { round_trips: 1, docs_left: left, bytes_in_flight: 2048, bytes_up: 0, bytes_down: 0, docs_sent: 0, docs_received: 0, more_to_receive: false } },
+  };
+  await emit("sync-status", state.sync);
+  await new Promise((r) => setTimeout(r, 300));
+  state.unsynced.clear();
+  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false };
+  await emit("sync-status", state.sync);
+  return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false };
+}
+
+type Args = Record<string, unknown>;
+
+function handle(cmd: string, a: Args): unknown {
+  state.calls.push(cmd);
+  switch (cmd) {
+    case "app_status":
+      return appStatus();
+    case "enrol": {
+      if (state.phase !== "not_enrolled" && state.phase !== "wiped") fail("store_exists", "This device is already enrolled.");
+      if (!String(a.server).startsWith("https://")) fail("invalid_input", "The server address must start with https://.");
+      if (a.code !== "ENROL-1234") fail("server_refused", "The server did not accept that enrolment code. Check it, or ask for a new one.");
+      if (String(a.passphrase).length < 8) fail("weak_passphrase", "The passphrase is too short.");
+      USERS[0].passphrase = String(a.passphrase);
+      state.user = USERS[0];
+      state.phase = "unlocked";
+      return appStatus();
+    }
+    case "unlock": {
+      if (state.phase !== "locked") fail("invalid_input", "The app is not locked.");
+      const wait = state.waitUntil - Date.now();
+      if (wait > 0) fail("backing_off", `Too many wrong passphrases: wait ${Math.ceil(wait / 1000)} seconds.`);
+      const u = a.user ? USERS.find((x) => x.name === a.user) : USERS[0];
+      if (!u || u.passphrase !== a.passphrase) {
+        state.failed++;
+        if (state.failed >= state.backoffAfter) state.waitUntil = Date.now() + 2000;
+        fail("wrong_passphrase", "The passphrase is not right.");
+      }
+      state.failed = 0;
+      state.user = u;
+      state.phase = "unlocked";
+      return appStatus();
+    }
+    case "lock":
+      if (state.phase === "unlocked") state.phase = "locked";
+      return appStatus();
+    case "touch":
+      state.touches++;
+      return null;
+    case "set_idle_lock": {
+      const m = Number(a.minutes);
+      if (!(m >= 1 && m <= 15)) fail("invalid_setting", "The idle lock must be between 1 and 15 minutes.");
+      state.idle = m;
+      return appStatus();
+    }
+    case "list_cases": {
+      const u = session();
+      if (u.role === "admin") fail("forbidden", "An administrator may not read case records.");
+      const f = a.filter as { status: string | null; risk: string | null; deployment: string | null; search: string | null; limit: number | null };
+      let out = [...state.cases.values()].map(summary);
+      if (f.status) out = out.filter((s) => s.status === f.status);
+      if (f.risk) out = out.filter((s) => s.risk_level === f.risk);
+      if (f.deployment) out = out.filter((s) => s.deployment === f.deployment);
+      if (f.search) {
+        const t = f.search.toLowerCase();
+        out = out.filter((s) => s.victim_name.toLowerCase().includes(t) || s.incident_reference.toLowerCase().includes(t));
+      }
+      out.sort((x, y) => y.updated_at.localeCompare(x.updated_at));
+      return f.limit ? out.slice(0, f.limit) : out;
+    }
+    case "show_case":
+      return view(String(a.id));
+    case "create_case": {
+      const u = session();
+      const id = newId("case");
+      const c = blankCase(id, a.deployment as Case["deployment"]);
+      c.status = "active";
+      state.cases.set(id, c);
+      for (const [p, v] of a.sets as [string, string][]) setField(c, p, v, u);
+      touch(id, "created the case");
+      return id;
+    }
+    case "set_case_fields": {
+      const u = session();
+      const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
+      for (const [p, v] of a.sets as [string, string][]) setField(c, p, v, u);
+      touch(c.id, `changed ${(a.sets as [string, string][]).map((s) => s[0]).join(", ")}`);
+      return view(c.id);
+    }
+    case "add_case_item": {
+      const u = session();
+      const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
+      addItem(c, String(a.list), a.item as Record<string, unknown>, u);
+      return view(c.id);
+    }
+    case "assess": {
+      const u = session();
+      const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
+      const form = FORMS.find((f) => f.id === a.form) ?? fail("unknown_form", "There is no such form.");
+      const input = a.input as { answers: Record<string, string>; judgement_level: RiskLevel | null; judgement_reason: string | null; incidents_12_months: number | null };
+      const p = preview(form, input.answers, input.judgement_level, input.judgement_reason ?? "", input.incidents_12_months);
+      if (!p.level) fail("invalid_input", `the ${form.id.toUpperCase()} assessment needs the officer's level (high, medium or standard)`);
+      const id = newId("as");
+      c.risk_assessments.push({
+        id,
+        form: form.id,
+        form_version: form.version,
+        answers: input.answers as Record<string, Answer>,
+        judgement_level: input.judgement_level,
+        judgement_reason: input.judgement_reason ?? "",
+        incidents_12_months: input.incidents_12_months,
+        assessed_at: now(),
+        assessed_by: u.name,
+        role: u.role,
+      });
+      touch(c.id, `recorded a ${form.id.toUpperCase()} assessment`);
+      return { assessment_id: id, evaluation: { score: p.score, computed_level: p.computedLevel, level: p.level, raised_by_judgement: p.raisedByJudgement, marac_criteria: p.marac } };
+    }
+    case "case_history":
+      session();
+      return [];
+    case "show_health":
+    case "add_health_note":
+    case "set_discreet_contact": {
+      const u = session();
+      if (u.role !== "idva") fail("forbidden", "Only the IDVA may see health notes.");
+      const caseId = String(a.caseId);
+      const h = state.health.get(caseId) ?? { schema: 1, id: newId("h"), case_id: caseId, discreet_contact: "", notes: [] };
+      if (cmd === "add_health_note") h.notes.push({ id: newId("hn"), at: now(), author: u.name, role: "idva", text: String(a.text) });
+      if (cmd === "set_discreet_contact") h.discreet_contact = String(a.text);
+      if (cmd !== "show_health") state.health.set(caseId, h);
+      return state.health.has(caseId) ? { record: structuredClone(h), conflicts: [] } : null;
+    }
+    case "current_shift":
+      session();
+      return state.shift;
+    case "start_shift":
+      session();
+      return startShift(a.input as never);
+    case "plan_visit":
+      session();
+      return state.shift;
+    case "end_shift":
+    case "handover": {
+      session();
+      const s = state.shift ?? fail("not_found", "No shift is running.");
+      if (cmd === "end_shift") {
+        s.ended_at = now();
+        state.shift = null;
+      }
+      return handover(s);
+    }
+    case "todays_visits":
+      session();
+      return state.visits.map((id) => summary(state.cases.get(id)!));
+    case "forms":
+      return structuredClone(FORMS);
+    case "directory":
+      return structuredClone(directory);
+    case "sync_status":
+      session();
+      return state.sync;
+    case "sync_now":
+      return syncNow();
+    default:
+      fail("internal", `The fake backend has no command ${cmd}.`);
+  }
+}
+
+export function installFakeBackend() {
+  seed();
+  mockIPC((cmd, args) => handle(cmd, (args ?? {}) as Args), { shouldMockEvents: true });
+  const fake = {
+    state,
+    emit: (event: string, payload?: unknown) => emit(event, payload),
+    /** The idle lock fires: the backend locks and tells the window. */
+    idleLock: async () => {
+      state.phase = "locked";
+      await emit("locked");
+    },
+    addConflict: (caseId: string, c: Conflict) => state.conflicts.set(caseId, [...(state.conflicts.get(caseId) ?? []), c]),
+    setSync: async (s: SyncStatus) => {
+      state.sync = s;
+      await emit("sync-status", s);
+    },
+  };
+  (window as unknown as { __fake: typeof fake }).__fake = fake;
+}

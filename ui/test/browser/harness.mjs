@@ -1,0 +1,117 @@
+// Browser-test harness: serves the mock bundle (dist-mock/) on 127.0.0.1 with the app's
+// strict CSP, launches Debian's Chromium through playwright-core with a fresh profile, and
+// offers helpers: open a page, unlock, run axe-core, screenshot, check horizontal scroll.
+import { createServer } from "node:http";
+import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, extname, normalize, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const UI = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const DIST = join(UI, "dist-mock");
+const AXE = readFileSync(join(UI, "node_modules", "axe-core", "axe.min.js"));
+export const SHOTS = join(UI, "test-results");
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml" };
+
+export async function startServer() {
+  if (!existsSync(join(DIST, "test", "browser", "mock.html"))) throw new Error("build the mock bundle first (npm run test:browser)");
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/favicon.ico") {
+      res.writeHead(204);
+      return res.end();
+    }
+    if (url.pathname === "/axe.js") {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      return res.end(AXE);
+    }
+    const path = normalize(join(DIST, url.pathname === "/" ? "test/browser/mock.html" : url.pathname));
+    if (!path.startsWith(DIST) || !existsSync(path)) {
+      res.writeHead(404);
+      return res.end("not found");
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream", "content-security-policy": CSP });
+    res.end(readFileSync(path));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
+}
+
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), "provide-ui-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 800 },
+  });
+  mkdirSync(SHOTS, { recursive: true });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the app with a query (`phase=locked&role=idva`); records console errors and CSP reports. */
+export async function open(env, query = "", viewport = { width: 1280, height: 800 }) {
+  const page = await env.context.newPage();
+  await page.setViewportSize(viewport);
+  page.problems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || /Content Security Policy/i.test(m.text())) page.problems.push(m.text());
+  });
+  page.on("pageerror", (e) => page.problems.push(String(e)));
+  await page.goto(`${env.base}/test/browser/mock.html?${query}`);
+  return page;
+}
+
+export async function unlock(page, passphrase = "correct horse") {
+  await page.getByTestId("unlock-passphrase").fill(passphrase);
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("sync-status").waitFor();
+}
+
+/** Runs axe-core on the page; returns serious or critical violations, described. */
+export async function axe(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ url: "/axe.js" });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+  });
+  return result.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** True when the page scrolls sideways (it must not at any supported width). */
+export async function scrollsSideways(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
+}
