@@ -13,7 +13,7 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
   if (!s) return { state: "unknown", headline: busy ? "Syncing…" : "Sync status not known yet", detail: "", tone: "neutral" };
   const waiting = s.waiting > 0 ? `${plural(s.waiting, "change")} waiting` : "";
   const overdue = s.overdue ? "Sync overdue: connect to send your changes" : "";
-  const join = (...parts: string[]) => parts.filter(Boolean).join(". ");
+  const join = (...parts: string[]) => parts.filter(Boolean).map((p) => p.replace(/\.$/, "")).join(". ");
   const st = s.state;
   switch (st.state) {
     case "syncing": {

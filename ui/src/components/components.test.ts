@@ -1,0 +1,107 @@
+// Component tests (jsdom): the safe-contact banner, the conflict resolver, the support section
+// by role, and the case row's conflict marker.
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import { afterEach, expect, test, vi } from "vitest";
+import type { CaseStore } from "../lib/state/case.svelte";
+import SafeContactBanner from "./case/SafeContactBanner.svelte";
+import ConflictResolver from "./fields/ConflictResolver.svelte";
+import SupportSection from "./case/SupportSection.svelte";
+import CaseRow from "./CaseRow.svelte";
+
+afterEach(cleanup);
+
+function fakeStore(): CaseStore {
+  return { id: "c1", conflict: () => undefined, set: vi.fn(async () => true), add: vi.fn(async () => true) } as unknown as CaseStore;
+}
+
+test("safe-contact banner says plainly what is NOT safe", () => {
+  render(SafeContactBanner, {
+    contact: { call_ok: false, text_ok: true, voicemail_ok: false, safe_times: "Weekdays 10:00–12:00", notes: "" },
+  });
+  expect(screen.getByTestId("safe-contact-unsafe").textContent).toBe("NOT safe to call, leave voicemail");
+  expect(screen.getByText(/Safe to text/)).toBeTruthy();
+  expect(screen.getByText(/Weekdays 10:00–12:00/)).toBeTruthy();
+});
+
+test("safe-contact banner asks before contact when nothing is known", () => {
+  render(SafeContactBanner, { contact: { call_ok: null, text_ok: null, voicemail_ok: null, safe_times: "", notes: "" } });
+  expect(screen.queryByTestId("safe-contact-unsafe")).toBeNull();
+  expect(screen.getByText(/ask before contacting/)).toBeTruthy();
+});
+
+test("conflict resolver shows who wrote each value and writes the chosen one", async () => {
+  const store = fakeStore();
+  const at = new Date(2026, 10, 22, 9, 30).toISOString();
+  const ondone = vi.fn();
+  render(ConflictResolver, {
+    store,
+    ondone,
+    conflict: {
+      path: "victim.safe_contact.call_ok",
+      values: [
+        { value: true, user: "pc.example", role: "officer", at },
+        { value: false, user: "idva.jones", role: "idva", at },
+      ],
+    },
+  });
+  expect(screen.getByText(/pc\.example \(Police officer\), 22 Nov 2026, 09:30/)).toBeTruthy();
+  expect(screen.getAllByTestId("conflict-value").map((e) => e.textContent)).toEqual(["Yes", "No"]);
+  await fireEvent.click(screen.getAllByTestId("conflict-choose")[1]);
+  expect(store.set).toHaveBeenCalledWith([["victim.safe_contact.call_ok", "no"]]);
+  await vi.waitFor(() => expect(ondone).toHaveBeenCalled());
+});
+
+test("conflict resolver takes a newly typed value", async () => {
+  const store = fakeStore();
+  render(ConflictResolver, { store, conflict: { path: "victim.phone", values: [] } });
+  await fireEvent.input(screen.getByTestId("conflict-new-value"), { target: { value: "07700 900777" } });
+  await fireEvent.click(screen.getByTestId("conflict-save-new"));
+  expect(store.set).toHaveBeenCalledWith([["victim.phone", "07700 900777"]]);
+});
+
+const support = {
+  risk_assessment: true,
+  safety_planning: false,
+  emotional_support: true,
+  information_signposting: false,
+  criminal_justice_advocacy: false,
+  social_welfare: false,
+};
+
+test("IDVA support is editable by the IDVA", async () => {
+  const store = fakeStore();
+  render(SupportSection, { store, support, editable: true });
+  const box = screen.getByTestId("field-support.safety_planning") as HTMLInputElement;
+  expect(box.checked).toBe(false);
+  await fireEvent.click(box);
+  expect(store.set).toHaveBeenCalledWith([["support.safety_planning", "yes"]]);
+});
+
+test("IDVA support is read-only for others", () => {
+  render(SupportSection, { store: fakeStore(), support, editable: false });
+  expect(screen.queryByTestId("field-support.safety_planning")).toBeNull();
+  expect(screen.getByTestId("support-readonly").textContent).toMatch(/Risk assessment: given/);
+});
+
+test("a case row shows its conflict marker", async () => {
+  const onopen = vi.fn();
+  const item = {
+    id: "c9",
+    deployment: "post_incident",
+    status: "active",
+    risk_level: "high",
+    victim_name: "Jane Fictional",
+    incident_reference: "LC-1",
+    team: "Provide 1",
+    updated_at: new Date().toISOString(),
+    conflicts: 2,
+  };
+  render(CaseRow, { item, onopen });
+  expect(screen.getByTestId("conflict-marker").textContent).toMatch(/2 conflicts/);
+  expect(screen.getByTestId("risk-badge").textContent).toBe("High risk");
+  await fireEvent.click(screen.getByTestId("case-row"));
+  expect(onopen).toHaveBeenCalledWith("c9");
+  cleanup();
+  render(CaseRow, { item: { ...item, conflicts: 0 }, onopen });
+  expect(screen.queryByTestId("conflict-marker")).toBeNull();
+});

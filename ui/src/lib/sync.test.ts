@@ -1,0 +1,32 @@
+import { expect, test } from "vitest";
+import { syncSummary } from "./sync";
+import { searchServices, telHref } from "./directory";
+import type { Service } from "./bindings/Service";
+
+const base = { waiting: 0, last_contact: null, overdue: false };
+
+test("sync status in plain words", () => {
+  expect(syncSummary(null).headline).toMatch(/not known/);
+  const off = syncSummary({ ...base, waiting: 2, state: { state: "offline", message: "No connection to the sync server." } });
+  expect(off.headline).toBe("Offline");
+  expect(off.detail).toBe("No connection to the sync server. 2 changes waiting");
+  const syncing = syncSummary({ ...base, state: { state: "syncing", progress: { round_trips: 1, docs_left: 3, bytes_in_flight: 1500, bytes_up: 0, bytes_down: 0, docs_sent: 0, docs_received: 0, more_to_receive: false } } });
+  expect(syncing.detail).toBe("3 records left to send. 1.5 kB transferred");
+  const at = new Date(2026, 10, 22, 14, 7).toISOString();
+  expect(syncSummary({ ...base, state: { state: "synced", at } }).headline).toBe("Synced at 14:07");
+  const err = syncSummary({ ...base, overdue: true, state: { state: "error", code: "server_refused", message: "Refused." } });
+  expect(err.tone).toBe("error");
+  expect(err.detail).toMatch(/overdue/);
+  expect(syncSummary({ ...base, waiting: 1, state: { state: "idle" } }).headline).toBe("1 change waiting");
+});
+
+test("directory search and tel links", () => {
+  const s = (id: string, name: string, serves: string): Service => ({ id, name, area: "Preston", phone: "07700 900123", hours: "24 hours", serves, kinds: [], source: "", notes: "" });
+  const all = [s("a", "Refuge North", "women and children"), s("b", "Housing Advice", "anyone")];
+  expect(searchServices(all, "refuge").map((x) => x.id)).toEqual(["a"]);
+  expect(searchServices(all, "preston anyone").map((x) => x.id)).toEqual(["b"]);
+  expect(searchServices(all, " ")).toHaveLength(2);
+  expect(telHref("07700 900123")).toBe("tel:07700900123");
+  expect(telHref("+44 7700 900123")).toBe("tel:+447700900123");
+  expect(telHref(null)).toBeNull();
+});
