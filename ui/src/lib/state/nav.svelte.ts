@@ -1,4 +1,6 @@
 // Which screen of the unlocked app is showing. Held in memory only and reset on lock.
+import { tick } from "svelte";
+
 export type View =
   | { name: "shift" }
   | { name: "cases" }
@@ -16,7 +18,7 @@ export const nav = $state({
   go(v: View) {
     nav.view = v;
     // Screens start at the top, and focus moves to the new screen's heading.
-    queueMicrotask(() => {
+    void tick().then(() => {
       if (typeof window !== "undefined") window.scrollTo?.(0, 0);
       const h = document.querySelector<HTMLElement>("main h1");
       h?.focus();
