@@ -5,18 +5,31 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: deps run test lint bench
+.PHONY: deps ui run test lint bench bindings screenshots
 
 deps:
 	@scripts/install-deps.sh
 
-run: deps
-	$(CARGO) build --release -p provide-core --bin provide -p provide-sync-server --bin provide-sync-server
+# The UI is built first: the app binary embeds ui/dist.
+ui: deps
+	npm --prefix ui run build --silent
+
+run: ui
+	$(CARGO) build --release -p provide-core --bin provide -p provide-sync-server --bin provide-sync-server -p provide-app --bin provide-app
 	scripts/demo.sh target/release
 
-lint: deps
+lint: ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	npm --prefix ui run check --silent
+
+# Regenerates the UI's TypeScript types from the Rust types.
+bindings:
+	UPDATE_BINDINGS=1 $(CARGO) test -p provide-core --test ts_bindings
+
+# Runs the native suite and keeps its screenshots of the real window in docs/screenshots.
+screenshots: ui
+	PROVIDE_SCREENSHOTS=docs/screenshots scripts/native-tests.sh
 
 test: lint
 	scripts/run-tests.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The `make run` demonstration, until the app exists: a local sync server on its embedded
-# encrypted store, and an officer's, an IDVA's and a safeguarding device enrolled with it.
+# The `make run` demonstration: a local sync server on its embedded encrypted store, and an
+# officer's, an IDVA's and a safeguarding device enrolled with it (command line), then the
+# patrol app opened on the IDVA's device against that server.
 # The pair work one case offline, sync when "signal returns", see a conflict with who wrote each
 # value, resolve it, and the case reaches safeguarding without the health record. A rescue
 # bundle shows the no-signal hand-over. Every person here is fictional.
@@ -92,5 +93,24 @@ $A audit verify; $B audit verify; $C audit verify
 $A sync >/dev/null
 DEVICE_A=$($S devices --json | python3 -c 'import json,sys; print([d["id"] for d in json.load(sys.stdin) if d["role"] == "officer"][0])')
 $S audit --verify-device "$DEVICE_A"
+say "Safeguarding triages three more incidents for the team's shift"
+for n in 1 2 3; do
+  $C case new --deployment post_incident --set team=blackpool-1 \
+    --set incident.reference=LC-20261122-010$n --set incident.occurred_at=2026-11-21T2$n:15:00Z \
+    --set victim.name="$(sed -n ${n}p <<< $'Morwenna Example\nTegan Sample\nPriya Fictional')" \
+    --set victim.safe_contact.call_ok=$([ $n = 2 ] && echo false || echo true) >/dev/null
+done
+$C sync >/dev/null; $B sync >/dev/null
+$B case list
+
 echo
 echo "Nothing above was written in the clear: $(du -sh "$WORK" | cut -f1) of encrypted stores in $WORK (removed on exit)."
+
+say "The patrol app, on the IDVA's device, against this sync server"
+echo "Unlock it with the demo passphrase:  $PROVIDE_PASSPHRASE"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  unset PROVIDE_PASSPHRASE
+  PROVIDE_DATA_DIR="$WORK/idva" "$BIN/provide-app" || echo "The app closed with an error."
+else
+  echo "No display here (DISPLAY is unset), so the window cannot open; run make run on a desktop."
+fi

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Installs what `make run` and `make test` need on Debian 12 and is silent when all is present.
-# System packages come from Debian; Rust crates from crates.io through cargo.
+# Installs what `make run` and `make test` need on Debian 12 and is silent when all is present:
+# Debian packages (compilers, PostgreSQL, the WebKitGTK the Tauri app is built on, Xvfb and
+# WebKitWebDriver for the native suite, Chromium for the browser tests, Node.js if missing),
+# tauri-driver from crates.io, and the UI's npm packages from ui/package-lock.json.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
+pkgs=(build-essential pkg-config libssl-dev ca-certificates python3 postgresql
+      libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+      xvfb xauth webkit2gtk-driver chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 need_pkgs=()
-for pkg in build-essential pkg-config libssl-dev ca-certificates python3 postgresql; do
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -20,4 +27,18 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "Rust is missing: install a Rust toolchain (1.85 or newer) with rustup, then run make again." >&2
   exit 1
+fi
+
+# tauri-driver: the WebDriver bridge to the real app window (native suite)
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "Installing tauri-driver (crates.io)"
+  cargo install tauri-driver --locked --quiet
+fi
+
+# the UI's packages, exactly as locked; again whenever the lock file changes
+stamp=ui/node_modules/.provide-lock
+if [ ! -f "$stamp" ] || ! cmp -s ui/package-lock.json "$stamp"; then
+  echo "Installing the UI's npm packages"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  cp ui/package-lock.json "$stamp"
 fi

@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Runs every Rust test suite, then the cross-part suite (tests/) a second time with the sync
-# server on PostgreSQL beside a throwaway cluster, and ends with one plain total line
-# ("N passed, N failed").
+# Runs every test suite and ends with one plain total line per kind:
+#  1. Rust: every crate's unit, integration and command (tauri::test) tests, with the sync
+#     server on its embedded SQLite store;
+#  2. the cross-part suite (tests/) again with the sync server on PostgreSQL beside a
+#     throwaway cluster;
+#  3. the UI: type check, Vitest unit tests, browser tests of the built UI in Chromium;
+#  4. the native suite: the real app window under Xvfb through tauri-driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+uilog=$(mktemp)
+trap 'rm -f "$log" "$uilog"' EXIT
 status=0
-# the command-line tests run the workspace's binaries, so build them first
+# the UI is embedded in the app binary; the command-line and native tests run the binaries
+npm --prefix ui run build --silent
 cargo build --workspace --bins
-echo "== all suites, sync server on its embedded SQLite store"
+echo "== all Rust suites, sync server on its embedded SQLite store"
 cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"
 scripts/with-postgres.sh cargo test -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
+echo "== UI: unit tests (Vitest)"
+(cd ui && npx vitest run --reporter=basic) 2>&1 | tee "$uilog" || status=$?
+echo "== UI: browser tests of the built UI (Chromium, mockIPC, axe-core)"
+(cd ui && npm run test:browser --silent) 2>&1 | tee -a "$uilog" || status=$?
+echo "== native: the real app window (Xvfb, tauri-driver, WebKitWebDriver)"
+scripts/native-tests.sh 2>&1 | tee -a "$uilog" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "rust: %d passed, %d failed\n", p, f }' "$log"
+# Vitest prints "Tests  N passed (N)"; node --test prints "# pass N" / "# fail N"
+awk '/Tests +[0-9]+ passed/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) vp += $i }
+     /Tests +.*[0-9]+ failed/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) vf += $i }
+     /^# pass / { np += $3 } /^# fail / { nf += $3 }
+     END { printf "ui unit: %d passed, %d failed\nbrowser + native: %d passed, %d failed\n", vp, vf, np, nf }' "$uilog"
 exit "$status"

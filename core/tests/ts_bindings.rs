@@ -45,15 +45,21 @@ fn export_all(dir: &Path) {
     );
 }
 
+/// Every `.ts` file under `dir`, by its path relative to `dir`.
 fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.extension().is_some_and(|x| x == "ts") {
-            let text = std::fs::read_to_string(&p).unwrap();
-            out.insert(p.file_name().unwrap().into(), text);
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.extension().is_some_and(|x| x == "ts") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), text);
+            }
         }
     }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
     out
 }
 

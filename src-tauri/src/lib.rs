@@ -50,24 +50,32 @@ macro_rules! provide_handlers {
 }
 
 /// Builds the app on any runtime (the real window, or Tauri's mock runtime in tests), with its
-/// state and the background thread.
-pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder
-        .invoke_handler(provide_handlers!())
-        .setup(|app| {
+/// state and the background thread. `data_dir` overrides where the store lives.
+pub fn builder<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    data_dir: Option<std::path::PathBuf>,
+) -> tauri::Builder<R> {
+    let builder = builder.invoke_handler(provide_handlers!());
+    let builder = match data_dir {
+        Some(dir) => builder.manage(AppState::new(dir)),
+        None => builder,
+    };
+    builder.setup(|app| {
+        if app.try_state::<AppState>().is_none() {
             let dir = state::data_dir(app.handle())?;
             std::fs::create_dir_all(&dir)
                 .map_err(|e| error::ShellError::DataDir(e.kind().to_string()))?;
-            let st = AppState::new(dir);
-            background::start(app.handle().clone(), st.app.clone(), st.scheduler.clone());
-            app.manage(st);
-            Ok(())
-        })
+            app.manage(AppState::new(dir));
+        }
+        let st = app.state::<AppState>();
+        background::start(app.handle().clone(), st.app.clone(), st.scheduler.clone());
+        Ok(())
+    })
 }
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    let result = builder(tauri::Builder::default()).run(tauri::generate_context!());
+    let result = builder(tauri::Builder::default(), None).run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("provide: the app could not start: {e}");
         std::process::exit(1);

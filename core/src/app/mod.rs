@@ -29,6 +29,13 @@ pub use status::{AppStatus, Phase, SyncState, SyncStatus};
 /// Makes the transport to a server address (HTTPS with the platform's roots, by default).
 pub type TransportFactory = Box<dyn Fn(&str) -> Result<Box<dyn Transport>> + Send + Sync>;
 
+/// The time in milliseconds since the Unix epoch. Tests pass their own to move time on.
+pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
+
+fn system_clock() -> Clock {
+    Box::new(|| chrono::Utc::now().timestamp_millis())
+}
+
 /// The default transport: reqwest over rustls, trusting `PROVIDE_CA_CERT` if set.
 pub fn http_transport() -> TransportFactory {
     Box::new(|url| {
@@ -47,10 +54,7 @@ pub struct App {
     last_activity_ms: AtomicI64,
     transport: TransportFactory,
     init: InitOptions,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    clock: Clock,
 }
 
 /// Recovers a mutex a panicking thread left poisoned: the data behind it is still whole,
@@ -67,10 +71,21 @@ impl App {
             store: Mutex::new(None),
             sync_gate: Mutex::new(()),
             sync: Mutex::new(SyncStatus::default()),
-            last_activity_ms: AtomicI64::new(now_ms()),
+            last_activity_ms: AtomicI64::new(0),
             transport,
             init: InitOptions::default(),
+            clock: system_clock(),
         }
+    }
+
+    /// Uses `clock` for the idle lock and the unlock back-off instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)()
     }
 
     /// Sets the key-derivation cost and lock policy used at enrolment (tests use a cheap one).
@@ -114,7 +129,7 @@ impl App {
             phase: Phase::Locked {
                 users: slots.users(),
                 failed_attempts: slots.failed_attempts(),
-                wait_ms: slots.wait_ms(now_ms()),
+                wait_ms: slots.wait_ms(chrono::Utc::now().timestamp_millis()),
             },
             idle_lock_minutes: slots.policy().idle_lock_minutes,
         })
@@ -157,12 +172,12 @@ impl App {
 
     /// Something happened in the window: the idle timer starts again.
     pub fn touch(&self) {
-        self.last_activity_ms.store(now_ms(), Ordering::Relaxed);
+        self.last_activity_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     /// How long the window has been idle, in milliseconds.
     pub fn idle_ms(&self) -> i64 {
-        now_ms() - self.last_activity_ms.load(Ordering::Relaxed)
+        self.now_ms() - self.last_activity_ms.load(Ordering::Relaxed)
     }
 
     /// Locks if the window has been idle for longer than the policy allows. True if it locked.

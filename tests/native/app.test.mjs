@@ -1,0 +1,253 @@
+// The native suite: the real Provide app (target/debug/provide-app, UI embedded) in a real
+// window under Xvfb, driven through tauri-driver and WebKitWebDriver, against a real sync server
+// on loopback and a second device (the `provide` command line) for the partner officer.
+//
+// One story, in order: enrol with a one-time code; lock and unlock (a wrong passphrase first);
+// start a shift; lose signal; create a post-incident case offline; a DASH assessment reaching
+// the MARAC threshold and the MARAC referral; a note; signal returns and it syncs; the officer
+// changes the status on their device while the app changes it too, and the conflict is shown
+// and resolved in the app; the idle lock. Screenshots of each screen go to
+// $PROVIDE_SCREENSHOTS (docs/screenshots with `make screenshots`), else target/native-screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+
+import { Session, sleep, TAB } from "./webdriver.mjs";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const BIN = resolve(ROOT, process.env.PROVIDE_BIN ?? "target/debug");
+const SHOTS = resolve(ROOT, process.env.PROVIDE_SCREENSHOTS ?? "target/native-screenshots");
+const PASS = "kettle lantern orchard native";
+const work = mkdtempSync(join(tmpdir(), "provide-native-"));
+const serverDir = join(work, "server");
+const officerDir = join(work, "officer");
+const appDir = join(work, "app");
+const cliEnv = { ...process.env, PROVIDE_PASSPHRASE: PASS };
+const DASH = JSON.parse(readFileSync(join(ROOT, "core/data/forms/dash-v1.json"), "utf8"));
+
+let server; // the sync server process
+let serverUrl;
+let driver; // tauri-driver
+let s; // the WebDriver session
+
+function freePort() {
+  return new Promise((res) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function admin(...args) {
+  return execFileSync(join(BIN, "provide-sync-server"), ["--data-dir", serverDir, ...args], {
+    encoding: "utf8",
+  }).trim();
+}
+
+function officer(...args) {
+  return execFileSync(join(BIN, "provide"), ["--data-dir", officerDir, ...args], {
+    encoding: "utf8",
+    env: cliEnv,
+  }).trim();
+}
+
+async function startServer(listen) {
+  server = spawn(join(BIN, "provide-sync-server"), ["--data-dir", serverDir, "serve", "--listen", listen], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((res, rej) => {
+    let out = "";
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (\S+)/);
+      if (m) res(m[1]);
+    });
+    server.on("exit", (c) => rej(new Error(`the sync server exited (${c})`)));
+  });
+  return url;
+}
+
+async function stopServer() {
+  const exited = new Promise((r) => server.once("exit", r));
+  server.kill("SIGTERM");
+  await exited;
+}
+
+async function shot(name) {
+  mkdirSync(SHOTS, { recursive: true });
+  writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
+}
+
+async function syncNowAndWait(state) {
+  await s.click('[data-testid="sync-now"]');
+  await s.until(`sync ${state}`, async () => (await s.attr('[data-testid="sync-status"]', "data-state")) === state);
+}
+
+async function choose(testid, value) {
+  await s.click(`[data-testid="${testid}"] option[value="${value}"]`);
+}
+
+before(async () => {
+  mkdirSync(serverDir, { recursive: true });
+  const idvaCode = admin("enrol", "--user", "idva.native.fictional", "--role", "idva", "--division", "west", "--team", "t1");
+  const officerCode = admin("enrol", "--user", "pc.native.fictional", "--role", "officer", "--division", "west", "--team", "t1");
+  serverUrl = await startServer("127.0.0.1:0");
+  officer("enrol", "--server", serverUrl, "--code", officerCode);
+  process.env.PROVIDE_TEST_IDVA_CODE = idvaCode;
+
+  const port = await freePort();
+  const nativePort = await freePort();
+  driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    env: { ...process.env, PROVIDE_DATA_DIR: appDir },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  s = await Session.start(`http://127.0.0.1:${port}`, join(BIN, "provide-app"));
+  await s.setSize(1024, 600);
+});
+
+after(async () => {
+  if (s) await s.end();
+  driver?.kill();
+  server?.kill();
+  await sleep(300);
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("enrol with a one-time code, then lock and unlock", async () => {
+  await s.find('[data-testid="enrol-server"]');
+  assert.equal(await s.title(), "Provide");
+  await shot("01-enrol");
+  await s.type('[data-testid="enrol-server"]', serverUrl);
+  await s.type('[data-testid="enrol-code"]', process.env.PROVIDE_TEST_IDVA_CODE);
+  await s.type('[data-testid="enrol-passphrase"]', PASS);
+  await s.type('[data-testid="enrol-confirm"]', PASS);
+  await s.click('[data-testid="enrol-submit"]');
+  await s.find('[data-testid="nav-cases"]', 60_000);
+  assert.match(await s.text('[data-testid="session-user"]'), /idva\.native\.fictional/);
+
+  await s.click('[data-testid="lock-button"]');
+  await s.find('[data-testid="unlock-form"]');
+  await s.type('[data-testid="unlock-passphrase"]', "not the passphrase");
+  await s.click('[data-testid="unlock-submit"]');
+  assert.match(await s.text('[data-testid="unlock-error"]'), /passphrase is wrong/i);
+  await shot("02-unlock");
+  await s.gone('[data-testid="unlock-countdown"]', 30_000);
+  await s.type('[data-testid="unlock-passphrase"]', PASS);
+  await s.click('[data-testid="unlock-submit"]');
+  await s.find('[data-testid="nav-cases"]', 30_000);
+  assert.equal(await s.title(), "Provide");
+});
+
+let caseId;
+
+test("start a shift, lose signal, and record a post-incident case offline", async () => {
+  await s.click('[data-testid="nav-shift"]');
+  await s.click('[data-testid="shift-pattern-early"]');
+  await s.type('[data-testid="shift-callsign"]', "WA21");
+  await s.type('[data-testid="shift-partner"]', "pc.native.fictional");
+  await s.click('[data-testid="shift-start"]');
+  await s.find('[data-testid="shift-current"]');
+  await shot("03-shift");
+
+  await stopServer();
+  await syncNowAndWait("offline");
+
+  await s.click('[data-testid="nav-cases"]');
+  await s.click('[data-testid="new-case-post_incident"]');
+  await s.type('[data-testid="newcase-reference"]', "LC-20261122-0042");
+  await s.type('[data-testid="newcase-victim-name"]', "Jane Fictional");
+  await s.click('[data-testid="newcase-create"]');
+  await s.find('[data-testid="case-screen"]');
+  caseId = await s.attr('[data-testid="case-screen"]', "data-case-id");
+  assert.ok(caseId);
+  await choose("field-victim.safe_contact.call_ok", "no");
+  await s.find('[data-testid="safe-contact-unsafe"]');
+  await s.type('[data-testid="field-victim.safe_contact.safe_times"]', "weekdays 10:00-14:00" + TAB);
+  await s.until("the field saved", async () => (await s.attr('[data-testid="sync-status"]', "data-state")) !== null);
+  await shot("04-case");
+});
+
+test("a DASH assessment reaching the MARAC threshold, the referral, and a note", async () => {
+  await s.click('[data-testid="assess-dash"]');
+  await s.find('[data-testid="assess-form"]');
+  for (const g of DASH.groups) {
+    for (const q of g.questions) await s.click(`[data-testid="assess-q-${q.id}-yes"]`);
+  }
+  assert.match(await s.text('[data-testid="assess-score"]'), /27/);
+  await s.find('[data-testid="assess-marac-prompt"]');
+  await shot("05-assessment");
+  await s.click('[data-testid="assess-submit"]');
+  await s.find('[data-testid="assess-result"]');
+  await s.click('[data-testid="marac-refer"]');
+  await s.find('[data-testid="marac-referred"]');
+  await s.click('[data-testid="assess-back"]');
+  await s.find('[data-testid="case-screen"]');
+  await s.find('[data-testid="marac-flag"]');
+
+  await s.type('[data-testid="note-text"]', "Spoke with her alone; safety plan agreed");
+  await s.click('[data-testid="note-add"]');
+  await s.until("the note", async () => (await s.count('[data-testid="note"]')) === 1);
+});
+
+test("signal returns: the case syncs and reaches the officer's device", async () => {
+  await startServer(new URL(serverUrl).host);
+  await syncNowAndWait("synced");
+  officer("sync");
+  const view = JSON.parse(officer("case", "show", caseId, "--json"));
+  assert.equal(view.record.victim.name, "Jane Fictional");
+  assert.equal(view.risk_level, "high");
+  assert.equal(view.record.referrals[0].kind, "marac");
+  assert.equal(view.record.notes.length, 1);
+});
+
+test("a status changed on both devices is shown as a conflict and resolved", async () => {
+  await stopServer();
+  officer("case", "set", caseId, "status=handed_over");
+  await choose("field-status", "closed");
+  await startServer(new URL(serverUrl).host);
+  officer("sync");
+  await syncNowAndWait("synced");
+  await s.find('[data-testid="conflicts-banner"]', 30_000);
+  await s.click('[data-testid="conflict-banner-open-status"]');
+  await s.find('[data-testid="conflict-resolver"]');
+  assert.equal(await s.count('[data-testid="conflict-value"]'), 2);
+  await shot("06-conflict");
+  // keep the officer's value: the first that names them
+  const values = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-value"]' });
+  const texts = [];
+  for (const v of values) texts.push(await s.cmd("GET", `/element/${v["element-6066-11e4-a52f-4f735e09b4ea"]}/text`));
+  const pick = texts.findIndex((t) => /handed/i.test(t));
+  assert.ok(pick >= 0, texts.join(" | "));
+  const buttons = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-choose"]' });
+  await s.cmd("POST", `/element/${buttons[pick]["element-6066-11e4-a52f-4f735e09b4ea"]}/click`, {});
+  await s.gone('[data-testid="conflicts-banner"]');
+  await syncNowAndWait("synced");
+  officer("sync");
+  const view = JSON.parse(officer("case", "show", caseId, "--json"));
+  assert.equal(view.record.status, "handed_over");
+  assert.deepEqual(view.conflicts, []);
+});
+
+test("the directory, then the idle lock hides everything", async () => {
+  await s.click('[data-testid="nav-directory"]');
+  await s.find('[data-testid="service-card"]');
+  await shot("07-directory");
+  await s.click('[data-testid="nav-cases"]');
+  await s.find('[data-testid="case-row"]');
+  await shot("08-cases");
+  await s.click('[data-testid="nav-settings"]');
+  await choose("settings-idle", "1");
+  await s.click('[data-testid="nav-cases"]');
+  await s.find('[data-testid="case-row"]');
+  // no input now: the background thread locks after one idle minute
+  await s.find('[data-testid="unlock-form"]', 120_000);
+  const source = await s.cmd("GET", "/source");
+  assert.ok(!source.includes("Jane Fictional"), "nothing of the last screen remains");
+  await shot("09-locked");
+});

@@ -1,0 +1,173 @@
+//! The patrol app's device side (`provide_core::app::App`, what the Tauri shell holds) against
+//! a real sync server on loopback: enrol with a one-time code, work, sync by itself and on
+//! demand, keep working while a slow sync is in flight, go offline and come back, and lock
+//! itself when revoked.
+
+use std::sync::{Arc, Barrier};
+
+use provide_core::app::{App, Phase, SyncState, TransportFactory};
+use provide_core::model::Deployment;
+use provide_core::sync::transport::{HttpTransport, Transport};
+use provide_core::Result;
+use provide_sync_server::admin;
+use provide_tests::device::fast_options;
+use provide_tests::{Device, TestServer, PASSPHRASE};
+
+fn http() -> TransportFactory {
+    Box::new(|url| Ok(Box::new(HttpTransport::new(url, None)?)))
+}
+
+fn enrolled_app(server: &TestServer, user: &str, role: &str) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), http()).with_init_options(fast_options());
+    let code = server.code(user, role, "west", "t1");
+    let st = app.enrol(&server.url, &code, PASSPHRASE).unwrap();
+    assert!(matches!(st.phase, Phase::Unlocked { .. }), "{st:?}");
+    (dir, app)
+}
+
+#[test]
+fn enrol_work_and_sync_reach_the_partner_device() {
+    let server = TestServer::start();
+    let (_dir, app) = enrolled_app(&server, "idva.ash.fictional", "idva");
+    let mut officer = Device::enrol(&server, "pc.bo.fictional", "officer", "west", "t1");
+    let id = app
+        .with_store(|s| {
+            s.create_case(
+                Deployment::PostIncident,
+                &[("victim.name".into(), "Jane Fictional".into())],
+            )
+        })
+        .unwrap();
+    assert_eq!(app.sync_status().waiting, 1);
+    let mut steps = Vec::new();
+    let report = app.sync_now(&mut |s| steps.push(s.state.clone())).unwrap();
+    assert_eq!(report.docs_sent, 1);
+    assert!(steps
+        .iter()
+        .any(|s| matches!(s, SyncState::Syncing { .. })));
+    let status = app.sync_status();
+    assert!(matches!(status.state, SyncState::Synced { .. }), "{status:?}");
+    assert_eq!(status.waiting, 0);
+    assert!(status.last_contact.is_some());
+    officer.sync().unwrap();
+    assert_eq!(
+        officer.store.show_case(&id).unwrap().record.victim.name,
+        "Jane Fictional"
+    );
+    // and back: the officer's note arrives at the app on its next sync
+    officer
+        .store
+        .add_case_item(&id, "notes", &serde_json::json!({"text": "door answered"}))
+        .unwrap();
+    officer.sync().unwrap();
+    app.sync_now(&mut |_| {}).unwrap();
+    let case = app.with_store(|s| s.show_case(&id)).unwrap();
+    assert_eq!(case.record.notes.len(), 1);
+}
+
+/// A transport that waits at a barrier before each exchange, so the test can act while a
+/// sync is in flight.
+struct Held {
+    inner: HttpTransport,
+    barrier: Arc<Barrier>,
+}
+
+impl Transport for Held {
+    fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>> {
+        self.barrier.wait(); // the test knows the sync is between its steps
+        self.barrier.wait(); // and lets it go on once it has used the store
+        self.inner.post(path, body, credential)
+    }
+}
+
+#[test]
+fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
+    let server = TestServer::start();
+    let (_dir, app) = enrolled_app(&server, "idva.cy.fictional", "idva");
+    app.sync_now(&mut |_| {}).unwrap();
+    let barrier = Arc::new(Barrier::new(2));
+    let b = barrier.clone();
+    let url = server.url.clone();
+    let dir = app.dir().to_path_buf();
+    drop(app);
+    let app = Arc::new(
+        App::new(
+            &dir,
+            Box::new(move |_| {
+                Ok(Box::new(Held {
+                    inner: HttpTransport::new(&url, None)?,
+                    barrier: b.clone(),
+                }))
+            }),
+        )
+        .with_init_options(fast_options()),
+    );
+    app.unlock(PASSPHRASE, None).unwrap();
+    let first = app
+        .with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    let syncing = {
+        let app = app.clone();
+        std::thread::spawn(move || app.sync_now(&mut |_| {}))
+    };
+    barrier.wait(); // the request for `first` is built and about to go
+    let second = app
+        .with_store(|s| s.create_case(Deployment::Consultation, &[]))
+        .expect("the store is free while the sync is on the network");
+    assert_eq!(
+        app.sync_now(&mut |_| {}).unwrap_err().code(),
+        "sync_busy",
+        "one sync at a time"
+    );
+    barrier.wait();
+    // the case made meanwhile is found by the same sync and goes in its next request
+    barrier.wait();
+    barrier.wait();
+    let report = syncing.join().unwrap().unwrap();
+    assert_eq!(report.docs_sent, 2, "both cases went");
+    assert_eq!(report.round_trips, 2);
+    assert_eq!(app.sync_status().waiting, 0);
+    let mut officer = Device::enrol(&server, "pc.di.fictional", "officer", "west", "t1");
+    officer.sync().unwrap();
+    officer.store.show_case(&first).unwrap();
+    officer.store.show_case(&second).unwrap();
+}
+
+#[test]
+fn offline_is_shown_in_plain_words_and_work_is_kept() {
+    let mut server = TestServer::start();
+    let (_dir, app) = enrolled_app(&server, "pc.ed.fictional", "officer");
+    server.stop();
+    app.with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    let err = app.sync_now(&mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "unreachable");
+    let status = app.sync_status();
+    match &status.state {
+        SyncState::Offline { message } => {
+            assert!(message.contains("kept on this device"), "{message}")
+        }
+        s => panic!("{s:?}"),
+    }
+    assert_eq!(status.waiting, 1);
+}
+
+#[test]
+fn a_revoked_device_locks_itself_after_uploading() {
+    let server = TestServer::start();
+    let (_dir, app) = enrolled_app(&server, "pc.fay.fictional", "officer");
+    let id = app
+        .with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    let device_id = app.with_store(|s| Ok(s.device_id().to_string())).unwrap();
+    admin::revoke_device(&server.service, &device_id).unwrap();
+    let report = app.sync_now(&mut |_| {}).unwrap();
+    assert!(report.revoked);
+    assert!(!app.is_unlocked());
+    assert_eq!(app.status().unwrap().phase, Phase::Wiped);
+    assert_eq!(app.unlock(PASSPHRASE, None).unwrap_err().code(), "wiped");
+    let mut safeguarding = Device::enrol(&server, "ds.gu.fictional", "safeguarding", "west", "t1");
+    safeguarding.sync().unwrap();
+    safeguarding.store.show_case(&id).unwrap();
+}
