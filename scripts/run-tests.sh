@@ -14,7 +14,7 @@ trap 'rm -f "$log" "$uilog"' EXIT
 status=0
 # the UI is embedded in the app binary; the command-line and native tests run the binaries
 npm --prefix ui run build --silent
-cargo build --workspace --bins
+cargo build --workspace --bins --tests
 echo "== all Rust suites, sync server on its embedded SQLite store"
 cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import net from "node:net";
 
-import { Session, sleep, TAB } from "./webdriver.mjs";
+import { Session, elementId, sleep, TAB } from "./webdriver.mjs";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = resolve(ROOT, process.env.PROVIDE_BIN ?? "target/debug");
@@ -135,7 +135,7 @@ test("enrol with a one-time code, then lock and unlock", async () => {
   await s.find('[data-testid="unlock-form"]');
   await s.type('[data-testid="unlock-passphrase"]', "not the passphrase");
   await s.click('[data-testid="unlock-submit"]');
-  assert.match(await s.text('[data-testid="unlock-error"]'), /passphrase is wrong/i);
+  assert.match(await s.text('[data-testid="unlock-error"]'), /passphrase is (wrong|not right)/i);
   await shot("02-unlock");
   await s.gone('[data-testid="unlock-countdown"]', 30_000);
   await s.type('[data-testid="unlock-passphrase"]', PASS);
@@ -221,11 +221,11 @@ test("a status changed on both devices is shown as a conflict and resolved", asy
   // keep the officer's value: the first that names them
   const values = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-value"]' });
   const texts = [];
-  for (const v of values) texts.push(await s.cmd("GET", `/element/${v["element-6066-11e4-a52f-4f735e09b4ea"]}/text`));
+  for (const v of values) texts.push(await s.cmd("GET", `/element/${elementId(v)}/text`));
   const pick = texts.findIndex((t) => /handed/i.test(t));
   assert.ok(pick >= 0, texts.join(" | "));
   const buttons = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-choose"]' });
-  await s.cmd("POST", `/element/${buttons[pick]["element-6066-11e4-a52f-4f735e09b4ea"]}/click`, {});
+  await s.cmd("POST", `/element/${elementId(buttons[pick])}/click`, {});
   await s.gone('[data-testid="conflicts-banner"]');
   await syncNowAndWait("synced");
   officer("sync");

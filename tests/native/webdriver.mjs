@@ -43,7 +43,7 @@ export class Session {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = await this.cmd("POST", "/elements", { using: "css selector", value: css });
-      if (found.length > 0) return found[0][ELEMENT];
+      if (found.length > 0) return elementId(found[0]);
       if (Date.now() > deadline) throw new Error(`not found within ${timeoutMs} ms: ${css}`);
       await sleep(150);
     }
@@ -122,6 +122,11 @@ async function raw(base, method, path, body) {
     throw new Error(`${method} ${path}: ${r.status} ${v.error ?? ""} ${v.message ?? ""}`);
   }
   return json.value;
+}
+
+/** The id inside an element reference (W3C key, or the legacy JSON Wire "ELEMENT"). */
+export function elementId(ref) {
+  return ref[ELEMENT] ?? ref.ELEMENT ?? Object.values(ref)[0];
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

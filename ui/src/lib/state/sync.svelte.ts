@@ -6,6 +6,8 @@ export const sync = $state({
   status: null as SyncStatus | null,
   busy: false,
   error: "",
+  /** Goes up each time a finished sync brought records in: open screens reload on it. */
+  received: 0,
   reset() {
     sync.status = null;
     sync.busy = false;
@@ -13,10 +15,21 @@ export const sync = $state({
   },
 });
 
+/** Records received by the sync in progress, from its progress events. */
+let receivedInFlight = 0;
+
+function follow(s: SyncStatus) {
+  if (s.state.state === "syncing") {
+    receivedInFlight = s.state.progress.docs_received;
+  } else if (s.state.state === "synced" && receivedInFlight > 0) {
+    receivedInFlight = 0;
+    sync.received += 1;
+  }
+  sync.status = s;
+}
+
 export async function watchSync(): Promise<() => void> {
-  const unlisten = await onSyncStatus((s) => {
-    sync.status = s;
-  });
+  const unlisten = await onSyncStatus(follow);
   try {
     sync.status = await api.syncStatus();
   } catch (e) {
@@ -29,7 +42,8 @@ export async function syncNow(): Promise<void> {
   sync.busy = true;
   sync.error = "";
   try {
-    await api.syncNow();
+    const report = await api.syncNow();
+    if (report.docs_received > 0 || report.docs_purged > 0) sync.received += 1;
     sync.status = await api.syncStatus();
   } catch (e) {
     sync.error = e instanceof Error ? e.message : String(e);
