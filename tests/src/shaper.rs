@@ -164,7 +164,7 @@ impl Lane {
 /// What the shaper has seen, counted as it happens.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Payload bytes delivered to the server, and to the client.
+    /// Payload bytes handed to the server's socket, and to the client's.
     pub bytes_up: AtomicU64,
     pub bytes_down: AtomicU64,
     pub segments: AtomicU64,
@@ -350,10 +350,11 @@ async fn pump(
     let write = async move {
         while let Some((at, bytes)) = rx.recv().await {
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            // counted as handed over, so a reader that has the bytes sees them counted
+            delivered.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             if to.write_all(&bytes).await.is_err() {
                 return;
             }
-            delivered.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
         // the sender finished: pass the end of stream on, after the last byte
         let _ = to.shutdown().await;

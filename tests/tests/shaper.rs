@@ -130,11 +130,12 @@ fn a_device_syncing_through_a_link_that_keeps_cutting_converges() {
         .map(|n| shift_case(&mut officer.store, n))
         .collect();
     officer.sync().unwrap();
-    // 200 kbit/s with a cut every 1-2 s: one answer with every case (over 50 kB) cannot cross
+    // 200 kbit/s with a cut every 0.8-1.5 s: one answer with every case (about 45 kB, 1.8 s
+    // on the wire at the least) cannot cross whole
     let shaper = Shaper::start(
         server.addr(),
         Profile {
-            cuts: Some((Duration::from_secs(1), Duration::from_secs(2))),
+            cuts: Some((Duration::from_millis(800), Duration::from_millis(1500))),
             ..profile(200_000, 60, 0.01, 10)
         },
         9,
