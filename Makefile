@@ -34,6 +34,11 @@ screenshots: ui
 test: lint
 	scripts/run-tests.sh
 
+# benchmarks print tables and never fail on numbers; the load table's PostgreSQL rows run
+# beside a throwaway cluster, against the release server binary
 bench: deps
 	$(CARGO) bench -p provide-core --bench store
 	$(CARGO) bench -p provide-tests --bench sync
+	$(CARGO) bench -p provide-tests --bench links
+	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
+	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load

@@ -26,6 +26,8 @@ pub struct DataDir {
     pub key_file: Option<PathBuf>,
     /// A PostgreSQL database to use instead of the embedded store (`postgres://…`).
     pub database_url: Option<String>,
+    /// The CA (PEM) to trust for TLS to that database, when its URL names none.
+    pub database_ca_cert: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -34,6 +36,7 @@ impl DataDir {
             dir: dir.to_path_buf(),
             key_file: None,
             database_url: None,
+            database_ca_cert: None,
         }
     }
 
@@ -41,7 +44,11 @@ impl DataDir {
     /// encrypted SQLite store, creating store and key if needed.
     pub fn open(&self, config: Config) -> Result<Service> {
         if let Some(url) = &self.database_url {
-            let storage = PostgresStorage::open(url, config.database_connections)?;
+            let storage = PostgresStorage::open(
+                url,
+                self.database_ca_cert.as_deref(),
+                config.database_connections,
+            )?;
             return Ok(Service::new(Arc::new(storage), config));
         }
         std::fs::create_dir_all(&self.dir)?;

@@ -30,6 +30,10 @@ struct Cli {
     /// processes may share one database.
     #[arg(long, env = "PROVIDE_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
+    /// The CA certificate (PEM) to trust for TLS to the database (with `sslmode=require`,
+    /// `verify-ca` or `verify-full` in the URL), when the URL names no `sslrootcert`.
+    #[arg(long, env = "PROVIDE_DATABASE_CA_CERT", value_name = "FILE")]
+    database_ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,6 +121,7 @@ fn run(cli: Cli) -> Result<()> {
         dir: cli.data_dir.clone(),
         key_file: cli.key_file.clone(),
         database_url: cli.database_url.clone(),
+        database_ca_cert: cli.database_ca_cert.clone(),
     };
     match cli.command {
         Command::Serve {

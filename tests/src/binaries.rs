@@ -27,6 +27,21 @@ impl Drop for Serving {
     }
 }
 
+impl Serving {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
 /// Starts `provide-sync-server ARGS serve` on a free loopback port; returns it and its URL.
 pub fn serve(args: &[&str]) -> (Serving, String) {
     let mut child = Command::new(bin("provide-sync-server"))

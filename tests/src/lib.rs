@@ -1,11 +1,19 @@
 //! Cross-part test support: a real sync server on loopback (`server`), devices with real
 //! encrypted stores enrolled with it (`device`), and a link shaper that cuts connections and
-//! drops, delays and reorders answers (`link`). Tests live in `tests/tests/`.
+//! drops, delays and reorders answers (`link`). For the benchmarks: a link shaper imposing
+//! bandwidth, latency, loss and cuts by named profile (`shaper`), counting what crosses a
+//! transport (`metered`), stock Automerge sync as the baseline to beat (`baseline`), and a
+//! lightweight device that speaks the real protocol, for load (`light`).
+//! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
+pub mod baseline;
 pub mod binaries;
 pub mod device;
+pub mod light;
 pub mod link;
+pub mod metered;
 pub mod server;
+pub mod shaper;
 pub mod workload;
 
 pub use device::Device;

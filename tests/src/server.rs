@@ -111,7 +111,7 @@ pub fn data_dir(dir: &Path) -> DataDir {
 }
 
 /// Creates an empty database on the PostgreSQL server at `base`; returns its URL.
-fn fresh_database(base: &str) -> String {
+pub fn fresh_database(base: &str) -> String {
     let name = format!("provide_test_{}", rand::random::<u64>());
     let mut admin = postgres::Client::connect(base, postgres::NoTls)
         .expect("the test PostgreSQL server is reachable");

@@ -3,7 +3,9 @@
 //! command line runs it for `provide sync --wait`.
 //!
 //! Only "unreachable" is retried. A refusal by the server (revoked, bad credential, a bad
-//! request) is an answer, and is reported at once.
+//! request) is an answer, and is reported at once. Each failed attempt halves the size of the
+//! requests and pages that follow (down to `SyncOptions::MIN_CHUNK`): on a link that keeps
+//! breaking, smaller exchanges still get through and each break costs less.
 
 use std::time::{Duration, Instant};
 
@@ -70,14 +72,16 @@ pub fn sync_when_reachable(
 ) -> Result<(SyncReport, u32)> {
     let start = Instant::now();
     let mut failures = 0;
+    let mut opts = *opts;
     loop {
-        match sync(store, transport, opts, progress) {
+        match sync(store, transport, &opts, progress) {
             Ok(report) => {
                 backoff.reset();
                 return Ok((report, failures));
             }
             Err(Error::Unreachable(why)) => {
                 failures += 1;
+                opts = opts.shrunk();
                 let delay = backoff.next_delay();
                 if start.elapsed() + delay > give_up_after {
                     return Err(Error::Unreachable(why));
@@ -92,6 +96,21 @@ pub fn sync_when_reachable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_failure_halves_the_exchanges_down_to_a_floor() {
+        let o = SyncOptions::default().shrunk();
+        let d = SyncOptions::default();
+        assert_eq!(o.max_upload_bytes, d.max_upload_bytes / 2);
+        assert_eq!(o.max_response_bytes, d.max_response_bytes / 2);
+        let mut o = d;
+        for _ in 0..40 {
+            o = o.shrunk();
+        }
+        assert_eq!(o.max_upload_bytes, SyncOptions::MIN_CHUNK);
+        assert_eq!(o.max_response_bytes, SyncOptions::MIN_CHUNK as u64);
+        assert_eq!(o.max_round_trips, d.max_round_trips);
+    }
 
     #[test]
     fn backoff_doubles_to_its_ceiling_with_jitter() {

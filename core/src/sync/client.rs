@@ -40,6 +40,21 @@ impl Default for SyncOptions {
     }
 }
 
+impl SyncOptions {
+    /// The smallest request and page `shrunk` goes down to.
+    pub const MIN_CHUNK: usize = 16 * 1024;
+
+    /// Half the upload and page sizes (not below `MIN_CHUNK`), for a retry on a link that
+    /// broke off: what got through is kept, and a smaller exchange is likelier to cross.
+    pub fn shrunk(&self) -> Self {
+        SyncOptions {
+            max_upload_bytes: (self.max_upload_bytes / 2).max(Self::MIN_CHUNK),
+            max_response_bytes: (self.max_response_bytes / 2).max(Self::MIN_CHUNK as u64),
+            ..*self
+        }
+    }
+}
+
 /// What a sync did, as counted on the wire (compressed bodies).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct SyncReport {

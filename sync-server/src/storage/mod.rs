@@ -10,6 +10,7 @@
 //!   upper bound past a number whose transaction has not committed, so a cursor never skips.
 //! - `claim_request` accepts each device's request numbers only in increasing order.
 
+pub mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
 

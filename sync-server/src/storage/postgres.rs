@@ -9,7 +9,8 @@
 //!   belongs to a committed transaction and a cursor can never skip one;
 //! - request numbers are claimed by one conditional UPDATE.
 //!
-//! Connections come from a small pool; migrations run once, under an advisory lock.
+//! Connections come from a small pool; migrations run once, under an advisory lock. TLS to
+//! the database follows the URL's `sslmode` (see `pg_tls`).
 
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex};
@@ -20,6 +21,7 @@ use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
 
+use super::pg_tls::{self, Mode};
 use super::*;
 use crate::error::{Result, ServerError};
 
@@ -60,7 +62,8 @@ CREATE TABLE IF NOT EXISTS device_audit (
 const MIGRATION_LOCK: i64 = 0x0050_524f_5649_4445;
 
 pub struct PostgresStorage {
-    url: String,
+    config: ::postgres::Config,
+    tls: Option<pg_tls::RustlsMake>,
     idle: Mutex<Vec<Client>>,
     open: Mutex<usize>,
     freed: Condvar,
@@ -192,11 +195,36 @@ fn load_in(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
 }
 
 impl PostgresStorage {
-    /// Connects to `url` (a `postgres://` URL), runs the migrations, and keeps up to `max`
-    /// connections.
-    pub fn open(url: &str, max: usize) -> Result<Self> {
+    /// Connects to `url` (a `postgres://` URL, with `sslmode` and `sslrootcert` as libpq
+    /// reads them), runs the migrations, and keeps up to `max` connections. `ca_file` (PEM)
+    /// is the CA to trust for TLS when the URL names none.
+    pub fn open(url: &str, ca_file: Option<&std::path::Path>, max: usize) -> Result<Self> {
+        let parsed = pg_tls::parse(url)?;
+        let mut config: ::postgres::Config =
+            parsed.url.parse().map_err(|e: ::postgres::Error| {
+                ServerError::InvalidInput(format!("the database URL is not valid ({e})"))
+            })?;
+        config.ssl_mode(match parsed.mode {
+            Mode::Disable => ::postgres::config::SslMode::Disable,
+            Mode::Prefer => ::postgres::config::SslMode::Prefer,
+            Mode::VerifyCa | Mode::VerifyFull => ::postgres::config::SslMode::Require,
+        });
+        let tls = match parsed.mode {
+            Mode::Disable => None,
+            mode => {
+                let ca = parsed
+                    .root_cert
+                    .as_deref()
+                    .map(std::path::Path::new)
+                    .or(ca_file);
+                Some(pg_tls::RustlsMake(std::sync::Arc::new(
+                    pg_tls::client_config(mode, ca)?,
+                )))
+            }
+        };
         let storage = PostgresStorage {
-            url: url.to_string(),
+            config,
+            tls,
             idle: Mutex::new(Vec::new()),
             open: Mutex::new(0),
             freed: Condvar::new(),
@@ -214,6 +242,32 @@ impl PostgresStorage {
         Ok(storage)
     }
 
+    fn connect(&self) -> Result<Client> {
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| {
+            // the driver's text, and its causes (the TLS layer's reason is only in a cause)
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text = format!("{text}: {more}");
+                }
+                cause = c.source();
+            }
+            if self.tls.is_some() && text.to_lowercase().contains("tls") {
+                ServerError::Tls(format!(
+                    "the connection to the database could not be secured ({text})"
+                ))
+            } else {
+                e.into()
+            }
+        })
+    }
+
     fn client(&self) -> Result<Pooled<'_>> {
         loop {
             if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
@@ -226,14 +280,14 @@ impl PostgresStorage {
             if *open < self.max {
                 *open += 1;
                 drop(open);
-                return match Client::connect(&self.url, NoTls) {
+                return match self.connect() {
                     Ok(c) => Ok(Pooled {
                         pool: self,
                         client: Some(c),
                     }),
                     Err(e) => {
                         *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                        Err(e.into())
+                        Err(e)
                     }
                 };
             }

@@ -1,0 +1,375 @@
+//! `make bench` — load: many simulated devices syncing at once against real server processes
+//! (the built `provide-sync-server`), one on its SQLite store and, when
+//! `PROVIDE_TEST_DATABASE_URL` names a PostgreSQL server (`scripts/with-postgres.sh`), two
+//! over one PostgreSQL database with the devices split between them. Prints a table; never
+//! passes or fails.
+//!
+//! Devices (tests/src/light.rs) are enrolled through the real endpoint, ten to a team, each
+//! with a case of its own; then each syncs in a closed loop (no pause) for the run, editing its
+//! case on one sync in five, so teammates receive the edits. The stored documents are seeded
+//! before the run through the protocol, a thousand per request from a few seeding devices of
+//! another division (so the devices under load do not walk them; see ARCHITECTURE). Each
+//! server process is restarted after seeding, so its peak memory (`VmHWM`) is that of the run.
+//!
+//! Environment: `PROVIDE_LOAD_SECS` (60), `PROVIDE_LOAD_DEVICES` (1000),
+//! `PROVIDE_LOAD_DOCS` (`10000,100000`: the stored-document counts, in increasing order).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use provide_sync_server::admin::{self, DataDir};
+use provide_sync_server::service::Config;
+use provide_tests::binaries::{self, Serving};
+use provide_tests::light::LightDevice;
+use provide_tests::server::fresh_database;
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const SEEDERS: usize = 4;
+const SEED_BATCH: usize = 1_000;
+
+/// One backend: how to issue codes and start its server processes.
+struct Backend {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+    processes: usize,
+}
+
+impl Backend {
+    fn data(&self) -> DataDir {
+        let mut d = DataDir::new(self.dir.path());
+        d.database_url = self.database_url.clone();
+        d
+    }
+
+    fn start(&self) -> Vec<(Serving, String)> {
+        let dir = self.dir.path().to_str().unwrap().to_string();
+        (0..self.processes)
+            .map(|_| match &self.database_url {
+                Some(url) => binaries::serve(&["--data-dir", &dir, "--database-url", url]),
+                None => binaries::serve(&["--data-dir", &dir]),
+            })
+            .collect()
+    }
+}
+
+struct Codes {
+    load: Vec<String>,
+    seeders: Vec<String>,
+}
+
+/// Issues every code before any server process opens the store.
+fn issue_codes(b: &Backend, devices: usize) -> Codes {
+    let service = b.data().open(Config::default()).unwrap();
+    let code = |user: String, division: &str, team: String| {
+        admin::enrol(&service, &user, "officer", division, &team, 24)
+            .unwrap()
+            .to_string()
+    };
+    Codes {
+        load: (0..devices)
+            .map(|i| {
+                code(
+                    format!("pc.load{i}.fictional"),
+                    "west",
+                    format!("t{}", i / 10),
+                )
+            })
+            .collect(),
+        seeders: (0..SEEDERS)
+            .map(|i| code(format!("pc.seed{i}.fictional"), "archive", format!("a{i}")))
+            .collect(),
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap()
+}
+
+async fn enrol_all(
+    client: &reqwest::Client,
+    urls: &[String],
+    codes: &[String],
+) -> Vec<LightDevice> {
+    let mut out = Vec::with_capacity(codes.len());
+    for chunk in codes.chunks(50) {
+        let mut tasks = Vec::new();
+        for (i, code) in chunk.iter().enumerate() {
+            let (c, url, code) = (
+                client.clone(),
+                urls[(out.len() + i) % urls.len()].clone(),
+                code.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                LightDevice::enrol(&c, &url, &code).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+    }
+    out
+}
+
+/// Seeds documents `from..to` through the protocol from the seeding devices, in requests of
+/// `SEED_BATCH` documents; returns the devices.
+async fn seed(
+    client: &reqwest::Client,
+    urls: &[String],
+    seeders: Vec<LightDevice>,
+    from: usize,
+    to: usize,
+) -> Vec<LightDevice> {
+    let per = (to - from).div_ceil(seeders.len());
+    let mut tasks = Vec::new();
+    for (k, mut dev) in seeders.into_iter().enumerate() {
+        let start = (from + k * per).min(to);
+        let end = (start + per).min(to);
+        let (c, url) = (client.clone(), urls[k % urls.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = start;
+            while n < end {
+                let batch = SEED_BATCH.min(end - n);
+                // documents are built off the async workers: they are CPU work
+                let (d, docs) = tokio::task::spawn_blocking(move || {
+                    let docs = dev.bulk_cases(n, batch);
+                    (dev, docs)
+                })
+                .await
+                .unwrap();
+                dev = d;
+                let answer = dev.sync(&c, &url, docs).await.unwrap();
+                assert_eq!(answer.acks.len(), batch, "every seeded document answered");
+                n += batch;
+            }
+            dev
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// What one run measured.
+struct Measured {
+    syncs: u64,
+    errors: u64,
+    latencies_us: Vec<u64>,
+    secs: f64,
+}
+
+/// Every device syncs in a closed loop for `secs`; device `i` uses server `i % urls.len()`.
+async fn run(
+    client: &reqwest::Client,
+    urls: &[String],
+    devices: Vec<LightDevice>,
+    secs: f64,
+) -> (Measured, Vec<LightDevice>) {
+    let errors = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let mut tasks = Vec::new();
+    for (i, mut dev) in devices.into_iter().enumerate() {
+        let (c, url) = (client.clone(), urls[i % urls.len()].clone());
+        let (errors, first_error) = (errors.clone(), first_error.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = 0u64;
+            // at least one sync each, even in a run of no length (the setup's catch-up)
+            while n == 0 || Instant::now() < deadline {
+                n += 1;
+                if (n + i as u64) % 5 == 0 {
+                    dev.edit(&format!("Edit {n} from device {i}"));
+                }
+                let t = Instant::now();
+                match dev.sync(&c, &url, vec![]).await {
+                    Ok(_) => lat.push(t.elapsed().as_micros() as u64),
+                    Err(e) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        first_error.lock().unwrap().get_or_insert(e.to_string());
+                    }
+                }
+            }
+            (dev, lat)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut back = Vec::new();
+    for t in tasks {
+        let (dev, lat) = t.await.unwrap();
+        latencies_us.extend(lat);
+        back.push(dev);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    if let Some(e) = first_error.lock().unwrap().take() {
+        eprintln!("first error: {e}");
+    }
+    latencies_us.sort_unstable();
+    (
+        Measured {
+            syncs: latencies_us.len() as u64,
+            errors: errors.load(Ordering::Relaxed),
+            latencies_us,
+            secs,
+        },
+        back,
+    )
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+struct Row {
+    backend: String,
+    docs: usize,
+    devices: usize,
+    m: Measured,
+    peak_kib: Vec<u64>,
+}
+
+fn bench_backend(
+    backend: &Backend,
+    devices: usize,
+    doc_counts: &[usize],
+    secs: f64,
+    rows: &mut Vec<Row>,
+) {
+    let t0 = Instant::now();
+    let codes = issue_codes(backend, devices);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = client();
+    let mut servers = backend.start();
+    let mut urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
+    let (mut load, mut seeders) = rt.block_on(async {
+        let mut load = enrol_all(&client, &urls, &codes.load).await;
+        let seeders = enrol_all(&client, &urls, &codes.seeders).await;
+        for (i, d) in load.iter_mut().enumerate() {
+            d.start_case(i);
+        }
+        // every device uploads its case and catches up once, not measured
+        let (_, load) = run(&client, &urls, load, 0.0).await;
+        (load, seeders)
+    });
+    eprintln!(
+        "[{:.0} s] {}: {devices} devices enrolled",
+        t0.elapsed().as_secs_f64(),
+        backend.name
+    );
+    let mut stored = 0;
+    for &docs in doc_counts {
+        seeders = rt.block_on(seed(&client, &urls, seeders, stored, docs));
+        stored = docs;
+        eprintln!(
+            "[{:.0} s] {}: {docs} documents stored",
+            t0.elapsed().as_secs_f64(),
+            backend.name
+        );
+        // a fresh process for each run, so its peak memory is the run's
+        drop(servers);
+        servers = backend.start();
+        urls = servers.iter().map(|s| s.1.clone()).collect();
+        let (m, back) = rt.block_on(run(&client, &urls, load, secs));
+        load = back;
+        let peak_kib = servers
+            .iter()
+            .map(|s| s.0.peak_memory_kib().unwrap_or(0))
+            .collect();
+        eprintln!(
+            "[{:.0} s] {}: run with {docs} documents done",
+            t0.elapsed().as_secs_f64(),
+            backend.name
+        );
+        rows.push(Row {
+            backend: backend.name.to_string(),
+            docs,
+            devices,
+            m,
+            peak_kib,
+        });
+    }
+    drop(servers);
+}
+
+fn main() {
+    let secs: f64 = env("PROVIDE_LOAD_SECS", 60.0);
+    let devices: usize = env("PROVIDE_LOAD_DEVICES", 1000);
+    let doc_counts: Vec<usize> = std::env::var("PROVIDE_LOAD_DOCS")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .map(|v| v.trim().parse().expect("document counts"))
+        .collect();
+    let mut backends = vec![Backend {
+        name: "SQLite, 1 process",
+        dir: tempfile::tempdir().unwrap(),
+        database_url: None,
+        processes: 1,
+    }];
+    match std::env::var("PROVIDE_TEST_DATABASE_URL") {
+        Ok(base) => backends.push(Backend {
+            name: "PostgreSQL, 2 processes",
+            dir: tempfile::tempdir().unwrap(),
+            database_url: Some(fresh_database(&base)),
+            processes: 2,
+        }),
+        Err(_) => eprintln!(
+            "PROVIDE_TEST_DATABASE_URL is not set: PostgreSQL rows skipped (make bench runs this under scripts/with-postgres.sh)"
+        ),
+    }
+    let mut rows = Vec::new();
+    for b in &backends {
+        bench_backend(b, devices, &doc_counts, secs, &mut rows);
+    }
+    println!(
+        "\nLoad: {devices} devices syncing concurrently in a closed loop, {secs:.0} s per row, server processes on loopback\n(one sync in five carries an edit; peak memory is VmHWM of each server process)\n"
+    );
+    println!(
+        "| {:<24} | {:>8} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} | {:>22} |",
+        "backend", "docs", "syncs", "syncs/s", "p50 ms", "p99 ms", "errors", "peak memory MiB"
+    );
+    println!(
+        "|{:-<26}|{:-<10}|{:-<10}|{:-<10}|{:-<10}|{:-<10}|{:-<8}|{:-<24}|",
+        "", "", "", "", "", "", "", ""
+    );
+    for r in &rows {
+        let mem: Vec<String> = r
+            .peak_kib
+            .iter()
+            .map(|k| format!("{:.0}", *k as f64 / 1024.0))
+            .collect();
+        println!(
+            "| {:<24} | {:>8} | {:>8} | {:>8.0} | {:>8.1} | {:>8.1} | {:>6} | {:>22} |",
+            r.backend,
+            r.docs,
+            r.m.syncs,
+            r.m.syncs as f64 / r.m.secs,
+            percentile(&r.m.latencies_us, 0.5),
+            percentile(&r.m.latencies_us, 0.99),
+            r.m.errors,
+            mem.join(" + "),
+        );
+        let _ = r.devices;
+    }
+}

@@ -1,0 +1,200 @@
+//! A lightweight simulated device for load benchmarks: enrolled through the real enrolment
+//! endpoint with a real one-time code, holding a real credential and actor id, and speaking the
+//! real sync protocol over HTTP (async reqwest, so a thousand fit in one process), but with no
+//! encrypted store: it keeps its own case in memory, its cursor and request number, and does
+//! not keep what it receives. `bulk_cases` makes documents for seeding a server quickly
+//! through the same protocol.
+
+use automerge::{ActorId, ChangeHash};
+use provide_core::model::{Case, Deployment, RecordKind, Role};
+use provide_core::record::author::Author;
+use provide_core::record::{edit, RecordDoc};
+use provide_core::sync::enrol::{EnrolRequest, EnrolResponse};
+use provide_core::sync::protocol::{DocChanges, DocOutcome, SyncRequest, SyncResponse};
+use provide_core::sync::transport::{CONTENT_TYPE, ENROL_PATH, SYNC_PATH};
+use provide_core::{Error, Result};
+
+pub struct LightDevice {
+    pub device_id: String,
+    credential: String,
+    actor: ActorId,
+    author: Author,
+    role: Role,
+    pub division: String,
+    pub team: String,
+    /// The device's own case, and the heads the server acknowledged.
+    case: Option<RecordDoc>,
+    acked: Vec<ChangeHash>,
+    pub cursor: u64,
+    seq: u64,
+}
+
+fn failed(e: reqwest::Error) -> Error {
+    Error::Unreachable(format!("the exchange failed ({e})"))
+}
+
+impl LightDevice {
+    /// Enrols with the server at `url` using a one-time `code`.
+    pub async fn enrol(client: &reqwest::Client, url: &str, code: &str) -> Result<Self> {
+        let actor = ActorId::random();
+        let answer = client
+            .post(format!("{url}/{ENROL_PATH}"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(
+                serde_json::to_vec(&EnrolRequest {
+                    code: code.to_string(),
+                    actor_id: actor.to_hex_string(),
+                })
+                .expect("serialisable"),
+            )
+            .send()
+            .await
+            .map_err(failed)?;
+        if !answer.status().is_success() {
+            return Err(Error::Unreachable(format!(
+                "enrolment answered {}",
+                answer.status()
+            )));
+        }
+        let body = answer.bytes().await.map_err(failed)?;
+        let e: EnrolResponse = serde_json::from_slice(&body)
+            .map_err(|_| Error::Protocol("the enrolment answer is not valid JSON".into()))?;
+        let role = Role::parse(&e.role).map_err(Error::Protocol)?;
+        Ok(LightDevice {
+            device_id: e.device_id,
+            credential: e.credential,
+            actor,
+            author: Author::new(&e.user, role),
+            role,
+            division: e.division,
+            team: e.team,
+            case: None,
+            acked: Vec::new(),
+            cursor: 0,
+            seq: 0,
+        })
+    }
+
+    fn case_doc(&self, n: usize, division: &str, team: &str) -> RecordDoc {
+        let now = chrono_now();
+        let mut case = Case::new(
+            edit::new_id(),
+            Deployment::Consultation,
+            &self.author.user,
+            &now,
+        );
+        case.division = division.to_string();
+        case.team = team.to_string();
+        case.victim.name = format!("Fictional Person {n}");
+        case.incident.reference = format!("LD-{n:07}-FICT");
+        RecordDoc::new_case(&case, &self.actor, &self.author).expect("a new case")
+    }
+
+    /// Starts the device's own case (uploaded by the next sync).
+    pub fn start_case(&mut self, n: usize) {
+        let (d, t) = (self.division.clone(), self.team.clone());
+        self.case = Some(self.case_doc(n, &d, &t));
+        self.acked.clear();
+    }
+
+    /// One field edit of the device's own case.
+    pub fn edit(&mut self, text: &str) {
+        let role = self.role;
+        let author = self.author.clone();
+        let rec = self.case.as_mut().expect("a case started");
+        edit::set_field(rec, "victim.safe_contact.safe_times", text, role).expect("a valid edit");
+        rec.commit(&author);
+    }
+
+    /// `n` new cases by this device's actor, ready to upload, numbered from `from`.
+    pub fn bulk_cases(&self, from: usize, n: usize) -> Vec<DocChanges> {
+        (from..from + n)
+            .map(|i| {
+                let mut rec = self.case_doc(i, &self.division, &self.team);
+                DocChanges {
+                    id: rec.validated_id().expect("an id"),
+                    kind: RecordKind::Case,
+                    base: vec![],
+                    changes: rec.save(),
+                }
+            })
+            .collect()
+    }
+
+    /// One sync exchange: the case's unacknowledged changes (if any) and `extra` documents up,
+    /// a page of changes down. Returns the answer.
+    pub async fn sync(
+        &mut self,
+        client: &reqwest::Client,
+        url: &str,
+        extra: Vec<DocChanges>,
+    ) -> Result<SyncResponse> {
+        let mut docs = extra;
+        let mut sent_heads = None;
+        if let Some(rec) = self.case.as_mut() {
+            let heads = rec.heads();
+            if heads != self.acked {
+                let changes = if self.acked.is_empty() {
+                    rec.save()
+                } else {
+                    rec.save_after(&self.acked)
+                };
+                docs.push(DocChanges {
+                    id: rec.validated_id()?,
+                    kind: RecordKind::Case,
+                    base: self.acked.clone(),
+                    changes,
+                });
+                sent_heads = Some((docs.last().expect("pushed").id.clone(), heads));
+            }
+        }
+        self.seq += 1;
+        let request = SyncRequest {
+            request_seq: self.seq,
+            cursor: self.cursor,
+            docs,
+            max_response_bytes: 1 << 20,
+            audit: vec![],
+        };
+        let answer = client
+            .post(format!("{url}/{SYNC_PATH}"))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .bearer_auth(&self.credential)
+            .body(request.encode())
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = answer.status();
+        let body = answer.bytes().await.map_err(failed)?;
+        if !status.is_success() {
+            return Err(Error::ServerRefused {
+                status: status.as_u16(),
+                code: "http".into(),
+                message: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        let response = SyncResponse::decode(&body)?;
+        if response.request_seq != self.seq {
+            return Err(Error::Protocol("an answer to another request".into()));
+        }
+        if let Some((id, heads)) = sent_heads {
+            for ack in response.acks.iter().filter(|a| a.id == id) {
+                match &ack.outcome {
+                    DocOutcome::Accepted { heads: h } if h.is_empty() => self.acked = heads.clone(),
+                    DocOutcome::Accepted { heads: h } => self.acked = h.clone(),
+                    other => {
+                        return Err(Error::Protocol(format!(
+                            "the case was not taken: {other:?}"
+                        )))
+                    }
+                }
+            }
+        }
+        self.cursor = response.cursor;
+        Ok(response)
+    }
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
