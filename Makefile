@@ -36,7 +36,9 @@ test: lint
 
 # benchmarks print tables and never fail on numbers; the load table's PostgreSQL rows run
 # beside a throwaway cluster, against the release server binary
-bench: deps
+bench: ui
+	$(CARGO) build --release -p provide-app --bin provide-app
+	scripts/native-tests.sh tests/native/bench.mjs
 	$(CARGO) bench -p provide-core --bench store
 	$(CARGO) bench -p provide-tests --bench sync
 	$(CARGO) bench -p provide-tests --bench links

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The native suite (tests/native/): the real app window under a private Xvfb display, driven
 # through tauri-driver and WebKitWebDriver. Needs the debug binaries (cargo build --workspace
-# --bins) and the UI built into them.
+# --bins) and the UI built into them. With an argument, runs that script under the same
+# display instead (the app benchmark: scripts/native-tests.sh tests/native/bench.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PROVIDE_BIN=${PROVIDE_BIN:-target/debug}
@@ -18,4 +19,8 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; do
 export DISPLAY=":$display"
 # WebKitGTK under Xvfb as a service user: no GPU, no accessibility bus
 export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1 NO_AT_BRIDGE=1
-node --test --test-concurrency=1 tests/native/
+if [ $# -gt 0 ]; then
+  node "$@"
+else
+  node --test --test-concurrency=1 tests/native/
+fi

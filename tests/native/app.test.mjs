@@ -79,7 +79,14 @@ async function stopServer() {
   await exited;
 }
 
-async function shot(name) {
+/** Saves the window as `name`.png, scrolled to the top (or to `css`), with no field focused. */
+async function shot(name, css = null) {
+  await s.cmd("POST", "/execute/sync", {
+    script: `document.activeElement?.blur();
+      const el = arguments[0] && document.querySelector(arguments[0]);
+      if (el) el.scrollIntoView({ block: "start" }); else window.scrollTo(0, 0);`,
+    args: [css],
+  });
   mkdirSync(SHOTS, { recursive: true });
   writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
 }
@@ -217,7 +224,7 @@ test("a status changed on both devices is shown as a conflict and resolved", asy
   await s.click('[data-testid="conflict-banner-open-status"]');
   await s.find('[data-testid="conflict-resolver"]');
   assert.equal(await s.count('[data-testid="conflict-value"]'), 2);
-  await shot("06-conflict");
+  await shot("06-conflict", '[data-testid="conflicts-banner"]');
   // keep the officer's value: the first that names them
   const values = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-value"]' });
   const texts = [];

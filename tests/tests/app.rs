@@ -43,11 +43,12 @@ fn enrol_work_and_sync_reach_the_partner_device() {
     let mut steps = Vec::new();
     let report = app.sync_now(&mut |s| steps.push(s.state.clone())).unwrap();
     assert_eq!(report.docs_sent, 1);
-    assert!(steps
-        .iter()
-        .any(|s| matches!(s, SyncState::Syncing { .. })));
+    assert!(steps.iter().any(|s| matches!(s, SyncState::Syncing { .. })));
     let status = app.sync_status();
-    assert!(matches!(status.state, SyncState::Synced { .. }), "{status:?}");
+    assert!(
+        matches!(status.state, SyncState::Synced { .. }),
+        "{status:?}"
+    );
     assert_eq!(status.waiting, 0);
     assert!(status.last_contact.is_some());
     officer.sync().unwrap();

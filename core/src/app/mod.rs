@@ -172,7 +172,8 @@ impl App {
 
     /// Something happened in the window: the idle timer starts again.
     pub fn touch(&self) {
-        self.last_activity_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.last_activity_ms
+            .store(self.now_ms(), Ordering::Relaxed);
     }
 
     /// How long the window has been idle, in milliseconds.

@@ -113,7 +113,10 @@ fn unlocked_work_then_lock() {
     assert_eq!(app.sync_status().waiting, 1);
     app.lock();
     assert!(!app.is_unlocked());
-    assert!(matches!(app.with_store(|s| s.show_case(&id)), Err(Error::Locked)));
+    assert!(matches!(
+        app.with_store(|s| s.show_case(&id)),
+        Err(Error::Locked)
+    ));
     app.unlock(PASS, None).unwrap();
     assert_eq!(app.with_store(|s| s.show_case(&id)).unwrap().id, id);
 }
@@ -181,7 +184,11 @@ fn scheduler_syncs_at_once_then_on_interval_backs_off_and_is_nudged() {
     assert!(delays[3] > Duration::from_secs(11) && delays[3] <= Duration::from_secs(16));
     assert!(delays.iter().all(|d| *d <= Duration::from_secs(60)));
     s.after_sync(&Ok(SyncReport::default()), t0);
-    assert_eq!(s.next_sync(), t0 + Duration::from_secs(30), "success resets");
+    assert_eq!(
+        s.next_sync(),
+        t0 + Duration::from_secs(30),
+        "success resets"
+    );
     // a refusal is an answer: wait the full interval, do not hammer
     s.after_sync(&Err(Error::Revoked), t0);
     assert_eq!(s.next_sync(), t0 + Duration::from_secs(30));

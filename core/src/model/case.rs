@@ -80,7 +80,9 @@ pub struct Case {
     pub notes: Vec<Note>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct Incident {
     /// The police reference (log or crime number).
     pub reference: String,
@@ -89,7 +91,9 @@ pub struct Incident {
     pub location: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct Victim {
     pub name: String,
     /// Date of birth, YYYY-MM-DD.
@@ -104,7 +108,9 @@ pub struct Victim {
 }
 
 /// How the victim may be contacted without alerting the perpetrator.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct SafeContact {
     pub call_ok: Option<bool>,
     pub text_ok: Option<bool>,
@@ -113,7 +119,9 @@ pub struct SafeContact {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct Child {
     #[key]
@@ -124,7 +132,9 @@ pub struct Child {
     pub present_at_incident: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct Perpetrator {
     pub name: String,
     pub relationship: String,
@@ -154,7 +164,9 @@ pub struct Assessment {
 }
 
 /// The six kinds of IDVA support.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct Support {
     pub risk_assessment: bool,
     pub safety_planning: bool,
@@ -164,7 +176,9 @@ pub struct Support {
     pub social_welfare: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct SafetyPlanItem {
     #[key]
@@ -238,7 +252,9 @@ pub struct Visit {
 }
 
 /// What the evaluation measures: engagement now, and self-reported engagement before.
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 pub struct Outcome {
     pub engaged_safeguarding: TriState,
     pub engaged_investigation: TriState,
@@ -247,7 +263,9 @@ pub struct Outcome {
     pub repeat_victim: TriState,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct Note {
     #[key]

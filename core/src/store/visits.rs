@@ -37,14 +37,16 @@ pub struct Handover {
 /// What is still to do on a case, in plain words (no personal data).
 pub fn outstanding(case: &Case) -> Vec<String> {
     let mut out = Vec::new();
-    if case.deployment != crate::model::Deployment::Consultation
-        && case.risk_assessments.is_empty()
+    if case.deployment != crate::model::Deployment::Consultation && case.risk_assessments.is_empty()
     {
         out.push("no risk assessment recorded".to_string());
     }
     for r in &case.referrals {
         if r.status == ReferralStatus::ToMake {
-            out.push(format!("referral to make: {}", referral_name(r.kind, &r.service)));
+            out.push(format!(
+                "referral to make: {}",
+                referral_name(r.kind, &r.service)
+            ));
         }
     }
     let children_referred = case

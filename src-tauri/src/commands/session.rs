@@ -21,7 +21,10 @@ pub async fn enrol(
     code: String,
     passphrase: String,
 ) -> ShellResult<AppStatus> {
-    let out = blocking(&state.app, move |app| app.enrol(&server, &code, &passphrase)).await?;
+    let out = blocking(&state.app, move |app| {
+        app.enrol(&server, &code, &passphrase)
+    })
+    .await?;
     state.changed();
     Ok(out)
 }
