@@ -14,7 +14,12 @@ done
 [ -n "$display" ] || { echo "no free X display number" >&2; exit 1; }
 Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb 2>/dev/null || true' EXIT
+# whatever the suite leaves behind on this display (a window whose driver went away) goes too
+cleanup() {
+  pkill -f "$(realpath "$PROVIDE_BIN")/provide-app" 2>/dev/null || true
+  kill $xvfb 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
 export DISPLAY=":$display"
 # WebKitGTK under Xvfb as a service user: no GPU, no accessibility bus
@@ -22,5 +27,5 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1 NO_AT_
 if [ $# -gt 0 ]; then
   node "$@"
 else
-  node --test --test-concurrency=1 tests/native/
+  node --test --test-force-exit --test-concurrency=1 tests/native/
 fi

@@ -20,7 +20,7 @@ cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"
 scripts/with-postgres.sh cargo test -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
 echo "== UI: unit tests (Vitest)"
-(cd ui && npx vitest run --reporter=basic) 2>&1 | tee "$uilog" || status=$?
+(cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$uilog" || status=$?
 echo "== UI: browser tests of the built UI (Chromium, mockIPC, axe-core)"
 (cd ui && npm run test:browser --silent) 2>&1 | tee -a "$uilog" || status=$?
 echo "== native: the real app window (Xvfb, tauri-driver, WebKitWebDriver)"

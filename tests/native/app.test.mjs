@@ -22,6 +22,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = resolve(ROOT, process.env.PROVIDE_BIN ?? "target/debug");
 const SHOTS = resolve(ROOT, process.env.PROVIDE_SCREENSHOTS ?? "target/native-screenshots");
 const PASS = "kettle lantern orchard native";
+// a step that hangs (a frozen window, a lost driver) fails instead of holding CI
+const STEP_TIMEOUT = 240_000;
 const work = mkdtempSync(join(tmpdir(), "provide-native-"));
 const serverDir = join(work, "server");
 const officerDir = join(work, "officer");
@@ -84,11 +86,20 @@ async function shot(name, css = null) {
   await s.cmd("POST", "/execute/sync", {
     script: `document.activeElement?.blur();
       const el = arguments[0] && document.querySelector(arguments[0]);
-      if (el) el.scrollIntoView({ block: "start" }); else window.scrollTo(0, 0);`,
+      if (el) el.scrollIntoView({ block: "start" }); else window.scrollTo(0, 0);
+      // a change to draw: WebKit's snapshot waits for the next rendering update
+      document.documentElement.dataset.shot = String(Date.now());`,
     args: [css],
   });
   mkdirSync(SHOTS, { recursive: true });
-  writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
+  await sleep(200); // let the frame land
+  // The window's own pixels from the X server (WebKit's WebDriver snapshot can wait for a
+  // frame that an idle page never draws). Documentation, not a check: a failure is reported.
+  try {
+    execFileSync("sh", ["-c", `xwd -name Provide -silent | xwdtopnm 2>/dev/null | pnmtopng > "${join(SHOTS, `${name}.png`)}"`]);
+  } catch (e) {
+    console.log(`# no screenshot for ${name}: ${e.message.split("\n")[0]}`);
+  }
 }
 
 async function syncNowAndWait(state) {
@@ -116,17 +127,17 @@ before(async () => {
   });
   s = await Session.start(`http://127.0.0.1:${port}`, join(BIN, "provide-app"));
   await s.setSize(1024, 600);
-});
+}, { timeout: STEP_TIMEOUT });
 
 after(async () => {
-  if (s) await s.end();
-  driver?.kill();
-  server?.kill();
+  if (s) await Promise.race([s.end(), sleep(10_000)]);
+  driver?.kill("SIGKILL");
+  server?.kill("SIGKILL");
   await sleep(300);
   rmSync(work, { recursive: true, force: true });
 });
 
-test("enrol with a one-time code, then lock and unlock", async () => {
+test("enrol with a one-time code, then lock and unlock", { timeout: STEP_TIMEOUT }, async () => {
   await s.find('[data-testid="enrol-server"]');
   assert.equal(await s.title(), "Provide");
   await shot("01-enrol");
@@ -153,7 +164,7 @@ test("enrol with a one-time code, then lock and unlock", async () => {
 
 let caseId;
 
-test("start a shift, lose signal, and record a post-incident case offline", async () => {
+test("start a shift, lose signal, and record a post-incident case offline", { timeout: STEP_TIMEOUT }, async () => {
   await s.click('[data-testid="nav-shift"]');
   await s.click('[data-testid="shift-pattern-early"]');
   await s.type('[data-testid="shift-callsign"]', "WA21");
@@ -180,7 +191,7 @@ test("start a shift, lose signal, and record a post-incident case offline", asyn
   await shot("04-case");
 });
 
-test("a DASH assessment reaching the MARAC threshold, the referral, and a note", async () => {
+test("a DASH assessment reaching the MARAC threshold, the referral, and a note", { timeout: STEP_TIMEOUT }, async () => {
   await s.click('[data-testid="assess-dash"]');
   await s.find('[data-testid="assess-form"]');
   for (const g of DASH.groups) {
@@ -202,7 +213,7 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.until("the note", async () => (await s.count('[data-testid="note"]')) === 1);
 });
 
-test("signal returns: the case syncs and reaches the officer's device", async () => {
+test("signal returns: the case syncs and reaches the officer's device", { timeout: STEP_TIMEOUT }, async () => {
   await startServer(new URL(serverUrl).host);
   await syncNowAndWait("synced");
   officer("sync");
@@ -213,7 +224,7 @@ test("signal returns: the case syncs and reaches the officer's device", async ()
   assert.equal(view.record.notes.length, 1);
 });
 
-test("a status changed on both devices is shown as a conflict and resolved", async () => {
+test("a status changed on both devices is shown as a conflict and resolved", { timeout: STEP_TIMEOUT }, async () => {
   await stopServer();
   officer("case", "set", caseId, "status=handed_over");
   await choose("field-status", "closed");
@@ -241,7 +252,7 @@ test("a status changed on both devices is shown as a conflict and resolved", asy
   assert.deepEqual(view.conflicts, []);
 });
 
-test("the directory, then the idle lock hides everything", async () => {
+test("the directory, then the idle lock hides everything", { timeout: STEP_TIMEOUT }, async () => {
   await s.click('[data-testid="nav-directory"]');
   await s.find('[data-testid="service-card"]');
   await shot("07-directory");
@@ -250,6 +261,12 @@ test("the directory, then the idle lock hides everything", async () => {
   await shot("08-cases");
   await s.click('[data-testid="nav-settings"]');
   await choose("settings-idle", "1");
+  const status = await s.cmd("POST", "/execute/async", {
+    script: `const done = arguments[0];
+      window.__TAURI_INTERNALS__.invoke("app_status").then((st) => done(st), (e) => done(e));`,
+    args: [],
+  });
+  assert.equal(status.idle_lock_minutes, 1, JSON.stringify(status));
   await s.click('[data-testid="nav-cases"]');
   await s.find('[data-testid="case-row"]');
   // no input now: the background thread locks after one idle minute

@@ -112,6 +112,8 @@ export class Session {
 
 async function raw(base, method, path, body) {
   const r = await fetch(base + path, {
+    // no command may hang the suite: WebKit's snapshot can wait for a frame that never comes
+    signal: AbortSignal.timeout(60_000),
     method,
     headers: { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -210,9 +210,10 @@ impl App {
         self.status()
     }
 
-    /// Runs `f` on the unlocked store. Counts as activity.
+    /// Runs `f` on the unlocked store. Not activity by itself: only the person's own input
+    /// (`touch`) keeps the app unlocked, so screens that refresh themselves after a background
+    /// sync cannot hold the idle lock off.
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
-        self.touch();
         let mut guard = lock(&self.store);
         let store = guard.as_mut().ok_or(Error::Locked)?;
         let out = f(store);
@@ -239,7 +240,7 @@ impl App {
     /// or the error in plain words (also kept in the status line).
     pub fn sync_now(&self, progress: &mut dyn FnMut(&SyncStatus)) -> Result<SyncReport> {
         let _gate = self.sync_gate.try_lock().map_err(|_| Error::SyncBusy)?;
-        let url = self.with_store_quiet(|s| Ok(s.server_link()?.url))?;
+        let url = self.with_store(|s| Ok(s.server_link()?.url))?;
         let mut transport = (self.transport)(&url)?;
         self.set_sync_state(SyncState::Syncing {
             progress: Progress::default(),
@@ -273,13 +274,6 @@ impl App {
     fn set_sync_state(&self, state: SyncState) {
         lock(&self.sync).state = state;
     }
-
-    /// Like `with_store`, but not activity: background work must not keep the app unlocked.
-    fn with_store_quiet<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
-        let mut guard = lock(&self.store);
-        let store = guard.as_mut().ok_or(Error::Locked)?;
-        f(store)
-    }
 }
 
 /// The app's store as a sync sees it: borrowed for each step, and gone if the app locks meanwhile.
@@ -287,7 +281,7 @@ struct Shared<'a>(&'a App);
 
 impl StoreAccess for Shared<'_> {
     fn with_store(&self, f: &mut dyn FnMut(&mut Store) -> Result<()>) -> Result<()> {
-        self.0.with_store_quiet(|s| f(s))
+        self.0.with_store(|s| f(s))
     }
 }
 

@@ -90,14 +90,17 @@ const touch = () => {
   if (session()) sendTouch();
 };
 
+/** The person's own input only: a scroll the page makes itself (a list reloading) is not use. */
+const ACTIVITY = ["keydown", "pointerdown", "wheel", "touchmove"] as const;
+
 /** Starts the app: reads the phase, listens for locks and reports activity for the idle lock. */
 export async function start(): Promise<() => void> {
   const unlisten = await onLocked(() => void lockedNow());
   const opts = { capture: true, passive: true } as const;
-  for (const ev of ["keydown", "pointerdown", "scroll"]) window.addEventListener(ev, touch, opts);
+  for (const ev of ACTIVITY) window.addEventListener(ev, touch, opts);
   await refreshStatus();
   return () => {
     unlisten();
-    for (const ev of ["keydown", "pointerdown", "scroll"]) window.removeEventListener(ev, touch, opts);
+    for (const ev of ACTIVITY) window.removeEventListener(ev, touch, opts);
   };
 }
