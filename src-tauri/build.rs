@@ -29,6 +29,12 @@ const COMMANDS: &[&str] = &[
     "end_shift",
     "handover",
     "todays_visits",
+    // safeguarding unit (the store refuses other roles)
+    "triage_case",
+    "triage_queue",
+    "handover_queue",
+    "mark_reviewed",
+    "marac_list",
     // reference data
     "forms",
     "directory",

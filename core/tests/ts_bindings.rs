@@ -12,7 +12,8 @@ use provide_core::forms::{AssessmentInput, FormDef};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
 use provide_core::record::history::HistoryEntry;
 use provide_core::store::{
-    Assessed, CaseFilter, CaseSummary, CaseView, Handover, HealthView, ShiftInput,
+    Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
+    ShiftInput, TriageInput, TriagedCase,
 };
 use provide_core::sync::SyncReport;
 use provide_core::IpcError;
@@ -42,6 +43,10 @@ fn export_all(dir: &Path) {
         Assessed,
         Directory,
         HistoryEntry,
+        TriageInput,
+        TriagedCase,
+        HandoverItem,
+        MaracEntry,
     );
 }
 

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::choice::choice;
 use super::common::{RiskLevel, Role, TriState};
+use super::shift::Pattern;
 
 /// The schema version written by this build. Older documents migrate forward on load.
-pub const CASE_SCHEMA: u64 = 2;
+pub const CASE_SCHEMA: u64 = 3;
 
 choice!(
     /// How the team came to be involved (the three ways of deployment).
@@ -51,6 +52,20 @@ choice!(
 );
 
 choice!(
+    /// Why the safeguarding unit sent the team: high risk, or medium/standard risk with an
+    /// extra vulnerability or a health need.
+    TriageReason { HighRisk => "high_risk", Vulnerability => "vulnerability", HealthNeed => "health_need" }
+);
+
+choice!(
+    /// A long-term safeguarding action taken after handover.
+    SafeguardingActionKind {
+        Alarm => "alarm", SanctuaryScheme => "sanctuary_scheme", Refuge => "refuge",
+        FurtherReferral => "further_referral", Other => "other"
+    }
+);
+
+choice!(
     /// An answer on a risk checklist.
     Answer { Yes => "yes", No => "no", NotKnown => "not_known" }
 );
@@ -78,6 +93,66 @@ pub struct Case {
     pub visits: Vec<Visit>,
     pub outcome: Outcome,
     pub notes: Vec<Note>,
+    /// Set by the safeguarding unit when it sends the team to the victim.
+    // a document written before schema 3 (on a server that has not migrated it) reads as empty
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub triage: Triage,
+    /// The safeguarding unit's review after the patrol handed the case over.
+    // a document written before schema 3 (on a server that has not migrated it) reads as empty
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub review: Review,
+    /// Long-term safeguarding after handover (alarm, sanctuary scheme, refuge, referrals).
+    // a document written before schema 3 (on a server that has not migrated it) reads as empty
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub safeguarding_actions: Vec<SafeguardingAction>,
+}
+
+/// The safeguarding unit's triage of an incident: why the team goes, how urgent, and when.
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
+pub struct Triage {
+    pub reason: Option<TriageReason>,
+    /// 1 is visited first.
+    #[ts(type = "number | null")]
+    pub priority: Option<u64>,
+    /// The day of the visit, YYYY-MM-DD.
+    pub visit_date: Option<String>,
+    /// The shift that should make the visit.
+    pub shift: Option<Pattern>,
+    /// The extra vulnerability or health need, in the unit's words.
+    pub notes: String,
+    pub triaged_at: Option<String>,
+    pub triaged_by: String,
+}
+
+/// The safeguarding unit has read the patrol's handover.
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS,
+)]
+pub struct Review {
+    pub reviewed_at: Option<String>,
+    pub reviewed_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct SafeguardingAction {
+    #[key]
+    #[serde(default)]
+    pub id: String,
+    pub kind: SafeguardingActionKind,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub done: bool,
+    #[serde(default)]
+    pub at: String,
+    #[serde(default)]
+    pub by: String,
 }
 
 #[derive(
@@ -300,6 +375,9 @@ impl Case {
             visits: vec![],
             outcome: Outcome::default(),
             notes: vec![],
+            triage: Triage::default(),
+            review: Review::default(),
+            safeguarding_actions: vec![],
         }
     }
 

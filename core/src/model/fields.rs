@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use automerge::ScalarValue;
 
-use super::case::{ConsentAnswer, Deployment, ReferralStatus, Status, VisitOutcome};
-use super::common::TriState;
+use super::case::{ConsentAnswer, Deployment, ReferralStatus, Status, TriageReason, VisitOutcome};
+use super::common::{Role, TriState};
+use super::shift::Pattern;
 
 /// The kind of value a field holds, and so how typed text is parsed into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +36,15 @@ pub const MAX_TEXT: usize = 20_000;
 pub struct FieldSpec {
     pub path: &'static str,
     pub kind: FieldKind,
-    /// True when only an IDVA may set it.
-    pub idva_only: bool,
+    /// The one role that may set it, when only one may.
+    pub only: Option<Role>,
 }
 
 const fn f(path: &'static str, kind: FieldKind) -> FieldSpec {
     FieldSpec {
         path,
         kind,
-        idva_only: false,
+        only: None,
     }
 }
 
@@ -51,7 +52,15 @@ const fn idva(path: &'static str, kind: FieldKind) -> FieldSpec {
     FieldSpec {
         path,
         kind,
-        idva_only: true,
+        only: Some(Role::Idva),
+    }
+}
+
+const fn safeguarding(path: &'static str, kind: FieldKind) -> FieldSpec {
+    FieldSpec {
+        path,
+        kind,
+        only: Some(Role::Safeguarding),
     }
 }
 
@@ -102,10 +111,22 @@ pub const CASE_FIELDS: &[FieldSpec] = &[
         Choice(TriState::NAMES),
     ),
     f("outcome.repeat_victim", Choice(TriState::NAMES)),
+    safeguarding("triage.reason", Choice(TriageReason::NAMES)),
+    safeguarding("triage.priority", Count),
+    safeguarding("triage.visit_date", Date),
+    safeguarding("triage.shift", Choice(Pattern::NAMES)),
+    safeguarding("triage.notes", Text),
 ];
 
 /// The lists of a case that items can be appended to.
-pub const CASE_LISTS: &[&str] = &["notes", "visits", "referrals", "safety_plan", "children"];
+pub const CASE_LISTS: &[&str] = &[
+    "notes",
+    "visits",
+    "referrals",
+    "safety_plan",
+    "children",
+    "safeguarding_actions",
+];
 
 /// Fields of list items that may be changed after the item was added, as `(list, field)`.
 /// Notes are evidence and are never edited: a correction is a new note.
@@ -120,6 +141,8 @@ pub const LIST_ITEM_FIELDS: &[(&str, FieldSpec)] = &[
     ("referrals", f("notes", Text)),
     ("visits", f("outcome", Choice(VisitOutcome::NAMES))),
     ("visits", f("notes", Text)),
+    ("safeguarding_actions", safeguarding("done", Bool)),
+    ("safeguarding_actions", safeguarding("detail", Text)),
 ];
 
 /// A parsed path: a plain field, or a field of one list item.

@@ -10,14 +10,14 @@ use autosurgeon::reconcile_insert;
 use super::conflicts::item_id;
 use super::{Author, RecordDoc};
 use crate::error::{Error, Result};
-use crate::model::case::{Child, Note, Referral, SafetyPlanItem, Visit};
+use crate::model::case::{Child, Note, Referral, SafeguardingAction, SafetyPlanItem, Visit};
 use crate::model::fields::{self, FieldPath};
 use crate::model::Role;
 
 /// Sets one field of a case from typed text. Does not commit.
 pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Result<()> {
     let (field_path, spec) = fields::resolve(path)?;
-    if spec.idva_only && role != Role::Idva {
+    if spec.only.is_some_and(|only| only != role) {
         return Err(Error::Forbidden {
             role: role.to_string(),
             action: format!("set `{path}`"),
@@ -44,6 +44,15 @@ pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Res
             doc.put(&item, field.as_str(), value)?;
         }
     }
+    Ok(())
+}
+
+/// Records the safeguarding unit's review of a handover. Does not commit.
+pub fn put_review(rec: &mut RecordDoc, at: &str, by: &str) -> Result<()> {
+    let doc = rec.doc_mut();
+    let review = ensure_map(doc, &ROOT, "review")?;
+    doc.put(&review, "reviewed_at", at)?;
+    doc.put(&review, "reviewed_by", by)?;
     Ok(())
 }
 
@@ -166,6 +175,25 @@ pub fn add_case_item(
             s.added_at = now.to_string();
             s.added_by = author.user.clone();
             append(rec, list, &s)?;
+        }
+        "safeguarding_actions" => {
+            if author.role != Role::Safeguarding {
+                return Err(Error::Forbidden {
+                    role: author.role.to_string(),
+                    action: "record long-term safeguarding actions".into(),
+                });
+            }
+            let mut a: SafeguardingAction = serde_json::from_value(json.clone()).map_err(bad)?;
+            if a.detail.chars().count() > fields::MAX_TEXT {
+                return Err(Error::invalid(
+                    "safeguarding_actions.detail",
+                    "it is too long",
+                ));
+            }
+            a.id = id.clone();
+            a.at = now.to_string();
+            a.by = author.user.clone();
+            append(rec, list, &a)?;
         }
         "children" => {
             let mut c: Child = serde_json::from_value(json.clone()).map_err(bad)?;

@@ -47,6 +47,7 @@ pub fn forward(rec: &mut RecordDoc, author: &Author) -> Result<()> {
     while version < target {
         match (rec.kind, version) {
             (RecordKind::Case, 1) => case_v1_to_v2(rec)?,
+            (RecordKind::Case, 2) => case_v2_to_v3(rec)?,
             _ => {
                 return Err(Error::CorruptRecord(rec.id.clone()));
             }
@@ -94,6 +95,29 @@ fn case_v1_to_v2(rec: &mut RecordDoc) -> Result<()> {
     };
     if doc.get(&outcome, "repeat_victim")?.is_none() {
         doc.put(&outcome, "repeat_victim", "unknown")?;
+    }
+    Ok(())
+}
+
+/// Schema 3 adds the safeguarding unit's parts: the triage (why, how urgent, when), the review
+/// of a handover, and the list of long-term safeguarding actions.
+fn case_v2_to_v3(rec: &mut RecordDoc) -> Result<()> {
+    let doc = rec.doc_mut();
+    if doc.get(ROOT, "triage")?.is_none() {
+        let t = doc.put_object(ROOT, "triage", ObjType::Map)?;
+        for key in ["reason", "priority", "visit_date", "shift", "triaged_at"] {
+            doc.put(&t, key, ScalarValue::Null)?;
+        }
+        doc.put(&t, "notes", "")?;
+        doc.put(&t, "triaged_by", "")?;
+    }
+    if doc.get(ROOT, "review")?.is_none() {
+        let r = doc.put_object(ROOT, "review", ObjType::Map)?;
+        doc.put(&r, "reviewed_at", ScalarValue::Null)?;
+        doc.put(&r, "reviewed_by", "")?;
+    }
+    if doc.get(ROOT, "safeguarding_actions")?.is_none() {
+        doc.put_object(ROOT, "safeguarding_actions", ObjType::List)?;
     }
     Ok(())
 }

@@ -58,6 +58,18 @@ pub struct CaseSummary {
     pub conflicts: i64,
 }
 
+impl CaseSummary {
+    /// High risk sorts first, then medium, standard, and unassessed last.
+    pub fn risk_order(&self) -> u8 {
+        match self.risk_level.as_deref() {
+            Some("high") => 0,
+            Some("medium") => 1,
+            Some("standard") => 2,
+            _ => 3,
+        }
+    }
+}
+
 /// What the case list is narrowed to; every part is optional.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]

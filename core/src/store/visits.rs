@@ -1,5 +1,5 @@
-//! The shift's working lists: today's visits (cases triaged for the team and cases planned on
-//! the running shift, highest risk first), the running shift, and the handover summary at the
+//! The shift's working lists: today's visits (cases triaged for the team for today or earlier
+//! and cases planned on the running shift, highest risk first, then the unit's priority), the running shift, and the handover summary at the
 //! end of a shift (what was done to each case, what is still outstanding, what is unsynced).
 
 use serde::Serialize;
@@ -118,6 +118,26 @@ impl Store {
         };
         args.extend(planned);
         let rows = self.case_summaries(&[&clause], &args, BY_RISK, None)?;
+        // a triaged case waits for the day the unit set; within a risk level, its priority
+        let today = chrono::Local::now().date_naive().to_string();
+        let mut keyed = Vec::with_capacity(rows.len());
+        for (pos, row) in rows.into_iter().enumerate() {
+            let mut priority = u64::MAX;
+            if row.status == Status::Triaged.as_str() {
+                let triage = self.load_record(&row.id, RecordKind::Case)?.case()?.triage;
+                if triage
+                    .visit_date
+                    .as_deref()
+                    .is_some_and(|d| d > today.as_str())
+                {
+                    continue;
+                }
+                priority = triage.priority.unwrap_or(u64::MAX);
+            }
+            keyed.push(((row.risk_order(), priority, pos), row));
+        }
+        keyed.sort_by_key(|(k, _)| *k);
+        let rows: Vec<CaseSummary> = keyed.into_iter().map(|(_, r)| r).collect();
         self.audit(
             Action::View,
             "*",

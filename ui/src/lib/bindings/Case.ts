@@ -8,10 +8,25 @@ import type { Note } from "./Note";
 import type { Outcome } from "./Outcome";
 import type { Perpetrator } from "./Perpetrator";
 import type { Referral } from "./Referral";
+import type { Review } from "./Review";
+import type { SafeguardingAction } from "./SafeguardingAction";
 import type { SafetyPlanItem } from "./SafetyPlanItem";
 import type { Status } from "./Status";
 import type { Support } from "./Support";
+import type { Triage } from "./Triage";
 import type { Victim } from "./Victim";
 import type { Visit } from "./Visit";
 
-export type Case = { schema: number, id: string, deployment: Deployment, status: Status, division: string, team: string, created_at: string, created_by: string, incident: Incident, victim: Victim, children: Array<Child>, perpetrator: Perpetrator, risk_assessments: Array<Assessment>, support: Support, safety_plan: Array<SafetyPlanItem>, referrals: Array<Referral>, consent: Consent, visits: Array<Visit>, outcome: Outcome, notes: Array<Note>, };
+export type Case = { schema: number, id: string, deployment: Deployment, status: Status, division: string, team: string, created_at: string, created_by: string, incident: Incident, victim: Victim, children: Array<Child>, perpetrator: Perpetrator, risk_assessments: Array<Assessment>, support: Support, safety_plan: Array<SafetyPlanItem>, referrals: Array<Referral>, consent: Consent, visits: Array<Visit>, outcome: Outcome, notes: Array<Note>, 
+/**
+ * Set by the safeguarding unit when it sends the team to the victim.
+ */
+triage: Triage, 
+/**
+ * The safeguarding unit's review after the patrol handed the case over.
+ */
+review: Review, 
+/**
+ * Long-term safeguarding after handover (alarm, sanctuary scheme, refuge, referrals).
+ */
+safeguarding_actions: Array<SafeguardingAction>, };
