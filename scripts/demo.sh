@@ -98,7 +98,10 @@ for n in 1 2 3; do
   $C case new --deployment post_incident --set team=blackpool-1 \
     --set incident.reference=LC-20261122-010$n --set incident.occurred_at=2026-11-21T2$n:15:00Z \
     --set victim.name="$(sed -n ${n}p <<< $'Morwenna Example\nTegan Sample\nPriya Fictional')" \
-    --set victim.safe_contact.call_ok=$([ $n = 2 ] && echo false || echo true) >/dev/null
+    --set victim.safe_contact.call_ok=$([ $n = 2 ] && echo false || echo true) \
+    --set triage.reason=$([ $n = 3 ] && echo health_need || echo high_risk) \
+    --set triage.notes="$([ $n = 3 ] && echo 'pregnant; needs a midwife referral')" \
+    --set triage.priority=$n --set triage.visit_date="$(date +%F)" >/dev/null
 done
 $C sync >/dev/null; $B sync >/dev/null
 $B case list

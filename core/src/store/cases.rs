@@ -120,6 +120,8 @@ impl Store {
         case.team = self.session.team.clone();
         if self.session.role == Role::Safeguarding {
             case.status = Status::Triaged;
+            case.triage.triaged_at = Some(now.clone());
+            case.triage.triaged_by = self.session.user.clone();
         }
         let author = self.session.author();
         let mut rec = RecordDoc::new_case(&case, &self.actor, &author)?;
