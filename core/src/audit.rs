@@ -210,6 +210,48 @@ pub fn verify_continuation(after_seq: i64, after_hash: &str, all: &[Entry]) -> R
     Ok(())
 }
 
+/// Rebuilds the hashes of entries received without them (the sync protocol sends only the last
+/// entry's hash): each entry is chained to the one before, starting from the receiver's last
+/// verified entry (`after_seq`, `after_hash`), and the last hash rebuilt must equal the one the
+/// sender claimed in the last entry's `hash`. An entry changed, removed or reordered on the
+/// device after its predecessors were received gives a different last hash, and fails.
+pub fn rebuild_continuation(after_seq: i64, after_hash: &str, all: &mut [Entry]) -> Result<()> {
+    let Some(claimed) = all.last().map(|e| e.hash.clone()) else {
+        return Ok(());
+    };
+    let mut prev = after_hash.to_string();
+    for (i, e) in all.iter_mut().enumerate() {
+        let expected_seq = after_seq + i as i64 + 1;
+        if e.seq != expected_seq {
+            return Err(Error::AuditBroken {
+                seq: expected_seq,
+                reason: format!("entry {expected_seq} is missing or out of order"),
+            });
+        }
+        e.prev_hash = prev;
+        e.hash = entry_hash(
+            e.seq,
+            [
+                &e.at,
+                &e.user,
+                &e.role,
+                &e.action,
+                &e.record,
+                &e.detail,
+                &e.prev_hash,
+            ],
+        );
+        prev = e.hash.clone();
+    }
+    if prev != claimed {
+        return Err(Error::AuditBroken {
+            seq: all.last().map(|e| e.seq).unwrap_or(after_seq),
+            reason: "the entries do not rebuild the chain the device holds (altered, removed or reordered)".into(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

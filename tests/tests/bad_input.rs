@@ -113,11 +113,11 @@ fn malformed_truncated_oversized_and_wrong_version_requests_are_refused() {
     wrong_version[4..6].copy_from_slice(&9u16.to_be_bytes());
     // a valid envelope whose body decompresses far beyond the limit
     let mut bomb = MAGIC.to_vec();
-    bomb.extend_from_slice(&1u16.to_be_bytes());
+    bomb.extend_from_slice(&provide_core::sync::protocol::VERSION.to_be_bytes());
     bomb.extend_from_slice(&zstd::bulk::compress(&vec![0u8; 40 << 20], 19).unwrap());
     // a valid envelope around a body that does not parse
     let mut garbage_body = MAGIC.to_vec();
-    garbage_body.extend_from_slice(&1u16.to_be_bytes());
+    garbage_body.extend_from_slice(&provide_core::sync::protocol::VERSION.to_be_bytes());
     garbage_body.extend_from_slice(&zstd::bulk::compress(&[0xff; 64], 3).unwrap());
 
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![

@@ -128,7 +128,10 @@ pub fn marac_grounds(case: &Case) -> Option<Vec<String>> {
         for c in &risk.evaluation.marac_criteria {
             grounds.push(match *c {
                 "visible_high_risk" => match risk.evaluation.score {
-                    Some(s) => format!("{s} \"yes\" answers on {} (14 or more)", risk.form),
+                    Some(s) => format!(
+                        "{s} \"yes\" answers on {} (14 or more)",
+                        risk.form.to_uppercase()
+                    ),
                     None => "high risk on the checklist".to_string(),
                 },
                 "escalation" => "escalation: 3 or more incidents in 12 months".to_string(),

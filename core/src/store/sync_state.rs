@@ -250,21 +250,23 @@ impl Store {
                 params![id, heads_text(heads)],
             )?;
         }
-        for ack in resp
+        // one entry per exchange for what reached the server: the server's own log names each
+        // record it received from this device, so one line per record here would only cost bytes
+        let sent_now = resp
             .acks
             .iter()
             .filter(|a| matches!(a.outcome, DocOutcome::Accepted { .. }))
-        {
-            if sent.iter().any(|u| u.doc.id == ack.id) {
-                audit::append(
-                    &tx,
-                    &user,
-                    role,
-                    Action::Sync,
-                    &ack.id,
-                    "changes sent to the server",
-                )?;
-            }
+            .filter(|a| sent.iter().any(|u| u.doc.id == a.id))
+            .count();
+        if sent_now > 0 {
+            audit::append(
+                &tx,
+                &user,
+                role,
+                Action::Sync,
+                "*",
+                &format!("changes to {sent_now} record(s) sent to the server"),
+            )?;
         }
         for id in &resp.purge {
             // a record holding edits the server has not acknowledged is kept, never lost

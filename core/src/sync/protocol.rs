@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
 pub const MAGIC: &[u8; 4] = b"PVSY";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The most a message body may decompress to.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
@@ -135,32 +135,106 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
         .collect()
 }
 
+/// The audit entries of a request, compactly (protocol version 2): the first sequence number
+/// once (the rest follow it one by one); each time as milliseconds after the entry before (the
+/// first after the epoch), or as text when it is not in the log's own format; user, role,
+/// action and record as indexes into a table of the message's distinct strings; the detail as
+/// text; and only the last entry's hash. The receiver rebuilds every hash from the chain it
+/// holds and checks the last against the one sent, so a changed, missing or reordered entry
+/// still fails verification.
 fn write_audit(w: &mut Writer, entries: &[Entry]) {
     w.varint(entries.len() as u64);
+    let Some(first) = entries.first() else {
+        return;
+    };
+    w.varint(first.seq.max(0) as u64);
+    let mut table: Vec<&str> = Vec::new();
     for e in entries {
-        w.varint(e.seq as u64);
-        for f in [&e.at, &e.user, &e.role, &e.action, &e.record, &e.detail] {
-            w.str(f);
+        for f in [&e.user, &e.role, &e.action, &e.record] {
+            if !table.contains(&f.as_str()) {
+                table.push(f);
+            }
         }
-        // hashes travel as their 32 bytes; the previous hash is the entry before's
-        w.bytes(&hex::decode(&e.hash).unwrap_or_default());
     }
+    w.varint(table.len() as u64);
+    for t in &table {
+        w.str(t);
+    }
+    let index = |f: &str| table.iter().position(|t| *t == f).unwrap_or(0) as u64;
+    let mut prev_ms: i64 = 0;
+    for e in entries {
+        match log_millis(&e.at).filter(|ms| *ms >= prev_ms) {
+            Some(ms) => {
+                // even: a delta in milliseconds; odd: a time as text
+                w.varint(((ms - prev_ms) as u64) << 1);
+                prev_ms = ms;
+            }
+            None => {
+                w.varint(1);
+                w.str(&e.at);
+            }
+        }
+        for f in [&e.user, &e.role, &e.action, &e.record] {
+            w.varint(index(f));
+        }
+        w.str(&e.detail);
+    }
+    let last = entries.last().expect("not empty");
+    w.bytes(&hex::decode(&last.hash).unwrap_or_default());
 }
 
+/// Milliseconds since the epoch of a time in the audit log's format
+/// (`2026-11-22T09:30:00.123Z`), when it reads back exactly.
+fn log_millis(at: &str) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    let ms = t.timestamp_millis();
+    (millis_text(ms).as_deref() == Some(at)).then_some(ms)
+}
+
+fn millis_text(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// Reads what `write_audit` wrote. Every entry's `prev_hash` and `hash` are left empty except
+/// the last entry's `hash`, the sender's claim: the receiver rebuilds the chain
+/// (`audit::rebuild_continuation`).
 fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
-    let n = r.count(8)?;
+    let n = r.count(6)?;
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let first = i64::try_from(r.varint()?).map_err(|_| DecodeError("audit sequence"))?;
+    let table = {
+        let len = r.count(1)?;
+        let mut t = Vec::with_capacity(len);
+        for _ in 0..len {
+            t.push(r.str()?);
+        }
+        t
+    };
+    let mut prev_ms: i64 = 0;
     let mut out: Vec<Entry> = Vec::with_capacity(n);
     for i in 0..n {
-        let seq = i64::try_from(r.varint()?).map_err(|_| DecodeError("audit sequence"))?;
-        let mut field = || r.str();
-        let (at, user, role, action, record, detail) =
-            (field()?, field()?, field()?, field()?, field()?, field()?);
-        let hash = hex::encode(r.bytes()?);
-        let prev_hash = if i == 0 {
-            String::new()
+        let seq = first
+            .checked_add(i as i64)
+            .ok_or(DecodeError("audit sequence"))?;
+        let tag = r.varint()?;
+        let at = if tag & 1 == 1 {
+            r.str()?
         } else {
-            out[i - 1].hash.clone()
+            let delta = i64::try_from(tag >> 1).map_err(|_| DecodeError("audit time"))?;
+            prev_ms = prev_ms
+                .checked_add(delta)
+                .ok_or(DecodeError("audit time"))?;
+            millis_text(prev_ms).ok_or(DecodeError("audit time"))?
         };
+        let mut field = || -> DecodeResult<String> {
+            let i = usize::try_from(r.varint()?).map_err(|_| DecodeError("audit string"))?;
+            table.get(i).cloned().ok_or(DecodeError("audit string"))
+        };
+        let (user, role, action, record) = (field()?, field()?, field()?, field()?);
+        let detail = r.str()?;
         out.push(Entry {
             seq,
             at,
@@ -169,9 +243,16 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
             action,
             record,
             detail,
-            prev_hash,
-            hash,
+            prev_hash: String::new(),
+            hash: String::new(),
         });
+    }
+    let claimed = r.bytes()?;
+    if claimed.len() != 32 {
+        return Err(DecodeError("audit hash"));
+    }
+    if let Some(last) = out.last_mut() {
+        last.hash = hex::encode(claimed);
     }
     Ok(out)
 }
@@ -362,6 +443,70 @@ mod tests {
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
         let resp = sample_response();
         assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
+    }
+
+    /// A real hash-chained log, as the device would upload it after `after` entries.
+    fn chained(n: usize, after: usize) -> Vec<crate::audit::Entry> {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+            .unwrap();
+        c.execute_batch(crate::audit::SCHEMA).unwrap();
+        for i in 0..n {
+            crate::audit::append(
+                &c,
+                "pc.ada.fictional",
+                "officer",
+                crate::audit::Action::Alter,
+                &format!("case-{}", i % 3),
+                &format!("set status ({i})"),
+            )
+            .unwrap();
+        }
+        crate::audit::entries(&c).unwrap().split_off(after)
+    }
+
+    #[test]
+    fn audit_entries_travel_without_their_hashes_and_the_chain_is_rebuilt() {
+        let all = chained(30, 0);
+        let (held, upload) = all.split_at(12);
+        let mut req = SyncRequest {
+            request_seq: 1,
+            cursor: 0,
+            max_response_bytes: 1,
+            docs: vec![],
+            audit: upload.to_vec(),
+        };
+        // an entry whose time is not in the log's own format still travels exactly
+        req.audit[3].at = "2026-11-22T09:30:00+01:00".into();
+        let decoded = SyncRequest::decode(&req.encode()).unwrap();
+        assert_eq!(decoded.audit.len(), 18);
+        for (d, e) in decoded.audit.iter().zip(&req.audit) {
+            assert_eq!(
+                (d.seq, &d.at, &d.user, &d.role, &d.action, &d.record, &d.detail),
+                (e.seq, &e.at, &e.user, &e.role, &e.action, &e.record, &e.detail)
+            );
+        }
+        // the untouched upload rebuilds to exactly the device's hashes
+        let plain = SyncRequest {
+            audit: upload.to_vec(),
+            ..req.clone()
+        };
+        let mut got = SyncRequest::decode(&plain.encode()).unwrap().audit;
+        let last = held.last().unwrap();
+        crate::audit::rebuild_continuation(last.seq, &last.hash, &mut got).unwrap();
+        assert_eq!(got, upload.to_vec());
+        // an altered entry does not
+        let mut altered = plain.clone();
+        altered.audit[5].detail = "set nothing".into();
+        let mut got = SyncRequest::decode(&altered.encode()).unwrap().audit;
+        assert!(crate::audit::rebuild_continuation(last.seq, &last.hash, &mut got).is_err());
+        // nor a chain continued from a different held entry
+        let mut got = SyncRequest::decode(&plain.encode()).unwrap().audit;
+        let other = &held[held.len() - 2];
+        assert!(crate::audit::rebuild_continuation(last.seq, &other.hash, &mut got).is_err());
+        // compact: well under the old ~120 bytes an entry
+        let bytes = plain.encode().len();
+        assert!(bytes < 18 * 40, "{bytes} bytes for 18 entries");
     }
 
     #[test]

@@ -162,11 +162,8 @@ impl Service {
         if fresh.is_empty() {
             return Ok((after_seq as u64, false));
         }
-        fresh[0].prev_hash = after_hash.clone();
-        for i in 1..fresh.len() {
-            fresh[i].prev_hash = fresh[i - 1].hash.clone();
-        }
-        match audit::verify_continuation(after_seq, &after_hash, &fresh) {
+        // the protocol carries only the last hash: rebuild the chain from what is held
+        match audit::rebuild_continuation(after_seq, &after_hash, &mut fresh) {
             Ok(()) => {
                 self.storage.append_device_audit(&device.id, &fresh)?;
                 let last = fresh.last().map(|e| e.seq).unwrap_or(after_seq);

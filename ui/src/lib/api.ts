@@ -6,6 +6,14 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type { AppStatus } from "./bindings/AppStatus";
+import type { AuditQuery } from "./bindings/AuditQuery";
+import type { AuditRow } from "./bindings/AuditRow";
+import type { Dashboard } from "./bindings/Dashboard";
+import type { ExportSaved } from "./bindings/ExportSaved";
+import type { HandoverItem } from "./bindings/HandoverItem";
+import type { MaracEntry } from "./bindings/MaracEntry";
+import type { TriageInput } from "./bindings/TriageInput";
+import type { TriagedCase } from "./bindings/TriagedCase";
 import type { Assessed } from "./bindings/Assessed";
 import type { AssessmentInput } from "./bindings/AssessmentInput";
 import type { CaseFilter } from "./bindings/CaseFilter";
@@ -25,6 +33,8 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 
 /** A field path and the value typed for it, e.g. ["victim.safe_contact.call_ok", "no"]. */
 export type FieldSet = [string, string];
+
+export type ExportFormat = "csv" | "json";
 
 /** A failed command: `code` is stable for the UI to act on, `message` is for people. */
 export class AppError extends Error {
@@ -87,6 +97,19 @@ export const api = {
   endShift: (shiftId: string) => call<Handover>("end_shift", { shiftId }),
   handover: (shiftId: string) => call<Handover>("handover", { shiftId }),
   todaysVisits: () => call<CaseSummary[]>("todays_visits"),
+
+  // safeguarding unit (role safeguarding; the audit log also admin)
+  triageCase: (input: TriageInput) => call<string>("triage_case", { input }),
+  triageQueue: () => call<TriagedCase[]>("triage_queue"),
+  handoverQueue: () => call<HandoverItem[]>("handover_queue"),
+  markReviewed: (caseId: string) => call<HandoverItem[]>("mark_reviewed", { caseId }),
+  maracList: () => call<MaracEntry[]>("marac_list"),
+  /** Computed by the server; `from`/`to` are YYYY-MM-DD, inclusive. Fails when offline. */
+  dashboard: (from: string, to: string) => call<Dashboard>("dashboard", { from, to }),
+  /** The server's evaluator export, saved to the device's Downloads folder. Audited. */
+  exportReport: (from: string, to: string, format: ExportFormat) => call<ExportSaved>("export_report", { from, to, format }),
+  /** The server's audit log. */
+  auditLog: (query: AuditQuery) => call<AuditRow[]>("audit_log", { query }),
 
   // reference data
   forms: () => call<FormDef[]>("forms"),

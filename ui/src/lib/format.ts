@@ -110,6 +110,13 @@ const LABELS: Record<string, string> = {
   // patterns
   early: "Early (07:00–15:00)",
   late: "Late (14:00–22:00)",
+  // triage reasons
+  high_risk: "High risk",
+  vulnerability: "Extra vulnerability",
+  health_need: "Health need",
+  // long-term safeguarding actions (refuge, sanctuary scheme and other as above)
+  alarm: "Police alarm",
+  further_referral: "Further referral",
   // MARAC criteria
   visible_high_risk: "14 or more yes answers",
   professional_judgement: "Professional judgement",

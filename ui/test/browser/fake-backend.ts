@@ -1,7 +1,11 @@
 // An in-memory stand-in for the Tauri shell, for the browser tests of the built UI: every
 // command in src/lib/api.ts, the `sync-status` and `locked` events, role rules, back-off after
 // wrong passphrases, and conflicts. Configured from the page's query string; driven from the
-// tests through `window.__fake`. Fictional people only.
+// tests through `window.__fake`. Fictional people only. The safeguarding unit's commands
+// (triage, handover queue and review, MARAC list, dashboard, export, audit log) work in memory
+// with the role rules of the shell; with `role=safeguarding` more cases are seeded (triaged,
+// handed over, closed) and the dashboard is computed from the fake's own cases. `online=0`
+// makes the server-side commands (dashboard, export, audit log) fail as offline.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { AppStatus } from "../../src/lib/bindings/AppStatus";
@@ -18,6 +22,16 @@ import type { Shift } from "../../src/lib/bindings/Shift";
 import type { SyncStatus } from "../../src/lib/bindings/SyncStatus";
 import type { RiskLevel } from "../../src/lib/bindings/RiskLevel";
 import type { Answer } from "../../src/lib/bindings/Answer";
+import type { AuditQuery } from "../../src/lib/bindings/AuditQuery";
+import type { AuditRow } from "../../src/lib/bindings/AuditRow";
+import type { Count } from "../../src/lib/bindings/Count";
+import type { Dashboard } from "../../src/lib/bindings/Dashboard";
+import type { HandoverItem } from "../../src/lib/bindings/HandoverItem";
+import type { MaracEntry } from "../../src/lib/bindings/MaracEntry";
+import type { Share } from "../../src/lib/bindings/Share";
+import type { TriageInput } from "../../src/lib/bindings/TriageInput";
+import type { TriagedCase } from "../../src/lib/bindings/TriagedCase";
+import type { TriState } from "../../src/lib/bindings/TriState";
 import { preview } from "../../src/lib/scoring";
 import dash from "../../../core/data/forms/dash-v1.json";
 import dara from "../../../core/data/forms/dara-v1.json";
@@ -36,6 +50,12 @@ if (q.get("users") === "2") USERS.push({ name: "pc.example", role: "officer", pa
 let seq = 1000;
 const newId = (p: string) => `${p}-${(seq++).toString(36)}`;
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+/** A local day (YYYY-MM-DD) `n` days from today. */
+const day = (n: number) => {
+  const d = new Date();
+  d.setDate(d.getDate() + n);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 const state = {
@@ -54,6 +74,10 @@ const state = {
   unsynced: new Set<string>(),
   touches: 0,
   calls: [] as string[],
+  /** Whether the sync server can be reached (dashboard, export and audit log need it). */
+  online: q.get("online") !== "0",
+  audit: [] as AuditRow[],
+  exports: 0,
   sync: {
     state: { state: "offline", message: "No connection to the sync server (no route to host). Changes are kept on this device and sent when it is back." },
     waiting: 2,
@@ -111,6 +135,9 @@ function blankCase(id: string, deployment: Case["deployment"]): Case {
       repeat_victim: "unknown",
     },
     notes: [],
+    triage: { reason: null, priority: null, visit_date: null, shift: null, notes: "", triaged_at: null, triaged_by: "" },
+    review: { reviewed_at: null, reviewed_by: "" },
+    safeguarding_actions: [],
   };
 }
 
@@ -173,6 +200,11 @@ function seed() {
     },
   ]);
   state.health.set("case-1", { schema: 1, id: "h-1", case_id: "case-1", discreet_contact: "GP appointment, Tuesdays", notes: [] });
+  // Morgan Test was triaged by the unit
+  const m = state.cases.get("case-5")!;
+  m.triage = { reason: "vulnerability", priority: 3, visit_date: day(0), shift: "late", notes: "Lives alone, limited English", triaged_at: hoursAgo(22), triaged_by: "ds.sample" };
+  if (role === "safeguarding") seedSafeguarding();
+  seedAudit();
   const many = Number(q.get("many") ?? "0");
   for (let i = 0; i < many; i++) {
     const id = `bulk-${i}`;
@@ -243,8 +275,360 @@ function summary(c: Case): CaseSummary {
   };
 }
 
+/** The unit's extra cases: handed over by patrols (one reviewed), triaged, and a closed earlier
+ * case of a repeat victim. Addresses, phones and notes are set so the tests can check that the
+ * MARAC agenda never shows them. */
+function seedSafeguarding() {
+  type Spec = {
+    id: string;
+    name: string;
+    ref: string;
+    deployment: Case["deployment"];
+    status: Case["status"];
+    level: RiskLevel;
+    yes: number;
+    hours: number;
+    setup?: (c: Case) => void;
+  };
+  const specs: Spec[] = [
+    {
+      id: "sg-erin",
+      name: "Erin Fictional",
+      ref: "LC-20261120-0555",
+      deployment: "live",
+      status: "handed_over",
+      level: "high",
+      yes: 16,
+      hours: 40,
+      setup: (c) => {
+        c.victim.dob = "1991-03-14";
+        c.children.push({ id: newId("ch"), name: "Alex Fictional", age: 4, present_at_incident: true }, { id: newId("ch"), name: "Sky Fictional", age: null, present_at_incident: false });
+        c.perpetrator = { name: "Casey Madeup", relationship: "Partner", in_custody: true, bail_conditions: "" };
+        c.referrals.push(
+          { id: newId("re"), kind: "marac", service_id: null, service: "MARAC", status: "made", consent: "yes", notes: "", made_at: hoursAgo(30), made_by: "idva.jones" },
+          { id: newId("re"), kind: "childrens_services", service_id: null, service: "Children's services", status: "to_make", consent: "yes", notes: "", made_at: hoursAgo(30), made_by: "idva.jones" },
+        );
+        c.visits.push({ id: newId("vi"), at: hoursAgo(36), outcome: "engaged", notes: "Spoke in the kitchen", by: "idva.jones" });
+        c.safety_plan.push({ id: newId("sp"), text: "Keep phone charged", done: true, added_at: hoursAgo(36), added_by: "idva.jones" }, { id: newId("sp"), text: "Change the locks", done: false, added_at: hoursAgo(36), added_by: "idva.jones" });
+        c.support.safety_planning = true;
+        c.support.emotional_support = true;
+        c.consent.information_sharing = "yes";
+        c.outcome = { engaged_safeguarding: "yes", engaged_investigation: "yes", previously_engaged_safeguarding: "no", previously_engaged_investigation: "unknown", repeat_victim: "no" };
+        c.notes.push({ id: newId("n"), at: hoursAgo(35), author: "pc.example", role: "officer", text: "Key safe code 4711 by the back door." });
+      },
+    },
+    {
+      id: "sg-dana",
+      name: "Dana Placeholder",
+      ref: "LC-20261121-0612",
+      deployment: "post_incident",
+      status: "handed_over",
+      level: "medium",
+      yes: 10,
+      hours: 20,
+      setup: (c) => {
+        c.visits.push({ id: newId("vi"), at: hoursAgo(16), outcome: "engaged", notes: "", by: "idva.jones" });
+        c.referrals.push({ id: newId("re"), kind: "housing", service_id: null, service: "Housing options", status: "made", consent: "yes", notes: "", made_at: hoursAgo(15), made_by: "idva.jones" });
+        c.outcome = { engaged_safeguarding: "yes", engaged_investigation: "no", previously_engaged_safeguarding: "yes", previously_engaged_investigation: "no", repeat_victim: "yes" };
+        c.review = { reviewed_at: hoursAgo(4), reviewed_by: "ds.sample" };
+        c.safeguarding_actions.push({ id: newId("sa"), kind: "alarm", detail: "Police alarm fitted", done: false, at: hoursAgo(4), by: "ds.sample" });
+      },
+    },
+    {
+      id: "sg-lee",
+      name: "Lee Sample",
+      ref: "LC-20261121-0701",
+      deployment: "post_incident",
+      status: "handed_over",
+      level: "standard",
+      yes: 3,
+      hours: 12,
+      setup: (c) => {
+        c.visits.push({ id: newId("vi"), at: hoursAgo(9), outcome: "no_answer", notes: "", by: "pc.example" });
+        c.outcome = { engaged_safeguarding: "no", engaged_investigation: "unknown", previously_engaged_safeguarding: "unknown", previously_engaged_investigation: "yes", repeat_victim: "unknown" };
+      },
+    },
+    {
+      id: "sg-jane-old",
+      name: "Jane Fictional",
+      ref: "LC-20261112-0042",
+      deployment: "post_incident",
+      status: "closed",
+      level: "medium",
+      yes: 8,
+      hours: 240,
+      setup: (c) => {
+        c.visits.push({ id: newId("vi"), at: hoursAgo(236), outcome: "engaged", notes: "", by: "idva.jones" });
+        c.outcome = { engaged_safeguarding: "yes", engaged_investigation: "no", previously_engaged_safeguarding: "unknown", previously_engaged_investigation: "unknown", repeat_victim: "no" };
+      },
+    },
+  ];
+  for (const sp of specs) {
+    const c = blankCase(sp.id, sp.deployment);
+    c.status = sp.status;
+    c.created_at = hoursAgo(sp.hours - 1);
+    c.created_by = "pc.example";
+    c.victim.name = sp.name;
+    c.victim.address = `${sp.hours} Madeup Road, Blackpool`;
+    c.victim.phone = `07700 900${String(500 + sp.hours)}`;
+    c.incident = { reference: sp.ref, occurred_at: hoursAgo(sp.hours), location: "Blackpool" };
+    c.perpetrator = { name: "Chris Madeup", relationship: "Ex-partner", in_custody: null, bail_conditions: "" };
+    seedAssessment(c, sp.level, sp.yes);
+    c.risk_assessments[0].assessed_at = hoursAgo(sp.hours - 2);
+    sp.setup?.(c);
+    state.cases.set(c.id, c);
+  }
+  triage({ reference: "LC-20261122-0100", occurred_at: hoursAgo(10), location: "Fleetwood", victim_name: "Taylor Example", victim_dob: "1985-07-02", dara_level: "high", reason: "high_risk", need: "", priority: 1, team: "Provide 1", visit_date: day(0), shift: "early" }, "ds.sample");
+  triage({ reference: "LC-20261122-0101", occurred_at: hoursAgo(8), location: "Lytham", victim_name: "Jo Madeup", victim_dob: null, dara_level: "medium", reason: "health_need", need: "Attends the antenatal clinic on Thursdays", priority: 2, team: "Provide 2", visit_date: day(1), shift: "late" }, "ds.sample");
+}
+
+/** The server's audit log as the fake has it: some server events, then what this fake does. */
+function seedAudit() {
+  const rows: [number, string, string, string, string, string][] = [
+    [200, "dev-server", "admin.example", "enrol", "dev-unit-01", "device enrolled for ds.sample"],
+    [190, "dev-server", "admin.example", "enrol", "dev-patrol-01", "device enrolled for pc.example"],
+    [48, "dev-patrol-01", "pc.example", "receive", "case-1", "changes accepted"],
+    [47, "dev-patrol-02", "idva.jones", "receive", "case-1", "changes accepted"],
+    [30, "dev-unit-01", "ds.sample", "disclose", "case-5", "triaged case sent to team Provide 1"],
+    [26, "dev-patrol-01", "pc.example", "view", "case-2", "case opened"],
+    [6, "dev-patrol-02", "idva.jones", "audit_upload", "", "12 entries"],
+    [3, "dev-server", "admin.example", "revoke", "dev-patrol-09", "device reported lost"],
+  ];
+  rows.sort((a, b) => b[0] - a[0]);
+  for (const [h, device, user, action, record, detail] of rows) state.audit.push({ seq: state.audit.length + 1, at: hoursAgo(h), device, user, action, record, detail });
+}
+
+function audit(action: string, record: string, detail: string) {
+  const u = state.user;
+  state.audit.push({
+    seq: state.audit.length + 1,
+    at: now(),
+    device: u?.role === "safeguarding" ? "dev-unit-01" : u?.role === "admin" ? "dev-admin-01" : "dev-patrol-01",
+    user: u?.name ?? "",
+    action,
+    record,
+    detail,
+  });
+}
+
+const UNIT_ONLY = "Only the safeguarding unit may do this. Officers, IDVAs and administrators do not see the unit's queues, MARAC list, dashboard or exports.";
+
+function requireUnit(): User {
+  const u = session();
+  if (u.role !== "safeguarding") fail("forbidden", UNIT_ONLY);
+  return u;
+}
+
+function requireServer(what: string) {
+  if (!state.online) fail("offline", `The ${what} comes from the sync server, and this device cannot reach it now. Try again when it has a connection.`);
+}
+
+function triage(input: TriageInput, by: string): string {
+  const need = (v: string, what: string) => v.trim() || fail("invalid_value", `${what}: it must not be empty`);
+  need(input.reference, "reference");
+  need(input.victim_name, "victim_name");
+  need(input.team, "team");
+  if (input.reason === "high_risk" && input.dara_level !== "high") fail("invalid_value", "reason: high risk is the reason only when the DARA level is high");
+  if (input.reason !== "high_risk" && !input.need.trim()) fail("invalid_value", "need: say what the extra vulnerability or health need is");
+  if (input.priority === 0) fail("invalid_value", "priority: 1 is the first visit");
+  const id = newId("case");
+  const c = blankCase(id, "post_incident");
+  c.status = "triaged";
+  c.team = input.team.trim();
+  c.created_by = by;
+  c.incident = { reference: input.reference.trim(), occurred_at: input.occurred_at, location: input.location.trim() };
+  c.victim.name = input.victim_name.trim();
+  c.victim.dob = input.victim_dob;
+  c.triage = { reason: input.reason, priority: input.priority, visit_date: input.visit_date, shift: input.shift, notes: input.need.trim(), triaged_at: now(), triaged_by: by };
+  c.risk_assessments.push({
+    id: newId("as"),
+    form: "dara",
+    form_version: 1,
+    answers: {},
+    judgement_level: input.dara_level,
+    judgement_reason: "DARA level at triage",
+    incidents_12_months: null,
+    assessed_at: now(),
+    assessed_by: by,
+    role: "safeguarding",
+  });
+  state.cases.set(id, c);
+  return id;
+}
+
+const RISK_RANK: Record<string, number> = { high: 3, medium: 2, standard: 1 };
+
+function triageQueue(): TriagedCase[] {
+  const out = [...state.cases.values()]
+    .filter((c) => c.status === "triaged")
+    .map((c) => ({ case: summary(c), reason: c.triage.reason, priority: c.triage.priority, visit_date: c.triage.visit_date, shift: c.triage.shift }));
+  const key = (t: TriagedCase) => [t.visit_date === null ? 1 : 0, t.visit_date ?? "", t.priority ?? Number.MAX_SAFE_INTEGER, -(RISK_RANK[t.case.risk_level ?? ""] ?? 0), t.case.id] as const;
+  return out.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+  });
+}
+
+/** What the patrol did, from the record (as the core's `done`). */
+function doneOf(c: Case): string[] {
+  const out: string[] = [];
+  if (c.visits.length) out.push(`${c.visits.length} visit(s), ${c.visits.filter((v) => v.outcome === "engaged").length} engaged`);
+  const r = riskViews(c).at(-1);
+  if (r) out.push(r.score !== null ? `${r.form.toUpperCase()} assessment: ${r.level} risk (${r.score} "yes")` : `${r.form.toUpperCase()} assessment: ${r.level} risk`);
+  const made = c.referrals.filter((x) => x.status !== "to_make").map((x) => x.kind.replace(/_/g, " "));
+  if (made.length) out.push(`referrals made: ${made.join(", ")}`);
+  const s = c.support;
+  const support = (
+    [
+      [s.risk_assessment, "risk assessment"],
+      [s.safety_planning, "safety planning"],
+      [s.emotional_support, "emotional support"],
+      [s.information_signposting, "information and signposting"],
+      [s.criminal_justice_advocacy, "criminal justice advocacy"],
+      [s.social_welfare, "social welfare"],
+    ] as const
+  )
+    .filter(([on]) => on)
+    .map(([, n]) => n);
+  if (support.length) out.push(`IDVA support: ${support.join(", ")}`);
+  if (c.safety_plan.length) out.push(`safety plan: ${c.safety_plan.length} action(s), ${c.safety_plan.filter((i) => i.done).length} done`);
+  out.push(`consent to share: ${c.consent.information_sharing.replace(/_/g, " ")}`);
+  return out;
+}
+
+/** What is still to do (as the core's `outstanding`). */
+function outstandingOf(c: Case): string[] {
+  const out: string[] = [];
+  if (c.deployment !== "consultation" && c.risk_assessments.length === 0) out.push("no risk assessment recorded");
+  for (const r of c.referrals) if (r.status === "to_make") out.push(`referral to make: ${r.service || r.kind.replace(/_/g, " ")}`);
+  const childrenReferred = c.referrals.some((r) => r.kind === "childrens_services" && r.status !== "to_make");
+  if (c.children.length && !childrenReferred) out.push(`${c.children.length} child(ren) recorded with no children's services referral made`);
+  const open = c.safety_plan.filter((i) => !i.done).length;
+  if (open) out.push(`${open} safety plan action(s) open`);
+  return out;
+}
+
+function handoverQueue(): HandoverItem[] {
+  return [...state.cases.values()]
+    .filter((c) => c.status === "handed_over")
+    .map((c) => ({ case: summary(c), done: doneOf(c), outstanding: outstandingOf(c), reviewed_at: c.review.reviewed_at, reviewed_by: c.review.reviewed_by, actions: structuredClone(c.safeguarding_actions) }))
+    .sort((a, b) => (RISK_RANK[b.case.risk_level ?? ""] ?? 0) - (RISK_RANK[a.case.risk_level ?? ""] ?? 0) || b.case.updated_at.localeCompare(a.case.updated_at) || a.case.id.localeCompare(b.case.id));
+}
+
+/** Why a case is on the MARAC list (as the core's `marac_grounds`), or null. */
+function maracGrounds(c: Case): string[] | null {
+  if (c.status === "closed") return null;
+  const marac = c.referrals.filter((r) => r.kind === "marac");
+  if (marac.some((r) => r.status === "accepted" || r.status === "declined")) return null;
+  const grounds: string[] = [];
+  const r = riskViews(c).at(-1);
+  for (const k of r?.marac_criteria ?? []) {
+    if (k === "visible_high_risk") grounds.push(r!.score !== null ? `${r!.score} "yes" answers on ${r!.form} (14 or more)` : "high risk on the checklist");
+    else if (k === "escalation") grounds.push("escalation: 3 or more incidents in 12 months");
+    else if (k === "professional_judgement") grounds.push("high risk by professional judgement");
+    else grounds.push(k.replace(/_/g, " "));
+  }
+  if (marac.length) grounds.push("referred to MARAC");
+  return grounds.length ? grounds : null;
+}
+
+function maracList(): MaracEntry[] {
+  const out: MaracEntry[] = [];
+  const cases = [...state.cases.values()].filter((c) => c.status !== "closed").map((c) => [c, summary(c)] as const);
+  cases.sort(([, a], [, b]) => (RISK_RANK[b.risk_level ?? ""] ?? 0) - (RISK_RANK[a.risk_level ?? ""] ?? 0) || a.updated_at.localeCompare(b.updated_at) || a.id.localeCompare(b.id));
+  for (const [c] of cases) {
+    const grounds = maracGrounds(c);
+    if (!grounds) continue;
+    const r = riskViews(c).at(-1);
+    const ref = c.referrals.filter((x) => x.kind === "marac").sort((a, b) => a.made_at.localeCompare(b.made_at))[0];
+    out.push({
+      case_id: c.id,
+      incident_reference: c.incident.reference,
+      incident_date: c.incident.occurred_at ? c.incident.occurred_at.slice(0, 10) : null,
+      victim_name: c.victim.name,
+      victim_dob: c.victim.dob,
+      perpetrator_name: c.perpetrator.name,
+      perpetrator_in_custody: c.perpetrator.in_custody,
+      children_ages: c.children.map((ch) => ch.age),
+      risk_level: r?.level ?? null,
+      dash_score: r && r.form === "dash" ? r.score : null,
+      grounds,
+      referred_at: ref?.made_at ?? null,
+      referred_by: ref?.made_by ?? "",
+      team: c.team,
+      consent: c.consent.information_sharing,
+    });
+  }
+  return out;
+}
+
+function counts(keys: string[]): Count[] {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return [...m.entries()].map(([key, count]) => ({ key, count })).sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function share(values: TriState[]): Share {
+  return { yes: values.filter((v) => v === "yes").length, no: values.filter((v) => v === "no").length, unknown: values.filter((v) => v === "unknown").length };
+}
+
+/** The dashboard for a period, from the fake's own cases: every case attended (not only
+ * triaged) whose incident (or creation) falls in the period. */
+function dashboard(from: string, to: string): Dashboard {
+  const DAY = /^\d{4}-\d{2}-\d{2}$/;
+  if (!DAY.test(from) || !DAY.test(to)) fail("invalid_input", "The period must be given as two days (YYYY-MM-DD).");
+  if (from > to) fail("invalid_input", "The first day of the period must not be after the last.");
+  const attended = [...state.cases.values()].filter((c) => {
+    const d = (c.incident.occurred_at ?? c.created_at).slice(0, 10);
+    return c.status !== "triaged" && d >= from && d <= to;
+  });
+  const names = attended.filter((c) => c.deployment !== "consultation" && c.victim.name).map((c) => c.victim.name.trim().toLowerCase());
+  const per = counts(names);
+  const hours = attended
+    .map((c) => {
+      const first = c.visits.filter((v) => v.by.startsWith("idva")).sort((a, b) => a.at.localeCompare(b.at))[0];
+      return first && c.incident.occurred_at ? (Date.parse(first.at) - Date.parse(c.incident.occurred_at)) / 3600_000 : null;
+    })
+    .filter((h): h is number => h !== null)
+    .sort((a, b) => a - b);
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  const median = hours.length ? (hours.length % 2 ? hours[(hours.length - 1) / 2] : (hours[hours.length / 2 - 1] + hours[hours.length / 2]) / 2) : 0;
+  const p90 = hours.length ? hours[Math.min(hours.length - 1, Math.ceil(0.9 * hours.length) - 1)] : 0;
+  return {
+    division: "Central",
+    from,
+    to,
+    attendances: attended.length,
+    by_deployment: counts(attended.map((c) => c.deployment)),
+    by_risk: counts(attended.map((c) => summary(c).risk_level ?? "not_assessed")),
+    engaged_safeguarding: share(attended.map((c) => c.outcome.engaged_safeguarding)),
+    engaged_investigation: share(attended.map((c) => c.outcome.engaged_investigation)),
+    previously_engaged_safeguarding: share(attended.map((c) => c.outcome.previously_engaged_safeguarding)),
+    previously_engaged_investigation: share(attended.map((c) => c.outcome.previously_engaged_investigation)),
+    self_reported_repeat: share(attended.map((c) => c.outcome.repeat_victim)),
+    victims: per.length,
+    repeat_victims: per.filter((x) => x.count > 1).length,
+    first_idva_contact: hours.length ? { count: hours.length, median: r1(median), p90: r1(p90), mean: r1(hours.reduce((a, b) => a + b, 0) / hours.length) } : null,
+    referrals_by_kind: counts(attended.flatMap((c) => c.referrals.map((r) => r.kind))),
+  };
+}
+
+function auditLog(qq: AuditQuery): AuditRow[] {
+  let rows = state.audit.slice();
+  if (qq.user) rows = rows.filter((r) => r.user === qq.user);
+  if (qq.device) rows = rows.filter((r) => r.device === qq.device);
+  if (qq.record) rows = rows.filter((r) => r.record === qq.record);
+  if (qq.action) rows = rows.filter((r) => r.action === qq.action);
+  if (qq.from) rows = rows.filter((r) => r.at.slice(0, 10) >= qq.from!);
+  if (qq.to) rows = rows.filter((r) => r.at.slice(0, 10) <= qq.to!);
+  // oldest first, as the server lists them
+  return qq.limit ? rows.slice(0, qq.limit) : rows;
+}
+
 const OPT_BOOL = /^(victim\.(interpreter_needed|pregnant|safe_contact\.(call_ok|text_ok|voicemail_ok))|perpetrator\.in_custody|children\.[^.]+\.present_at_incident)$/;
-const BOOL = /^(support\.[a-z_]+|safety_plan\.[^.]+\.done)$/;
+const BOOL = /^(support\.[a-z_]+|(safety_plan|safeguarding_actions)\.[^.]+\.done)$/;
 
 function typed(path: string, text: string): unknown {
   if (OPT_BOOL.test(path)) {
@@ -273,8 +657,9 @@ function touch(id: string, what: string) {
 
 function setField(c: Case, path: string, text: string, u: User) {
   if (path.startsWith("support.") && u.role !== "idva") fail("forbidden", "An officer may not set the IDVA support given.");
+  if ((path.startsWith("safeguarding_actions.") || path.startsWith("triage.")) && u.role !== "safeguarding") fail("forbidden", UNIT_ONLY);
   const parts = path.split(".");
-  const lists = ["children", "safety_plan", "referrals", "visits"];
+  const lists = ["children", "safety_plan", "referrals", "visits", "safeguarding_actions"];
   let obj: Record<string, unknown> = c as unknown as Record<string, unknown>;
   if (lists.includes(parts[0]) && parts.length === 3) {
     const list = obj[parts[0]] as { id: string }[];
@@ -320,6 +705,13 @@ function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) 
     case "safety_plan":
       c.safety_plan.push({ id, text: String(item.text), done: !!item.done, added_at: at, added_by: u.name });
       break;
+    case "safeguarding_actions": {
+      if (u.role !== "safeguarding") fail("forbidden", UNIT_ONLY);
+      const kinds = ["alarm", "sanctuary_scheme", "refuge", "further_referral", "other"];
+      if (!kinds.includes(String(item.kind))) fail("invalid_value", "safeguarding_actions.kind: not a kind of action");
+      c.safeguarding_actions.push({ id, kind: item.kind as never, detail: String(item.detail ?? ""), done: false, at, by: u.name });
+      break;
+    }
     case "children":
       c.children.push({ id, name: String(item.name ?? ""), age: (item.age as number) ?? null, present_at_incident: (item.present_at_incident as boolean) ?? null });
       break;
@@ -528,6 +920,59 @@ function handle(cmd: string, a: Args): unknown {
     case "sync_status":
       session();
       return state.sync;
+    case "triage_case": {
+      const u = requireUnit();
+      const id = triage(a.input as TriageInput, u.name);
+      audit("create", id, `triaged for team ${(a.input as TriageInput).team}`);
+      touch(id, "triaged the case");
+      return id;
+    }
+    case "triage_queue": {
+      requireUnit();
+      const out = triageQueue();
+      audit("view", "*", `triage queue viewed (${out.length} rows)`);
+      return out;
+    }
+    case "handover_queue": {
+      requireUnit();
+      const out = handoverQueue();
+      audit("view", "*", `handover queue viewed (${out.length} rows)`);
+      return out;
+    }
+    case "mark_reviewed": {
+      const u = requireUnit();
+      const c = state.cases.get(String(a.caseId)) ?? fail("not_found", "There is no such case on this device.");
+      c.review = { reviewed_at: now(), reviewed_by: u.name };
+      audit("alter", c.id, "handover reviewed");
+      touch(c.id, "reviewed the handover");
+      return handoverQueue();
+    }
+    case "marac_list": {
+      requireUnit();
+      const out = maracList();
+      audit("view", "*", `MARAC list viewed (${out.length} cases)`);
+      return out;
+    }
+    case "dashboard":
+      requireUnit();
+      requireServer("dashboard");
+      return dashboard(String(a.from), String(a.to));
+    case "export_report": {
+      requireUnit();
+      requireServer("export");
+      const fmt = String(a.format);
+      if (fmt !== "csv" && fmt !== "json") fail("invalid_input", "The export is CSV or JSON.");
+      const d = dashboard(String(a.from), String(a.to));
+      state.exports++;
+      audit("export", "*", `evaluator export (${fmt}) ${d.from} to ${d.to}`);
+      return { path: `/home/provide/Downloads/provide-${d.division.toLowerCase()}-${d.from}-to-${d.to}.${fmt}`, bytes: JSON.stringify(d).length * (fmt === "csv" ? 2 : 3), format: fmt };
+    }
+    case "audit_log": {
+      const u = session();
+      if (u.role !== "admin" && u.role !== "safeguarding") fail("forbidden", "Only administrators and the safeguarding unit may read the audit log.");
+      requireServer("audit log");
+      return auditLog(a.query as AuditQuery);
+    }
     case "sync_now":
       return syncNow();
     default:
@@ -547,6 +992,7 @@ export function installFakeBackend() {
       await emit("locked");
     },
     addConflict: (caseId: string, c: Conflict) => state.conflicts.set(caseId, [...(state.conflicts.get(caseId) ?? []), c]),
+    dashboard: (from: string, to: string) => dashboard(from, to),
     setSync: async (s: SyncStatus) => {
       state.sync = s;
       await emit("sync-status", s);

@@ -1,14 +1,31 @@
-// Which screen of the unlocked app is showing. Held in memory only and reset on lock.
+// Which screen of the unlocked app is showing. Held in memory only and reset on lock; the
+// shell then opens the start screen of the role that unlocks (lib/roles.ts).
 import { tick } from "svelte";
+import type { Role } from "../bindings/Role";
+import { startSection } from "../roles";
+
+/** The unit's queues a case can be opened from (the case screen offers the way back). */
+export type CaseOrigin = "triage" | "handover" | "marac";
 
 export type View =
   | { name: "shift" }
+  | { name: "triage" }
+  | { name: "handover" }
+  | { name: "marac" }
+  | { name: "dashboard" }
+  | { name: "audit" }
   | { name: "cases" }
   | { name: "new_case"; deployment: "live" | "post_incident" | "consultation" }
-  | { name: "case"; id: string }
+  | { name: "case"; id: string; from?: CaseOrigin }
   | { name: "assess"; id: string; form: string }
   | { name: "directory"; caseId: string | null }
   | { name: "settings" };
+
+/** The first screen a role sees. */
+export function startView(role: Role): View {
+  const s = startSection(role);
+  return s === "directory" ? { name: "directory", caseId: null } : ({ name: s } as View);
+}
 
 export const nav = $state({
   view: { name: "shift" } as View,
