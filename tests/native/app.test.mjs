@@ -10,106 +10,33 @@
 // $PROVIDE_SCREENSHOTS (docs/screenshots with `make screenshots`), else target/native-screenshots.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import net from "node:net";
+import { join } from "node:path";
 
-import { Session, elementId, sleep, TAB } from "./webdriver.mjs";
+import { elementId, sleep, TAB } from "./webdriver.mjs";
+import * as h from "./harness.mjs";
+import { ROOT, STEP_TIMEOUT } from "./harness.mjs";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const BIN = resolve(ROOT, process.env.PROVIDE_BIN ?? "target/debug");
-const SHOTS = resolve(ROOT, process.env.PROVIDE_SCREENSHOTS ?? "target/native-screenshots");
 const PASS = "kettle lantern orchard native";
-// a step that hangs (a frozen window, a lost driver) fails instead of holding CI
-const STEP_TIMEOUT = 240_000;
 const work = mkdtempSync(join(tmpdir(), "provide-native-"));
 const serverDir = join(work, "server");
 const officerDir = join(work, "officer");
 const appDir = join(work, "app");
-const cliEnv = { ...process.env, PROVIDE_PASSPHRASE: PASS };
 const DASH = JSON.parse(readFileSync(join(ROOT, "core/data/forms/dash-v1.json"), "utf8"));
 
-let server; // the sync server process
+let server; // the sync server ({ proc, url })
 let serverUrl;
-let driver; // tauri-driver
+let app; // the app through tauri-driver ({ s, driver })
 let s; // the WebDriver session
 
-function freePort() {
-  return new Promise((res) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function admin(...args) {
-  return execFileSync(join(BIN, "provide-sync-server"), ["--data-dir", serverDir, ...args], {
-    encoding: "utf8",
-  }).trim();
-}
-
-function officer(...args) {
-  return execFileSync(join(BIN, "provide"), ["--data-dir", officerDir, ...args], {
-    encoding: "utf8",
-    env: cliEnv,
-  }).trim();
-}
-
-async function startServer(listen) {
-  server = spawn(join(BIN, "provide-sync-server"), ["--data-dir", serverDir, "serve", "--listen", listen], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise((res, rej) => {
-    let out = "";
-    server.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (\S+)/);
-      if (m) res(m[1]);
-    });
-    server.on("exit", (c) => rej(new Error(`the sync server exited (${c})`)));
-  });
-  return url;
-}
-
-async function stopServer() {
-  const exited = new Promise((r) => server.once("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
-
-/** Saves the window as `name`.png, scrolled to the top (or to `css`), with no field focused. */
-async function shot(name, css = null) {
-  await s.cmd("POST", "/execute/sync", {
-    script: `document.activeElement?.blur();
-      const el = arguments[0] && document.querySelector(arguments[0]);
-      if (el) el.scrollIntoView({ block: "start" }); else window.scrollTo(0, 0);
-      // a change to draw: WebKit's snapshot waits for the next rendering update
-      document.documentElement.dataset.shot = String(Date.now());`,
-    args: [css],
-  });
-  mkdirSync(SHOTS, { recursive: true });
-  await sleep(200); // let the frame land
-  // The window's own pixels from the X server (WebKit's WebDriver snapshot can wait for a
-  // frame that an idle page never draws). Documentation, not a check: a failure is reported.
-  try {
-    execFileSync("sh", ["-c", `xwd -name Provide -silent | xwdtopnm 2>/dev/null | pnmtopng > "${join(SHOTS, `${name}.png`)}"`]);
-  } catch (e) {
-    console.log(`# no screenshot for ${name}: ${e.message.split("\n")[0]}`);
-  }
-}
-
-async function syncNowAndWait(state) {
-  await s.click('[data-testid="sync-now"]');
-  await s.until(`sync ${state}`, async () => (await s.attr('[data-testid="sync-status"]', "data-state")) === state);
-}
-
-async function choose(testid, value) {
-  await s.click(`[data-testid="${testid}"] option[value="${value}"]`);
-}
+const admin = (...args) => h.admin(serverDir, ...args);
+const officer = (...args) => h.cli(officerDir, PASS, ...args);
+const startServer = async (listen) => (server = await h.startServer(serverDir, listen)).url;
+const stopServer = () => h.stopServer(server);
+const shot = (name, css = null) => h.shot(s, name, css);
+const choose = (testid, value) => h.choose(s, testid, value);
+const syncNowAndWait = (state) => h.syncNowAndWait(s, state);
 
 before(async () => {
   mkdirSync(serverDir, { recursive: true });
@@ -119,20 +46,13 @@ before(async () => {
   officer("enrol", "--server", serverUrl, "--code", officerCode);
   process.env.PROVIDE_TEST_IDVA_CODE = idvaCode;
 
-  const port = await freePort();
-  const nativePort = await freePort();
-  driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
-    env: { ...process.env, PROVIDE_DATA_DIR: appDir },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  s = await Session.start(`http://127.0.0.1:${port}`, join(BIN, "provide-app"));
-  await s.setSize(1024, 600);
+  app = await h.startApp(appDir);
+  s = app.s;
 }, { timeout: STEP_TIMEOUT });
 
 after(async () => {
-  if (s) await Promise.race([s.end(), sleep(10_000)]);
-  driver?.kill("SIGKILL");
-  server?.kill("SIGKILL");
+  await h.endApp(app);
+  server?.proc.kill("SIGKILL");
   await sleep(300);
   rmSync(work, { recursive: true, force: true });
 });

@@ -10,9 +10,9 @@ import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import net from "node:net";
 
 import { Session, sleep } from "./webdriver.mjs";
+import { freePort } from "./harness.mjs";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const APP = resolve(ROOT, process.env.PROVIDE_APP ?? "target/release/provide-app");
@@ -21,16 +21,6 @@ const RUNS = Number(process.env.PROVIDE_BENCH_APP_RUNS ?? 5);
 const PASS = "bench passphrase for fictional data";
 const work = mkdtempSync(join(tmpdir(), "provide-app-bench-"));
 const store = join(work, "store");
-
-function freePort() {
-  return new Promise((res) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
 
 async function poll(s, css) {
   for (;;) {
