@@ -11,6 +11,7 @@ use provide_core::directory::Directory;
 use provide_core::forms::{AssessmentInput, FormDef};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
 use provide_core::record::history::HistoryEntry;
+use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
 use provide_core::store::{
     Assessed, CaseFilter, CaseSummary, CaseView, Handover, HealthView, ShiftInput,
 };
@@ -42,6 +43,10 @@ fn export_all(dir: &Path) {
         Assessed,
         Directory,
         HistoryEntry,
+        Dashboard,
+        ExportFormat,
+        AuditQuery,
+        AuditRow,
     );
 }
 

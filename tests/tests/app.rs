@@ -80,6 +80,15 @@ impl Transport for Held {
         self.barrier.wait(); // and lets it go on once it has used the store
         self.inner.post(path, body, credential)
     }
+
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        self.inner.get(path, query, credential)
+    }
 }
 
 #[test]
