@@ -44,3 +44,4 @@ bench: ui
 	$(CARGO) bench -p provide-tests --bench links
 	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
+	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports

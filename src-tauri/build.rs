@@ -35,6 +35,10 @@ const COMMANDS: &[&str] = &[
     "handover_queue",
     "mark_reviewed",
     "marac_list",
+    // reports from the server (the server decides who may read them)
+    "dashboard",
+    "export_report",
+    "audit_log",
     // reference data
     "forms",
     "directory",

@@ -85,8 +85,13 @@ pub struct IpcError {
 
 impl From<&Error> for IpcError {
     fn from(e: &Error) -> Self {
+        let code = match e {
+            // the server's refusal of what the role may not do reads the same as the device's
+            Error::ServerRefused { code, .. } if code == "forbidden" => "forbidden",
+            _ => e.code(),
+        };
         IpcError {
-            code: e.code().to_string(),
+            code: code.to_string(),
             message: e.to_string(),
         }
     }

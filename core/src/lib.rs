@@ -9,6 +9,7 @@
 //! - `store`: the SQLCipher device store, the one entry point for reading and writing.
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
 //! - `sync`: the sync protocol, the client, and syncing by itself.
+//! - `report`: evaluation reports computed from records: projection rows, dashboard, export.
 //! - `app`: the patrol app on a device (lock, idle lock, background sync), for the app shell.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod forms;
 pub mod model;
 pub mod record;
+pub mod report;
 pub mod store;
 pub mod sync;
 

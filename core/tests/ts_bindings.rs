@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use provide_core::app::{AppStatus, SyncStatus};
+use provide_core::app::{AppStatus, ExportSaved, SyncStatus};
 use provide_core::directory::Directory;
 use provide_core::forms::{AssessmentInput, FormDef};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
 use provide_core::record::history::HistoryEntry;
+use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
 use provide_core::store::{
     Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
     ShiftInput, TriageInput, TriagedCase,
@@ -47,6 +48,11 @@ fn export_all(dir: &Path) {
         TriagedCase,
         HandoverItem,
         MaracEntry,
+        Dashboard,
+        ExportFormat,
+        AuditQuery,
+        AuditRow,
+        ExportSaved,
     );
 }
 

@@ -1,6 +1,7 @@
 //! The operator's side: opening the server's store from its data folder and key file, and the
 //! administrative commands (issue enrolment codes, revoke devices and users, list devices,
-//! read the audit log). The same functions serve the command line and the tests.
+//! read the audit log, write an evaluation export). The same functions serve the command line
+//! and the tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,12 +12,15 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, ServerError};
 use crate::keyfile;
+use crate::service::reports::{parse_format, Export, Requester};
 use crate::service::{Config, Service};
 use crate::storage::postgres::PostgresStorage;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditFilter, AuditRow, Device, UserProfile};
 
 pub const KEY_FILE: &str = "server.key";
+/// The report key's file in the data folder, by default.
+pub const REPORT_KEY_FILE: &str = "report.key";
 
 /// Where the server keeps its data.
 #[derive(Debug, Clone)]
@@ -28,6 +32,9 @@ pub struct DataDir {
     pub database_url: Option<String>,
     /// The CA (PEM) to trust for TLS to that database, when its URL names none.
     pub database_ca_cert: Option<PathBuf>,
+    /// The key of export pseudonyms (default `<dir>/report.key`). Every process that exports
+    /// must use the same file.
+    pub report_key_file: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -37,25 +44,34 @@ impl DataDir {
             key_file: None,
             database_url: None,
             database_ca_cert: None,
+            report_key_file: None,
         }
+    }
+
+    /// Where the report key is kept.
+    pub fn report_key_path(&self) -> PathBuf {
+        self.report_key_file
+            .clone()
+            .unwrap_or_else(|| self.dir.join(REPORT_KEY_FILE))
     }
 
     /// Opens the service: over PostgreSQL when a database URL is given, otherwise over the
     /// encrypted SQLite store, creating store and key if needed.
     pub fn open(&self, config: Config) -> Result<Service> {
+        std::fs::create_dir_all(&self.dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        }
         if let Some(url) = &self.database_url {
             let storage = PostgresStorage::open(
                 url,
                 self.database_ca_cert.as_deref(),
                 config.database_connections,
             )?;
-            return Ok(Service::new(Arc::new(storage), config));
-        }
-        std::fs::create_dir_all(&self.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+            return Ok(Service::new(Arc::new(storage), config)
+                .with_report_key_file(self.report_key_path()));
         }
         let key_path = self
             .key_file
@@ -63,7 +79,7 @@ impl DataDir {
             .unwrap_or_else(|| self.dir.join(KEY_FILE));
         let key = keyfile::load_or_create(&key_path)?;
         let storage = SqliteStorage::open(&self.dir, &key)?;
-        Ok(Service::new(Arc::new(storage), config))
+        Ok(Service::new(Arc::new(storage), config).with_report_key_file(self.report_key_path()))
     }
 }
 
@@ -128,4 +144,35 @@ pub fn verify_device_audit(service: &Service, device: &str) -> Result<DeviceAudi
         verified: result.is_ok(),
         problem: result.err().map(|e| e.to_string()),
     })
+}
+
+/// Writes an evaluation export at the operator's command line, audited as `export` by
+/// `operator` (the login name running the command).
+pub fn report(
+    service: &Service,
+    operator: &str,
+    division: Option<&str>,
+    from: &str,
+    to: &str,
+    format: &str,
+) -> Result<Export> {
+    // at the command line a bad input is the operator's to fix (exit status 2)
+    let input = |e: ServerError| match e {
+        ServerError::BadRequest(m) => ServerError::InvalidInput(m),
+        other => other,
+    };
+    let period = provide_core::report::Period::parse(Some(from), Some(to))?;
+    let format = parse_format(Some(format)).map_err(input)?;
+    let division = division.map(str::trim).filter(|d| !d.is_empty());
+    service
+        .export(
+            &Requester {
+                device: "cli".into(),
+                user: operator.to_string(),
+            },
+            division,
+            &period,
+            format,
+        )
+        .map_err(input)
 }

@@ -14,6 +14,8 @@ pub enum ServerError {
     TooLarge,
     #[error("The device credential is missing, unknown or wrong.")]
     Unauthorized,
+    #[error("Not allowed: {0}.")]
+    Forbidden(String),
     #[error("This request was already received (replayed request {0}).")]
     Replayed(u64),
     #[error("The changes for record {0} are not valid Automerge changes.")]
@@ -43,6 +45,7 @@ impl ServerError {
             ServerError::UnsupportedVersion(_) => "unsupported_version",
             ServerError::TooLarge => "too_large",
             ServerError::Unauthorized => "unauthorized",
+            ServerError::Forbidden(_) => "forbidden",
             ServerError::Replayed(_) => "replayed",
             ServerError::CorruptChanges(_) => "corrupt_changes",
             ServerError::EnrolmentRefused => "enrolment_refused",
@@ -63,7 +66,7 @@ impl ServerError {
             | ServerError::UnsupportedVersion(_)
             | ServerError::InvalidInput(_) => 400,
             ServerError::Unauthorized => 401,
-            ServerError::EnrolmentRefused => 403,
+            ServerError::EnrolmentRefused | ServerError::Forbidden(_) => 403,
             ServerError::NoSuchDevice(_) => 404,
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,

@@ -1,22 +1,30 @@
-//! The HTTP surface: three routes, bodies in and out, errors as `{code, message}` with their
-//! status. Work runs on the blocking pool, since storage and Automerge are synchronous.
+//! The HTTP surface: bodies in and out, errors as `{code, message}` with their status. Work
+//! runs on the blocking pool, since storage and Automerge are synchronous.
 //!
 //! - `POST /v1/enrol`: JSON `EnrolRequest` → JSON `EnrolResponse`.
 //! - `POST /v1/sync`: bearer credential, binary `SyncRequest` → binary `SyncResponse`.
+//! - `GET /v1/reports/dashboard?from=&to=`: bearer credential → JSON `Dashboard`.
+//! - `GET /v1/reports/export?from=&to=&format=csv|json`: bearer credential → CSV or JSON.
+//! - `GET /v1/audit?device=&user=&record=&action=&from=&to=&limit=`: → JSON `[AuditRow]`.
 //! - `GET /v1/health`: `ok`, for load balancers and reachability checks.
+//!
+//! Query parameters are checked strictly: an unknown or repeated name is a 400, so a typo is
+//! never silently ignored. Report answers are marked `Cache-Control: no-store`.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use provide_core::report::AuditQuery;
 use provide_core::sync::enrol::EnrolRequest;
 use provide_core::sync::protocol::MAX_BODY;
 use provide_core::sync::transport::CONTENT_TYPE;
 
 use crate::error::ServerError;
+use crate::service::reports::Reading;
 use crate::service::Service;
 
 /// The largest request body accepted on the wire (compressed).
@@ -36,6 +44,9 @@ pub fn router(service: Service) -> Router {
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
+        .route("/v1/reports/dashboard", get(dashboard))
+        .route("/v1/reports/export", get(export))
+        .route("/v1/audit", get(audit))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(service)
 }
@@ -92,4 +103,121 @@ async fn sync(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], answer).into_response())
+}
+
+/// The longest query string accepted.
+const MAX_QUERY_LEN: usize = 4096;
+
+/// The query's parameters, each named at most once and only from `allowed`.
+fn params(
+    raw: Option<String>,
+    allowed: &[&str],
+) -> Result<std::collections::HashMap<String, String>, ServerError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_QUERY_LEN {
+        return Err(ServerError::BadRequest("the query is too long".into()));
+    }
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if !allowed.contains(&k.as_ref()) {
+            // the name is echoed only when it is one a person could have meant
+            return Err(ServerError::BadRequest(format!(
+                "unknown parameter; the parameters are {}",
+                allowed.join(", ")
+            )));
+        }
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(ServerError::BadRequest(format!("`{k}` is given twice")));
+        }
+    }
+    Ok(out)
+}
+
+fn arg<'a>(q: &'a std::collections::HashMap<String, String>, name: &str) -> Option<&'a str> {
+    q.get(name).map(String::as_str)
+}
+
+fn no_store(content_type: &'static str, body: impl IntoResponse) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn json_body<T: serde::Serialize>(v: &T) -> Result<Response, ServerError> {
+    let body = serde_json::to_vec(v)
+        .map_err(|_| ServerError::Internal("the answer could not be written".into()))?;
+    Ok(no_store("application/json", body))
+}
+
+async fn dashboard(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ServerError> {
+    let credential = bearer(&headers)?;
+    let figures = blocking(move || {
+        let device = service.authenticate(&credential)?;
+        // the role is checked before the input, so a refusal says nothing about the input
+        service.may_read(&device, Reading::Dashboard)?;
+        let q = params(query, &["from", "to"])?;
+        service.dashboard(&device, arg(&q, "from"), arg(&q, "to"))
+    })
+    .await?;
+    json_body(&figures)
+}
+
+async fn export(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ServerError> {
+    let credential = bearer(&headers)?;
+    let export = blocking(move || {
+        let device = service.authenticate(&credential)?;
+        service.may_read(&device, Reading::Export)?;
+        let q = params(query, &["from", "to", "format"])?;
+        service.export_for_device(&device, arg(&q, "from"), arg(&q, "to"), arg(&q, "format"))
+    })
+    .await?;
+    Ok(no_store(export.format.content_type(), export.body))
+}
+
+async fn audit(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ServerError> {
+    let credential = bearer(&headers)?;
+    let rows = blocking(move || {
+        let device = service.authenticate(&credential)?;
+        service.may_read(&device, Reading::AuditLog)?;
+        let q = params(
+            query,
+            &["device", "user", "record", "action", "from", "to", "limit"],
+        )?;
+        let text = |k: &str| q.get(k).cloned();
+        let limit = match q.get("limit") {
+            None => None,
+            Some(l) => Some(l.trim().parse::<u32>().map_err(|_| {
+                ServerError::BadRequest("`limit` must be a whole number from 1 to 5000".into())
+            })?),
+        };
+        let query = AuditQuery {
+            device: text("device"),
+            user: text("user"),
+            record: text("record"),
+            action: text("action"),
+            from: text("from"),
+            to: text("to"),
+            limit,
+        };
+        service.read_audit(&device, &query)
+    })
+    .await?;
+    json_body(&rows)
 }

@@ -1,6 +1,9 @@
-//! The key of the server's encrypted store: 32 random bytes, hex, in a file readable only by
-//! the server's user. Created on first use; an operator may provide their own (for example
-//! from a secrets manager) with `--key-file`. Losing it loses the store: back it up apart.
+//! Key files: 32 random bytes, hex, in a file readable only by the server's user. The store's
+//! key (`server.key`, `--key-file`; losing it loses the store) and the report key of export
+//! pseudonyms (`report.key`, `--report-key-file`; losing it makes new exports' pseudonyms
+//! unrelated to old ones). Created on first use, atomically, so two processes starting at once
+//! agree on one key; an operator may provide their own (for example from a secrets manager).
+//! Back them up apart from the data.
 
 use std::fs;
 use std::io::Write;
@@ -21,6 +24,13 @@ pub fn load_or_create(path: &Path) -> Result<StoreKey> {
     let mut key = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(key.as_mut());
     let text = Zeroizing::new(hex::encode(key.as_ref()));
+    // written whole under a temporary name, then linked into place: the link fails if another
+    // process made the key first, and then that key is the one
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -28,10 +38,25 @@ pub fn load_or_create(path: &Path) -> Result<StoreKey> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(key)
+    let written = (|| -> std::io::Result<()> {
+        let mut f = opts.open(&temp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    let linked = written.and_then(|()| fs::hard_link(&temp, path));
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn read(path: &Path) -> Result<StoreKey> {

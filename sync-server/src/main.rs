@@ -34,6 +34,10 @@ struct Cli {
     /// `verify-ca` or `verify-full` in the URL), when the URL names no `sslrootcert`.
     #[arg(long, env = "PROVIDE_DATABASE_CA_CERT", value_name = "FILE")]
     database_ca_cert: Option<PathBuf>,
+    /// The key of export pseudonyms (default DIR/report.key, created on first export). Every
+    /// process that exports must use the same file; back it up.
+    #[arg(long, env = "PROVIDE_REPORT_KEY_FILE", value_name = "FILE")]
+    report_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +99,24 @@ enum Command {
         #[arg(long, value_name = "DEVICE")]
         verify_device: Option<String>,
     },
+    /// Write the evaluation export (pseudonymised, one row per attendance); audited.
+    Report {
+        /// First incident date, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last incident date, YYYY-MM-DD (at most 366 days after `from`).
+        #[arg(long)]
+        to: String,
+        /// csv or json
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// One division only (default: every division).
+        #[arg(long)]
+        division: Option<String>,
+        /// Write to this new file (mode 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
         key_file: cli.key_file.clone(),
         database_url: cli.database_url.clone(),
         database_ca_cert: cli.database_ca_cert.clone(),
+        report_key_file: cli.report_key_file.clone(),
     };
     match cli.command {
         Command::Serve {
@@ -216,7 +239,7 @@ fn run(cli: Cli) -> Result<()> {
                     user,
                     record,
                     action,
-                    limit: None,
+                    ..Default::default()
                 },
             )?;
             if as_json {
@@ -231,7 +254,77 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Report {
+            from,
+            to,
+            format,
+            division,
+            out,
+        } => {
+            let service = data.open(Config::default())?;
+            if let Some(path) = &out {
+                if path.exists() {
+                    return Err(ServerError::InvalidInput(
+                        "the output file already exists; name a new one".into(),
+                    ));
+                }
+            }
+            let export = admin::report(
+                &service,
+                &operator(),
+                division.as_deref(),
+                &from,
+                &to,
+                &format,
+            )?;
+            match out {
+                Some(path) => {
+                    write_new_file(&path, &export.body)?;
+                    eprintln!("{} rows written.", export.rows);
+                }
+                None => print!("{}", export.body),
+            }
+            Ok(())
+        }
     }
+}
+
+/// The login name running this command, as the audit log records it.
+fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .map(|u| {
+            u.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        })
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown operator".to_string())
+}
+
+/// Writes `text` to a new file readable only by this user.
+fn write_new_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ServerError::InvalidInput("the output file already exists; name a new one".into())
+        } else {
+            e.into()
+        }
+    })?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// Blocks until SIGINT or SIGTERM.

@@ -201,4 +201,14 @@ impl<T: Transport> Transport for ShakyTransport<T> {
         }
         Ok(answer)
     }
+
+    /// Reads (reports, the audit log) are not part of the sync under test: passed through.
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        self.inner.get(path, query, credential)
+    }
 }

@@ -56,4 +56,23 @@ impl<T: Transport> Transport for Metered<T> {
             }
         }
     }
+
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        self.meter.round_trips += 1;
+        match self.inner.get(path, query, credential) {
+            Ok(answer) => {
+                self.meter.bytes_down += answer.len() as u64;
+                Ok(answer)
+            }
+            Err(e) => {
+                self.meter.failed += 1;
+                Err(e)
+            }
+        }
+    }
 }

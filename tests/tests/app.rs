@@ -80,6 +80,15 @@ impl Transport for Held {
         self.barrier.wait(); // and lets it go on once it has used the store
         self.inner.post(path, body, credential)
     }
+
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        self.inner.get(path, query, credential)
+    }
 }
 
 #[test]
@@ -171,4 +180,69 @@ fn a_revoked_device_locks_itself_after_uploading() {
     let mut safeguarding = Device::enrol(&server, "ds.gu.fictional", "safeguarding", "west", "t1");
     safeguarding.sync().unwrap();
     safeguarding.store.show_case(&id).unwrap();
+}
+
+#[test]
+fn the_supervisors_reports_through_the_app() {
+    let server = TestServer::start();
+    let mut officer = Device::enrol(&server, "pc.cy.fictional", "officer", "west", "t1");
+    let case = officer
+        .store
+        .create_case(
+            Deployment::PostIncident,
+            &[
+                ("victim.name".into(), "Gwen Fictional".into()),
+                ("victim.phone".into(), "07700 900123".into()),
+                ("incident.occurred_at".into(), "2026-11-20T21:00:00Z".into()),
+            ],
+        )
+        .unwrap();
+    officer.sync().unwrap();
+    let (_dir, unit) = enrolled_app(&server, "sg.di.fictional", "safeguarding");
+    unit.sync_now(&mut |_| {}).unwrap();
+
+    let d = unit.dashboard("2026-11-01", "2026-11-30").unwrap();
+    assert_eq!(d.attendances, 1);
+    assert_eq!(d.division, "west");
+
+    let folder = tempfile::tempdir().unwrap();
+    let csv = provide_core::report::ExportFormat::Csv;
+    let first = unit
+        .export_report("2026-11-01", "2026-11-30", csv, folder.path())
+        .unwrap();
+    let second = unit
+        .export_report("2026-11-01", "2026-11-30", csv, folder.path())
+        .unwrap();
+    assert_ne!(
+        first.path, second.path,
+        "an export never overwrites another"
+    );
+    let text = std::fs::read_to_string(&first.path).unwrap();
+    assert_eq!(text.len() as u64, first.bytes);
+    assert_eq!(text.lines().count(), 2, "a header and one attendance");
+    assert!(!text.contains("Gwen") && !text.contains("07700"));
+    assert!(!text.contains(&case), "the case id is pseudonymous too");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&first.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // the device's own log records both exports; the server's log too
+    let local = unit.with_store(|s| s.audit_entries()).unwrap();
+    assert_eq!(local.iter().filter(|e| e.action == "export").count(), 2);
+    let rows = unit
+        .audit_log(&provide_core::report::AuditQuery {
+            action: Some("export".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+
+    // an officer's app is refused, in plain words, and a bad period never leaves the device
+    let (_odir, patrol) = enrolled_app(&server, "pc.ed.fictional", "officer");
+    let e = patrol.dashboard("2026-11-01", "2026-11-30").unwrap_err();
+    assert_eq!(provide_core::IpcError::from(&e).code, "forbidden", "{e}");
+    let e = unit.dashboard("2026-11-30", "2026-11-01").unwrap_err();
+    assert!(!e.to_string().is_empty());
 }

@@ -285,5 +285,9 @@ impl StoreAccess for Shared<'_> {
     }
 }
 
+mod reports;
+
+pub use reports::ExportSaved;
+
 #[cfg(test)]
 mod tests;

@@ -383,6 +383,11 @@ impl Store {
         )
     }
 
+    /// Records in the device's audit log that an evaluation export was saved here.
+    pub fn record_export(&self, detail: &str) -> Result<()> {
+        self.audit(Action::Export, "*", detail)
+    }
+
     /// Checks the audit chain; returns the number of entries.
     pub fn audit_verify(&self) -> Result<usize> {
         audit::verify(&self.conn)

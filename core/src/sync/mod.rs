@@ -6,6 +6,7 @@
 //! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
 //! - `enrol`: turning a one-time code into an enrolled device store.
 //! - `client`: one sync, start to finish. `auto`: syncing by itself, with backoff.
+//! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
 
 pub mod auto;
 pub mod client;
@@ -13,6 +14,7 @@ pub mod codec;
 pub mod endpoint;
 pub mod enrol;
 pub mod protocol;
+pub mod reports;
 pub mod scope;
 pub mod transport;
 

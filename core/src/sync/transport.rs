@@ -1,6 +1,7 @@
-//! How sync messages reach the server: one POST per exchange. `Transport` is the seam the
-//! client is written against; `HttpTransport` is the real one (reqwest over rustls), and the
-//! tests wrap it in link faults. Bodies are counted as sent and received, compressed.
+//! How sync messages reach the server: one POST per exchange (and a GET for reading reports
+//! and the audit log). `Transport` is the seam the client is written against; `HttpTransport`
+//! is the real one (reqwest over rustls), and the tests wrap it in link faults. Bodies are
+//! counted as sent and received, compressed.
 //!
 //! Failures split in two: the server could not be reached or the exchange broke off
 //! (`Unreachable`: try again later), or the server answered with an error (`ServerRefused`,
@@ -22,6 +23,13 @@ pub const CONTENT_TYPE: &str = "application/x-provide-sync";
 pub trait Transport {
     /// Sends `body` to `path` on the server and returns the answer's body.
     fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>>;
+    /// Reads `path` with the URL parameters `query` and returns the answer's body.
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>>;
 }
 
 pub struct HttpTransport {
@@ -68,17 +76,19 @@ struct ErrorBody {
     message: String,
 }
 
-impl Transport for HttpTransport {
-    fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>> {
-        let url = self
-            .base
+impl HttpTransport {
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base
             .join(path)
-            .map_err(|_| Error::Internal("bad request path".into()))?;
-        let mut req = self
-            .client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body.to_vec());
+            .map_err(|_| Error::Internal("bad request path".into()))
+    }
+
+    /// Sends a request and turns the answer into its body or the server's `{code, message}`.
+    fn exchange(
+        &self,
+        mut req: reqwest::blocking::RequestBuilder,
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
         if let Some(c) = credential {
             req = req.bearer_auth(c);
         }
@@ -104,6 +114,31 @@ impl Transport for HttpTransport {
             code,
             message,
         })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&mut self, path: &str, body: &[u8], credential: Option<&str>) -> Result<Vec<u8>> {
+        let req = self
+            .client
+            .post(self.url(path)?)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body.to_vec());
+        self.exchange(req, credential)
+    }
+
+    fn get(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        credential: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let mut url = self.url(path)?;
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        self.exchange(self.client.get(url), credential)
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod cases;
 pub mod health;
 pub mod reference;
+pub mod reports;
 pub mod safeguarding;
 pub mod session;
 pub mod shift;

@@ -1,10 +1,13 @@
 //! What the server does, independent of HTTP: enrolment and authentication (`enrolment`),
-//! and the sync exchange (`sync`). The HTTP layer only moves bytes in and out of these, and
-//! the admin commands call them directly on the same storage.
+//! the sync exchange (`sync`), and reports and the audit log for supervisors (`reports`). The
+//! HTTP layer only moves bytes in and out of these, and the admin commands call them directly
+//! on the same storage.
 
 pub mod enrolment;
+pub mod reports;
 pub mod sync;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::storage::Storage;
@@ -40,10 +43,23 @@ impl Default for Config {
 pub struct Service {
     pub storage: Arc<dyn Storage>,
     pub config: Config,
+    /// The file holding the key of export pseudonyms (created on first export); without one
+    /// the server makes no exports.
+    pub report_key_file: Option<PathBuf>,
 }
 
 impl Service {
     pub fn new(storage: Arc<dyn Storage>, config: Config) -> Self {
-        Service { storage, config }
+        Service {
+            storage,
+            config,
+            report_key_file: None,
+        }
+    }
+
+    /// The same service, pseudonymising exports with the key in `path`.
+    pub fn with_report_key_file(mut self, path: PathBuf) -> Self {
+        self.report_key_file = Some(path);
+        self
     }
 }

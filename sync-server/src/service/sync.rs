@@ -13,6 +13,7 @@
 //! - the merged document must be a valid record whose id is the document's (`InvalidRecord`).
 //!
 //! Changes already held are ignored, so a resent upload is acknowledged and changes nothing.
+//! An accepted case also rewrites its reporting row (`report::Attendance`), in the same commit.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,6 +22,7 @@ use provide_core::audit;
 use provide_core::model::{HealthRecord, RecordKind};
 use provide_core::record::heads::tips;
 use provide_core::record::RecordDoc;
+use provide_core::report::Attendance;
 use provide_core::store::summarize;
 use provide_core::sync::protocol::{
     DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
@@ -205,6 +207,7 @@ impl Service {
         };
         let delivered = self.storage.known_heads(&device.id, &up.id)?;
         let compact_after = self.config.compact_after_chunks;
+        let identity_key = self.storage.identity_key();
         let mut taken = Taken {
             outcome: DocOutcome::Refused(Refusal::InvalidRecord),
             device_heads: vec![],
@@ -313,6 +316,13 @@ impl Service {
                 if before.is_some() && !unmoved && up.kind == RecordKind::Case {
                     taken.moved_to = Some((division.clone(), team.clone()));
                 }
+                let attendance = match up.kind {
+                    RecordKind::Case => match rec.case() {
+                        Ok(case) => Some(Attendance::of(&case, identity_key)),
+                        Err(_) => return refuse(&mut taken, Refusal::InvalidRecord),
+                    },
+                    _ => None,
+                };
                 let heads = rec.heads();
                 let compact = chunks.len() + 1 > compact_after;
                 let bytes = if compact {
@@ -333,6 +343,7 @@ impl Service {
                     heads,
                     bytes,
                     replace: compact,
+                    attendance,
                 }))
             })?;
         if let DocOutcome::Accepted { heads } = &mut taken.outcome {
@@ -355,6 +366,7 @@ impl Service {
                     heads: s.meta.heads,
                     bytes: vec![],
                     replace: false,
+                    attendance: None,
                 }))
             })?;
         Ok(())

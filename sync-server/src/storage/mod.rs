@@ -9,6 +9,11 @@
 //! - Change numbers (`seq`) are assigned in commit order, and `changed_since` never returns an
 //!   upper bound past a number whose transaction has not committed, so a cursor never skips.
 //! - `claim_request` accepts each device's request numbers only in increasing order.
+//! - A case's reporting row (`DocWrite::attendance`) commits with the document it was derived
+//!   from, and rows missing or derived by an older build are derived again when the store opens
+//!   (`backfill`), so the projection always matches the documents.
+//! - The identity key that keys victim digests is generated once and kept in the database, so
+//!   every process over one database derives the same digests.
 
 pub mod pg_tls;
 pub mod postgres;
@@ -19,6 +24,9 @@ use std::collections::HashSet;
 use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
+use provide_core::record::RecordDoc;
+pub use provide_core::report::AuditRow;
+use provide_core::report::{Attendance, Sighting};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -96,6 +104,9 @@ pub struct DocWrite {
     /// only the columns change.
     pub bytes: Vec<u8>,
     pub replace: bool,
+    /// The reporting row of a case, derived from the merged document; `None` leaves the row
+    /// as it is.
+    pub attendance: Option<Attendance>,
 }
 
 /// Documents changed after a cursor, in change order, and the bound the page was read under.
@@ -121,18 +132,6 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
-/// A stored audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditRow {
-    pub seq: u64,
-    pub at: String,
-    pub device: String,
-    pub user: String,
-    pub action: String,
-    pub record: String,
-    pub detail: String,
-}
-
 /// Narrows an audit listing.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -140,7 +139,65 @@ pub struct AuditFilter {
     pub user: Option<String>,
     pub record: Option<String>,
     pub action: Option<String>,
+    /// Entries at or after this time (the log's own RFC 3339 text).
+    pub from: Option<String>,
+    /// Entries before this time.
+    pub until: Option<String>,
+    /// Only what a division's supervisor may read: entries about the division's shared
+    /// records, and entries about no record made by the division's devices.
+    pub division: Option<String>,
     pub limit: Option<usize>,
+    /// Newest entries first (else oldest first).
+    pub newest_first: bool,
+}
+
+/// The key of victim digests, kept in the database.
+pub type IdentityKey = zeroize::Zeroizing<[u8; 32]>;
+
+/// The name under which the identity key is kept in the `secrets` table.
+pub const IDENTITY_KEY_NAME: &str = "victim_digest_key";
+
+/// A new random identity key, as hex.
+pub fn new_identity_key_hex() -> zeroize::Zeroizing<String> {
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut());
+    zeroize::Zeroizing::new(hex::encode(key.as_ref()))
+}
+
+/// Reads the identity key from its stored hex.
+pub fn identity_key_from_hex(text: &str) -> Result<IdentityKey> {
+    let bytes = zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
+        crate::error::ServerError::Storage("the stored identity key is not hex".into())
+    })?);
+    if bytes.len() != 32 {
+        return Err(crate::error::ServerError::Storage(
+            "the stored identity key is not 32 bytes".into(),
+        ));
+    }
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+/// The reporting row of a stored case document (for backfilling); `None` when the document
+/// does not read as a case.
+pub fn project(id: &str, chunks: &[Vec<u8>], identity_key: &[u8; 32]) -> Option<Attendance> {
+    let rec = RecordDoc::load_unmigrated(id, RecordKind::Case, chunks).ok()?;
+    let case = rec.case().ok()?;
+    Some(Attendance::of(&case, identity_key))
+}
+
+/// The row's JSON, as kept in the `facts` column.
+pub fn facts_json(a: &Attendance) -> Result<String> {
+    serde_json::to_string(a).map_err(|_| {
+        crate::error::ServerError::Internal("a reporting row could not be written".into())
+    })
+}
+
+/// A row read back from the `facts` column.
+pub fn facts_of(text: &str) -> Result<Attendance> {
+    serde_json::from_str(text)
+        .map_err(|_| crate::error::ServerError::Storage("a reporting row could not be read".into()))
 }
 
 /// The function `update_doc` calls with the stored document (if any); it returns the write to
@@ -216,4 +273,14 @@ pub trait Storage: Send + Sync {
     fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>>;
     fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()>;
     fn device_audit(&self, device: &str) -> Result<Vec<Entry>>;
+
+    // ---- reports
+    /// The key of victim digests (generated once, kept in the database).
+    fn identity_key(&self) -> &[u8; 32];
+    /// The attendances (cases out of triage) of `division` (every division when `None`) with
+    /// incident dates `from..=to` (YYYY-MM-DD).
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>>;
+    /// Every attendance, dated up to `to`, of each victim attended in `from..=to`, in the same
+    /// division(s): what repeat victims and prior attendances are counted from.
+    fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>>;
 }

@@ -20,12 +20,14 @@ use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
+use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 
 use super::pg_tls::{self, Mode};
 use super::*;
 use crate::error::{Result, ServerError};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO counters (name, value) VALUES ('change_seq', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS enrolments (
@@ -56,7 +58,43 @@ CREATE TABLE IF NOT EXISTS device_audit (
     device_id TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, user_name TEXT NOT NULL,
     role TEXT NOT NULL, action TEXT NOT NULL, record TEXT NOT NULL, detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (device_id, seq));
-"];
+",
+    "
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attendance (
+    case_id TEXT PRIMARY KEY, version BIGINT NOT NULL, division TEXT NOT NULL,
+    status TEXT NOT NULL, incident_date TEXT, victim_digest TEXT, facts TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
+CREATE INDEX IF NOT EXISTS attendance_by_digest ON attendance (victim_digest);
+",
+];
+
+/// The advisory lock key that lets one process at a time backfill reporting rows.
+const BACKFILL_LOCK: i64 = 0x0050_524f_5649_4446;
+
+const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
+    (case_id, version, division, status, incident_date, victim_digest, facts)
+    VALUES ($1,$2,$3,$4,$5,$6,$7)
+    ON CONFLICT (case_id) DO UPDATE SET version = excluded.version,
+    division = excluded.division, status = excluded.status,
+    incident_date = excluded.incident_date, victim_digest = excluded.victim_digest,
+    facts = excluded.facts";
+
+fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
+    c.execute(
+        UPSERT_ATTENDANCE,
+        &[
+            &a.case_id,
+            &PROJECTION_VERSION,
+            &a.division,
+            &a.status.as_str(),
+            &a.incident_date,
+            &a.victim_digest,
+            &facts_json(a)?,
+        ],
+    )?;
+    Ok(())
+}
 
 /// The advisory lock key that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x0050_524f_5649_4445;
@@ -68,6 +106,7 @@ pub struct PostgresStorage {
     open: Mutex<usize>,
     freed: Condvar,
     max: usize,
+    identity_key: IdentityKey,
 }
 
 impl Drop for PostgresStorage {
@@ -229,7 +268,9 @@ impl PostgresStorage {
             open: Mutex::new(0),
             freed: Condvar::new(),
             max: max.max(1),
+            identity_key: zeroize::Zeroizing::new([0u8; 32]),
         };
+        let mut storage = storage;
         {
             let mut c = storage.client()?;
             let mut tx = c.transaction()?;
@@ -237,9 +278,60 @@ impl PostgresStorage {
             for m in MIGRATIONS {
                 tx.batch_execute(m)?;
             }
+            // the first process to get here generates the key; every other one reads it
+            tx.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&IDENTITY_KEY_NAME, &new_identity_key_hex().as_str()],
+            )?;
+            let stored = zeroize::Zeroizing::new(
+                tx.query_one(
+                    "SELECT value FROM secrets WHERE name = $1",
+                    &[&IDENTITY_KEY_NAME],
+                )?
+                .get::<_, String>(0),
+            );
+            let key = identity_key_from_hex(&stored)?;
             tx.commit()?;
+            drop(c);
+            storage.identity_key = key;
         }
+        storage.backfill()?;
         Ok(storage)
+    }
+
+    /// Derives the reporting rows of case documents that have none, or one from an older
+    /// build: one process at a time, each document under its own lock, so a concurrent update
+    /// (which writes its own row) is never overwritten by an older reading.
+    fn backfill(&self) -> Result<()> {
+        let mut c = self.client()?;
+        c.execute("SELECT pg_advisory_lock($1)", &[&BACKFILL_LOCK])?;
+        let result = (|| -> Result<()> {
+            let ids: Vec<String> = c
+                .query(
+                    "SELECT d.id FROM docs d WHERE d.kind = 'case' AND NOT EXISTS
+                     (SELECT 1 FROM attendance a WHERE a.case_id = d.id AND a.version >= $1)",
+                    &[&PROJECTION_VERSION],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for id in ids {
+                let mut tx = c.transaction()?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&id],
+                )?;
+                if let Some(stored) = load_in(&mut tx, &id)? {
+                    if let Some(a) = project(&id, &stored.chunks, &self.identity_key) {
+                        put_attendance(&mut tx, &a)?;
+                    }
+                }
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        c.execute("SELECT pg_advisory_unlock($1)", &[&BACKFILL_LOCK])?;
+        result
     }
 
     fn connect(&self) -> Result<Client> {
@@ -514,6 +606,9 @@ impl Storage for PostgresStorage {
                 &[&id, &chunk_count, &write.bytes],
             )?;
         }
+        if let Some(a) = &write.attendance {
+            put_attendance(&mut tx, a)?;
+        }
         // the counter last: its row lock is held only from here to the commit
         let seq: i64 = tx
             .query_one(
@@ -657,12 +752,30 @@ impl Storage for PostgresStorage {
     fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         let mut c = self.client()?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+        let order = if f.newest_first { "DESC" } else { "ASC" };
         c.query(
-            "SELECT seq, at, device, user_name, action, record, detail FROM audit
-             WHERE ($1::TEXT IS NULL OR device = $1) AND ($2::TEXT IS NULL OR user_name = $2)
-               AND ($3::TEXT IS NULL OR record = $3) AND ($4::TEXT IS NULL OR action = $4)
-             ORDER BY seq LIMIT $5",
-            &[&f.device, &f.user, &f.record, &f.action, &limit],
+            &format!(
+                "SELECT seq, at, device, user_name, action, record, detail FROM audit
+                 WHERE ($1::TEXT IS NULL OR device = $1) AND ($2::TEXT IS NULL OR user_name = $2)
+                   AND ($3::TEXT IS NULL OR record = $3) AND ($4::TEXT IS NULL OR action = $4)
+                   AND ($6::TEXT IS NULL OR at >= $6) AND ($7::TEXT IS NULL OR at < $7)
+                   AND ($8::TEXT IS NULL
+                        OR (record <> '' AND record IN
+                            (SELECT id FROM docs WHERE division = $8 AND kind <> 'health'))
+                        OR (record = '' AND device IN
+                            (SELECT id FROM devices WHERE division = $8)))
+                 ORDER BY seq {order} LIMIT $5"
+            ),
+            &[
+                &f.device,
+                &f.user,
+                &f.record,
+                &f.action,
+                &limit,
+                &f.from,
+                &f.until,
+                &f.division,
+            ],
         )?
         .iter()
         .map(|r| {
@@ -719,6 +832,44 @@ impl Storage for PostgresStorage {
             detail: r.get(6),
             prev_hash: r.get(7),
             hash: r.get(8),
+        })
+        .collect())
+    }
+
+    fn identity_key(&self) -> &[u8; 32] {
+        &self.identity_key
+    }
+
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
+        let mut c = self.client()?;
+        c.query(
+            "SELECT facts FROM attendance
+             WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
+               AND incident_date >= $2 AND incident_date <= $3",
+            &[&division, &from, &to],
+        )?
+        .iter()
+        .map(|r| facts_of(r.get(0)))
+        .collect()
+    }
+
+    fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT victim_digest, case_id, incident_date FROM attendance
+             WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
+               AND incident_date <= $3
+               AND victim_digest IN (SELECT victim_digest FROM attendance
+                   WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
+                     AND incident_date >= $2 AND incident_date <= $3
+                     AND victim_digest IS NOT NULL)",
+            &[&division, &from, &to],
+        )?
+        .iter()
+        .map(|r| Sighting {
+            victim_digest: r.get(0),
+            case_id: r.get(1),
+            incident_date: r.get(2),
         })
         .collect())
     }

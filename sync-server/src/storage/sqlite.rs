@@ -15,6 +15,7 @@ use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
+use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::*;
@@ -98,10 +99,44 @@ CREATE TABLE IF NOT EXISTS device_audit (
     hash TEXT NOT NULL,
     PRIMARY KEY (device_id, seq)
 );
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attendance (
+    case_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    division TEXT NOT NULL,
+    status TEXT NOT NULL,
+    incident_date TEXT,
+    victim_digest TEXT,
+    facts TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
+CREATE INDEX IF NOT EXISTS attendance_by_digest ON attendance (victim_digest);
 ";
+
+const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
+    (case_id, version, division, status, incident_date, victim_digest, facts)
+    VALUES (?1,?2,?3,?4,?5,?6,?7)
+    ON CONFLICT(case_id) DO UPDATE SET version = excluded.version,
+    division = excluded.division, status = excluded.status,
+    incident_date = excluded.incident_date, victim_digest = excluded.victim_digest,
+    facts = excluded.facts";
+
+fn put_attendance(tx: &Connection, a: &Attendance) -> Result<()> {
+    tx.prepare_cached(UPSERT_ATTENDANCE)?.execute(params![
+        a.case_id,
+        PROJECTION_VERSION,
+        a.division,
+        a.status.as_str(),
+        a.incident_date,
+        a.victim_digest,
+        facts_json(a)?
+    ])?;
+    Ok(())
+}
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    identity_key: IdentityKey,
 }
 
 fn kind(text: &str) -> rusqlite::Result<RecordKind> {
@@ -183,8 +218,20 @@ impl SqliteStorage {
              PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 10000;",
         )?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+            params![IDENTITY_KEY_NAME, new_identity_key_hex().as_str()],
+        )?;
+        let stored = zeroize::Zeroizing::new(conn.query_row(
+            "SELECT value FROM secrets WHERE name = ?1",
+            [IDENTITY_KEY_NAME],
+            |r| r.get::<_, String>(0),
+        )?);
+        let identity_key = identity_key_from_hex(&stored)?;
+        backfill(&conn, &identity_key)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            identity_key,
         })
     }
 
@@ -435,6 +482,9 @@ impl Storage for SqliteStorage {
                 params![id, chunk_count as i64, write.bytes],
             )?;
         }
+        if let Some(a) = &write.attendance {
+            put_attendance(&tx, a)?;
+        }
         tx.commit()?;
         Ok(Some(seq as u64))
     }
@@ -564,24 +614,33 @@ impl Storage for SqliteStorage {
 
     fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let order = if f.newest_first { "DESC" } else { "ASC" };
+        let mut stmt = conn.prepare(&format!(
             "SELECT seq, at, device, user_name, action, record, detail FROM audit
              WHERE (?1 IS NULL OR device = ?1) AND (?2 IS NULL OR user_name = ?2)
                AND (?3 IS NULL OR record = ?3) AND (?4 IS NULL OR action = ?4)
-             ORDER BY seq LIMIT ?5",
-        )?;
+               AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7)
+               AND (?8 IS NULL
+                    OR (record <> '' AND record IN
+                        (SELECT id FROM docs WHERE division = ?8 AND kind <> 'health'))
+                    OR (record = '' AND device IN (SELECT id FROM devices WHERE division = ?8)))
+             ORDER BY seq {order} LIMIT ?5"
+        ))?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![f.device, f.user, f.record, f.action, limit], |r| {
-            Ok(AuditRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                at: r.get(1)?,
-                device: r.get(2)?,
-                user: r.get(3)?,
-                action: r.get(4)?,
-                record: r.get(5)?,
-                detail: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![f.device, f.user, f.record, f.action, limit, f.from, f.until, f.division],
+            |r| {
+                Ok(AuditRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    device: r.get(2)?,
+                    user: r.get(3)?,
+                    action: r.get(4)?,
+                    record: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -643,6 +702,65 @@ impl Storage for SqliteStorage {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn identity_key(&self) -> &[u8; 32] {
+        &self.identity_key
+    }
+
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT facts FROM attendance
+             WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
+               AND incident_date >= ?2 AND incident_date <= ?3",
+        )?;
+        let texts = stmt
+            .query_map(params![division, from, to], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        texts.iter().map(|t| facts_of(t)).collect()
+    }
+
+    fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT victim_digest, case_id, incident_date FROM attendance
+             WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
+               AND incident_date <= ?3
+               AND victim_digest IN (SELECT victim_digest FROM attendance
+                   WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
+                     AND incident_date >= ?2 AND incident_date <= ?3
+                     AND victim_digest IS NOT NULL)",
+        )?;
+        let rows = stmt.query_map(params![division, from, to], |r| {
+            Ok(Sighting {
+                victim_digest: r.get(0)?,
+                case_id: r.get(1)?,
+                incident_date: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Derives the reporting rows of case documents that have none, or one from an older build.
+fn backfill(conn: &Connection, identity_key: &[u8; 32]) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    let ids: Vec<String> = tx
+        .prepare(
+            "SELECT d.id FROM docs d WHERE d.kind = 'case' AND NOT EXISTS
+             (SELECT 1 FROM attendance a WHERE a.case_id = d.id AND a.version >= ?1)",
+        )?
+        .query_map([PROJECTION_VERSION], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        if let Some(stored) = load_in(&tx, &id)? {
+            if let Some(a) = project(&id, &stored.chunks, identity_key) {
+                put_attendance(&tx, &a)?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn load_in(tx: &Transaction, id: &str) -> Result<Option<StoredDoc>> {

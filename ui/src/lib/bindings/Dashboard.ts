@@ -3,4 +3,39 @@ import type { Count } from "./Count";
 import type { Hours } from "./Hours";
 import type { Share } from "./Share";
 
-export type Dashboard = { division: string, from: string, to: string, attendances: number, by_deployment: Array<Count>, by_risk: Array<Count>, engaged_safeguarding: Share, engaged_investigation: Share, previously_engaged_safeguarding: Share, previously_engaged_investigation: Share, self_reported_repeat: Share, victims: number, repeat_victims: number, first_idva_contact: Hours | null, referrals_by_kind: Array<Count>, };
+/**
+ * The figures of one division over one period (dates inclusive).
+ */
+export type Dashboard = { division: string, 
+/**
+ * YYYY-MM-DD, included.
+ */
+from: string, 
+/**
+ * YYYY-MM-DD, included.
+ */
+to: string, attendances: number, 
+/**
+ * `live`, `post_incident`, `consultation`, zero included.
+ */
+by_deployment: Array<Count>, 
+/**
+ * `high`, `medium`, `standard`, `unassessed`.
+ */
+by_risk: Array<Count>, engaged_safeguarding: Share, engaged_investigation: Share, previously_engaged_safeguarding: Share, previously_engaged_investigation: Share, self_reported_repeat: Share, 
+/**
+ * Distinct victims (by digest) attended in the period.
+ */
+victims: number, 
+/**
+ * Of those, victims with another attendance on or before the period's end.
+ */
+repeat_victims: number, 
+/**
+ * Hours from incident to first IDVA contact, where known.
+ */
+first_idva_contact: Hours | null, 
+/**
+ * Every referral kind, zero included.
+ */
+referrals_by_kind: Array<Count>, };
