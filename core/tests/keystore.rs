@@ -372,3 +372,39 @@ fn the_app_reports_and_uses_the_keystore() {
         .unwrap_or_else(|_| [String::new()]);
     assert!(account.is_empty(), "no slot is left after erasing");
 }
+
+#[test]
+fn the_command_line_opens_a_bound_store_only_with_the_keystore() {
+    let Some(ks) = keystore() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("store");
+    drop(bound_store(&dir, &ks, LockPolicy::default()));
+    let provide = |with_bus: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_provide"));
+        cmd.arg("--data-dir")
+            .arg(&dir)
+            .args(["case", "list", "--json"])
+            .env("PROVIDE_PASSPHRASE", PASS)
+            .stdin(std::process::Stdio::null());
+        if !with_bus {
+            cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .env_remove("XDG_RUNTIME_DIR");
+        }
+        cmd.output().unwrap()
+    };
+    let out = provide(true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = provide(false);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key store"), "{err}");
+    assert_eq!(failed_attempts(&dir), 0, "not counted");
+    Store::open_with_keystore(&dir, PASS, None, Some(ks.clone()))
+        .unwrap()
+        .wipe()
+        .unwrap();
+}
