@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need on Debian 12 and is silent when all is present:
 # Debian packages (compilers, PostgreSQL, the WebKitGTK the Tauri app is built on, Xvfb,
-# WebKitWebDriver and xwd/netpbm (window screenshots) for the native suite, Chromium for the browser tests, Node.js if missing),
+# WebKitWebDriver and xwd/netpbm (window screenshots) for the native suite, Chromium for the browser tests,
+# libdbus (provide-core reaches the Secret Service through it) and a D-Bus session bus with GNOME Keyring
+# for the keystore tests, Node.js if missing),
 # tauri-driver from crates.io, and the UI's npm packages from ui/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libssl-dev ca-certificates python3 postgresql
       libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
-      xvfb xauth x11-apps netpbm webkit2gtk-driver chromium fonts-dejavu-core)
+      xvfb xauth x11-apps netpbm webkit2gtk-driver chromium fonts-dejavu-core
+      libdbus-1-dev dbus-daemon gnome-keyring)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 need_pkgs=()
 for pkg in "${pkgs[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one plain total line per kind:
 #  1. Rust: every crate's unit, integration and command (tauri::test) tests, with the sync
-#     server on its embedded SQLite store;
+#     server on its embedded SQLite store, inside a private session bus with a real Secret
+#     Service (GNOME Keyring, scripts/with-keyring.sh) so the key slots' OS-keystore binding is
+#     tested against the real thing (and fails, not skips, if that keystore is unreachable);
 #  2. the cross-part suite (tests/) again with the sync server on PostgreSQL beside a
 #     throwaway cluster;
 #  3. the UI: type check, Vitest unit tests, browser tests of the built UI in Chromium;
@@ -15,8 +17,8 @@ status=0
 # the UI is embedded in the app binary; the command-line and native tests run the binaries
 npm --prefix ui run build --silent
 cargo build --workspace --bins --tests
-echo "== all Rust suites, sync server on its embedded SQLite store"
-cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+echo "== all Rust suites, sync server on its embedded SQLite store, OS keystore: GNOME Keyring"
+scripts/with-keyring.sh cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"
 scripts/with-postgres.sh cargo test -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
 echo "== UI: unit tests (Vitest)"

@@ -42,6 +42,8 @@ pub enum Error {
     CorruptRecord(String),
     #[error("Unknown risk form `{0}`. Forms are: dash, dara.")]
     UnknownForm(String),
+    #[error("The device's key store cannot be used: {0}.")]
+    KeystoreUnavailable(String),
     #[error("Invalid setting: {0}.")]
     InvalidSetting(String),
     #[error("The database failed: {0}.")]
@@ -118,6 +120,7 @@ impl Error {
             Error::AuditBroken { .. } => "audit_broken",
             Error::CorruptRecord(_) => "corrupt_record",
             Error::UnknownForm(_) => "unknown_form",
+            Error::KeystoreUnavailable(_) => "keystore_unavailable",
             Error::InvalidSetting(_) => "invalid_setting",
             Error::Database(_) => "database",
             Error::Io(_) => "io",

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use provide_core::app::{http_transport, App, Scheduler};
+use provide_core::crypto::keystore::os_keystore;
 
 pub struct AppState {
     pub app: Arc<App>,
@@ -15,7 +16,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(data_dir: PathBuf) -> Self {
         AppState {
-            app: Arc::new(App::new(&data_dir, http_transport())),
+            // The OS keystore (Secret Service, Keychain, Credential Manager) when one answers;
+            // without it key slots are passphrase-only and the status says so.
+            app: Arc::new(App::new(&data_dir, http_transport()).with_keystore(os_keystore())),
             scheduler: Arc::new(Mutex::new(Scheduler::standard(Instant::now()))),
         }
     }

@@ -8,6 +8,10 @@
 //! The store lives behind a mutex. A sync holds it only while it reads or writes the store,
 //! never across a network exchange, so the pair can keep working while a slow link is busy.
 //! Locking drops the store, and with it the data key and the database connection.
+//!
+//! The shell passes the platform's OS keystore (`with_keystore(os_keystore())`): enrolment then
+//! binds the key slot to it, and unlock reads the binding secret from it. Without one, slots
+//! are passphrase-only, and `AppStatus::key_protection` says which the device has.
 
 mod background;
 mod status;
@@ -16,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::crypto::keyslots::{KeySlots, LockPolicy};
+use crate::crypto::keyslots::{KeyProtection, KeySlots, LockPolicy};
+use crate::crypto::keystore::SharedKeyStore;
 use crate::error::{Error, Result};
 use crate::store::{InitOptions, Store};
 use crate::sync::client::{sync_shared, StoreAccess};
@@ -54,6 +59,7 @@ pub struct App {
     last_activity_ms: AtomicI64,
     transport: TransportFactory,
     init: InitOptions,
+    keystore: Option<SharedKeyStore>,
     clock: Clock,
 }
 
@@ -74,6 +80,7 @@ impl App {
             last_activity_ms: AtomicI64::new(0),
             transport,
             init: InitOptions::default(),
+            keystore: None,
             clock: system_clock(),
         }
     }
@@ -94,6 +101,22 @@ impl App {
         self
     }
 
+    /// Binds key slots made at enrolment to `keystore`, and reads bound slots' secrets from it
+    /// at unlock (`None`: passphrase-only slots, as on a platform with no keystore).
+    pub fn with_keystore(mut self, keystore: Option<SharedKeyStore>) -> Self {
+        self.keystore = keystore;
+        self
+    }
+
+    /// How a store made now would be protected: by the OS keystore if there is one.
+    fn available_protection(&self) -> KeyProtection {
+        if self.keystore.is_some() {
+            KeyProtection::OsKeystore
+        } else {
+            KeyProtection::PassphraseOnly
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -108,6 +131,7 @@ impl App {
                     session: store.session().clone(),
                 },
                 idle_lock_minutes: policy.idle_lock_minutes,
+                key_protection: store.key_protection()?,
             });
         }
         drop(guard);
@@ -116,6 +140,7 @@ impl App {
             return Ok(AppStatus {
                 phase: Phase::NotEnrolled,
                 idle_lock_minutes: LockPolicy::default().idle_lock_minutes,
+                key_protection: self.available_protection(),
             });
         }
         let slots = KeySlots::load(&self.dir)?;
@@ -123,6 +148,7 @@ impl App {
             return Ok(AppStatus {
                 phase: Phase::Wiped,
                 idle_lock_minutes: slots.policy().idle_lock_minutes,
+                key_protection: self.available_protection(),
             });
         }
         Ok(AppStatus {
@@ -132,29 +158,32 @@ impl App {
                 wait_ms: slots.wait_ms(chrono::Utc::now().timestamp_millis()),
             },
             idle_lock_minutes: slots.policy().idle_lock_minutes,
+            key_protection: slots.protection(),
         })
     }
 
     /// Enrols this device with a server and a one-time code, and leaves it unlocked.
     pub fn enrol(&self, server: &str, code: &str, passphrase: &str) -> Result<AppStatus> {
         let mut transport = (self.transport)(server)?;
-        let store = crate::sync::enrol::enrol(
+        let store = crate::sync::enrol::enrol_with_keystore(
             &self.dir,
             server,
             code,
             passphrase,
             self.init,
+            self.keystore.clone(),
             transport.as_mut(),
         )?;
         self.opened(store)
     }
 
-    /// Unlocks the store. A wrong passphrase counts towards the lockout and its back-off.
+    /// Unlocks the store. A wrong passphrase counts towards the lockout and its back-off; a
+    /// keystore that cannot give a bound slot's secret (`KeystoreUnavailable`) does not.
     pub fn unlock(&self, passphrase: &str, user: Option<&str>) -> Result<AppStatus> {
         if lock(&self.store).is_some() {
             return self.status();
         }
-        let store = Store::open(&self.dir, passphrase, user)?;
+        let store = Store::open_with_keystore(&self.dir, passphrase, user, self.keystore.clone())?;
         self.opened(store)
     }
 

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::crypto::keyslots::KeyProtection;
 use crate::error::{Error, Result};
 use crate::store::{Session, Store};
 use crate::sync::{Progress, SyncReport};
@@ -31,6 +32,10 @@ pub enum Phase {
 pub struct AppStatus {
     pub phase: Phase,
     pub idle_lock_minutes: u32,
+    /// Whether the data key needs the OS keystore as well as the passphrase (`os_keystore`), or
+    /// the passphrase alone (`passphrase_only`: no keystore on this platform or none reachable).
+    /// Before enrolment: what enrolling now would give.
+    pub key_protection: KeyProtection,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, ts_rs::TS)]

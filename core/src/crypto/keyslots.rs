@@ -6,7 +6,17 @@
 //! restarts: each failure doubles the wait before the next attempt, and when the limit is reached
 //! every slot is destroyed, which makes the database unreadable for good ("wiped").
 //!
-//! The file holds user names, cost parameters, salts and ciphertext; no case content.
+//! A slot created while an OS keystore is at hand is *bound*: its wrapping key is derived from
+//! the Argon2id output and a random 32-byte secret kept only in that keystore (`bind_key`), under
+//! an account named after a random slot id. The slot records that it is bound, to which kind of
+//! keystore and under which account, never the secret. Unlocking a bound slot needs the secret:
+//! if the keystore cannot be reached or no longer holds it, unlock fails with
+//! `KeystoreUnavailable` and the attempt is not counted (no passphrase was tried). Destroying
+//! slots (lockout, revocation, a replaced passphrase) deletes their secrets from the keystore.
+//! Unbound slots (older files, or no keystore on the platform) work exactly as before.
+//!
+//! The file holds user names, cost parameters, salts, keystore account names and ciphertext; no
+//! case content and no secret.
 
 use std::fs;
 use std::io::Write;
@@ -14,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{derive_key, open, random_bytes, seal, KdfParams, SecretKey};
+use super::keystore::{account_for, KeyStore, SharedKeyStore};
+use super::{bind_key, derive_key, open, random_bytes, random_key, seal, KdfParams, SecretKey};
 use crate::error::{Error, Result};
 
 pub const FILE_NAME: &str = "keyslots.json";
@@ -78,6 +89,17 @@ impl LockPolicy {
     }
 }
 
+/// How the data key of a store is protected, as the app shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyProtection {
+    /// Every key slot is bound to a secret in the OS keystore (or, before enrolment, one is
+    /// available to bind to).
+    OsKeystore,
+    /// At least one key slot is opened by its passphrase alone.
+    PassphraseOnly,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Slot {
     user: String,
@@ -85,6 +107,18 @@ struct Slot {
     salt: String,
     nonce: String,
     wrapped_key: String,
+    /// Present when the wrapping key is also bound to a secret in the OS keystore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    binding: Option<Binding>,
+}
+
+/// Where a bound slot's secret is kept (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Binding {
+    /// `KeyStore::kind` of the keystore holding the secret.
+    keystore: String,
+    /// The account the secret is kept under (`keystore::account_for` a random slot id).
+    account: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -102,20 +136,39 @@ struct SlotFile {
     slots: Vec<Slot>,
 }
 
-/// The key slots of one store.
+/// The key slots of one store, and the keystore their bound slots use (if one was given).
 pub struct KeySlots {
     path: PathBuf,
     file: SlotFile,
+    keystore: Option<SharedKeyStore>,
 }
 
 const AAD: &[u8] = b"provide keyslot v1";
 
-fn wrap(user: &str, passphrase: &str, data_key: &SecretKey, kdf: KdfParams) -> Result<Slot> {
+/// Wraps `data_key` for `user`; bound to a fresh secret in `keystore` when one is given.
+fn wrap(
+    user: &str,
+    passphrase: &str,
+    data_key: &SecretKey,
+    kdf: KdfParams,
+    keystore: Option<&dyn KeyStore>,
+) -> Result<Slot> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(Error::WeakPassphrase(MIN_PASSPHRASE_CHARS));
     }
     let salt = random_bytes::<16>();
-    let kek = derive_key(passphrase.as_bytes(), &salt, kdf)?;
+    let mut kek = derive_key(passphrase.as_bytes(), &salt, kdf)?;
+    let mut binding = None;
+    if let Some(ks) = keystore {
+        let account = account_for(&hex::encode(random_bytes::<16>()));
+        let secret = random_key();
+        ks.put(&account, &secret)?;
+        kek = bind_key(&kek, &secret)?;
+        binding = Some(Binding {
+            keystore: ks.kind().to_string(),
+            account,
+        });
+    }
     let aad = [AAD, user.as_bytes()].concat();
     let (nonce, ct) = seal(&kek, data_key.as_ref(), &aad)?;
     Ok(Slot {
@@ -124,7 +177,12 @@ fn wrap(user: &str, passphrase: &str, data_key: &SecretKey, kdf: KdfParams) -> R
         salt: hex::encode(salt),
         nonce: hex::encode(nonce),
         wrapped_key: hex::encode(ct),
+        binding,
     })
+}
+
+fn damaged() -> Error {
+    Error::Io("the key-slot file is damaged".into())
 }
 
 impl KeySlots {
@@ -132,7 +190,9 @@ impl KeySlots {
         dir.join(FILE_NAME)
     }
 
-    /// Creates the slot file with one user's slot for `data_key`.
+    /// Creates the slot file with one user's slot for `data_key`, bound to `keystore` when one
+    /// is given (a keystore that fails is an error here: the caller decides whether to fall
+    /// back to an unbound slot).
     pub fn create(
         dir: &Path,
         user: &str,
@@ -140,8 +200,10 @@ impl KeySlots {
         data_key: &SecretKey,
         kdf: KdfParams,
         policy: LockPolicy,
+        keystore: Option<SharedKeyStore>,
     ) -> Result<Self> {
         policy.validate()?;
+        let slot = wrap(user, passphrase, data_key, kdf, keystore.as_deref())?;
         let slots = KeySlots {
             path: Self::path_in(dir),
             file: SlotFile {
@@ -149,10 +211,14 @@ impl KeySlots {
                 wiped: false,
                 policy,
                 lockout: Lockout::default(),
-                slots: vec![wrap(user, passphrase, data_key, kdf)?],
+                slots: vec![slot],
             },
+            keystore,
         };
-        slots.write()?;
+        if let Err(e) = slots.write() {
+            slots.release(&slots.file.slots);
+            return Err(e);
+        }
         Ok(slots)
     }
 
@@ -162,9 +228,36 @@ impl KeySlots {
             std::io::ErrorKind::NotFound => Error::StoreMissing(dir.display().to_string()),
             _ => Error::from(e),
         })?;
-        let file: SlotFile = serde_json::from_str(&text)
-            .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-        Ok(KeySlots { path, file })
+        let file: SlotFile = serde_json::from_str(&text).map_err(|_| damaged())?;
+        Ok(KeySlots {
+            path,
+            file,
+            keystore: None,
+        })
+    }
+
+    /// Uses `keystore` for bound slots: to unlock them, to bind new ones, and to delete their
+    /// secrets when slots are destroyed. Without one, bound slots cannot be unlocked.
+    pub fn with_keystore(mut self, keystore: Option<SharedKeyStore>) -> Self {
+        self.keystore = keystore;
+        self
+    }
+
+    /// Whether every slot is bound to the OS keystore.
+    pub fn protection(&self) -> KeyProtection {
+        if !self.file.slots.is_empty() && self.file.slots.iter().all(|s| s.binding.is_some()) {
+            KeyProtection::OsKeystore
+        } else {
+            KeyProtection::PassphraseOnly
+        }
+    }
+
+    /// The kind of keystore some slot is bound to, if any is bound.
+    pub fn bound_keystore(&self) -> Option<&str> {
+        self.file
+            .slots
+            .iter()
+            .find_map(|s| s.binding.as_ref().map(|b| b.keystore.as_str()))
     }
 
     pub fn policy(&self) -> LockPolicy {
@@ -192,9 +285,50 @@ impl KeySlots {
         (until - now_ms).max(0) as u64
     }
 
+    /// The secret a bound slot's wrapping key needs, from the keystore. Every failure here is
+    /// `KeystoreUnavailable`: no passphrase has been tried yet.
+    fn binding_secret(&self, b: &Binding) -> Result<SecretKey> {
+        let ks = self.keystore.as_deref().ok_or_else(|| {
+            Error::KeystoreUnavailable(format!(
+                "this store's key slot is bound to a secret in the OS key store ({}), and none is open; the attempt was not counted",
+                b.keystore
+            ))
+        })?;
+        if ks.kind() != b.keystore {
+            return Err(Error::KeystoreUnavailable(format!(
+                "this store's key slot is bound to a secret in another kind of key store ({}, this device has {}); the attempt was not counted",
+                b.keystore,
+                ks.kind()
+            )));
+        }
+        ks.get(&b.account)?.ok_or_else(|| {
+            Error::KeystoreUnavailable(format!(
+                "the secret this store's key slot is bound to is not in the OS key store ({}): the files were copied from another device, or the keyring was reset; the attempt was not counted",
+                b.keystore
+            ))
+        })
+    }
+
+    /// Deletes the keystore secrets of `slots`, as far as the keystore allows. Used once the
+    /// slots are gone or about to go; a keystore that fails does not stop a wipe.
+    fn release(&self, slots: &[Slot]) {
+        let Some(ks) = self.keystore.as_deref() else {
+            return;
+        };
+        for b in slots.iter().filter_map(|s| s.binding.as_ref()) {
+            if b.keystore == ks.kind() {
+                let _ = ks.delete(&b.account);
+            }
+        }
+    }
+
     /// Tries the passphrase against the slots (only `user`'s when given). On success returns the
     /// user and the data key and clears the failure count; on failure counts it, and destroys
     /// every slot when the limit is reached.
+    ///
+    /// A bound slot whose keystore secret cannot be had is skipped. When no slot could be tried
+    /// at all for that reason, the keystore's error is returned and nothing is counted; when
+    /// another slot was tried and failed, the attempt counts as a wrong passphrase.
     pub fn unlock(&mut self, passphrase: &str, user: Option<&str>) -> Result<(String, SecretKey)> {
         if self.file.wiped {
             return Err(Error::Wiped);
@@ -204,23 +338,34 @@ impl KeySlots {
         if wait > 0 {
             return Err(Error::BackingOff(wait.div_ceil(1000)));
         }
+        let mut unavailable = None;
+        let mut tried = 0usize;
         for slot in self
             .file
             .slots
             .iter()
             .filter(|s| user.is_none_or(|u| u == s.user))
         {
-            let salt = hex::decode(&slot.salt)
-                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-            let nonce = hex::decode(&slot.nonce)
-                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-            let ct = hex::decode(&slot.wrapped_key)
-                .map_err(|_| Error::Io("the key-slot file is damaged".into()))?;
-            let kek = derive_key(passphrase.as_bytes(), &salt, slot.kdf)?;
+            let secret = match slot.binding.as_ref().map(|b| self.binding_secret(b)) {
+                None => None,
+                Some(Ok(secret)) => Some(secret),
+                Some(Err(e)) => {
+                    unavailable.get_or_insert(e);
+                    continue;
+                }
+            };
+            tried += 1;
+            let salt = hex::decode(&slot.salt).map_err(|_| damaged())?;
+            let nonce = hex::decode(&slot.nonce).map_err(|_| damaged())?;
+            let ct = hex::decode(&slot.wrapped_key).map_err(|_| damaged())?;
+            let mut kek = derive_key(passphrase.as_bytes(), &salt, slot.kdf)?;
+            if let Some(secret) = &secret {
+                kek = bind_key(&kek, secret)?;
+            }
             let aad = [AAD, slot.user.as_bytes()].concat();
             if let Some(plain) = open(&kek, &nonce, &ct, &aad) {
                 if plain.len() != 32 {
-                    return Err(Error::Io("the key-slot file is damaged".into()));
+                    return Err(damaged());
                 }
                 let mut key = zeroize::Zeroizing::new([0u8; 32]);
                 key.copy_from_slice(&plain);
@@ -230,6 +375,11 @@ impl KeySlots {
                     self.write()?;
                 }
                 return Ok((who, key));
+            }
+        }
+        if tried == 0 {
+            if let Some(e) = unavailable {
+                return Err(e);
             }
         }
         self.file.lockout.failed_attempts += 1;
@@ -242,7 +392,7 @@ impl KeySlots {
         Err(Error::WrongPassphrase)
     }
 
-    /// Adds a slot for another user, wrapping the same data key.
+    /// Adds a slot for another user, wrapping the same data key (bound when this has a keystore).
     pub fn add(
         &mut self,
         user: &str,
@@ -255,11 +405,18 @@ impl KeySlots {
                 "user {user} already has a key slot"
             )));
         }
-        self.file.slots.push(wrap(user, passphrase, data_key, kdf)?);
-        self.write()
+        let slot = wrap(user, passphrase, data_key, kdf, self.keystore.as_deref())?;
+        self.file.slots.push(slot);
+        if let Err(e) = self.write() {
+            let added = self.file.slots.pop().into_iter().collect::<Vec<_>>();
+            self.release(&added);
+            return Err(e);
+        }
+        Ok(())
     }
 
-    /// Replaces a user's slot under a new passphrase.
+    /// Replaces a user's slot under a new passphrase (bound when this has a keystore); the old
+    /// slot's keystore secret is deleted.
     pub fn change_passphrase(
         &mut self,
         user: &str,
@@ -273,10 +430,26 @@ impl KeySlots {
             .find(|s| s.user == user)
             .map(|s| s.kdf)
             .unwrap_or_default();
-        let slot = wrap(user, new_passphrase, data_key, kdf)?;
-        self.file.slots.retain(|s| s.user != user);
-        self.file.slots.push(slot);
-        self.write()
+        let slot = wrap(
+            user,
+            new_passphrase,
+            data_key,
+            kdf,
+            self.keystore.as_deref(),
+        )?;
+        let (old, mut kept): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.file.slots)
+            .into_iter()
+            .partition(|s| s.user == user);
+        kept.push(slot);
+        self.file.slots = kept;
+        if let Err(e) = self.write() {
+            let new = self.file.slots.pop().into_iter().collect::<Vec<_>>();
+            self.release(&new);
+            self.file.slots.extend(old);
+            return Err(e);
+        }
+        self.release(&old);
+        Ok(())
     }
 
     pub fn set_policy(&mut self, policy: LockPolicy) -> Result<()> {
@@ -285,9 +458,12 @@ impl KeySlots {
         self.write()
     }
 
-    /// Destroys every slot: the data key can no longer be recovered by anyone.
+    /// Destroys every slot and deletes their keystore secrets: the data key can no longer be
+    /// recovered by anyone, even from an old copy of this file.
     pub fn destroy(&mut self) -> Result<()> {
-        self.file.slots.clear();
+        let slots = std::mem::take(&mut self.file.slots);
+        // the secrets first: once they are gone, no copy of the slot file opens anything
+        self.release(&slots);
         self.file.wiped = true;
         self.write()
     }
@@ -370,6 +546,7 @@ mod tests {
             &key,
             fast(),
             policy,
+            None,
         )
         .unwrap();
         let (who, k) = s.unlock("correct horse battery", None).unwrap();
@@ -408,6 +585,7 @@ mod tests {
             &key,
             fast(),
             LockPolicy::default(),
+            None,
         )
         .unwrap();
         assert!(matches!(
@@ -419,5 +597,64 @@ mod tests {
             Err(Error::BackingOff(_))
         ));
         assert_eq!(s.failed_attempts(), 1);
+    }
+
+    #[test]
+    fn unbound_slots_keep_the_old_file_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = random_key();
+        let s = KeySlots::create(
+            dir.path(),
+            "pc-ada",
+            "correct horse battery",
+            &key,
+            fast(),
+            LockPolicy::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.protection(), KeyProtection::PassphraseOnly);
+        assert_eq!(s.bound_keystore(), None);
+        let text = fs::read_to_string(KeySlots::path_in(dir.path())).unwrap();
+        assert!(!text.contains("binding"));
+        // a file written before binding existed (same fields, no `binding`) still loads
+        let mut s = KeySlots::load(dir.path()).unwrap();
+        assert_eq!(*s.unlock("correct horse battery", None).unwrap().1, *key);
+    }
+
+    /// A slot whose file says it is bound cannot be opened without the keystore, and trying
+    /// does not count against the passphrase.
+    #[test]
+    fn a_bound_slot_without_its_keystore_is_refused_uncounted() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = random_key();
+        KeySlots::create(
+            dir.path(),
+            "pc-ada",
+            "correct horse battery",
+            &key,
+            fast(),
+            LockPolicy::default(),
+            None,
+        )
+        .unwrap();
+        let path = KeySlots::path_in(dir.path());
+        let mut file: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        file["slots"][0]["binding"] =
+            serde_json::json!({"keystore": "secret_service", "account": "keyslot/00"});
+        fs::write(&path, file.to_string()).unwrap();
+        let mut s = KeySlots::load(dir.path()).unwrap();
+        assert_eq!(s.protection(), KeyProtection::OsKeystore);
+        assert_eq!(s.bound_keystore(), Some("secret_service"));
+        for pass in ["correct horse battery", "wrong wrong wrong"] {
+            let e = s.unlock(pass, None).unwrap_err();
+            assert!(matches!(e, Error::KeystoreUnavailable(_)), "{e}");
+        }
+        assert_eq!(s.failed_attempts(), 0);
+        assert_eq!(KeySlots::load(dir.path()).unwrap().failed_attempts(), 0);
+        // destroying it without a keystore still destroys the slot
+        s.destroy().unwrap();
+        assert!(KeySlots::load(dir.path()).unwrap().is_wiped());
     }
 }

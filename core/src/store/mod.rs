@@ -25,7 +25,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Action};
-use crate::crypto::keyslots::{KeySlots, LockPolicy};
+use crate::crypto::keyslots::{KeyProtection, KeySlots, LockPolicy};
+use crate::crypto::keystore::SharedKeyStore;
 use crate::crypto::{random_key, KdfParams, SecretKey};
 use crate::error::{Error, Result};
 use crate::model::Role;
@@ -80,6 +81,8 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     key: SecretKey,
+    /// The OS keystore the key slots are bound to, when the store was opened with one.
+    keystore: Option<SharedKeyStore>,
     /// Set once the server revoked this device and its data was destroyed.
     erased: bool,
 }
@@ -103,19 +106,35 @@ fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
 }
 
 impl Store {
-    /// Creates a new store in `dir` with its first user.
+    /// Creates a new store in `dir` with its first user; the key slot is unbound (passphrase
+    /// only). The command line and tests use this.
     pub fn init(dir: &Path, user: NewUser, passphrase: &str, opts: InitOptions) -> Result<Store> {
-        Self::init_with(dir, user, passphrase, opts, None)
+        Self::init_with(dir, user, passphrase, opts, None, None)
+    }
+
+    /// Creates a new store whose first key slot is bound to `keystore` (design §4). If the
+    /// keystore fails while the slot is made, the slot is made unbound instead, and
+    /// `key_protection()` says so: a device is never left without a store because its keyring
+    /// misbehaved.
+    pub fn init_with_keystore(
+        dir: &Path,
+        user: NewUser,
+        passphrase: &str,
+        opts: InitOptions,
+        keystore: Option<SharedKeyStore>,
+    ) -> Result<Store> {
+        Self::init_with(dir, user, passphrase, opts, None, keystore)
     }
 
     /// Creates the store of a device just enrolled with a sync server: its user, actor id and
     /// device id are the ones the server registered, and the server link is kept inside the
-    /// encrypted database.
+    /// encrypted database. The key slot is bound to `keystore` as in `init_with_keystore`.
     pub fn init_enrolled(
         dir: &Path,
         enrolled: &Enrolled,
         passphrase: &str,
         opts: InitOptions,
+        keystore: Option<SharedKeyStore>,
     ) -> Result<Store> {
         let user = NewUser {
             name: enrolled.user.clone(),
@@ -123,7 +142,7 @@ impl Store {
             division: enrolled.division.clone(),
             team: enrolled.team.clone(),
         };
-        Self::init_with(dir, user, passphrase, opts, Some(enrolled))
+        Self::init_with(dir, user, passphrase, opts, Some(enrolled), keystore)
     }
 
     fn init_with(
@@ -132,6 +151,7 @@ impl Store {
         passphrase: &str,
         opts: InitOptions,
         enrolled: Option<&Enrolled>,
+        keystore: Option<SharedKeyStore>,
     ) -> Result<Store> {
         if KeySlots::path_in(dir).exists() || db_path(dir).exists() {
             return Err(Error::StoreExists(dir.display().to_string()));
@@ -149,7 +169,7 @@ impl Store {
         opts.kdf.validate()?;
         opts.policy.validate()?;
         fs::create_dir_all(dir)?;
-        let result = Self::create_files(dir, user, passphrase, opts, enrolled);
+        let result = Self::create_files(dir, user, passphrase, opts, enrolled, keystore);
         if result.is_err() {
             // nothing half-made is left behind: a later init must be able to start afresh
             erase_files(dir);
@@ -164,6 +184,7 @@ impl Store {
         passphrase: &str,
         opts: InitOptions,
         enrolled: Option<&Enrolled>,
+        keystore: Option<SharedKeyStore>,
     ) -> Result<Store> {
         #[cfg(unix)]
         {
@@ -197,7 +218,17 @@ impl Store {
         )?;
         conn.execute_batch("COMMIT")?;
         // The slot is written last; if anything before fails, `init` removes what was made.
-        KeySlots::create(dir, &user.name, passphrase, &key, opts.kdf, opts.policy)?;
+        let create = |ks: Option<SharedKeyStore>| {
+            KeySlots::create(dir, &user.name, passphrase, &key, opts.kdf, opts.policy, ks)
+        };
+        let keystore = match create(keystore.clone()) {
+            Ok(_) => keystore,
+            Err(Error::KeystoreUnavailable(_)) if keystore.is_some() => {
+                create(None)?;
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let session = Session {
             user: user.name,
             role: user.role,
@@ -211,13 +242,27 @@ impl Store {
             actor,
             device_id,
             key,
+            keystore,
             erased: false,
         })
     }
 
     /// Unlocks an existing store with a user's passphrase (`user` narrows which slot is tried).
+    /// Slots bound to the OS keystore cannot be opened this way: see `open_with_keystore`.
     pub fn open(dir: &Path, passphrase: &str, user: Option<&str>) -> Result<Store> {
-        let mut slots = KeySlots::load(dir)?;
+        Self::open_with_keystore(dir, passphrase, user, None)
+    }
+
+    /// Unlocks an existing store, reading the secrets of bound key slots from `keystore`. A
+    /// keystore that cannot be reached or has lost the secret gives `KeystoreUnavailable`, and
+    /// that attempt does not count towards the lockout.
+    pub fn open_with_keystore(
+        dir: &Path,
+        passphrase: &str,
+        user: Option<&str>,
+        keystore: Option<SharedKeyStore>,
+    ) -> Result<Store> {
+        let mut slots = KeySlots::load(dir)?.with_keystore(keystore.clone());
         let result = slots.unlock(passphrase, user);
         if let Err(Error::Wiped) = result {
             erase_files(dir);
@@ -266,6 +311,7 @@ impl Store {
             actor,
             device_id,
             key,
+            keystore,
             erased: false,
         })
     }
@@ -282,6 +328,7 @@ impl Store {
                     .div_ceil(1000),
                 users: s.users(),
                 policy: s.policy(),
+                key_protection: s.protection(),
             }),
             Err(Error::StoreMissing(_)) => Ok(StoreStatus {
                 exists: false,
@@ -290,6 +337,7 @@ impl Store {
                 wait_seconds: 0,
                 users: vec![],
                 policy: LockPolicy::default(),
+                key_protection: KeyProtection::PassphraseOnly,
             }),
             Err(e) => Err(e),
         }
@@ -299,7 +347,7 @@ impl Store {
     pub fn add_user(&mut self, user: NewUser, passphrase: &str, kdf: KdfParams) -> Result<()> {
         // Any enrolled user may add their partner on a shared device; what each role may see
         // is checked per operation here and decided by the server for what it sends.
-        let mut slots = KeySlots::load(&self.dir)?;
+        let mut slots = self.slots()?;
         slots.add(&user.name, passphrase, &self.key, kdf)?;
         self.conn.execute(
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -315,7 +363,7 @@ impl Store {
 
     /// Changes the signed-in user's passphrase.
     pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
-        let mut slots = KeySlots::load(&self.dir)?;
+        let mut slots = self.slots()?;
         slots.change_passphrase(&self.session.user, new_passphrase, &self.key)?;
         self.audit(Action::Alter, "user", "passphrase changed")
     }
@@ -323,8 +371,8 @@ impl Store {
     /// Destroys the data key and deletes the database: used on revocation and lockout.
     pub fn wipe(self) -> Result<()> {
         let dir = self.dir.clone();
+        let mut slots = self.slots()?;
         drop(self.conn);
-        let mut slots = KeySlots::load(&dir)?;
         slots.destroy()?;
         erase_files(&dir);
         Ok(())
@@ -336,10 +384,20 @@ impl Store {
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         drop(old);
         self.erased = true;
-        let mut slots = KeySlots::load(&self.dir)?;
+        let mut slots = self.slots()?;
         slots.destroy()?;
         erase_files(&self.dir);
         Ok(())
+    }
+
+    /// The key slots, with the keystore this store was opened with.
+    fn slots(&self) -> Result<KeySlots> {
+        Ok(KeySlots::load(&self.dir)?.with_keystore(self.keystore.clone()))
+    }
+
+    /// Whether this store's key slots are bound to the OS keystore.
+    pub fn key_protection(&self) -> Result<KeyProtection> {
+        Ok(KeySlots::load(&self.dir)?.protection())
     }
 
     pub fn is_erased(&self) -> bool {
@@ -421,6 +479,7 @@ pub struct StoreStatus {
     pub wait_seconds: u64,
     pub users: Vec<String>,
     pub policy: LockPolicy,
+    pub key_protection: KeyProtection,
 }
 
 /// Deletes the database files. They are already unreadable once the key slots are gone.

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::transport::{Transport, ENROL_PATH};
 use crate::crypto::keyslots::MIN_PASSPHRASE_CHARS;
+use crate::crypto::keystore::SharedKeyStore;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::store::{Enrolled, InitOptions, Store};
@@ -35,13 +36,27 @@ pub struct EnrolResponse {
     pub max_offline_hours: u64,
 }
 
-/// Enrols this device with `server_url` using `code` and creates its store in `dir`.
+/// Enrols this device with `server_url` using `code` and creates its store in `dir`, with an
+/// unbound key slot (the command line and tests).
 pub fn enrol(
     dir: &Path,
     server_url: &str,
     code: &str,
     passphrase: &str,
     opts: InitOptions,
+    transport: &mut dyn Transport,
+) -> Result<Store> {
+    enrol_with_keystore(dir, server_url, code, passphrase, opts, None, transport)
+}
+
+/// Enrols as `enrol` does, binding the store's key slot to `keystore` (the app).
+pub fn enrol_with_keystore(
+    dir: &Path,
+    server_url: &str,
+    code: &str,
+    passphrase: &str,
+    opts: InitOptions,
+    keystore: Option<SharedKeyStore>,
     transport: &mut dyn Transport,
 ) -> Result<Store> {
     super::endpoint::checked_url(server_url)?;
@@ -77,5 +92,5 @@ pub fn enrol(
         credential: Zeroizing::new(r.credential),
         max_offline_hours: r.max_offline_hours,
     };
-    Store::init_enrolled(dir, &enrolled, passphrase, opts)
+    Store::init_enrolled(dir, &enrolled, passphrase, opts, keystore)
 }

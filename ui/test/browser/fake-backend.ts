@@ -230,7 +230,7 @@ function appStatus(): AppStatus {
       : state.phase === "locked"
         ? { phase: "locked", users: USERS.map((x) => x.name), failed_attempts: state.failed, wait_ms: Math.max(0, state.waitUntil - Date.now()) }
         : { phase: state.phase as "not_enrolled" | "wiped" };
-  return { phase, idle_lock_minutes: state.idle };
+  return { phase, idle_lock_minutes: state.idle, key_protection: "os_keystore" };
 }
 
 function riskViews(c: Case): RiskView[] {

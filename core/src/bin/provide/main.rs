@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use provide_core::crypto::keyslots::LockPolicy;
+use provide_core::crypto::keyslots::{KeySlots, LockPolicy};
+use provide_core::crypto::keystore::os_keystore;
 use provide_core::crypto::KdfParams;
 use provide_core::forms::AssessmentInput;
 use provide_core::model::{Deployment, Pattern, Role};
@@ -108,8 +109,13 @@ fn unlock(cli: &Cli) -> Result<Store> {
     if status.wiped {
         return Err(Error::Wiped);
     }
+    // A store the app made may be bound to the OS keystore; the command line makes unbound
+    // stores itself, and only asks the keystore for one that needs it.
+    let keystore = KeySlots::load(&dir)?
+        .bound_keystore()
+        .and_then(|_| os_keystore());
     let pass = passphrase::read("PROVIDE_PASSPHRASE", "Passphrase: ")?;
-    Store::open(&dir, &pass, cli.as_user.as_deref())
+    Store::open_with_keystore(&dir, &pass, cli.as_user.as_deref(), keystore)
 }
 
 fn run(cli: Cli) -> Result<()> {
