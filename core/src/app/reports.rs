@@ -25,7 +25,7 @@ pub struct ExportSaved {
 }
 
 impl App {
-    fn from_server<T>(&self, f: impl FnOnce(&mut dyn Transport, &str) -> Result<T>) -> Result<T> {
+    fn ask_server<T>(&self, f: impl FnOnce(&mut dyn Transport, &str) -> Result<T>) -> Result<T> {
         let link = self.with_store(|s| s.server_link())?;
         let mut transport = (self.transport)(&link.url)?;
         f(transport.as_mut(), &link.credential)
@@ -33,12 +33,12 @@ impl App {
 
     /// The dashboard of the device's division for `from..=to` (YYYY-MM-DD).
     pub fn dashboard(&self, from: &str, to: &str) -> Result<Dashboard> {
-        self.from_server(|t, c| reports::dashboard(t, c, from, to))
+        self.ask_server(|t, c| reports::dashboard(t, c, from, to))
     }
 
     /// The server's audit log (admins and supervisors).
     pub fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRow>> {
-        self.from_server(|t, c| reports::audit(t, c, query))
+        self.ask_server(|t, c| reports::audit(t, c, query))
     }
 
     /// Fetches the evaluator export for `from..=to` and saves it in `folder` under a new name
@@ -51,7 +51,7 @@ impl App {
         format: ExportFormat,
         folder: &Path,
     ) -> Result<ExportSaved> {
-        let text = self.from_server(|t, c| reports::export(t, c, from, to, format))?;
+        let text = self.ask_server(|t, c| reports::export(t, c, from, to, format))?;
         std::fs::create_dir_all(folder)?;
         let (path, mut file) = new_file(folder, &format!("provide-export-{from}-to-{to}"), format)?;
         file.write_all(text.as_bytes())?;
