@@ -269,8 +269,14 @@ fn run(cli: Cli) -> Result<()> {
                     ));
                 }
             }
-            let export =
-                admin::report(&service, &operator(), division.as_deref(), &from, &to, &format)?;
+            let export = admin::report(
+                &service,
+                &operator(),
+                division.as_deref(),
+                &from,
+                &to,
+                &format,
+            )?;
             match out {
                 Some(path) => {
                     write_new_file(&path, &export.body)?;
@@ -288,7 +294,13 @@ fn operator() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
-        .map(|u| u.trim().chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+        .map(|u| {
+            u.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        })
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "unknown operator".to_string())
 }

@@ -98,7 +98,12 @@ fn case(n: usize, rng: &mut StdRng) -> Case {
             answers: def
                 .question_ids()
                 .enumerate()
-                .map(|(i, q)| (q.to_string(), if i < yes { Answer::Yes } else { Answer::No }))
+                .map(|(i, q)| {
+                    (
+                        q.to_string(),
+                        if i < yes { Answer::Yes } else { Answer::No },
+                    )
+                })
                 .collect(),
             judgement_level: None,
             judgement_reason: String::new(),
@@ -125,7 +130,8 @@ fn case(n: usize, rng: &mut StdRng) -> Case {
     c.support.safety_planning = rng.gen_bool(0.6);
     c.support.emotional_support = rng.gen_bool(0.8);
     c.consent.information_sharing = [ConsentAnswer::Yes, ConsentAnswer::No][rng.gen_range(0..2)];
-    let tri = |rng: &mut StdRng| [TriState::Yes, TriState::No, TriState::Unknown][rng.gen_range(0..3)];
+    let tri =
+        |rng: &mut StdRng| [TriState::Yes, TriState::No, TriState::Unknown][rng.gen_range(0..3)];
     c.outcome.engaged_safeguarding = tri(rng);
     c.outcome.engaged_investigation = tri(rng);
     c.outcome.repeat_victim = tri(rng);
@@ -194,10 +200,8 @@ fn seed(data: &DataDir, docs: &[Doc]) {
             tx.commit().unwrap();
         }
         None => {
-            let key = provide_sync_server::keyfile::load_or_create(
-                &data.dir.join(admin::KEY_FILE),
-            )
-            .unwrap();
+            let key = provide_sync_server::keyfile::load_or_create(&data.dir.join(admin::KEY_FILE))
+                .unwrap();
             let mut conn = rusqlite::Connection::open(data.dir.join("server.db")).unwrap();
             provide_core::store::schema::apply_key(&conn, &key).unwrap();
             let tx = conn.transaction().unwrap();
@@ -245,9 +249,16 @@ fn run(backend: &'static str, database_url: Option<String>, docs: &[Doc]) -> Row
     data.database_url = database_url;
     let code = {
         let service = data.open(Config::default()).unwrap();
-        admin::enrol(&service, "sg.bench.fictional", "safeguarding", "west", "", 24)
-            .unwrap()
-            .to_string()
+        admin::enrol(
+            &service,
+            "sg.bench.fictional",
+            "safeguarding",
+            "west",
+            "",
+            24,
+        )
+        .unwrap()
+        .to_string()
     };
     seed(&data, docs);
     let t = Instant::now();
@@ -284,8 +295,8 @@ fn run(backend: &'static str, database_url: Option<String>, docs: &[Doc]) -> Row
     let mut export_bytes = 0;
     for _ in 0..3 {
         let t = Instant::now();
-        let csv = reports::export(&mut transport, &credential, FROM, TO, ExportFormat::Csv)
-            .unwrap();
+        let csv =
+            reports::export(&mut transport, &credential, FROM, TO, ExportFormat::Csv).unwrap();
         csv_times.push(t.elapsed());
         export_bytes = csv.len();
     }
@@ -331,7 +342,13 @@ fn main() {
         "|------------|-------------|------------|--------------|---------------|--------------|----------------|---------"
     );
     for r in rows {
-        let ok = |d: Duration, limit: f64| if d.as_secs_f64() < limit { "ok" } else { "MISSED" };
+        let ok = |d: Duration, limit: f64| {
+            if d.as_secs_f64() < limit {
+                "ok"
+            } else {
+                "MISSED"
+            }
+        };
         println!(
             "| {:<10} | {:>11} | {:>10.1} | {:>12.1} | {:>13.1} | {:>12} | {:>14.1} | dashboard < 1 s {}; export < 5 s {}",
             r.backend,
@@ -347,5 +364,7 @@ fn main() {
     }
     println!();
     println!("- dashboard: median of 5; export: median of 3 (CSV), one JSON; over HTTP on loopback, a whole year of one division");
-    println!("- backfill: the server deriving every reporting row when it opens a store that has none");
+    println!(
+        "- backfill: the server deriving every reporting row when it opens a store that has none"
+    );
 }

@@ -246,7 +246,12 @@ fn dash_input(yes: usize) -> AssessmentInput {
         answers: def
             .question_ids()
             .enumerate()
-            .map(|(i, q)| (q.to_string(), if i < yes { "yes" } else { "no" }.to_string()))
+            .map(|(i, q)| {
+                (
+                    q.to_string(),
+                    if i < yes { "yes" } else { "no" }.to_string(),
+                )
+            })
             .collect(),
         ..Default::default()
     }
@@ -392,7 +397,10 @@ fn export_of(d: &mut Device, format: ExportFormat) -> provide_core::Result<Strin
     reports::export(&mut d.transport, &c, FROM, TO, format)
 }
 
-fn audit_of(d: &mut Device, q: &AuditQuery) -> provide_core::Result<Vec<provide_core::report::AuditRow>> {
+fn audit_of(
+    d: &mut Device,
+    q: &AuditQuery,
+) -> provide_core::Result<Vec<provide_core::report::AuditRow>> {
     let c = credential(d);
     reports::audit(&mut d.transport, &c, q)
 }
@@ -477,7 +485,10 @@ fn the_dashboard_equals_figures_computed_from_the_fixture() {
         .filter(|s| attends_west(s) && in_march(s))
         .collect();
     assert_eq!(rows.len(), 6, "the fixture has six attendances in March");
-    assert_eq!((d.division.as_str(), d.from.as_str(), d.to.as_str()), ("west", FROM, TO));
+    assert_eq!(
+        (d.division.as_str(), d.from.as_str(), d.to.as_str()),
+        ("west", FROM, TO)
+    );
     assert_eq!(d.attendances, rows.len() as u64);
 
     let count = |counts: &[provide_core::report::Count]| -> BTreeMap<String, u64> {
@@ -493,7 +504,10 @@ fn the_dashboard_equals_figures_computed_from_the_fixture() {
     assert_eq!(count(&d.by_deployment), want);
     let mut want = BTreeMap::new();
     for k in ["high", "medium", "standard", "unassessed"] {
-        want.insert(k.to_string(), rows.iter().filter(|s| risk_of(s) == k).count() as u64);
+        want.insert(
+            k.to_string(),
+            rows.iter().filter(|s| risk_of(s) == k).count() as u64,
+        );
     }
     assert_eq!(count(&d.by_risk), want);
 
@@ -535,7 +549,8 @@ fn the_dashboard_equals_figures_computed_from_the_fixture() {
         (hours[n / 2 - 1] + hours[n / 2]) / 2.0
     };
     let pos = 0.9 * (n - 1) as f64;
-    let p90 = hours[pos as usize] + (hours[pos.ceil() as usize] - hours[pos as usize]) * pos.fract();
+    let p90 =
+        hours[pos as usize] + (hours[pos.ceil() as usize] - hours[pos as usize]) * pos.fract();
     let mean = hours.iter().sum::<f64>() / n as f64;
     assert!((h.median - median).abs() < 1e-9, "{} vs {median}", h.median);
     assert!((h.p90 - p90).abs() < 1e-9, "{} vs {p90}", h.p90);
@@ -569,7 +584,11 @@ fn the_dashboard_equals_figures_computed_from_the_fixture() {
     w.officer.sync().unwrap();
     let after = dashboard_of(&mut w.safeguarding, FROM, TO).unwrap();
     assert_eq!(after.attendances, d.attendances - 1);
-    assert_eq!(after.victims, d.victims - 1, "Zoe's only attendance went back to triage");
+    assert_eq!(
+        after.victims,
+        d.victims - 1,
+        "Zoe's only attendance went back to triage"
+    );
 }
 
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
@@ -591,7 +610,10 @@ fn the_export_holds_no_direct_identifier_and_is_audited() {
         assert!(!json.contains(&needle), "{needle:?} is in the JSON export");
     }
     for id in &w.ids {
-        assert!(!csv.contains(id.as_str()) && !json.contains(id.as_str()), "a case id leaked");
+        assert!(
+            !csv.contains(id.as_str()) && !json.contains(id.as_str()),
+            "a case id leaked"
+        );
     }
     assert!(!csv.contains("A Fictional Service") && !json.contains("A Fictional Service"));
 
@@ -602,13 +624,21 @@ fn the_export_holds_no_direct_identifier_and_is_audited() {
         serde_json::from_str(&json).unwrap();
     assert_eq!(objects.len(), 6);
     for o in &objects {
-        assert_eq!(o.keys().cloned().collect::<BTreeSet<_>>(), columns().into_iter().collect());
+        assert_eq!(
+            o.keys().cloned().collect::<BTreeSet<_>>(),
+            columns().into_iter().collect()
+        );
     }
     let col = |name: &str| columns().iter().position(|c| c == name).unwrap();
     // Jane (1990)'s March case has one prior attendance (January); the other rows none but Amy's second
     let priors: Vec<(String, String)> = table[1..]
         .iter()
-        .map(|r| (r[col("incident_date")].clone(), r[col("prior_attendances")].clone()))
+        .map(|r| {
+            (
+                r[col("incident_date")].clone(),
+                r[col("prior_attendances")].clone(),
+            )
+        })
         .collect();
     assert!(priors.contains(&("2025-03-03".into(), "1".into())));
     assert!(priors.contains(&("2025-03-28".into(), "1".into())));
@@ -639,8 +669,15 @@ fn the_export_holds_no_direct_identifier_and_is_audited() {
     assert_eq!(rows.len(), before + 2);
     let device = w.safeguarding.store.device_id().to_string();
     for r in &rows[before..] {
-        assert_eq!((r.device.as_str(), r.user.as_str()), (device.as_str(), "sg.cal.fictional"));
-        assert!(r.detail.contains("2025-03-01 to 2025-03-31"), "{}", r.detail);
+        assert_eq!(
+            (r.device.as_str(), r.user.as_str()),
+            (device.as_str(), "sg.cal.fictional")
+        );
+        assert!(
+            r.detail.contains("2025-03-01 to 2025-03-31"),
+            "{}",
+            r.detail
+        );
         assert!(r.detail.contains("6 rows"), "{}", r.detail);
         for needle in identifiers(&w.specs) {
             assert!(!r.detail.contains(&needle));
@@ -655,7 +692,11 @@ fn the_export_holds_no_direct_identifier_and_is_audited() {
         .storage
         .attendances(None, "2000-01-01", "2099-12-31")
         .unwrap();
-    assert_eq!(stored.len(), w.specs.len() - 1, "every case but the triaged one");
+    assert_eq!(
+        stored.len(),
+        w.specs.len() - 1,
+        "every case but the triaged one"
+    );
     let text = serde_json::to_string(&stored).unwrap();
     for needle in identifiers(&w.specs) {
         assert!(!text.contains(&needle), "{needle:?} is in the projection");
@@ -668,7 +709,10 @@ fn pseudonyms_are_stable_shared_by_a_victim_and_keyed() {
     let col = |name: &str| columns().iter().position(|c| c == name).unwrap();
     let first = parse_csv(&export_of(&mut w.safeguarding, ExportFormat::Csv).unwrap());
     let second = parse_csv(&export_of(&mut w.safeguarding, ExportFormat::Csv).unwrap());
-    assert_eq!(first, second, "the same export twice is the same, pseudonyms included");
+    assert_eq!(
+        first, second,
+        "the same export twice is the same, pseudonyms included"
+    );
 
     // Amy's two March cases share a pseudonym; the two Jane Fictionals do not
     let by_date = |t: &[Vec<String>], date: &str| {
@@ -684,7 +728,10 @@ fn pseudonyms_are_stable_shared_by_a_victim_and_keyed() {
     assert_ne!(amy1[col("attendance_id")], amy2[col("attendance_id")]);
     let jane90 = by_date(&first, "2025-03-03");
     let jane85 = by_date(&first, "2025-03-10");
-    assert_ne!(jane90[col("victim_pseudonym")], jane85[col("victim_pseudonym")]);
+    assert_ne!(
+        jane90[col("victim_pseudonym")],
+        jane85[col("victim_pseudonym")]
+    );
     for r in &first[1..] {
         let p = &r[col("victim_pseudonym")];
         assert!(p.is_empty() || (p.len() == 32 && p.chars().all(|c| c.is_ascii_hexdigit())));
@@ -703,7 +750,10 @@ fn pseudonyms_are_stable_shared_by_a_victim_and_keyed() {
         .unwrap(),
     );
     let jan = by_date(&q1, "2025-01-10");
-    assert_eq!(jan[col("victim_pseudonym")], jane90[col("victim_pseudonym")]);
+    assert_eq!(
+        jan[col("victim_pseudonym")],
+        jane90[col("victim_pseudonym")]
+    );
 
     // under another report key every pseudonym differs
     let other_key = w.server.dir.path().join("other-report.key");
@@ -718,7 +768,10 @@ fn pseudonyms_are_stable_shared_by_a_victim_and_keyed() {
         .unwrap();
     let re = parse_csv(&re.body);
     let amy_other = by_date(&re, "2025-03-15");
-    assert_ne!(amy_other[col("victim_pseudonym")], amy1[col("victim_pseudonym")]);
+    assert_ne!(
+        amy_other[col("victim_pseudonym")],
+        amy1[col("victim_pseudonym")]
+    );
     assert_ne!(amy_other[col("attendance_id")], amy1[col("attendance_id")]);
     assert_eq!(amy_other[col("dash_score")], amy1[col("dash_score")]);
 
@@ -727,7 +780,10 @@ fn pseudonyms_are_stable_shared_by_a_victim_and_keyed() {
     for s in &w.specs {
         for text in [identity(s).unwrap_or_default(), s.name.to_string()] {
             let h = hex::encode(Sha256::digest(text.as_bytes()));
-            assert!(!csv.contains(&h[..32]), "an unkeyed hash of {text:?} is in the export");
+            assert!(
+                !csv.contains(&h[..32]),
+                "an unkeyed hash of {text:?} is in the export"
+            );
         }
     }
     // the report key file was created on first use, readable only by the server's user
@@ -750,10 +806,17 @@ fn roles_and_divisions_decide_who_reads_what() {
         refused_with(audit_of(d, &all), 403, "forbidden");
     }
     refused_with(dashboard_of(&mut w.admin, FROM, TO), 403, "forbidden");
-    refused_with(export_of(&mut w.admin, ExportFormat::Json), 403, "forbidden");
+    refused_with(
+        export_of(&mut w.admin, ExportFormat::Json),
+        403,
+        "forbidden",
+    );
     let admin_rows = audit_of(&mut w.admin, &all).unwrap();
     assert!(!admin_rows.is_empty());
-    assert!(admin_rows.windows(2).all(|p| p[0].seq > p[1].seq), "newest first");
+    assert!(
+        admin_rows.windows(2).all(|p| p[0].seq > p[1].seq),
+        "newest first"
+    );
     let refusals = audit_rows(&w, "forbidden");
     assert_eq!(refusals.len(), 8, "each refusal is audited");
 
@@ -764,8 +827,14 @@ fn roles_and_divisions_decide_who_reads_what() {
     let table = parse_csv(&east_csv);
     assert_eq!(table.len(), 2);
     assert!(table[1].contains(&"east".to_string()));
-    assert_eq!(table[1][columns().iter().position(|c| c == "prior_attendances").unwrap()], "0",
-        "Jane's west attendances are not counted in the east");
+    assert_eq!(
+        table[1][columns()
+            .iter()
+            .position(|c| c == "prior_attendances")
+            .unwrap()],
+        "0",
+        "Jane's west attendances are not counted in the east"
+    );
     assert!(!east_csv.contains(",west,"));
     // and in the audit log only entries about the east's records and devices
     let east_audit = audit_of(&mut w.east_safeguarding, &all).unwrap();
@@ -783,10 +852,21 @@ fn roles_and_divisions_decide_who_reads_what() {
     assert!(!east_audit.is_empty());
     for r in &east_audit {
         assert!(!west_cases.contains(r.record.as_str()), "{r:?}");
-        assert!(r.record.is_empty() || !west_devices.contains(&r.device), "{r:?}");
-        assert!(!west_devices.contains(&r.device) || !r.record.is_empty(), "{r:?}");
+        assert!(
+            r.record.is_empty() || !west_devices.contains(&r.device),
+            "{r:?}"
+        );
+        assert!(
+            !west_devices.contains(&r.device) || !r.record.is_empty(),
+            "{r:?}"
+        );
     }
-    let east_case = w.ids[w.specs.iter().position(|s| s.by == By::EastOfficer).unwrap()].clone();
+    let east_case = w.ids[w
+        .specs
+        .iter()
+        .position(|s| s.by == By::EastOfficer)
+        .unwrap()]
+    .clone();
     assert!(east_audit.iter().any(|r| r.record == east_case));
     // the west's supervisor sees the west's case records, filtered as asked
     let q = AuditQuery {
@@ -795,7 +875,12 @@ fn roles_and_divisions_decide_who_reads_what() {
         ..Default::default()
     };
     let rows = audit_of(&mut w.safeguarding, &q).unwrap();
-    assert!(!rows.is_empty() && rows.iter().all(|r| r.record == w.ids[1] && r.action == "receive"));
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.record == w.ids[1] && r.action == "receive")
+    );
     let q = AuditQuery {
         record: Some(east_case),
         ..Default::default()
@@ -805,7 +890,9 @@ fn roles_and_divisions_decide_who_reads_what() {
     // each read of the audit log is itself audited
     let reads = audit_rows(&w, "audit_read");
     assert_eq!(reads.len(), 4);
-    assert!(reads.iter().any(|r| r.detail.contains("filtered by record, action")));
+    assert!(reads
+        .iter()
+        .any(|r| r.detail.contains("filtered by record, action")));
 }
 
 #[test]
@@ -859,13 +946,19 @@ fn bad_query_input_is_a_plain_400_that_changes_nothing() {
         assert_eq!(status, 400, "{q}: {body}");
         assert_eq!(body["code"], "bad_request", "{q}: {body}");
         let message = body["message"].as_str().unwrap();
-        assert!(!message.is_empty() && !message.contains("panicked"), "{q}: {message}");
+        assert!(
+            !message.is_empty() && !message.contains("panicked"),
+            "{q}: {message}"
+        );
     }
     let long = format!("v1/audit?user={}", "a".repeat(5_000));
     assert_eq!(get(&long).0, 400);
     // no credential, or a wrong one
     let r = client
-        .get(format!("{}/v1/reports/dashboard?from={FROM}&to={TO}", w.server.url))
+        .get(format!(
+            "{}/v1/reports/dashboard?from={FROM}&to={TO}",
+            w.server.url
+        ))
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
@@ -900,7 +993,9 @@ fn bad_query_input_is_a_plain_400_that_changes_nothing() {
 fn rows_missing_from_the_projection_are_derived_again_when_the_store_opens() {
     let w = World::build();
     let storage = &w.server.service.storage;
-    let before = storage.attendances(None, "2000-01-01", "2099-12-31").unwrap();
+    let before = storage
+        .attendances(None, "2000-01-01", "2099-12-31")
+        .unwrap();
     assert_eq!(before.len(), w.specs.len() - 1);
     // as a store written before the table existed: no table at all
     match &w.server.data.database_url {
@@ -929,14 +1024,20 @@ fn rows_missing_from_the_projection_are_derived_again_when_the_store_opens() {
     let mut before = before;
     before.sort_by(|a, b| a.case_id.cmp(&b.case_id));
     after.sort_by(|a, b| a.case_id.cmp(&b.case_id));
-    assert_eq!(after, before, "the same rows, the same digests (the key is in the database)");
+    assert_eq!(
+        after, before,
+        "the same rows, the same digests (the key is in the database)"
+    );
 }
 
 #[test]
 fn the_operators_report_command_writes_an_audited_export() {
     let w = World::build();
     let out = w.server.dir.path().join("march.csv");
-    let mut args: Vec<String> = vec!["--data-dir".into(), w.server.data_dir().display().to_string()];
+    let mut args: Vec<String> = vec![
+        "--data-dir".into(),
+        w.server.data_dir().display().to_string(),
+    ];
     if let Some(url) = &w.server.data.database_url {
         args.extend(["--database-url".into(), url.clone()]);
     }
@@ -950,10 +1051,22 @@ fn the_operators_report_command_writes_an_audited_export() {
             .unwrap()
     };
     let done = run(&[
-        "--from", FROM, "--to", TO, "--format", "csv", "--division", "west", "--out",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--format",
+        "csv",
+        "--division",
+        "west",
+        "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(parse_csv(&text).len(), 7);
     for needle in identifiers(&w.specs) {
@@ -975,9 +1088,9 @@ fn the_operators_report_command_writes_an_audited_export() {
         .unwrap();
     assert_eq!(service_export.body, text);
     let rows = audit_rows(&w, "export");
-    assert!(rows
-        .iter()
-        .any(|r| r.user == "ops.gus.fictional" && r.device == "cli" && r.detail.contains("6 rows")));
+    assert!(rows.iter().any(|r| r.user == "ops.gus.fictional"
+        && r.device == "cli"
+        && r.detail.contains("6 rows")));
     // every division to standard output; a bad date or an existing file is refused
     let all = run(&["--from", FROM, "--to", TO, "--format", "json"]);
     assert!(all.status.success());

@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::pseudonym::victim_digest;
 use crate::forms;
 use crate::model::{
-    Case, ConsentAnswer, Deployment, ReferralKind, RiskLevel, Role, Status, TriState,
-    VisitOutcome,
+    Case, ConsentAnswer, Deployment, ReferralKind, RiskLevel, Role, Status, TriState, VisitOutcome,
 };
 
 /// The version of the derivation below. Rows written by an older version are derived again
@@ -183,10 +182,7 @@ fn hours_to_first_contact(case: &Case, incident: DateTime<FixedOffset>) -> Optio
         .iter()
         .filter(|a| a.role == Role::Idva)
         .filter_map(|a| parse_time(&a.assessed_at));
-    let first = visits
-        .chain(assessments)
-        .filter(|t| *t >= incident)
-        .min()?;
+    let first = visits.chain(assessments).filter(|t| *t >= incident).min()?;
     let seconds = (first - incident).num_seconds() as f64;
     Some((seconds / 360.0).round() / 10.0)
 }
@@ -233,7 +229,12 @@ mod tests {
             answers: def
                 .question_ids()
                 .enumerate()
-                .map(|(i, q)| (q.to_string(), if i < yes { Answer::Yes } else { Answer::No }))
+                .map(|(i, q)| {
+                    (
+                        q.to_string(),
+                        if i < yes { Answer::Yes } else { Answer::No },
+                    )
+                })
                 .collect(),
             judgement_level: None,
             judgement_reason: String::new(),
@@ -355,7 +356,8 @@ mod tests {
         assert_eq!(a.status, Status::HandedOver);
 
         // the latest assessment decides the current level and the MARAC threshold
-        c.risk_assessments.push(dash(14, "2026-03-07T09:00:00Z", Role::Idva));
+        c.risk_assessments
+            .push(dash(14, "2026-03-07T09:00:00Z", Role::Idva));
         let a = Attendance::of(&c, &KEY);
         assert_eq!(a.risk_level, Some(RiskLevel::High));
         assert_eq!(a.dash_score, Some(14));
@@ -388,8 +390,19 @@ mod tests {
         c.referrals = vec![referral(ReferralKind::Refuge)];
         let json = serde_json::to_string(&Attendance::of(&c, &KEY)).unwrap();
         for needle in [
-            "Jane", "jane", "1990", "Example Street", "07700", "WE-000123", "Sample Road",
-            "John", "card", "Amy", "A Service", "pc.ada", "idva.bea",
+            "Jane",
+            "jane",
+            "1990",
+            "Example Street",
+            "07700",
+            "WE-000123",
+            "Sample Road",
+            "John",
+            "card",
+            "Amy",
+            "A Service",
+            "pc.ada",
+            "idva.bea",
         ] {
             assert!(!json.contains(needle), "{needle} leaked into {json}");
         }

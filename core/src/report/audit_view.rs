@@ -92,9 +92,11 @@ fn bound(what: &str, text: &str, end: bool) -> Result<String> {
 fn filter(what: &str, v: &Option<String>) -> Result<Option<String>> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) if s.len() > MAX_FILTER_LEN || s.chars().any(char::is_control) => Err(
-            Error::InvalidInput(format!("`{what}` must be at most {MAX_FILTER_LEN} printable characters")),
-        ),
+        Some(s) if s.len() > MAX_FILTER_LEN || s.chars().any(char::is_control) => {
+            Err(Error::InvalidInput(format!(
+                "`{what}` must be at most {MAX_FILTER_LEN} printable characters"
+            )))
+        }
         Some(s) => Ok(Some(s.to_string())),
     }
 }
@@ -116,9 +118,7 @@ impl AuditQuery {
             .transpose()?;
         if let (Some(f), Some(u)) = (&from, &until) {
             if f >= u {
-                return Err(Error::InvalidInput(
-                    "`from` must not be after `to`".into(),
-                ));
+                return Err(Error::InvalidInput("`from` must not be after `to`".into()));
             }
         }
         Ok(CheckedAuditQuery {
@@ -233,7 +233,10 @@ mod tests {
         };
         assert_eq!(
             q.to_pairs(),
-            vec![("action", "export".to_string()), ("limit", "10".to_string())]
+            vec![
+                ("action", "export".to_string()),
+                ("limit", "10".to_string())
+            ]
         );
     }
 }

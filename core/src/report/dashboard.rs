@@ -123,7 +123,11 @@ pub fn dashboard(
     let rows: Vec<&Attendance> = rows
         .iter()
         .filter(|a| a.counts() && a.division == division)
-        .filter(|a| a.incident_date.as_deref().is_some_and(|d| period.contains(d)))
+        .filter(|a| {
+            a.incident_date
+                .as_deref()
+                .is_some_and(|d| period.contains(d))
+        })
         .collect();
     let owned: Vec<Attendance> = rows.iter().map(|a| (*a).clone()).collect();
     let repeats = Repeats::new(sightings, &owned);
@@ -131,11 +135,21 @@ pub fn dashboard(
 
     let by_deployment = Deployment::ALL
         .iter()
-        .map(|d| count(d.as_str(), rows.iter().filter(|a| a.deployment == *d).count() as u64))
+        .map(|d| {
+            count(
+                d.as_str(),
+                rows.iter().filter(|a| a.deployment == *d).count() as u64,
+            )
+        })
         .collect();
     let mut by_risk: Vec<Count> = [RiskLevel::High, RiskLevel::Medium, RiskLevel::Standard]
         .iter()
-        .map(|l| count(l.as_str(), rows.iter().filter(|a| a.risk_level == Some(*l)).count() as u64))
+        .map(|l| {
+            count(
+                l.as_str(),
+                rows.iter().filter(|a| a.risk_level == Some(*l)).count() as u64,
+            )
+        })
         .collect();
     by_risk.push(count(
         "unassessed",
@@ -154,10 +168,7 @@ pub fn dashboard(
         .collect();
     victims.sort_unstable();
     victims.dedup();
-    let repeat_victims = victims
-        .iter()
-        .filter(|d| repeats.is_repeat(d, &to))
-        .count() as u64;
+    let repeat_victims = victims.iter().filter(|d| repeats.is_repeat(d, &to)).count() as u64;
     let contact: Vec<f64> = rows
         .iter()
         .filter_map(|a| a.hours_to_first_idva_contact)
@@ -301,7 +312,10 @@ mod tests {
             },
         ];
         let d = dashboard("west", &period, &rows, &sightings);
-        assert_eq!((d.from.as_str(), d.to.as_str()), ("2026-03-01", "2026-03-31"));
+        assert_eq!(
+            (d.from.as_str(), d.to.as_str()),
+            ("2026-03-01", "2026-03-31")
+        );
         assert_eq!(d.attendances, 4);
         let keys: Vec<&str> = d.by_deployment.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(keys, ["live", "post_incident", "consultation"]);
@@ -325,7 +339,10 @@ mod tests {
         assert_eq!(d.engaged_investigation.yes, 1);
         assert_eq!(d.self_reported_repeat.yes, 1);
         assert_eq!(d.previously_engaged_investigation.unknown, 4);
-        assert_eq!(d.victims, 2, "jane and amy; the nameless case has no digest");
+        assert_eq!(
+            d.victims, 2,
+            "jane and amy; the nameless case has no digest"
+        );
         assert_eq!(d.repeat_victims, 2, "jane twice in March, amy once before");
         let h = d.first_idva_contact.unwrap();
         assert_eq!((h.count, h.median, h.mean), (3, 6.0, 6.0));

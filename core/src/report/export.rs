@@ -109,7 +109,11 @@ pub fn export_rows(
     let rows: Vec<Attendance> = rows
         .iter()
         .filter(|a| a.counts() && division.is_none_or(|d| a.division == d))
-        .filter(|a| a.incident_date.as_deref().is_some_and(|d| period.contains(d)))
+        .filter(|a| {
+            a.incident_date
+                .as_deref()
+                .is_some_and(|d| period.contains(d))
+        })
         .cloned()
         .collect();
     let repeats = Repeats::new(sightings, &rows);
@@ -145,7 +149,8 @@ fn cells(a: &Attendance, id: String, repeats: &Repeats, report_key: &[u8]) -> Ve
         a.dash_score.map_or(Cell::Null, Cell::Int),
         Cell::Bool(a.marac_threshold_met),
         Cell::Bool(a.marac_referred),
-        a.hours_to_first_idva_contact.map_or(Cell::Null, Cell::Hours),
+        a.hours_to_first_idva_contact
+            .map_or(Cell::Null, Cell::Hours),
         Cell::Int(a.visits),
         Cell::Int(a.visits_engaged),
         Cell::Bool(s.risk_assessment),
@@ -155,7 +160,11 @@ fn cells(a: &Attendance, id: String, repeats: &Repeats, report_key: &[u8]) -> Ve
         Cell::Bool(s.criminal_justice_advocacy),
         Cell::Bool(s.social_welfare),
     ];
-    c.extend(ReferralKind::ALL.iter().map(|k| Cell::Int(a.referrals_of(*k))));
+    c.extend(
+        ReferralKind::ALL
+            .iter()
+            .map(|k| Cell::Int(a.referrals_of(*k))),
+    );
     c.extend([
         text(a.consent.as_str()),
         text(o.engaged_safeguarding.as_str()),
@@ -316,7 +325,10 @@ mod tests {
     #[test]
     fn columns_are_in_the_agreed_order_with_every_referral_kind() {
         let c = columns();
-        assert_eq!(&c[..4], ["attendance_id", "victim_pseudonym", "division", "team"]);
+        assert_eq!(
+            &c[..4],
+            ["attendance_id", "victim_pseudonym", "division", "team"]
+        );
         assert_eq!(c[11], "hours_to_first_idva_contact");
         for k in ReferralKind::NAMES {
             assert!(c.contains(&format!("referrals_{k}")), "{k}");
@@ -334,7 +346,10 @@ mod tests {
         // ordered by incident date: c1 (2nd), c4 (5th), c2 (9th)
         assert_eq!(first[col("incident_date")], text("2026-03-02"));
         assert_eq!(third[col("incident_date")], text("2026-03-09"));
-        assert_eq!(first[col("victim_pseudonym")], third[col("victim_pseudonym")]);
+        assert_eq!(
+            first[col("victim_pseudonym")],
+            third[col("victim_pseudonym")]
+        );
         assert_eq!(second[col("victim_pseudonym")], text(""));
         assert_eq!(first[col("prior_attendances")], Cell::Int(0));
         assert_eq!(third[col("prior_attendances")], Cell::Int(1));
@@ -343,7 +358,10 @@ mod tests {
         assert_eq!(first[col("engaged_safeguarding")], text("yes"));
         assert_ne!(first[col("attendance_id")], text("c1"));
         let other_key = export_rows(&rows(), &[], &period(), Some("west"), &[5u8; 32]);
-        assert_ne!(first[col("victim_pseudonym")], other_key[0][col("victim_pseudonym")]);
+        assert_ne!(
+            first[col("victim_pseudonym")],
+            other_key[0][col("victim_pseudonym")]
+        );
         assert!(export_rows(&rows(), &[], &period(), Some("east"), &REPORT).is_empty());
         assert_eq!(RiskLevel::High.as_str(), "high");
     }
@@ -354,7 +372,15 @@ mod tests {
         let csv = write_csv(&r);
         let json = write_json(&r);
         for out in [&csv, &json] {
-            for needle in ["Jane", "JANE", "jane", "Amy", "1990-02-03", "07700 900123", "later"] {
+            for needle in [
+                "Jane",
+                "JANE",
+                "jane",
+                "Amy",
+                "1990-02-03",
+                "07700 900123",
+                "later",
+            ] {
                 assert!(!out.contains(needle), "{needle} in {out}");
             }
         }

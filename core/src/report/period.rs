@@ -21,8 +21,13 @@ pub struct Period {
 pub fn parse_date(what: &str, text: &str) -> Result<NaiveDate> {
     let t = text.trim();
     let shaped = t.len() == 10
-        && t.char_indices()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && t.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     let date = shaped
         .then(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
         .flatten();
@@ -76,8 +81,7 @@ impl Period {
 
     /// Whether a `YYYY-MM-DD` date lies inside.
     pub fn contains(&self, date: &str) -> bool {
-        NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .is_ok_and(|d| self.from <= d && d <= self.to)
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| self.from <= d && d <= self.to)
     }
 }
 
@@ -101,7 +105,10 @@ mod tests {
             "",
             "２０２６-01-01",
         ] {
-            assert!(Period::parse(Some(bad), Some("2026-12-31")).is_err(), "{bad}");
+            assert!(
+                Period::parse(Some(bad), Some("2026-12-31")).is_err(),
+                "{bad}"
+            );
         }
         assert!(Period::parse(Some("2026-02-01"), Some("2026-01-31")).is_err());
         assert!(Period::parse(None, Some("2026-01-31")).is_err());

@@ -24,8 +24,8 @@ pub const PSEUDONYM_HEX: usize = 32;
 /// HMAC-SHA256 of `message` under `key`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC takes a key of any length, so this cannot fail
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(message);
     let mut out = [0u8; 32];
     out.copy_from_slice(&mac.finalize().into_bytes());
@@ -123,9 +123,15 @@ mod tests {
         );
         assert_ne!(
             with,
-            victim_digest(&[8u8; KEY_LEN], &victim("Jane Fictional", Some("1990-02-03")))
+            victim_digest(
+                &[8u8; KEY_LEN],
+                &victim("Jane Fictional", Some("1990-02-03"))
+            )
         );
-        assert_eq!(victim_digest(&key, &victim(" \n ", Some("1990-02-03"))), None);
+        assert_eq!(
+            victim_digest(&key, &victim(" \n ", Some("1990-02-03"))),
+            None
+        );
     }
 
     #[test]

@@ -40,10 +40,7 @@ pub struct Repeats {
 
 impl Repeats {
     /// From the sightings a store returned plus any attendances at hand.
-    pub fn new<'a>(
-        sightings: impl IntoIterator<Item = &'a Sighting>,
-        rows: &[Attendance],
-    ) -> Self {
+    pub fn new<'a>(sightings: impl IntoIterator<Item = &'a Sighting>, rows: &[Attendance]) -> Self {
         let mut r = Repeats::default();
         let from_rows: Vec<Sighting> = rows.iter().filter_map(Sighting::of).collect();
         let given: Vec<&Sighting> = sightings.into_iter().collect();
@@ -105,7 +102,10 @@ mod tests {
         assert!(!r.is_repeat("v1", "2026-02-28"));
         assert!(!r.is_repeat("v2", "2026-03-31"));
         assert!(r.is_repeat("v3", "2026-03-31"));
-        assert!(!r.is_repeat("v4", "2026-03-31"), "the later case is after the end");
+        assert!(
+            !r.is_repeat("v4", "2026-03-31"),
+            "the later case is after the end"
+        );
         assert!(!r.is_repeat("nobody", "2026-03-31"));
         assert_eq!(r.prior("v1", "2026-03-02"), 1);
         assert_eq!(r.prior("v1", "2026-01-10"), 0);

@@ -220,7 +220,10 @@ impl Service {
         self.storage.append_audit(&[event(
             &requester(device),
             "audit_read",
-            format!("audit log of {scope} read, {filters}, {} entries", rows.len()),
+            format!(
+                "audit log of {scope} read, {filters}, {} entries",
+                rows.len()
+            ),
         )])?;
         Ok(rows)
     }

@@ -24,8 +24,8 @@ use std::collections::HashSet;
 use automerge::ChangeHash;
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
-pub use provide_core::report::AuditRow;
 use provide_core::record::RecordDoc;
+pub use provide_core::report::AuditRow;
 use provide_core::report::{Attendance, Sighting};
 use serde::Serialize;
 
@@ -189,8 +189,9 @@ pub fn project(id: &str, chunks: &[Vec<u8>], identity_key: &[u8; 32]) -> Option<
 
 /// The row's JSON, as kept in the `facts` column.
 pub fn facts_json(a: &Attendance) -> Result<String> {
-    serde_json::to_string(a)
-        .map_err(|_| crate::error::ServerError::Internal("a reporting row could not be written".into()))
+    serde_json::to_string(a).map_err(|_| {
+        crate::error::ServerError::Internal("a reporting row could not be written".into())
+    })
 }
 
 /// A row read back from the `facts` column.
@@ -278,8 +279,7 @@ pub trait Storage: Send + Sync {
     fn identity_key(&self) -> &[u8; 32];
     /// The attendances (cases out of triage) of `division` (every division when `None`) with
     /// incident dates `from..=to` (YYYY-MM-DD).
-    fn attendances(&self, division: Option<&str>, from: &str, to: &str)
-        -> Result<Vec<Attendance>>;
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>>;
     /// Every attendance, dated up to `to`, of each victim attended in `from..=to`, in the same
     /// division(s): what repeat victims and prior attendances are counted from.
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>>;

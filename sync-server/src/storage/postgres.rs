@@ -26,7 +26,8 @@ use super::pg_tls::{self, Mode};
 use super::*;
 use crate::error::{Result, ServerError};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO counters (name, value) VALUES ('change_seq', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS enrolments (
@@ -57,14 +58,16 @@ CREATE TABLE IF NOT EXISTS device_audit (
     device_id TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, user_name TEXT NOT NULL,
     role TEXT NOT NULL, action TEXT NOT NULL, record TEXT NOT NULL, detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (device_id, seq));
-", "
+",
+    "
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attendance (
     case_id TEXT PRIMARY KEY, version BIGINT NOT NULL, division TEXT NOT NULL,
     status TEXT NOT NULL, incident_date TEXT, victim_digest TEXT, facts TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
 CREATE INDEX IF NOT EXISTS attendance_by_digest ON attendance (victim_digest);
-"];
+",
+];
 
 /// The advisory lock key that lets one process at a time backfill reporting rows.
 const BACKFILL_LOCK: i64 = 0x0050_524f_5649_4446;
@@ -837,12 +840,7 @@ impl Storage for PostgresStorage {
         &self.identity_key
     }
 
-    fn attendances(
-        &self,
-        division: Option<&str>,
-        from: &str,
-        to: &str,
-    ) -> Result<Vec<Attendance>> {
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
         let mut c = self.client()?;
         c.query(
             "SELECT facts FROM attendance

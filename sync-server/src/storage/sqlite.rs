@@ -630,15 +630,15 @@ impl Storage for SqliteStorage {
         let rows = stmt.query_map(
             params![f.device, f.user, f.record, f.action, limit, f.from, f.until, f.division],
             |r| {
-            Ok(AuditRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                at: r.get(1)?,
-                device: r.get(2)?,
-                user: r.get(3)?,
-                action: r.get(4)?,
-                record: r.get(5)?,
-                detail: r.get(6)?,
-            })
+                Ok(AuditRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    device: r.get(2)?,
+                    user: r.get(3)?,
+                    action: r.get(4)?,
+                    record: r.get(5)?,
+                    detail: r.get(6)?,
+                })
             },
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -707,12 +707,7 @@ impl Storage for SqliteStorage {
         &self.identity_key
     }
 
-    fn attendances(
-        &self,
-        division: Option<&str>,
-        from: &str,
-        to: &str,
-    ) -> Result<Vec<Attendance>> {
+    fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT facts FROM attendance
