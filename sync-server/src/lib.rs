@@ -2,11 +2,12 @@
 //! one-time code, then sync in one HTTP round trip: their changes go up, what changed in their
 //! scope comes down, and the server decides that scope from role, division, team and audience.
 //!
-//! - `service`: enrolment, authentication and the sync exchange, free of HTTP.
+//! - `service`: enrolment, authentication, the sync exchange, and supervisors' reports and
+//!   audit reads, free of HTTP.
 //! - `storage`: the storage trait and its backends (SQLCipher SQLite by default).
 //! - `http`, `serve`: the axum routes and running them, with TLS by rustls.
-//! - `credentials`, `keyfile`: secrets handed out and the store's key.
-//! - `admin`: the operator's commands (enrol, revoke, devices, audit).
+//! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
+//! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
 
 pub mod admin;
 pub mod credentials;
