@@ -14,7 +14,7 @@ fn state(server: &TestServer, device: &Device) -> Vec<(String, Vec<ChangeHash>, 
     let page = server
         .service
         .storage
-        .changed_since(0, "west", device.store.device_id(), 10_000)
+        .changed_since(0, "west", None, device.store.device_id(), 10_000)
         .unwrap();
     let mut docs: Vec<_> = page
         .docs

@@ -430,3 +430,43 @@ fn enrolment_and_sync_over_tls() {
         .unwrap_err();
     assert!(matches!(err, Error::Unreachable(_)), "{err}");
 }
+
+#[test]
+fn a_new_patrol_device_never_pages_through_other_teams_documents() {
+    // pages of five documents: walking the other team's twenty would take several round trips
+    let server = TestServer::start_with(provide_sync_server::service::Config {
+        page_docs: 5,
+        ..Default::default()
+    });
+    let mut other = Device::enrol(&server, "pc.far.fictional", "officer", "west", "t2");
+    for i in 0..20 {
+        other
+            .store
+            .create_case(
+                Deployment::PostIncident,
+                &sets(&[("victim.name", &format!("Fern Fictional {i}"))]),
+            )
+            .unwrap();
+    }
+    other.sync().unwrap();
+    let mut mine = Device::enrol(&server, "pc.near.fictional", "officer", "west", "t1");
+    let ours = mine
+        .store
+        .create_case(
+            Deployment::Live,
+            &sets(&[("victim.name", "Gale Fictional")]),
+        )
+        .unwrap();
+    mine.sync().unwrap();
+
+    let mut fresh = Device::enrol(&server, "idva.new.fictional", "idva", "west", "t1");
+    let report = fresh.sync().unwrap();
+    assert_eq!(report.docs_received, 1);
+    assert_eq!(report.round_trips, 1, "{report:?}");
+    assert!(holds(&mut fresh, &ours));
+    // the safeguarding unit still pages through the whole division
+    let mut unit = Device::enrol(&server, "sg.all.fictional", "safeguarding", "west", "");
+    let report = unit.sync().unwrap();
+    assert_eq!(report.docs_received, 21);
+    assert!(report.round_trips > 1, "{report:?}");
+}

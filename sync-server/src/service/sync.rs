@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 use provide_core::audit;
-use provide_core::model::{HealthRecord, RecordKind};
+use provide_core::model::{HealthRecord, RecordKind, Role};
 use provide_core::record::heads::tips;
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
@@ -386,9 +386,15 @@ impl Service {
             team: &device.team,
         };
         let budget = request.max_response_bytes.clamp(16 * 1024, 8 * 1024 * 1024) as usize;
+        // a patrol device holds its own team's documents only: never walk the others'
+        let team = match device.role {
+            Role::Officer | Role::Idva => Some(device.team.as_str()),
+            Role::Safeguarding | Role::Admin => None,
+        };
         let mut page = self.storage.changed_since(
             request.cursor,
             &device.division,
+            team,
             &device.id,
             self.config.page_docs,
         )?;
@@ -397,6 +403,7 @@ impl Service {
             page = self.storage.changed_since(
                 0,
                 &device.division,
+                team,
                 &device.id,
                 self.config.page_docs,
             )?;

@@ -236,12 +236,14 @@ pub trait Storage: Send + Sync {
     /// Atomically reads the document, calls `decide`, and commits its write. Returns the new
     /// change number when something was written.
     fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>>;
-    /// Documents with change numbers after `cursor` that lie in `division` or were delivered
-    /// to `device`, oldest change first, at most `limit`.
+    /// Documents with change numbers after `cursor` that lie in `division` (and in `team`, when
+    /// given: a patrol device never walks other teams' documents) or were delivered to
+    /// `device`, oldest change first, at most `limit`.
     fn changed_since(
         &self,
         cursor: u64,
         division: &str,
+        team: Option<&str>,
         device: &str,
         limit: usize,
     ) -> Result<ChangedPage>;

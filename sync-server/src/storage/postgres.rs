@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS docs (
     heads TEXT NOT NULL, seq BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_by_division_seq ON docs (division, seq);
 CREATE INDEX IF NOT EXISTS docs_by_seq ON docs (seq);
+CREATE INDEX IF NOT EXISTS docs_by_team_seq ON docs (division, team, seq);
 CREATE TABLE IF NOT EXISTS doc_chunks (
     doc_id TEXT NOT NULL, n BIGINT NOT NULL, bytes BYTEA NOT NULL, PRIMARY KEY (doc_id, n));
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -637,6 +638,7 @@ impl Storage for PostgresStorage {
         &self,
         cursor: u64,
         division: &str,
+        team: Option<&str>,
         device: &str,
         limit: usize,
     ) -> Result<ChangedPage> {
@@ -647,7 +649,8 @@ impl Storage for PostgresStorage {
         let rows = c.query(
             "SELECT id, kind, division, team, heads, seq FROM docs
              WHERE seq > $1 AND seq <= $2
-               AND (division = $3 OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $4))
+               AND ((division = $3 AND ($6::text IS NULL OR team = $6))
+                    OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $4))
              ORDER BY seq LIMIT $5",
             &[
                 &(cursor as i64),
@@ -655,6 +658,7 @@ impl Storage for PostgresStorage {
                 &division,
                 &device,
                 &((limit + 1) as i64),
+                &team,
             ],
         )?;
         let mut docs = rows.iter().map(meta_of).collect::<Result<Vec<_>>>()?;

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE INDEX IF NOT EXISTS docs_by_division_seq ON docs (division, seq);
 CREATE INDEX IF NOT EXISTS docs_by_seq ON docs (seq);
+CREATE INDEX IF NOT EXISTS docs_by_team_seq ON docs (division, team, seq);
 CREATE TABLE IF NOT EXISTS doc_chunks (
     doc_id TEXT NOT NULL,
     n INTEGER NOT NULL,
@@ -493,6 +494,7 @@ impl Storage for SqliteStorage {
         &self,
         cursor: u64,
         division: &str,
+        team: Option<&str>,
         device: &str,
         limit: usize,
     ) -> Result<ChangedPage> {
@@ -506,11 +508,19 @@ impl Storage for SqliteStorage {
         let mut stmt = tx.prepare_cached(
             "SELECT id, kind, division, team, heads, seq FROM docs
              WHERE seq > ?1 AND seq <= ?2
-               AND (division = ?3 OR id IN (SELECT doc_id FROM deliveries WHERE device_id = ?4))
+               AND ((division = ?3 AND (?6 IS NULL OR team = ?6))
+                    OR id IN (SELECT doc_id FROM deliveries WHERE device_id = ?4))
              ORDER BY seq LIMIT ?5",
         )?;
         let rows = stmt.query_map(
-            params![cursor as i64, upper, division, device, (limit + 1) as i64],
+            params![
+                cursor as i64,
+                upper,
+                division,
+                device,
+                (limit + 1) as i64,
+                team
+            ],
             meta_row,
         )?;
         let mut docs: Vec<DocMeta> = rows.collect::<Result<_, _>>()?;
