@@ -8,7 +8,8 @@
 //! backfill), which is timed too. Writing them through the sync protocol would cost one
 //! durable transaction per document (about 7 ms each on SQLite: six minutes) and measure
 //! sync, not reports. With `PROVIDE_TEST_DATABASE_URL` (`scripts/with-postgres.sh`), a
-//! PostgreSQL row follows the SQLite one.
+//! PostgreSQL row follows the SQLite one. `PROVIDE_BENCH_PARTS=1` also prints the storage
+//! reads and the arithmetic of one dashboard, timed apart, without HTTP.
 
 use std::time::{Duration, Instant};
 
@@ -264,6 +265,18 @@ fn run(backend: &'static str, database_url: Option<String>, docs: &[Doc]) -> Row
     let t = Instant::now();
     let service = data.open(Config::default()).unwrap();
     let backfill = t.elapsed();
+    if std::env::var_os("PROVIDE_BENCH_PARTS").is_some() {
+        let t = Instant::now();
+        let rows = service.storage.attendances(Some("west"), FROM, TO).unwrap();
+        eprintln!("attendances: {} in {:?}", rows.len(), t.elapsed());
+        let t = Instant::now();
+        let s = service.storage.sightings(Some("west"), FROM, TO).unwrap();
+        eprintln!("sightings: {} in {:?}", s.len(), t.elapsed());
+        let t = Instant::now();
+        let p = provide_core::report::Period::parse(Some(FROM), Some(TO)).unwrap();
+        provide_core::report::dashboard("west", &p, &rows, &s);
+        eprintln!("figures in {:?}", t.elapsed());
+    }
     let running = start(
         service,
         Listen {

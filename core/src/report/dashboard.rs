@@ -112,8 +112,8 @@ fn count(key: &str, n: u64) -> Count {
 }
 
 /// The dashboard of `division` over `period`. `rows` may hold more than the period (only the
-/// division's attendances dated inside count); `sightings` are the victims' other attendances
-/// up to the period's end, for repeat victims.
+/// division's attendances dated inside count); `sightings` are the victims' attendances before
+/// the period (more do no harm), for repeat victims.
 pub fn dashboard(
     division: &str,
     period: &Period,
@@ -129,8 +129,7 @@ pub fn dashboard(
                 .is_some_and(|d| period.contains(d))
         })
         .collect();
-    let owned: Vec<Attendance> = rows.iter().map(|a| (*a).clone()).collect();
-    let repeats = Repeats::new(sightings, &owned);
+    let repeats = Repeats::new(sightings, rows.iter().copied());
     let to = period.to_text();
 
     let by_deployment = Deployment::ALL

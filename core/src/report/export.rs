@@ -98,7 +98,7 @@ fn opt_text(s: Option<&str>) -> Cell {
 
 /// The export rows of the attendances dated inside `period` (of `division`, or of every
 /// division when `None`), ordered by incident date and then pseudonym. `sightings` are the
-/// victims' attendances up to the period's end, for `prior_attendances`.
+/// victims' attendances before the period (more do no harm), for `prior_attendances`.
 pub fn export_rows(
     rows: &[Attendance],
     sightings: &[Sighting],
@@ -106,7 +106,7 @@ pub fn export_rows(
     division: Option<&str>,
     report_key: &[u8],
 ) -> Vec<Vec<Cell>> {
-    let rows: Vec<Attendance> = rows
+    let rows: Vec<&Attendance> = rows
         .iter()
         .filter(|a| a.counts() && division.is_none_or(|d| a.division == d))
         .filter(|a| {
@@ -114,9 +114,8 @@ pub fn export_rows(
                 .as_deref()
                 .is_some_and(|d| period.contains(d))
         })
-        .cloned()
         .collect();
-    let repeats = Repeats::new(sightings, &rows);
+    let repeats = Repeats::new(sightings, rows.iter().copied());
     let mut out: Vec<(String, String, Vec<Cell>)> = rows
         .iter()
         .map(|a| {

@@ -39,10 +39,13 @@ pub struct Repeats {
 }
 
 impl Repeats {
-    /// From the sightings a store returned plus any attendances at hand.
-    pub fn new<'a>(sightings: impl IntoIterator<Item = &'a Sighting>, rows: &[Attendance]) -> Self {
+    /// From the sightings a store returned plus the attendances at hand.
+    pub fn new<'a, 'b>(
+        sightings: impl IntoIterator<Item = &'a Sighting>,
+        rows: impl IntoIterator<Item = &'b Attendance>,
+    ) -> Self {
         let mut r = Repeats::default();
-        let from_rows: Vec<Sighting> = rows.iter().filter_map(Sighting::of).collect();
+        let from_rows: Vec<Sighting> = rows.into_iter().filter_map(Sighting::of).collect();
         let given: Vec<&Sighting> = sightings.into_iter().collect();
         for s in given.into_iter().chain(from_rows.iter()) {
             let cases = r.by_victim.entry(s.victim_digest.clone()).or_default();

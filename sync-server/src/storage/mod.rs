@@ -282,7 +282,8 @@ pub trait Storage: Send + Sync {
     /// The attendances (cases out of triage) of `division` (every division when `None`) with
     /// incident dates `from..=to` (YYYY-MM-DD).
     fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>>;
-    /// Every attendance, dated up to `to`, of each victim attended in `from..=to`, in the same
-    /// division(s): what repeat victims and prior attendances are counted from.
+    /// The attendances dated before `from` of each victim attended in `from..=to`, in the same
+    /// division(s): with the period's own rows, what repeat victims and prior attendances are
+    /// counted from.
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>>;
 }

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS attendance (
     case_id TEXT PRIMARY KEY, version BIGINT NOT NULL, division TEXT NOT NULL,
     status TEXT NOT NULL, incident_date TEXT, victim_digest TEXT, facts TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
-CREATE INDEX IF NOT EXISTS attendance_by_digest ON attendance (victim_digest);
+CREATE INDEX IF NOT EXISTS attendance_by_victim
+    ON attendance (victim_digest, incident_date, division, status, case_id);
 ",
 ];
 
@@ -80,6 +81,15 @@ const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
     division = excluded.division, status = excluded.status,
     incident_date = excluded.incident_date, victim_digest = excluded.victim_digest,
     facts = excluded.facts";
+
+/// The division condition on `$1`: a plain comparison, so the planner can use the indexes.
+fn division_clause(division: Option<&str>) -> &'static str {
+    if division.is_some() {
+        "division = $1"
+    } else {
+        "$1::TEXT IS NULL"
+    }
+}
 
 fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
     c.execute(
@@ -846,10 +856,13 @@ impl Storage for PostgresStorage {
 
     fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
         let mut c = self.client()?;
+        let div = division_clause(division);
         c.query(
-            "SELECT facts FROM attendance
-             WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
-               AND incident_date >= $2 AND incident_date <= $3",
+            &format!(
+                "SELECT facts FROM attendance
+                 WHERE {div} AND status <> 'triaged'
+                   AND incident_date >= $2 AND incident_date <= $3"
+            ),
             &[&division, &from, &to],
         )?
         .iter()
@@ -859,14 +872,17 @@ impl Storage for PostgresStorage {
 
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>> {
         let mut c = self.client()?;
+        let div = division_clause(division);
         Ok(c.query(
-            "SELECT victim_digest, case_id, incident_date FROM attendance
-             WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
-               AND incident_date <= $3
-               AND victim_digest IN (SELECT victim_digest FROM attendance
-                   WHERE ($1::TEXT IS NULL OR division = $1) AND status <> 'triaged'
-                     AND incident_date >= $2 AND incident_date <= $3
-                     AND victim_digest IS NOT NULL)",
+            &format!(
+                "SELECT victim_digest, case_id, incident_date FROM attendance
+                 WHERE {div} AND status <> 'triaged'
+                   AND incident_date < $2
+                   AND victim_digest IN (SELECT victim_digest FROM attendance
+                       WHERE {div} AND status <> 'triaged'
+                         AND incident_date >= $2 AND incident_date <= $3
+                         AND victim_digest IS NOT NULL)"
+            ),
             &[&division, &from, &to],
         )?
         .iter()

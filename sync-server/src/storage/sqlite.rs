@@ -111,7 +111,8 @@ CREATE TABLE IF NOT EXISTS attendance (
     facts TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
-CREATE INDEX IF NOT EXISTS attendance_by_digest ON attendance (victim_digest);
+CREATE INDEX IF NOT EXISTS attendance_by_victim
+    ON attendance (victim_digest, incident_date, division, status, case_id);
 ";
 
 const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
@@ -719,11 +720,12 @@ impl Storage for SqliteStorage {
 
     fn attendances(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Attendance>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        let div = division_clause(division);
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT facts FROM attendance
-             WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
-               AND incident_date >= ?2 AND incident_date <= ?3",
-        )?;
+             WHERE {div} AND status <> 'triaged'
+               AND incident_date >= ?2 AND incident_date <= ?3"
+        ))?;
         let texts = stmt
             .query_map(params![division, from, to], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -732,15 +734,16 @@ impl Storage for SqliteStorage {
 
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        let div = division_clause(division);
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT victim_digest, case_id, incident_date FROM attendance
-             WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
-               AND incident_date <= ?3
+             WHERE {div} AND status <> 'triaged'
+               AND incident_date < ?2
                AND victim_digest IN (SELECT victim_digest FROM attendance
-                   WHERE (?1 IS NULL OR division = ?1) AND status <> 'triaged'
+                   WHERE {div} AND status <> 'triaged'
                      AND incident_date >= ?2 AND incident_date <= ?3
-                     AND victim_digest IS NOT NULL)",
-        )?;
+                     AND victim_digest IS NOT NULL)"
+        ))?;
         let rows = stmt.query_map(params![division, from, to], |r| {
             Ok(Sighting {
                 victim_digest: r.get(0)?,
@@ -749,6 +752,16 @@ impl Storage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// The division condition on `?1`: a plain comparison, so the planner can use the indexes (a
+/// bound `?1 IS NULL OR division = ?1` defeats them).
+fn division_clause(division: Option<&str>) -> &'static str {
+    if division.is_some() {
+        "division = ?1"
+    } else {
+        "?1 IS NULL"
     }
 }
 
