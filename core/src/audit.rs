@@ -187,19 +187,7 @@ pub fn verify_continuation(after_seq: i64, after_hash: &str, all: &[Entry]) -> R
                 reason: "it does not follow the entry before it (removed or reordered)".into(),
             });
         }
-        if entry_hash(
-            e.seq,
-            [
-                &e.at,
-                &e.user,
-                &e.role,
-                &e.action,
-                &e.record,
-                &e.detail,
-                &e.prev_hash,
-            ],
-        ) != e.hash
-        {
+        if hash_of(e) != e.hash {
             return Err(Error::AuditBroken {
                 seq: e.seq,
                 reason: "its contents were altered".into(),
@@ -220,29 +208,13 @@ pub fn rebuild_continuation(after_seq: i64, after_hash: &str, all: &mut [Entry])
         return Ok(());
     };
     let mut prev = after_hash.to_string();
-    for (i, e) in all.iter_mut().enumerate() {
-        let expected_seq = after_seq + i as i64 + 1;
-        if e.seq != expected_seq {
-            return Err(Error::AuditBroken {
-                seq: expected_seq,
-                reason: format!("entry {expected_seq} is missing or out of order"),
-            });
-        }
+    for e in all.iter_mut() {
         e.prev_hash = prev;
-        e.hash = entry_hash(
-            e.seq,
-            [
-                &e.at,
-                &e.user,
-                &e.role,
-                &e.action,
-                &e.record,
-                &e.detail,
-                &e.prev_hash,
-            ],
-        );
+        e.hash = hash_of(e);
         prev = e.hash.clone();
     }
+    // the rebuilt chain links by construction; this checks the sequence numbers
+    verify_continuation(after_seq, after_hash, all)?;
     if prev != claimed {
         return Err(Error::AuditBroken {
             seq: all.last().map(|e| e.seq).unwrap_or(after_seq),
@@ -250,6 +222,22 @@ pub fn rebuild_continuation(after_seq: i64, after_hash: &str, all: &mut [Entry])
         });
     }
     Ok(())
+}
+
+/// The hash an entry must carry, from its own fields and `prev_hash`.
+fn hash_of(e: &Entry) -> String {
+    entry_hash(
+        e.seq,
+        [
+            &e.at,
+            &e.user,
+            &e.role,
+            &e.action,
+            &e.record,
+            &e.detail,
+            &e.prev_hash,
+        ],
+    )
 }
 
 #[cfg(test)]
