@@ -109,7 +109,7 @@ describe("triage", () => {
     const page = await unit();
     await page.getByTestId("triage-row").first().waitFor();
     await checkScreen(page, "10-triage");
-    assert.deepEqual(await texts(page.getByTestId("triage-row").locator(".name")), ["Taylor Example", "Morgan Test", "Jo Madeup"]);
+    assert.deepEqual(await texts(page.getByTestId("triage-row").locator(".row-name")), ["Taylor Example", "Morgan Test", "Jo Madeup"]);
     assert.equal(await page.getByTestId("triage-visit-date").inputValue(), await page.evaluate(() => {
       const d = new Date();
       return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -145,7 +145,7 @@ describe("triage", () => {
     assert.equal(await page.getByTestId("triage-reference").inputValue(), "", "the form is cleared");
     await page.getByTestId("triage-row").filter({ hasText: "Kit Fictional" }).waitFor();
     // by visit day, priority, then risk: Taylor (today, 1, high), Kit (today, 1, medium), Morgan (today, 3), Jo (tomorrow)
-    assert.deepEqual(await texts(page.getByTestId("triage-row").locator(".name")), ["Taylor Example", "Kit Fictional", "Morgan Test", "Jo Madeup"]);
+    assert.deepEqual(await texts(page.getByTestId("triage-row").locator(".row-name")), ["Taylor Example", "Kit Fictional", "Morgan Test", "Jo Madeup"]);
     const row = page.getByTestId("triage-row").filter({ hasText: "Kit Fictional" });
     assert.equal(await row.getByTestId("triage-reason").innerText(), "Health need");
     assert.equal(await row.getByTestId("risk-badge").getAttribute("data-level"), "medium");

@@ -28,6 +28,18 @@ function follow(s: SyncStatus) {
   sync.status = s;
 }
 
+/** Runs `load` again whenever a finished sync brought records in, so an open screen shows
+ *  them without being asked. Call while a component is being set up. */
+export function reloadOnSync(load: () => unknown) {
+  let seen = sync.received;
+  $effect(() => {
+    if (sync.received !== seen) {
+      seen = sync.received;
+      void load();
+    }
+  });
+}
+
 export async function watchSync(): Promise<() => void> {
   const unlisten = await onSyncStatus(follow);
   try {
