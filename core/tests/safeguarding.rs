@@ -12,16 +12,9 @@ use provide_core::store::TriageInput;
 use provide_core::{Error, Store};
 use serde_json::json;
 
-use support::new_store;
+use support::{new_store, sets};
 
 const PASS: &str = "safeguarding test passphrase";
-
-fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect()
-}
 
 fn triage(reference: &str, level: RiskLevel, reason: TriageReason) -> TriageInput {
     TriageInput {

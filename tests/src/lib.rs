@@ -21,3 +21,11 @@ pub use server::TestServer;
 
 /// The passphrase of every test device (fictional, and long enough).
 pub const PASSPHRASE: &str = "kettle lantern orchard";
+
+/// Field edits as the store takes them, from `(path, value)` pairs.
+pub fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect()
+}

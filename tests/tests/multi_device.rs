@@ -6,14 +6,7 @@
 use provide_core::model::Deployment;
 use provide_core::store::CaseFilter;
 use provide_core::Error;
-use provide_tests::{Device, TestServer};
-
-fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect()
-}
+use provide_tests::{sets, Device, TestServer};
 
 fn note(text: &str) -> serde_json::Value {
     serde_json::json!({ "text": text })

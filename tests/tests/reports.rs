@@ -19,7 +19,7 @@ use provide_core::report::{AuditQuery, Dashboard, ExportFormat, Period};
 use provide_core::sync::reports;
 use provide_core::Error;
 use provide_sync_server::service::reports::Requester;
-use provide_tests::{Device, TestServer};
+use provide_tests::{sets, Device, TestServer};
 use sha2::{Digest, Sha256};
 
 const FROM: &str = "2025-03-01";
@@ -231,13 +231,6 @@ struct World {
     specs: Vec<Spec>,
     /// Case ids, in fixture order.
     ids: Vec<String>,
-}
-
-fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect()
 }
 
 fn dash_input(yes: usize) -> AssessmentInput {

@@ -10,7 +10,7 @@ use provide_core::forms::AssessmentInput;
 use provide_core::model::{RiskLevel, TriageReason};
 use provide_core::store::TriageInput;
 use provide_core::Error;
-use provide_tests::{Device, TestServer};
+use provide_tests::{sets, Device, TestServer};
 use serde_json::json;
 
 fn today() -> chrono::NaiveDate {
@@ -41,13 +41,6 @@ fn triage(reference: &str, team: &str, level: RiskLevel, day: chrono::NaiveDate)
         visit_date: Some(day.to_string()),
         shift: None,
     }
-}
-
-fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]

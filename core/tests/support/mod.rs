@@ -45,3 +45,11 @@ pub fn open_raw(dir: &Path, passphrase: &str) -> rusqlite::Connection {
     .unwrap();
     conn
 }
+
+/// Field edits as the store takes them, from `(path, value)` pairs.
+pub fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect()
+}
