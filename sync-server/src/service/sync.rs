@@ -23,7 +23,6 @@ use provide_core::model::{HealthRecord, RecordKind, Role};
 use provide_core::record::heads::tips;
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
-use provide_core::store::summarize;
 use provide_core::sync::protocol::{
     DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
 };
@@ -53,12 +52,6 @@ fn event(device: &crate::storage::Device, action: &str, record: &str, detail: &s
         record: record.into(),
         detail: detail.into(),
     }
-}
-
-/// Where a document belongs, from its content (cases and shifts carry division and team).
-fn placement_of(rec: &mut RecordDoc) -> Option<(String, String)> {
-    let s = summarize(rec).ok()?;
-    Some((s.division.unwrap_or_default(), s.team.unwrap_or_default()))
 }
 
 impl Service {
@@ -280,28 +273,31 @@ impl Service {
                 {
                     return refuse(&mut taken, Refusal::UnknownActor);
                 }
-                if rec.validated_id().ok().as_deref() != Some(up.id.as_str()) {
-                    return refuse(&mut taken, Refusal::InvalidRecord);
-                }
-                let (division, team) = match up.kind {
-                    RecordKind::Health => match &case_placement {
-                        Some(p) => p.clone(),
-                        None => return refuse(&mut taken, Refusal::OutOfScope),
+                // the typed record, hydrated once: its id, where it belongs, and for a case
+                // its reporting row
+                let (division, team, case) = match up.kind {
+                    RecordKind::Case => match rec.case() {
+                        Ok(c) if c.id == up.id => (c.division.clone(), c.team.clone(), Some(c)),
+                        _ => return refuse(&mut taken, Refusal::InvalidRecord),
                     },
-                    _ => match placement_of(&mut rec) {
-                        Some(p) => p,
-                        None => return refuse(&mut taken, Refusal::InvalidRecord),
+                    RecordKind::Shift => match rec.shift() {
+                        Ok(s) if s.id == up.id => (s.division, s.team, None),
+                        _ => return refuse(&mut taken, Refusal::InvalidRecord),
                     },
-                };
-                if up.kind == RecordKind::Health {
-                    let h: HealthRecord = match rec.health() {
-                        Ok(h) => h,
-                        Err(_) => return refuse(&mut taken, Refusal::InvalidRecord),
-                    };
-                    if format!("{}.health", h.case_id) != up.id {
-                        return refuse(&mut taken, Refusal::InvalidRecord);
+                    RecordKind::Health => {
+                        let h: HealthRecord = match rec.health() {
+                            Ok(h) if h.id == up.id => h,
+                            _ => return refuse(&mut taken, Refusal::InvalidRecord),
+                        };
+                        if format!("{}.health", h.case_id) != up.id {
+                            return refuse(&mut taken, Refusal::InvalidRecord);
+                        }
+                        match &case_placement {
+                            Some((d, t)) => (d.clone(), t.clone(), None),
+                            None => return refuse(&mut taken, Refusal::OutOfScope),
+                        }
                     }
-                }
+                };
                 let unmoved = before
                     .as_ref()
                     .is_some_and(|b| b.division == division && b.team == team);
@@ -316,13 +312,7 @@ impl Service {
                 if before.is_some() && !unmoved && up.kind == RecordKind::Case {
                     taken.moved_to = Some((division.clone(), team.clone()));
                 }
-                let attendance = match up.kind {
-                    RecordKind::Case => match rec.case() {
-                        Ok(case) => Some(Attendance::of(&case, identity_key)),
-                        Err(_) => return refuse(&mut taken, Refusal::InvalidRecord),
-                    },
-                    _ => None,
-                };
+                let attendance = case.as_ref().map(|c| Attendance::of(c, identity_key));
                 let heads = rec.heads();
                 let compact = chunks.len() + 1 > compact_after;
                 let bytes = if compact {
