@@ -331,6 +331,54 @@ fn a_quiet_sync_is_one_small_round_trip_and_edits_one_round_trip() {
     assert_eq!((got.round_trips, got.docs_received), (1, 1));
 }
 
+/// Edits made on both sides of a sync merge in one exchange: the answer carries the other
+/// side's changes, and the device counts them as held by the server instead of sending them
+/// back on a second round trip.
+#[test]
+fn concurrent_edits_merge_in_one_round_trip_without_sending_anything_back() {
+    let server = TestServer::start();
+    let mut idva = Device::enrol(&server, "idva.rowe.fictional", "idva", "west", "t1");
+    let mut officer = Device::enrol(&server, "pc.rowe.fictional", "officer", "west", "t1");
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            idva.store
+                .create_case(
+                    Deployment::PostIncident,
+                    &sets(&[("victim.name", &format!("Fictional Person {i}"))]),
+                )
+                .unwrap()
+        })
+        .collect();
+    idva.sync().unwrap();
+    officer.sync().unwrap();
+    idva.sync().unwrap(); // carries the first sync's audit entries
+    for id in &ids {
+        idva.store
+            .set_case_fields(id, &sets(&[("status", "closed")]))
+            .unwrap();
+        officer
+            .store
+            .set_case_fields(id, &sets(&[("victim.safe_contact.safe_times", "Mornings")]))
+            .unwrap();
+    }
+    officer.sync().unwrap();
+    let merge = idva.sync().unwrap();
+    assert_eq!(merge.round_trips, 1, "{merge:?}");
+    assert_eq!((merge.docs_sent, merge.docs_received), (3, 3), "{merge:?}");
+    assert_eq!(merge.unsynced_left, 0);
+    let after = idva.sync().unwrap();
+    assert_eq!(after.docs_sent, 0, "nothing goes back: {after:?}");
+    officer.sync().unwrap();
+    for id in &ids {
+        let mut mine = idva.store.record_heads(id).unwrap();
+        let mut theirs = officer.store.record_heads(id).unwrap();
+        mine.sort();
+        theirs.sort();
+        assert_eq!(mine, theirs);
+        assert_eq!(mine.len(), 2, "both edits are heads");
+    }
+}
+
 #[test]
 fn large_syncs_go_in_bounded_pages_and_chunks() {
     let server = TestServer::start();

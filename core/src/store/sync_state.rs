@@ -221,8 +221,15 @@ impl Store {
                     };
                     let mut candidate = up.local_heads.clone();
                     candidate.extend(previous.into_iter().filter(|h| !up.doc.base.contains(h)));
-                    let mut rec = self.load_record(&ack.id, up.doc.kind)?;
-                    acked_now.insert(ack.id.clone(), rec.settle_heads(candidate));
+                    // settled against the document as it is after this response's updates:
+                    // heads the server sent back are known there, not in the stored copy
+                    let settled = match merged.iter_mut().find(|m| m.0.id == ack.id) {
+                        Some((rec, ..)) => rec.settle_heads(candidate),
+                        None => self
+                            .load_record(&ack.id, up.doc.kind)?
+                            .settle_heads(candidate),
+                    };
+                    acked_now.insert(ack.id.clone(), settled);
                     applied.acknowledged += 1;
                 }
                 DocOutcome::NeedHistory => {
