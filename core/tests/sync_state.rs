@@ -19,9 +19,7 @@ fn accept_all(sent: &[Upload], cursor: u64) -> SyncResponse {
             .iter()
             .map(|u| DocAck {
                 id: u.doc.id.clone(),
-                outcome: DocOutcome::Accepted {
-                    heads: u.local_heads.clone(),
-                },
+                outcome: DocOutcome::Accepted,
             })
             .collect(),
         cursor,
@@ -191,7 +189,7 @@ fn purge_erases_and_health_records_never_land_on_police_devices() {
             .iter()
             .map(|u| provide_core::sync::protocol::DocAck {
                 id: u.doc.id.clone(),
-                outcome: provide_core::sync::protocol::DocOutcome::Accepted { heads: vec![] },
+                outcome: provide_core::sync::protocol::DocOutcome::Accepted,
             })
             .collect(),
         purge: vec![id.clone()],

@@ -180,8 +180,7 @@ impl LightDevice {
         if let Some((id, heads)) = sent_heads {
             for ack in response.acks.iter().filter(|a| a.id == id) {
                 match &ack.outcome {
-                    DocOutcome::Accepted { heads: h } if h.is_empty() => self.acked = heads.clone(),
-                    DocOutcome::Accepted { heads: h } => self.acked = h.clone(),
+                    DocOutcome::Accepted => self.acked = heads.clone(),
                     other => {
                         return Err(Error::Protocol(format!(
                             "the case was not taken: {other:?}"

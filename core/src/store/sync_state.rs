@@ -116,9 +116,9 @@ impl Store {
             let mut rec = self.load_record(id, kind)?;
             let base = parse_heads(acked);
             let changes = if base.is_empty() {
-                rec.save()
+                rec.wire_snapshot()
             } else {
-                rec.save_after(&base)
+                rec.wire_changes_after(&base)
             };
             size += changes.len();
             out.push(Upload {
@@ -214,7 +214,7 @@ impl Store {
                 continue;
             };
             match &ack.outcome {
-                DocOutcome::Accepted { .. } => {
+                DocOutcome::Accepted => {
                     let previous = match acked_now.remove(&ack.id) {
                         Some(h) => h,
                         None => self.acked_heads(&ack.id)?,
@@ -262,7 +262,7 @@ impl Store {
         let sent_now = resp
             .acks
             .iter()
-            .filter(|a| matches!(a.outcome, DocOutcome::Accepted { .. }))
+            .filter(|a| matches!(a.outcome, DocOutcome::Accepted))
             .filter(|a| sent.iter().any(|u| u.doc.id == a.id))
             .count();
         if sent_now > 0 {

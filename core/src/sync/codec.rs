@@ -1,5 +1,6 @@
 //! A small, bounded binary codec for the sync protocol: unsigned LEB128 varints,
-//! length-prefixed bytes and strings, 32-byte change hashes. Decoding never panics and never
+//! length-prefixed bytes and strings, 32-byte change hashes, and record ids (a UUID as its 16
+//! bytes rather than 36 characters). Decoding never panics and never
 //! allocates more than the input could hold, whatever bytes it is given.
 
 use automerge::ChangeHash;
@@ -47,6 +48,26 @@ impl Writer {
 
     pub fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
+    }
+
+    /// A record id: a tag, then either a UUID's 16 bytes and the text after it (a health
+    /// record's `.health`), or the id as text when it does not start with a UUID as written.
+    pub fn id(&mut self, id: &str) {
+        let uuid = id
+            .get(..36)
+            .and_then(|head| uuid::Uuid::try_parse(head).ok())
+            .filter(|u| u.hyphenated().to_string() == id[..36]);
+        match uuid {
+            Some(u) => {
+                self.u8(1);
+                self.buf.extend_from_slice(u.as_bytes());
+                self.str(&id[36..]);
+            }
+            None => {
+                self.u8(0);
+                self.str(id);
+            }
+        }
     }
 
     pub fn heads(&mut self, heads: &[ChangeHash]) {
@@ -134,6 +155,24 @@ impl<'a> Reader<'a> {
             .map_err(|_| DecodeError("text is not UTF-8"))
     }
 
+    /// What `Writer::id` wrote.
+    pub fn id(&mut self) -> DecodeResult<String> {
+        match self.u8()? {
+            0 => self.str(),
+            1 => {
+                if self.remaining() < 16 {
+                    return Err(DecodeError("record id"));
+                }
+                let mut raw = [0u8; 16];
+                raw.copy_from_slice(&self.buf[self.pos..self.pos + 16]);
+                self.pos += 16;
+                let rest = self.str()?;
+                Ok(format!("{}{rest}", uuid::Uuid::from_bytes(raw).hyphenated()))
+            }
+            _ => Err(DecodeError("record id")),
+        }
+    }
+
     pub fn heads(&mut self) -> DecodeResult<Vec<ChangeHash>> {
         let n = self.count(32)?;
         (0..n)
@@ -158,6 +197,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_record_id_made_of_a_uuid_travels_in_its_16_bytes() {
+        let id = "0b6a4d4e-3f0c-4d2a-9a57-2f1d6c0e8b11.health";
+        let mut w = Writer::new();
+        w.id(id);
+        assert_eq!(w.into_bytes().len(), 1 + 16 + 1 + ".health".len());
+    }
+
     proptest! {
         #[test]
         fn values_round_trip(a in any::<u64>(), b in prop::collection::vec(any::<u8>(), 0..300), s in ".{0,40}") {
@@ -176,8 +223,22 @@ mod tests {
         }
 
         #[test]
+        fn any_record_id_round_trips(raw in any::<[u8; 16]>(), suffix in ".{0,12}", other in ".{0,60}") {
+            let u = uuid::Uuid::from_bytes(raw).hyphenated().to_string();
+            for id in [u.clone(), format!("{u}{suffix}"), u.to_uppercase(), other.clone(), format!("{other}{u}")] {
+                let mut w = Writer::new();
+                w.id(&id);
+                let bytes = w.into_bytes();
+                let mut r = Reader::new(&bytes);
+                prop_assert_eq!(r.id().unwrap(), id);
+                prop_assert!(r.finish().is_ok());
+            }
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..200)) {
             let mut r = Reader::new(&input);
+            let _ = r.id();
             let _ = r.varint();
             let _ = r.heads();
             let _ = r.strings();

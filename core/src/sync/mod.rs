@@ -1,7 +1,8 @@
 //! Sync (design §5): the wire protocol shared by the device client and the sync server, who
 //! may hold what, and the device's client.
 //!
-//! - `protocol`, `codec`: the messages and their bounded binary encoding.
+//! - `protocol`, `codec`, `dictionary`: the messages, their bounded binary encoding, and the
+//!   compression dictionary both sides share.
 //! - `scope`: which documents a user may receive and change (design §7).
 //! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
 //! - `enrol`: turning a one-time code into an enrolled device store.
@@ -11,6 +12,7 @@
 pub mod auto;
 pub mod client;
 pub mod codec;
+pub mod dictionary;
 pub mod endpoint;
 pub mod enrol;
 pub mod protocol;

@@ -1,5 +1,6 @@
 //! The sync protocol's messages (design §5) and their wire form: `PVSY` magic, a two-byte
-//! version, then the zstd-compressed binary body (see `codec`). One request and one response
+//! version, then the binary body (see `codec`) compressed with zstd against the protocol's
+//! dictionary (see `dictionary`). One request and one response
 //! make a sync in steady state.
 //!
 //! Request: a sequence number that only ever grows (the server refuses a replay), the server
@@ -14,13 +15,14 @@
 
 use automerge::ChangeHash;
 
+use super::dictionary;
 use super::codec::{DecodeError, DecodeResult, Reader, Writer};
 use crate::audit::Entry;
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
 pub const MAGIC: &[u8; 4] = b"PVSY";
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The most a message body may decompress to.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
@@ -59,11 +61,9 @@ pub enum Refusal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocOutcome {
-    /// Stored durably; these are the document's heads on the server now, or empty when they
-    /// are exactly the heads of what the device sent (the common case, and the cheap one).
-    Accepted {
-        heads: Vec<ChangeHash>,
-    },
+    /// Stored durably. The device works out what the server now holds itself (what it sent
+    /// plus this answer's updates), so no heads travel back.
+    Accepted,
     /// The server lacks the changes' base: send the whole document.
     NeedHistory,
     Refused(Refusal),
@@ -114,7 +114,7 @@ fn kind_from(c: u8) -> DecodeResult<RecordKind> {
 fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
     w.varint(docs.len() as u64);
     for d in docs {
-        w.str(&d.id);
+        w.id(&d.id);
         w.u8(kind_code(d.kind));
         w.heads(&d.base);
         w.bytes(&d.changes);
@@ -126,7 +126,7 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     (0..n)
         .map(|_| {
             Ok(DocChanges {
-                id: r.str()?,
+                id: r.id()?,
                 kind: kind_from(r.u8()?)?,
                 base: r.heads()?,
                 changes: r.bytes()?.to_vec(),
@@ -158,7 +158,7 @@ fn write_audit(w: &mut Writer, entries: &[Entry]) {
     }
     w.varint(table.len() as u64);
     for t in &table {
-        w.str(t);
+        w.id(t);
     }
     let index = |f: &str| table.iter().position(|t| *t == f).unwrap_or(0) as u64;
     let mut prev_ms: i64 = 0;
@@ -209,7 +209,7 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
         let len = r.count(1)?;
         let mut t = Vec::with_capacity(len);
         for _ in 0..len {
-            t.push(r.str()?);
+            t.push(r.id()?);
         }
         t
     };
@@ -261,7 +261,7 @@ fn seal(body: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 2 + 8);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
-    out.extend_from_slice(&zstd::bulk::compress(&body, 3).expect("in-memory compression"));
+    out.extend_from_slice(&dictionary::compress(&body));
     out
 }
 
@@ -275,8 +275,8 @@ fn unseal(bytes: &[u8]) -> Result<Vec<u8>> {
             "protocol version {version} is not supported (this side speaks {VERSION})"
         )));
     }
-    zstd::bulk::decompress(&bytes[6..], MAX_BODY)
-        .map_err(|_| Error::Protocol("the message body is damaged or too large".into()))
+    dictionary::decompress(&bytes[6..], MAX_BODY)
+        .ok_or_else(|| Error::Protocol("the message body is damaged or too large".into()))
 }
 
 fn malformed(e: DecodeError) -> Error {
@@ -285,13 +285,18 @@ fn malformed(e: DecodeError) -> Error {
 
 impl SyncRequest {
     pub fn encode(&self) -> Vec<u8> {
+        seal(self.body())
+    }
+
+    /// The message before compression (what the dictionary is built from).
+    pub fn body(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.varint(self.request_seq);
         w.varint(self.cursor);
         w.varint(self.max_response_bytes);
         write_docs(&mut w, &self.docs);
         write_audit(&mut w, &self.audit);
-        seal(w.into_bytes())
+        w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -314,16 +319,18 @@ impl SyncRequest {
 
 impl SyncResponse {
     pub fn encode(&self) -> Vec<u8> {
+        seal(self.body())
+    }
+
+    /// The message before compression (what the dictionary is built from).
+    pub fn body(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.varint(self.request_seq);
         w.varint(self.acks.len() as u64);
         for a in &self.acks {
-            w.str(&a.id);
+            w.id(&a.id);
             match &a.outcome {
-                DocOutcome::Accepted { heads } => {
-                    w.u8(0);
-                    w.heads(heads);
-                }
+                DocOutcome::Accepted => w.u8(0),
                 DocOutcome::NeedHistory => w.u8(1),
                 DocOutcome::Refused(why) => {
                     w.u8(2);
@@ -332,13 +339,16 @@ impl SyncResponse {
             }
         }
         write_docs(&mut w, &self.updates);
-        w.strings(&self.purge);
+        w.varint(self.purge.len() as u64);
+        for id in &self.purge {
+            w.id(id);
+        }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
         w.u8(u8::from(self.more)
             | (u8::from(self.revoked) << 1)
             | (u8::from(self.audit_rejected) << 2));
-        seal(w.into_bytes())
+        w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -349,9 +359,9 @@ impl SyncResponse {
             let n = r.count(2)?;
             let mut acks = Vec::with_capacity(n);
             for _ in 0..n {
-                let id = r.str()?;
+                let id = r.id()?;
                 let outcome = match r.u8()? {
-                    0 => DocOutcome::Accepted { heads: r.heads()? },
+                    0 => DocOutcome::Accepted,
                     1 => DocOutcome::NeedHistory,
                     2 => DocOutcome::Refused(match r.u8()? {
                         1 => Refusal::OutOfScope,
@@ -365,7 +375,9 @@ impl SyncResponse {
                 acks.push(DocAck { id, outcome });
             }
             let updates = read_docs(&mut r)?;
-            let purge = r.strings()?;
+            let purge = (0..r.count(2)?)
+                .map(|_| r.id())
+                .collect::<DecodeResult<Vec<_>>>()?;
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             let flags = r.u8()?;
@@ -397,9 +409,7 @@ mod tests {
             acks: vec![
                 DocAck {
                     id: "a".into(),
-                    outcome: DocOutcome::Accepted {
-                        heads: vec![ChangeHash([1; 32])],
-                    },
+                    outcome: DocOutcome::Accepted,
                 },
                 DocAck {
                     id: "b".into(),

@@ -81,12 +81,12 @@ impl Service {
         for doc in &request.docs {
             let taken = self.take_doc(device, &actors, doc)?;
             let what = match &taken.outcome {
-                DocOutcome::Accepted { .. } => ("receive", "changes accepted".to_string()),
+                DocOutcome::Accepted => ("receive", "changes accepted".to_string()),
                 DocOutcome::NeedHistory => ("need_history", "base unknown here".to_string()),
                 DocOutcome::Refused(why) => ("refuse", format!("{why:?}")),
             };
             events.push(event(device, what.0, &doc.id, &what.1));
-            if let DocOutcome::Accepted { .. } = taken.outcome {
+            if let DocOutcome::Accepted = taken.outcome {
                 self.storage
                     .set_known_heads(&device.id, &doc.id, &taken.device_heads)?;
             }
@@ -261,9 +261,7 @@ impl Service {
                 device_heads.extend(tips(&new));
                 if new.is_empty() {
                     // everything was already here: acknowledge, change nothing
-                    taken.outcome = DocOutcome::Accepted {
-                        heads: old_heads.clone(),
-                    };
+                    taken.outcome = DocOutcome::Accepted;
                     taken.device_heads = settle(&mut rec, device_heads);
                     return Ok(None);
                 }
@@ -322,9 +320,7 @@ impl Service {
                 } else {
                     rec.save()
                 };
-                taken.outcome = DocOutcome::Accepted {
-                    heads: heads.clone(),
-                };
+                taken.outcome = DocOutcome::Accepted;
                 taken.device_heads = settle(&mut rec, device_heads);
                 Ok(Some(DocWrite {
                     kind: up.kind,
@@ -336,11 +332,6 @@ impl Service {
                     attendance,
                 }))
             })?;
-        if let DocOutcome::Accepted { heads } = &mut taken.outcome {
-            if sorted(heads) == sorted(&taken.device_heads) {
-                heads.clear();
-            }
-        }
         Ok(taken)
     }
 
@@ -436,9 +427,9 @@ impl Service {
                 .filter(|h| rec.doc_mut().get_change_by_hash(h).is_some())
                 .collect();
             let changes = if known.is_empty() {
-                rec.save()
+                rec.wire_snapshot()
             } else {
-                rec.save_after(&known)
+                rec.wire_changes_after(&known)
             };
             if changes.is_empty() {
                 cursor = meta.seq;

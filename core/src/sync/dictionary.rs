@@ -1,0 +1,97 @@
+//! The compression dictionary of the sync protocol. A sync message is small (one edit is a few
+//! hundred bytes) and compressed on its own, so without help its compressor has nothing to
+//! refer back to: the Automerge chunk layouts, the record's field names, the author metadata
+//! and the audit log's phrases would all be spelled out in every message. Both sides prime
+//! zstd with the same frozen bytes (`dictionary.bin`, made by `core/tests/wire_dictionary.rs`
+//! from empty records and the schema's names, never from anyone's data), so those recurring
+//! parts cost a few bytes each.
+//!
+//! The dictionary is part of the protocol: a message compressed with one dictionary means
+//! nothing read with another. Its hash is pinned to the protocol version below, so changing
+//! the file without changing `protocol::VERSION` fails the tests.
+
+use std::cell::RefCell;
+
+use zstd::bulk::{Compressor, Decompressor};
+
+/// The frozen dictionary of this protocol version.
+pub const DICTIONARY: &[u8] = include_bytes!("dictionary.bin");
+
+/// The SHA-256 of `DICTIONARY`, and the protocol version it belongs to.
+pub const PINNED: (u16, &str) = (
+    3,
+    "75a865435bdc6f5af6cfa30749e8f54d35fdae360928fda9814c5d9b34e23004",
+);
+
+/// Messages up to this size are compressed hard (they are the many small ones: an edit, an
+/// idle sync); larger pages and first syncs at a level that keeps the server's CPU free.
+const SMALL: usize = 64 * 1024;
+const SMALL_LEVEL: i32 = 19;
+const LARGE_LEVEL: i32 = 3;
+
+thread_local! {
+    static COMPRESSORS: RefCell<Option<(Compressor<'static>, Compressor<'static>)>> =
+        const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// `body` compressed against the dictionary.
+pub fn compress(body: &[u8]) -> Vec<u8> {
+    COMPRESSORS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let (small, large) = cell.get_or_insert_with(|| {
+            (
+                Compressor::with_dictionary(SMALL_LEVEL, DICTIONARY).expect("a valid dictionary"),
+                Compressor::with_dictionary(LARGE_LEVEL, DICTIONARY).expect("a valid dictionary"),
+            )
+        });
+        let c = if body.len() <= SMALL { small } else { large };
+        c.compress(body).expect("in-memory compression")
+    })
+}
+
+/// What `compress` made, refused when it is damaged or would be larger than `max` bytes.
+pub fn decompress(bytes: &[u8], max: usize) -> Option<Vec<u8>> {
+    // the frame says how large its content is; a frame that does not say is refused
+    let size = zstd::zstd_safe::get_frame_content_size(bytes).ok()??;
+    let size = usize::try_from(size).ok().filter(|s| *s <= max)?;
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let d = cell.get_or_insert_with(|| {
+            Decompressor::with_dictionary(DICTIONARY).expect("a valid dictionary")
+        });
+        d.decompress(bytes, size).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_dictionary_is_the_one_pinned_to_this_protocol_version() {
+        let hash = hex::encode(Sha256::digest(DICTIONARY));
+        assert_eq!(
+            (PINNED.0, PINNED.1),
+            (crate::sync::protocol::VERSION, hash.as_str()),
+            "dictionary.bin changed: a new dictionary needs a new protocol version"
+        );
+    }
+
+    #[test]
+    fn bodies_round_trip_and_damage_is_refused() {
+        for body in [vec![], b"changes to 1 record(s) sent".to_vec(), vec![7u8; 200_000]] {
+            let packed = compress(&body);
+            assert_eq!(decompress(&packed, body.len()).unwrap(), body);
+            if !body.is_empty() {
+                assert!(decompress(&packed, body.len() - 1).is_none(), "over the limit");
+            }
+        }
+        let mut packed = compress(b"a small body of text, compressed");
+        let n = packed.len();
+        packed.truncate(n - 3);
+        assert!(decompress(&packed, 1000).is_none());
+        assert!(decompress(b"not zstd at all", 1000).is_none());
+    }
+}
