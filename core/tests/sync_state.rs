@@ -17,8 +17,9 @@ fn accept_all(sent: &[Upload], cursor: u64) -> SyncResponse {
     SyncResponse {
         acks: sent
             .iter()
-            .map(|u| DocAck {
-                id: u.doc.id.clone(),
+            .enumerate()
+            .map(|(doc, _)| DocAck {
+                doc,
                 outcome: DocOutcome::Accepted,
             })
             .collect(),
@@ -86,7 +87,7 @@ fn no_acknowledgement_means_the_changes_are_sent_again() {
     // a history request makes the next upload the whole document
     let resp = SyncResponse {
         acks: vec![DocAck {
-            id: sent[0].doc.id.clone(),
+            doc: 0,
             outcome: DocOutcome::NeedHistory,
         }],
         ..Default::default()
@@ -187,8 +188,9 @@ fn purge_erases_and_health_records_never_land_on_police_devices() {
     let acked = SyncResponse {
         acks: sent
             .iter()
-            .map(|u| provide_core::sync::protocol::DocAck {
-                id: u.doc.id.clone(),
+            .enumerate()
+            .map(|(doc, _)| provide_core::sync::protocol::DocAck {
+                doc,
                 outcome: provide_core::sync::protocol::DocOutcome::Accepted,
             })
             .collect(),

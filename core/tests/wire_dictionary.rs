@@ -39,8 +39,9 @@ fn answer(store: &mut Store, sent: &[Upload], req: &SyncRequest) -> SyncResponse
         request_seq: req.request_seq,
         acks: sent
             .iter()
-            .map(|u| DocAck {
-                id: u.doc.id.clone(),
+            .enumerate()
+            .map(|(doc, _)| DocAck {
+                doc,
                 outcome: DocOutcome::Accepted,
             })
             .collect(),
@@ -72,14 +73,24 @@ fn checklist(form: &str, answer: &str, level: Option<&str>) -> AssessmentInput {
 /// last, where the compressor reaches them most cheaply.
 fn first_day() -> Vec<u8> {
     let tmp = tempfile::tempdir().unwrap();
-    let mut idva = support::new_store(&tmp.path().join("idva"), "user", Role::Idva, "fictional passphrase 8");
+    let mut idva = support::new_store(
+        &tmp.path().join("idva"),
+        "user",
+        Role::Idva,
+        "fictional passphrase 8",
+    );
     let mut out = Vec::new();
     let mut cases = Vec::new();
-    for deployment in [Deployment::Consultation, Deployment::Live, Deployment::PostIncident] {
+    for deployment in [
+        Deployment::Consultation,
+        Deployment::Live,
+        Deployment::PostIncident,
+    ] {
         let id = idva
             .create_case(deployment, &[("status".into(), "active".into())])
             .unwrap();
-        idva.assess(&id, "dash", &checklist("dash", "no", None)).unwrap();
+        idva.assess(&id, "dash", &checklist("dash", "no", None))
+            .unwrap();
         for (list, item) in [
             ("notes", serde_json::json!({ "text": "." })),
             (
@@ -106,16 +117,26 @@ fn first_day() -> Vec<u8> {
     out.extend(req.body());
     out.extend(answer(&mut idva, &sent, &req).body());
 
-    let mut officer = support::new_store(&tmp.path().join("pc"), "user", Role::Officer, "fictional passphrase 8");
+    let mut officer = support::new_store(
+        &tmp.path().join("pc"),
+        "user",
+        Role::Officer,
+        "fictional passphrase 8",
+    );
     let id = officer.create_case(Deployment::Live, &[]).unwrap();
-    officer.assess(&id, "dara", &checklist("dara", "no", Some("standard"))).unwrap();
+    officer
+        .assess(&id, "dara", &checklist("dara", "no", Some("standard")))
+        .unwrap();
     let (sent, req) = request(&mut officer, 1);
     out.extend(req.body());
     answer(&mut officer, &sent, &req);
 
-    for (n, (path, value)) in [("status", "handed_over"), ("victim.safe_contact.text_ok", "true")]
-        .into_iter()
-        .enumerate()
+    for (n, (path, value)) in [
+        ("status", "handed_over"),
+        ("victim.safe_contact.text_ok", "true"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         idva.set_case_fields(&cases[n], &[(path.into(), value.into())])
             .unwrap();
@@ -139,9 +160,17 @@ fn the_dictionary_is_made_from_a_first_days_messages_and_makes_an_edit_smaller()
     );
     // a fresh day's messages (new ids, times and hashes) shrink against it
     let tmp = tempfile::tempdir().unwrap();
-    let mut pc = support::new_store(tmp.path(), "pc.hale.fictional", Role::Officer, "fictional passphrase 8");
+    let mut pc = support::new_store(
+        tmp.path(),
+        "pc.hale.fictional",
+        Role::Officer,
+        "fictional passphrase 8",
+    );
     let id = pc
-        .create_case(Deployment::Live, &[("victim.name".into(), "Fictional Person".into())])
+        .create_case(
+            Deployment::Live,
+            &[("victim.name".into(), "Fictional Person".into())],
+        )
         .unwrap();
     let (sent, req) = request(&mut pc, 1);
     answer(&mut pc, &sent, &req);

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use provide_core::model::Deployment;
+use provide_core::model::{Deployment, RecordKind};
 use provide_core::sync::auto::{sync_when_reachable, Backoff};
 use provide_core::sync::transport::HttpTransport;
 use provide_core::sync::SyncOptions;
@@ -80,11 +80,17 @@ fn zstd_json(v: &serde_json::Value) -> usize {
         .len()
 }
 
+/// A case as its device holds it, read without opening it on screen: opening it would write
+/// an audit entry, and that entry would travel with the next sync measured.
+fn case_of(d: &mut Device, id: &str) -> provide_core::model::Case {
+    let bytes = bytes_of(d, id);
+    provide_core::record::RecordDoc::load_unmigrated(id, RecordKind::Case, &[bytes])
+        .and_then(|r| r.case())
+        .unwrap()
+}
+
 fn cases_floor(d: &mut Device, ids: &[String]) -> usize {
-    let cases: Vec<_> = ids
-        .iter()
-        .map(|id| d.store.show_case(id).unwrap().record)
-        .collect();
+    let cases: Vec<_> = ids.iter().map(|id| case_of(d, id)).collect();
     zstd_json(&serde_json::to_value(cases).unwrap())
 }
 
@@ -237,6 +243,18 @@ fn shift_and_edit(profile: &Profile, seed: u64, rows: &mut Vec<Row>) {
     });
 }
 
+/// A note as the case holds it: its text, and the id, time and author the store gave it, all
+/// of which are new data any protocol has to carry.
+fn stored_note(d: &mut Device, case: &str, note: &str) -> serde_json::Value {
+    let record = case_of(d, case);
+    let item = record
+        .notes
+        .iter()
+        .find(|n| n.id == note)
+        .expect("the note");
+    serde_json::to_value(item).unwrap()
+}
+
 /// A day offline: 40 edits across 10 cases, while a colleague edits the same cases.
 fn day_offline(profile: &Profile, seed: u64, rows: &mut Vec<Row>) {
     let server = TestServer::start();
@@ -274,10 +292,11 @@ fn day_offline(profile: &Profile, seed: u64, rows: &mut Vec<Row>) {
             ups.push(json!({"id": id, "path": path, "value": value}));
         }
         let text = format!("Follow-up call from the car, case {i}: victim safe, no contact.");
-        a.store
+        let note = a
+            .store
             .add_case_item(id, "notes", &json!({ "text": text }))
             .unwrap();
-        ups.push(json!({"id": id, "path": "notes", "value": {"text": text}}));
+        ups.push(json!({"id": id, "path": "notes", "value": stored_note(&mut a, id, &note)}));
     }
     let mut downs = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -289,11 +308,12 @@ fn day_offline(profile: &Profile, seed: u64, rows: &mut Vec<Row>) {
             )
             .unwrap();
         let text = format!("Safeguarding review booked for case {i}.");
-        b.store
+        let note = b
+            .store
             .add_case_item(id, "notes", &json!({ "text": text }))
             .unwrap();
         downs.push(json!({"id": id, "path": "victim.safe_contact.safe_times", "value": times}));
-        downs.push(json!({"id": id, "path": "notes", "value": {"text": text}}));
+        downs.push(json!({"id": id, "path": "notes", "value": stored_note(&mut b, id, &note)}));
     }
     b.sync().unwrap();
     for id in &ids {

@@ -145,7 +145,7 @@ impl LightDevice {
                     base: self.acked.clone(),
                     changes,
                 });
-                sent_heads = Some((docs.last().expect("pushed").id.clone(), heads));
+                sent_heads = Some((docs.len() - 1, heads));
             }
         }
         self.seq += 1;
@@ -178,7 +178,7 @@ impl LightDevice {
             return Err(Error::Protocol("an answer to another request".into()));
         }
         if let Some((id, heads)) = sent_heads {
-            for ack in response.acks.iter().filter(|a| a.id == id) {
+            for ack in response.acks.iter().filter(|a| a.doc == id) {
                 match &ack.outcome {
                     DocOutcome::Accepted => self.acked = heads.clone(),
                     other => {

@@ -4,7 +4,7 @@
 
 use automerge::ChangeHash;
 use provide_core::model::Deployment;
-use provide_core::sync::protocol::{DocChanges, SyncRequest, MAGIC};
+use provide_core::sync::protocol::{seal, DocChanges, SyncRequest, MAGIC};
 use provide_core::sync::transport::CONTENT_TYPE;
 use provide_tests::{Device, TestServer};
 use reqwest::blocking::Client;
@@ -110,15 +110,11 @@ fn malformed_truncated_oversized_and_wrong_version_requests_are_refused() {
     .encode();
 
     let mut wrong_version = valid.clone();
-    wrong_version[4..6].copy_from_slice(&9u16.to_be_bytes());
+    wrong_version[MAGIC.len()] = 9;
     // a valid envelope whose body decompresses far beyond the limit
-    let mut bomb = MAGIC.to_vec();
-    bomb.extend_from_slice(&provide_core::sync::protocol::VERSION.to_be_bytes());
-    bomb.extend_from_slice(&zstd::bulk::compress(&vec![0u8; 40 << 20], 19).unwrap());
+    let bomb = seal(vec![0u8; 40 << 20]);
     // a valid envelope around a body that does not parse
-    let mut garbage_body = MAGIC.to_vec();
-    garbage_body.extend_from_slice(&provide_core::sync::protocol::VERSION.to_be_bytes());
-    garbage_body.extend_from_slice(&zstd::bulk::compress(&[0xff; 64], 3).unwrap());
+    let garbage_body = seal(vec![0xff; 64]);
 
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("empty", vec![], 400, "bad_request"),
@@ -447,8 +443,8 @@ fn direct_requests_for_out_of_scope_ids_are_refused_and_disclose_nothing() {
         assert_eq!(
             ack.outcome,
             DocOutcome::Refused(Refusal::OutOfScope),
-            "{}",
-            ack.id
+            "document {}",
+            ack.doc
         );
     }
     assert!(answer.updates.is_empty(), "out-of-scope records were sent");

@@ -210,33 +210,34 @@ impl Store {
             acked_now.insert(rec.id.clone(), rec.settle_heads(candidate));
         }
         for ack in &resp.acks {
-            let Some(up) = sent.iter().find(|u| u.doc.id == ack.id) else {
-                continue;
+            let Some(up) = sent.get(ack.doc) else {
+                return Err(Error::Protocol(
+                    "the answer acknowledges a record that was not sent".into(),
+                ));
             };
+            let id = &up.doc.id;
             match &ack.outcome {
                 DocOutcome::Accepted => {
-                    let previous = match acked_now.remove(&ack.id) {
+                    let previous = match acked_now.remove(id) {
                         Some(h) => h,
-                        None => self.acked_heads(&ack.id)?,
+                        None => self.acked_heads(id)?,
                     };
                     let mut candidate = up.local_heads.clone();
                     candidate.extend(previous.into_iter().filter(|h| !up.doc.base.contains(h)));
                     // settled against the document as it is after this response's updates:
                     // heads the server sent back are known there, not in the stored copy
-                    let settled = match merged.iter_mut().find(|m| m.0.id == ack.id) {
+                    let settled = match merged.iter_mut().find(|m| m.0.id == *id) {
                         Some((rec, ..)) => rec.settle_heads(candidate),
-                        None => self
-                            .load_record(&ack.id, up.doc.kind)?
-                            .settle_heads(candidate),
+                        None => self.load_record(id, up.doc.kind)?.settle_heads(candidate),
                     };
-                    acked_now.insert(ack.id.clone(), settled);
+                    acked_now.insert(id.clone(), settled);
                     applied.acknowledged += 1;
                 }
                 DocOutcome::NeedHistory => {
-                    acked_now.insert(ack.id.clone(), vec![]);
+                    acked_now.insert(id.clone(), vec![]);
                     applied.need_history += 1;
                 }
-                DocOutcome::Refused(why) => applied.refused.push(format!("{}: {why:?}", ack.id)),
+                DocOutcome::Refused(why) => applied.refused.push(format!("{id}: {why:?}")),
             }
         }
         let tx = self.conn.unchecked_transaction()?;
@@ -263,7 +264,6 @@ impl Store {
             .acks
             .iter()
             .filter(|a| matches!(a.outcome, DocOutcome::Accepted))
-            .filter(|a| sent.iter().any(|u| u.doc.id == a.id))
             .count();
         if sent_now > 0 {
             audit::append(

@@ -194,7 +194,11 @@ pub fn sync_shared(
         report.docs_received += applied.received;
         report.docs_purged += applied.purged;
         report.cursor = response.cursor;
-        for (id, outcome) in response.acks.iter().map(|a| (&a.id, &a.outcome)) {
+        for (id, outcome) in response
+            .acks
+            .iter()
+            .filter_map(|a| Some((&uploads.get(a.doc)?.doc.id, &a.outcome)))
+        {
             if let super::protocol::DocOutcome::NeedHistory = outcome {
                 // the whole document goes next time; twice means the server cannot use it
                 let n = need_history.entry(id.clone()).or_default();

@@ -73,8 +73,12 @@ impl Writer {
     pub fn heads(&mut self, heads: &[ChangeHash]) {
         self.varint(heads.len() as u64);
         for h in heads {
-            self.buf.extend_from_slice(&h.0);
+            self.hash(h);
         }
+    }
+
+    pub fn hash(&mut self, h: &ChangeHash) {
+        self.buf.extend_from_slice(&h.0);
     }
 
     pub fn strings(&mut self, items: &[String]) {
@@ -167,7 +171,10 @@ impl<'a> Reader<'a> {
                 raw.copy_from_slice(&self.buf[self.pos..self.pos + 16]);
                 self.pos += 16;
                 let rest = self.str()?;
-                Ok(format!("{}{rest}", uuid::Uuid::from_bytes(raw).hyphenated()))
+                Ok(format!(
+                    "{}{rest}",
+                    uuid::Uuid::from_bytes(raw).hyphenated()
+                ))
             }
             _ => Err(DecodeError("record id")),
         }
@@ -175,15 +182,17 @@ impl<'a> Reader<'a> {
 
     pub fn heads(&mut self) -> DecodeResult<Vec<ChangeHash>> {
         let n = self.count(32)?;
-        (0..n)
-            .map(|_| {
-                let start = self.pos;
-                self.pos += 32;
-                let mut h = [0u8; 32];
-                h.copy_from_slice(&self.buf[start..self.pos]);
-                Ok(ChangeHash(h))
-            })
-            .collect()
+        (0..n).map(|_| self.hash()).collect()
+    }
+
+    pub fn hash(&mut self) -> DecodeResult<ChangeHash> {
+        if self.remaining() < 32 {
+            return Err(DecodeError("change hash"));
+        }
+        let mut h = [0u8; 32];
+        h.copy_from_slice(&self.buf[self.pos..self.pos + 32]);
+        self.pos += 32;
+        Ok(ChangeHash(h))
     }
 
     pub fn strings(&mut self) -> DecodeResult<Vec<String>> {

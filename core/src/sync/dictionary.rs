@@ -35,7 +35,46 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
-/// `body` compressed against the dictionary.
+/// The first four bytes of every zstd frame: known to both sides, so never sent.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const RAW: u8 = 0;
+const ZSTD: u8 = 1;
+
+/// A message body as it travels: a form byte, then either the body itself (when compressing
+/// would not make it smaller, as for an idle sync's few bytes) or its zstd frame against the
+/// dictionary without the frame's constant magic number.
+pub fn pack(body: &[u8]) -> Vec<u8> {
+    let frame = compress(body);
+    let mut out = Vec::with_capacity(frame.len().min(body.len()) + 1);
+    match frame.strip_prefix(&ZSTD_MAGIC[..]) {
+        Some(rest) if rest.len() < body.len() => {
+            out.push(ZSTD);
+            out.extend_from_slice(rest);
+        }
+        _ => {
+            out.push(RAW);
+            out.extend_from_slice(body);
+        }
+    }
+    out
+}
+
+/// What `pack` made, refused when it is damaged or would be larger than `max` bytes.
+pub fn unpack(bytes: &[u8], max: usize) -> Option<Vec<u8>> {
+    let (&form, rest) = bytes.split_first()?;
+    match form {
+        RAW if rest.len() <= max => Some(rest.to_vec()),
+        ZSTD => {
+            let mut frame = Vec::with_capacity(rest.len() + 4);
+            frame.extend_from_slice(&ZSTD_MAGIC);
+            frame.extend_from_slice(rest);
+            decompress(&frame, max)
+        }
+        _ => None,
+    }
+}
+
+/// `body` compressed against the dictionary, as a standard zstd frame.
 pub fn compress(body: &[u8]) -> Vec<u8> {
     COMPRESSORS.with(|cell| {
         let mut cell = cell.borrow_mut();
@@ -80,12 +119,37 @@ mod tests {
     }
 
     #[test]
+    fn small_bodies_travel_as_they_are_and_larger_ones_compressed() {
+        for (body, form) in [
+            (vec![], RAW),
+            (vec![5, 0, 0, 0], RAW),
+            (b"changes to 1 record(s) sent to the server".repeat(3), ZSTD),
+            (vec![7u8; 200_000], ZSTD),
+        ] {
+            let packed = pack(&body);
+            assert_eq!(packed[0], form);
+            assert!(packed.len() <= body.len() + 1);
+            assert_eq!(unpack(&packed, body.len()).unwrap(), body);
+        }
+        assert!(unpack(&pack(&[1, 2, 3]), 2).is_none(), "over the limit");
+        assert!(unpack(&[9, 1, 2], 100).is_none(), "an unknown form");
+        assert!(unpack(&[], 100).is_none());
+    }
+
+    #[test]
     fn bodies_round_trip_and_damage_is_refused() {
-        for body in [vec![], b"changes to 1 record(s) sent".to_vec(), vec![7u8; 200_000]] {
+        for body in [
+            vec![],
+            b"changes to 1 record(s) sent".to_vec(),
+            vec![7u8; 200_000],
+        ] {
             let packed = compress(&body);
             assert_eq!(decompress(&packed, body.len()).unwrap(), body);
             if !body.is_empty() {
-                assert!(decompress(&packed, body.len() - 1).is_none(), "over the limit");
+                assert!(
+                    decompress(&packed, body.len() - 1).is_none(),
+                    "over the limit"
+                );
             }
         }
         let mut packed = compress(b"a small body of text, compressed");

@@ -1,6 +1,6 @@
-//! The sync protocol's messages (design §5) and their wire form: `PVSY` magic, a two-byte
-//! version, then the binary body (see `codec`) compressed with zstd against the protocol's
-//! dictionary (see `dictionary`). One request and one response
+//! The sync protocol's messages (design §5) and their wire form: `PV` magic, a one-byte
+//! version, then the binary body (see `codec`), compressed with zstd against the protocol's
+//! dictionary when that makes it smaller (see `dictionary::pack`). One request and one response
 //! make a sync in steady state.
 //!
 //! Request: a sequence number that only ever grows (the server refuses a replay), the server
@@ -15,14 +15,21 @@
 
 use automerge::ChangeHash;
 
-use super::dictionary;
 use super::codec::{DecodeError, DecodeResult, Reader, Writer};
+use super::dictionary;
 use crate::audit::Entry;
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
-pub const MAGIC: &[u8; 4] = b"PVSY";
+pub const MAGIC: &[u8; 2] = b"PV";
 pub const VERSION: u16 = 3;
+/// Versions 1 and 2 began `PVSY` and a two-byte version: recognised, to say which they are.
+const LEGACY_MAGIC: &[u8; 4] = b"PVSY";
+const HEADER_LEN: usize = MAGIC.len() + 1;
+/// How much of the last audit entry's hash a request carries: its first 128 bits, which the
+/// receiver's rebuilt chain must match. Finding other entries with the same 128 bits is as far
+/// out of reach as finding them for all 256.
+pub const AUDIT_CLAIM_BYTES: usize = 16;
 /// The most a message body may decompress to.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
@@ -71,7 +78,9 @@ pub enum DocOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocAck {
-    pub id: String,
+    /// Which of the request's documents this answers, by its place in `SyncRequest::docs`:
+    /// an index costs a byte where the id would cost seventeen.
+    pub doc: usize,
     pub outcome: DocOutcome,
 }
 
@@ -111,12 +120,35 @@ fn kind_from(c: u8) -> DecodeResult<RecordKind> {
     }
 }
 
+/// The base an upload's changes imply: the dependencies they name that are not among them.
+/// None when the bytes are not changes.
+fn implied_base(changes: &[u8]) -> Option<Vec<ChangeHash>> {
+    let mut doc = automerge::AutoCommit::new();
+    doc.load_incremental(changes).ok()?;
+    let mut deps = doc.get_missing_deps(&[]);
+    deps.sort();
+    Some(deps)
+}
+
+/// Each document's id, kind, base and changes. The base is written as a tag: an even tag is
+/// twice the number of hashes that follow; 1 says the base is exactly the dependencies the
+/// changes name outside themselves (an ordinary edit), which the receiver reads off the
+/// changes instead of 32 bytes a head.
 fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
     w.varint(docs.len() as u64);
     for d in docs {
         w.id(&d.id);
         w.u8(kind_code(d.kind));
-        w.heads(&d.base);
+        let mut base = d.base.clone();
+        base.sort();
+        if !base.is_empty() && implied_base(&d.changes).as_ref() == Some(&base) {
+            w.varint(1);
+        } else {
+            w.varint(2 * d.base.len() as u64);
+            for h in &d.base {
+                w.hash(h);
+            }
+        }
         w.bytes(&d.changes);
     }
 }
@@ -125,21 +157,44 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     let n = r.count(4)?;
     (0..n)
         .map(|_| {
+            let id = r.id()?;
+            let kind = kind_from(r.u8()?)?;
+            let tag = r.varint()?;
+            let explicit = if tag % 2 == 0 {
+                let count = usize::try_from(tag / 2).map_err(|_| DecodeError("base"))?;
+                if count > r.remaining() / 32 {
+                    return Err(DecodeError("base"));
+                }
+                (0..count)
+                    .map(|_| r.hash())
+                    .collect::<DecodeResult<Vec<_>>>()?
+            } else if tag == 1 {
+                vec![]
+            } else {
+                return Err(DecodeError("base"));
+            };
+            let changes = r.bytes()?.to_vec();
+            let base = if tag == 1 {
+                implied_base(&changes).ok_or(DecodeError("changes"))?
+            } else {
+                explicit
+            };
             Ok(DocChanges {
-                id: r.id()?,
-                kind: kind_from(r.u8()?)?,
-                base: r.heads()?,
-                changes: r.bytes()?.to_vec(),
+                id,
+                kind,
+                base,
+                changes,
             })
         })
         .collect()
 }
 
-/// The audit entries of a request, compactly (protocol version 2): the first sequence number
-/// once (the rest follow it one by one); each time as milliseconds after the entry before (the
-/// first after the epoch), or as text when it is not in the log's own format; user, role,
-/// action and record as indexes into a table of the message's distinct strings; the detail as
-/// text; and only the last entry's hash. The receiver rebuilds every hash from the chain it
+/// The audit entries of a request, compactly: the first sequence number once (the rest follow
+/// it one by one); each time as milliseconds after the entry before (the first after the
+/// epoch), or as text when it is not in the log's own format; user and role only when they
+/// differ from the entry before, and action and record, as indexes into a table of the
+/// message's distinct strings; the detail as text; and the first 128 bits of the last entry's
+/// hash. The receiver rebuilds every hash from the chain it
 /// holds and checks the last against the one sent, so a changed, missing or reordered entry
 /// still fails verification.
 fn write_audit(w: &mut Writer, entries: &[Entry]) {
@@ -162,25 +217,35 @@ fn write_audit(w: &mut Writer, entries: &[Entry]) {
     }
     let index = |f: &str| table.iter().position(|t| *t == f).unwrap_or(0) as u64;
     let mut prev_ms: i64 = 0;
+    let mut prev_who: Option<(&str, &str)> = None;
     for e in entries {
+        // the tag's lowest bit: the time follows as text; the next: user and role follow;
+        // the rest: the time as milliseconds after the entry before
+        let who = (e.user.as_str(), e.role.as_str());
+        let who_bit = u64::from(prev_who != Some(who)) << 1;
+        prev_who = Some(who);
         match log_millis(&e.at).filter(|ms| *ms >= prev_ms) {
             Some(ms) => {
-                // even: a delta in milliseconds; odd: a time as text
-                w.varint(((ms - prev_ms) as u64) << 1);
+                w.varint((((ms - prev_ms) as u64) << 2) | who_bit);
                 prev_ms = ms;
             }
             None => {
-                w.varint(1);
+                w.varint(1 | who_bit);
                 w.str(&e.at);
             }
         }
-        for f in [&e.user, &e.role, &e.action, &e.record] {
-            w.varint(index(f));
+        if who_bit != 0 {
+            w.varint(index(&e.user));
+            w.varint(index(&e.role));
         }
+        w.varint(index(&e.action));
+        w.varint(index(&e.record));
         w.str(&e.detail);
     }
     let last = entries.last().expect("not empty");
-    w.bytes(&hex::decode(&last.hash).unwrap_or_default());
+    let mut claim = hex::decode(&last.hash).unwrap_or_default();
+    claim.truncate(AUDIT_CLAIM_BYTES);
+    w.bytes(&claim);
 }
 
 /// Milliseconds since the epoch of a time in the audit log's format
@@ -214,6 +279,7 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
         t
     };
     let mut prev_ms: i64 = 0;
+    let mut prev_who: Option<(String, String)> = None;
     let mut out: Vec<Entry> = Vec::with_capacity(n);
     for i in 0..n {
         let seq = first
@@ -221,9 +287,12 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
             .ok_or(DecodeError("audit sequence"))?;
         let tag = r.varint()?;
         let at = if tag & 1 == 1 {
+            if tag >> 2 != 0 {
+                return Err(DecodeError("audit time"));
+            }
             r.str()?
         } else {
-            let delta = i64::try_from(tag >> 1).map_err(|_| DecodeError("audit time"))?;
+            let delta = i64::try_from(tag >> 2).map_err(|_| DecodeError("audit time"))?;
             prev_ms = prev_ms
                 .checked_add(delta)
                 .ok_or(DecodeError("audit time"))?;
@@ -233,7 +302,13 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
             let i = usize::try_from(r.varint()?).map_err(|_| DecodeError("audit string"))?;
             table.get(i).cloned().ok_or(DecodeError("audit string"))
         };
-        let (user, role, action, record) = (field()?, field()?, field()?, field()?);
+        let (user, role) = match (tag & 2 != 0, prev_who.take()) {
+            (true, _) => (field()?, field()?),
+            (false, Some(who)) => who,
+            (false, None) => return Err(DecodeError("audit user")),
+        };
+        prev_who = Some((user.clone(), role.clone()));
+        let (action, record) = (field()?, field()?);
         let detail = r.str()?;
         out.push(Entry {
             seq,
@@ -248,7 +323,7 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
         });
     }
     let claimed = r.bytes()?;
-    if claimed.len() != 32 {
+    if claimed.len() != AUDIT_CLAIM_BYTES {
         return Err(DecodeError("audit hash"));
     }
     if let Some(last) = out.last_mut() {
@@ -257,25 +332,30 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
     Ok(out)
 }
 
-fn seal(body: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() / 2 + 8);
+/// A message body in its envelope: the magic, the version in one byte, the packed body.
+pub fn seal(body: Vec<u8>) -> Vec<u8> {
+    let packed = dictionary::pack(&body);
+    let mut out = Vec::with_capacity(HEADER_LEN + packed.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_be_bytes());
-    out.extend_from_slice(&dictionary::compress(&body));
+    out.push(VERSION as u8);
+    out.extend_from_slice(&packed);
     out
 }
 
 fn unseal(bytes: &[u8]) -> Result<Vec<u8>> {
-    if bytes.len() < 6 || &bytes[..4] != MAGIC {
+    let version = if bytes.len() >= 6 && bytes.starts_with(LEGACY_MAGIC) {
+        u16::from_be_bytes([bytes[4], bytes[5]])
+    } else if bytes.len() >= HEADER_LEN && bytes.starts_with(MAGIC) {
+        u16::from(bytes[MAGIC.len()])
+    } else {
         return Err(Error::Protocol("not a Provide sync message".into()));
-    }
-    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    };
     if version != VERSION {
         return Err(Error::Protocol(format!(
             "protocol version {version} is not supported (this side speaks {VERSION})"
         )));
     }
-    dictionary::decompress(&bytes[6..], MAX_BODY)
+    dictionary::unpack(&bytes[HEADER_LEN..], MAX_BODY)
         .ok_or_else(|| Error::Protocol("the message body is damaged or too large".into()))
 }
 
@@ -293,7 +373,8 @@ impl SyncRequest {
         let mut w = Writer::new();
         w.varint(self.request_seq);
         w.varint(self.cursor);
-        w.varint(self.max_response_bytes);
+        // in KiB: the limit is advisory, and a byte smaller
+        w.varint(self.max_response_bytes.div_ceil(1024));
         write_docs(&mut w, &self.docs);
         write_audit(&mut w, &self.audit);
         w.into_bytes()
@@ -306,7 +387,7 @@ impl SyncRequest {
             Ok(SyncRequest {
                 request_seq: r.varint()?,
                 cursor: r.varint()?,
-                max_response_bytes: r.varint()?,
+                max_response_bytes: r.varint()?.saturating_mul(1024),
                 docs: read_docs(&mut r)?,
                 audit: read_audit(&mut r)?,
             })
@@ -326,9 +407,18 @@ impl SyncResponse {
     pub fn body(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.varint(self.request_seq);
-        w.varint(self.acks.len() as u64);
+        // what follows: the flags, then only the lists that are not empty
+        w.u8(u8::from(self.more)
+            | (u8::from(self.revoked) << 1)
+            | (u8::from(self.audit_rejected) << 2)
+            | (u8::from(!self.acks.is_empty()) << 3)
+            | (u8::from(!self.updates.is_empty()) << 4)
+            | (u8::from(!self.purge.is_empty()) << 5));
+        if !self.acks.is_empty() {
+            w.varint(self.acks.len() as u64);
+        }
         for a in &self.acks {
-            w.id(&a.id);
+            w.varint(a.doc as u64);
             match &a.outcome {
                 DocOutcome::Accepted => w.u8(0),
                 DocOutcome::NeedHistory => w.u8(1),
@@ -338,16 +428,17 @@ impl SyncResponse {
                 }
             }
         }
-        write_docs(&mut w, &self.updates);
-        w.varint(self.purge.len() as u64);
-        for id in &self.purge {
-            w.id(id);
+        if !self.updates.is_empty() {
+            write_docs(&mut w, &self.updates);
+        }
+        if !self.purge.is_empty() {
+            w.varint(self.purge.len() as u64);
+            for id in &self.purge {
+                w.id(id);
+            }
         }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
-        w.u8(u8::from(self.more)
-            | (u8::from(self.revoked) << 1)
-            | (u8::from(self.audit_rejected) << 2));
         w.into_bytes()
     }
 
@@ -356,10 +447,14 @@ impl SyncResponse {
         let mut r = Reader::new(&body);
         let resp = (|| {
             let request_seq = r.varint()?;
-            let n = r.count(2)?;
+            let flags = r.u8()?;
+            if flags >> 6 != 0 {
+                return Err(DecodeError("unknown flags"));
+            }
+            let n = if flags & 8 != 0 { r.count(2)? } else { 0 };
             let mut acks = Vec::with_capacity(n);
             for _ in 0..n {
-                let id = r.id()?;
+                let doc = usize::try_from(r.varint()?).map_err(|_| DecodeError("document"))?;
                 let outcome = match r.u8()? {
                     0 => DocOutcome::Accepted,
                     1 => DocOutcome::NeedHistory,
@@ -372,15 +467,19 @@ impl SyncResponse {
                     }),
                     _ => return Err(DecodeError("unknown outcome")),
                 };
-                acks.push(DocAck { id, outcome });
+                acks.push(DocAck { doc, outcome });
             }
-            let updates = read_docs(&mut r)?;
-            let purge = (0..r.count(2)?)
+            let updates = if flags & 16 != 0 {
+                read_docs(&mut r)?
+            } else {
+                vec![]
+            };
+            let purge_count = if flags & 32 != 0 { r.count(2)? } else { 0 };
+            let purge = (0..purge_count)
                 .map(|_| r.id())
                 .collect::<DecodeResult<Vec<_>>>()?;
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
-            let flags = r.u8()?;
             Ok(SyncResponse {
                 request_seq,
                 acks,
@@ -408,15 +507,15 @@ mod tests {
         SyncResponse {
             acks: vec![
                 DocAck {
-                    id: "a".into(),
+                    doc: 0,
                     outcome: DocOutcome::Accepted,
                 },
                 DocAck {
-                    id: "b".into(),
+                    doc: 1,
                     outcome: DocOutcome::NeedHistory,
                 },
                 DocAck {
-                    id: "c".into(),
+                    doc: 2,
                     outcome: DocOutcome::Refused(Refusal::OutOfScope),
                 },
             ],
@@ -482,7 +581,7 @@ mod tests {
         let mut req = SyncRequest {
             request_seq: 1,
             cursor: 0,
-            max_response_bytes: 1,
+            max_response_bytes: 1024,
             docs: vec![],
             audit: upload.to_vec(),
         };
@@ -541,9 +640,15 @@ mod tests {
     #[test]
     fn wrong_version_truncation_and_garbage_are_clear_errors() {
         let mut bytes = sample_response().encode();
-        bytes[5] = 9;
+        bytes[2] = 9;
         assert!(
             matches!(SyncResponse::decode(&bytes), Err(Error::Protocol(m)) if m.contains("version 9"))
+        );
+        // a version 2 message says so
+        let mut bytes = b"PVSY".to_vec();
+        bytes.extend_from_slice(&[0, 2, 1, 2, 3]);
+        assert!(
+            matches!(SyncResponse::decode(&bytes), Err(Error::Protocol(m)) if m.contains("version 2"))
         );
         let bytes = sample_response().encode();
         assert!(SyncResponse::decode(&bytes[..bytes.len() - 3]).is_err());

@@ -78,7 +78,7 @@ impl Service {
 
         let actors = self.storage.actors_of_user(&device.user)?;
         let mut events = Vec::new();
-        for doc in &request.docs {
+        for (index, doc) in request.docs.iter().enumerate() {
             let taken = self.take_doc(device, &actors, doc)?;
             let what = match &taken.outcome {
                 DocOutcome::Accepted => ("receive", "changes accepted".to_string()),
@@ -94,7 +94,7 @@ impl Service {
                 self.move_health_record(&doc.id, division, team)?;
             }
             response.acks.push(DocAck {
-                id: doc.id.clone(),
+                doc: index,
                 outcome: taken.outcome,
             });
         }
