@@ -10,6 +10,7 @@ pub mod edit;
 pub mod heads;
 pub mod history;
 pub mod migrate;
+pub mod wire;
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use autosurgeon::{hydrate, reconcile};
@@ -164,32 +165,6 @@ impl RecordDoc {
     /// The changes made after `heads` (all changes when `heads` is empty).
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
-    }
-
-    /// The whole document as it travels in a sync message: not compressed here, so that the
-    /// message's own compression works across every document in it (keys and values that
-    /// recur from one case to the next cost almost nothing the second time).
-    pub fn wire_snapshot(&mut self) -> Vec<u8> {
-        self.doc.save_nocompress()
-    }
-
-    /// The changes after `heads` as they travel in a sync message: an Automerge bundle (the
-    /// changes' dependencies on each other as indexes instead of 32-byte hashes, one table of
-    /// actors, and the metadata in columns) when that is smaller than the changes one by one.
-    /// Bundles are only ever a wire form: what is stored on either side is change chunks.
-    pub fn wire_changes_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
-        let changes = self.doc.get_changes(heads);
-        let one_by_one: Vec<u8> = changes
-            .iter()
-            .flat_map(|c| c.raw_bytes().to_vec())
-            .collect();
-        if changes.len() < 2 {
-            return one_by_one;
-        }
-        match self.doc.bundle(changes.iter().map(|c| c.hash())) {
-            Ok(bundle) if bundle.bytes().len() < one_by_one.len() => bundle.bytes().to_vec(),
-            _ => one_by_one,
-        }
     }
 
     /// Merges changes from elsewhere (a bundle, the server). Applying a change twice does

@@ -173,7 +173,8 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
             } else {
                 return Err(DecodeError("base"));
             };
-            let changes = r.bytes()?.to_vec();
+            let changes =
+                crate::record::wire::from_wire(r.bytes()?).ok_or(DecodeError("changes"))?;
             let base = if tag == 1 {
                 implied_base(&changes).ok_or(DecodeError("changes"))?
             } else {
