@@ -639,6 +639,38 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_holding_an_automerge_bundle_is_refused_whole() {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        for i in 0..3 {
+            doc.put(automerge::ROOT, "status", format!("edit {i}"))
+                .unwrap();
+            doc.commit();
+        }
+        let hashes: Vec<_> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        let bundle = doc.bundle(hashes).unwrap().bytes().to_vec();
+        let req = SyncRequest {
+            docs: vec![DocChanges {
+                id: "a".into(),
+                kind: RecordKind::Case,
+                base: vec![],
+                changes: bundle,
+            }],
+            ..Default::default()
+        };
+        let err = SyncRequest::decode(&req.encode()).unwrap_err();
+        assert!(matches!(err, Error::Protocol(m) if m.contains("changes")));
+        let plain = SyncRequest {
+            docs: vec![DocChanges {
+                changes: doc.save_after(&[]),
+                ..req.docs[0].clone()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(SyncRequest::decode(&plain.encode()).unwrap(), plain);
+    }
+
+    #[test]
     fn wrong_version_truncation_and_garbage_are_clear_errors() {
         let mut bytes = sample_response().encode();
         bytes[2] = 9;
