@@ -5,13 +5,11 @@
 //! chunks, the format both sides store.
 //!
 //! Automerge 0.12 can also pack changes into a "bundle" (dependencies as indexes instead of
-//! 32-byte hashes), which would save about a quarter of a day offline's bytes. It is marked
+//! 32-byte hashes), which would save about a third of a day offline's bytes. It is marked
 //! experimental, and fuzzing it here showed why: its parser panics on about 7% of random
 //! mutations of a real bundle, and a 2,000-case property test of damaged bundles had not
 //! finished after ten minutes. A sync server cannot take that from the network, so bundles are
 //! not used, and `from_wire` refuses any bundle chunk before the loaders see it.
-
-use automerge::ChangeHash;
 
 use super::RecordDoc;
 
@@ -23,11 +21,6 @@ impl RecordDoc {
     /// The whole document as it travels in a sync message.
     pub fn wire_snapshot(&mut self) -> Vec<u8> {
         self.doc_mut().save_nocompress()
-    }
-
-    /// The changes after `heads` as they travel in a sync message.
-    pub fn wire_changes_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
-        self.save_after(heads)
     }
 }
 

@@ -118,7 +118,7 @@ impl Store {
             let changes = if base.is_empty() {
                 rec.wire_snapshot()
             } else {
-                rec.wire_changes_after(&base)
+                rec.save_after(&base)
             };
             size += changes.len();
             out.push(Upload {

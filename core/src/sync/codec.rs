@@ -1,7 +1,7 @@
 //! A small, bounded binary codec for the sync protocol: unsigned LEB128 varints,
 //! length-prefixed bytes and strings, 32-byte change hashes, and record ids (a UUID as its 16
-//! bytes rather than 36 characters). Decoding never panics and never
-//! allocates more than the input could hold, whatever bytes it is given.
+//! bytes rather than 36 characters). Decoding never panics and never allocates more than the
+//! input could hold, whatever bytes it is given.
 
 use automerge::ChangeHash;
 
@@ -70,21 +70,15 @@ impl Writer {
         }
     }
 
-    pub fn heads(&mut self, heads: &[ChangeHash]) {
-        self.varint(heads.len() as u64);
-        for h in heads {
-            self.hash(h);
-        }
-    }
-
     pub fn hash(&mut self, h: &ChangeHash) {
         self.buf.extend_from_slice(&h.0);
     }
 
-    pub fn strings(&mut self, items: &[String]) {
-        self.varint(items.len() as u64);
-        for s in items {
-            self.str(s);
+    /// A list of record ids.
+    pub fn ids(&mut self, ids: &[String]) {
+        self.varint(ids.len() as u64);
+        for id in ids {
+            self.id(id);
         }
     }
 }
@@ -167,9 +161,7 @@ impl<'a> Reader<'a> {
                 if self.remaining() < 16 {
                     return Err(DecodeError("record id"));
                 }
-                let mut raw = [0u8; 16];
-                raw.copy_from_slice(&self.buf[self.pos..self.pos + 16]);
-                self.pos += 16;
+                let raw = self.fixed::<16>("record id")?;
                 let rest = self.str()?;
                 Ok(format!(
                     "{}{rest}",
@@ -180,24 +172,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn heads(&mut self) -> DecodeResult<Vec<ChangeHash>> {
-        let n = self.count(32)?;
-        (0..n).map(|_| self.hash()).collect()
-    }
-
     pub fn hash(&mut self) -> DecodeResult<ChangeHash> {
-        if self.remaining() < 32 {
-            return Err(DecodeError("change hash"));
-        }
-        let mut h = [0u8; 32];
-        h.copy_from_slice(&self.buf[self.pos..self.pos + 32]);
-        self.pos += 32;
-        Ok(ChangeHash(h))
+        self.fixed::<32>("change hash").map(ChangeHash)
     }
 
-    pub fn strings(&mut self) -> DecodeResult<Vec<String>> {
-        let n = self.count(1)?;
-        (0..n).map(|_| self.str()).collect()
+    /// What `Writer::ids` wrote.
+    pub fn ids(&mut self) -> DecodeResult<Vec<String>> {
+        // an id is at least its tag and an empty text's length
+        let n = self.count(2)?;
+        (0..n).map(|_| self.id()).collect()
+    }
+
+    /// The next `N` bytes, exactly.
+    fn fixed<const N: usize>(&mut self, what: &'static str) -> DecodeResult<[u8; N]> {
+        if self.remaining() < N {
+            return Err(DecodeError(what));
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
+        self.pos += N;
+        Ok(out)
     }
 }
 
@@ -221,13 +215,15 @@ mod tests {
             w.varint(a);
             w.bytes(&b);
             w.str(&s);
-            w.heads(&[ChangeHash([7; 32])]);
+            w.hash(&ChangeHash([7; 32]));
+            w.ids(std::slice::from_ref(&s));
             let bytes = w.into_bytes();
             let mut r = Reader::new(&bytes);
             prop_assert_eq!(r.varint().unwrap(), a);
             prop_assert_eq!(r.bytes().unwrap(), &b[..]);
-            prop_assert_eq!(r.str().unwrap(), s);
-            prop_assert_eq!(r.heads().unwrap(), vec![ChangeHash([7; 32])]);
+            prop_assert_eq!(r.str().unwrap(), s.clone());
+            prop_assert_eq!(r.hash().unwrap(), ChangeHash([7; 32]));
+            prop_assert_eq!(r.ids().unwrap(), vec![s]);
             prop_assert!(r.finish().is_ok());
         }
 
@@ -249,8 +245,8 @@ mod tests {
             let mut r = Reader::new(&input);
             let _ = r.id();
             let _ = r.varint();
-            let _ = r.heads();
-            let _ = r.strings();
+            let _ = r.hash();
+            let _ = r.ids();
             let _ = r.bytes();
         }
     }

@@ -433,10 +433,7 @@ impl SyncResponse {
             write_docs(&mut w, &self.updates);
         }
         if !self.purge.is_empty() {
-            w.varint(self.purge.len() as u64);
-            for id in &self.purge {
-                w.id(id);
-            }
+            w.ids(&self.purge);
         }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
@@ -475,10 +472,7 @@ impl SyncResponse {
             } else {
                 vec![]
             };
-            let purge_count = if flags & 32 != 0 { r.count(2)? } else { 0 };
-            let purge = (0..purge_count)
-                .map(|_| r.id())
-                .collect::<DecodeResult<Vec<_>>>()?;
+            let purge = if flags & 32 != 0 { r.ids()? } else { vec![] };
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             Ok(SyncResponse {

@@ -429,7 +429,7 @@ impl Service {
             let changes = if known.is_empty() {
                 rec.wire_snapshot()
             } else {
-                rec.wire_changes_after(&known)
+                rec.save_after(&known)
             };
             if changes.is_empty() {
                 cursor = meta.seq;
