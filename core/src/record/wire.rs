@@ -14,7 +14,7 @@
 use super::RecordDoc;
 
 /// Every Automerge chunk starts with these four bytes, then a 4-byte checksum, then its type.
-const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+pub(crate) const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const BUNDLE_TYPE: u8 = 3;
 
 impl RecordDoc {
@@ -27,8 +27,8 @@ impl RecordDoc {
 /// What arrived in a message, for the ordinary loaders: None when it holds a bundle chunk.
 /// Chunks are walked by their headers; bytes that do not walk as chunks are left for the
 /// loaders to refuse.
-pub fn from_wire(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut rest = bytes;
+pub fn from_wire(bytes: Vec<u8>) -> Option<Vec<u8>> {
+    let mut rest = &bytes[..];
     while !rest.is_empty() {
         if rest.len() < 10 || rest[..4] != CHUNK_MAGIC {
             break;
@@ -41,7 +41,7 @@ pub fn from_wire(bytes: &[u8]) -> Option<Vec<u8>> {
             _ => break,
         }
     }
-    Some(bytes.to_vec())
+    Some(bytes)
 }
 
 /// The length of the chunk at the start of `bytes`: its header (magic, checksum, type, the
@@ -75,19 +75,16 @@ mod tests {
         }
         let chunks = doc.save_after(&base);
         let whole = doc.save_nocompress();
-        assert_eq!(from_wire(&chunks).unwrap(), chunks);
-        assert_eq!(from_wire(&whole).unwrap(), whole);
+        assert_eq!(from_wire(chunks.clone()).unwrap(), chunks);
+        assert_eq!(from_wire(whole.clone()).unwrap(), whole);
         let hashes: Vec<_> = doc.get_changes(&base).iter().map(|c| c.hash()).collect();
         let bundle = doc.bundle(hashes).unwrap().bytes().to_vec();
-        assert!(from_wire(&bundle).is_none());
+        assert!(from_wire(bundle.clone()).is_none());
         let mut after_changes = chunks.clone();
         after_changes.extend_from_slice(&bundle);
-        assert!(
-            from_wire(&after_changes).is_none(),
-            "a bundle after changes"
-        );
+        assert!(from_wire(after_changes).is_none(), "a bundle after changes");
         assert_eq!(
-            from_wire(b"garbage").unwrap(),
+            from_wire(b"garbage".to_vec()).unwrap(),
             b"garbage",
             "left to the loaders"
         );

@@ -29,16 +29,13 @@ impl Writer {
         self.buf.push(v);
     }
 
-    pub fn varint(&mut self, mut v: u64) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                self.buf.push(byte);
-                return;
-            }
-            self.buf.push(byte | 0x80);
-        }
+    pub fn varint(&mut self, v: u64) {
+        put_varint(&mut self.buf, v);
+    }
+
+    /// A signed number, zigzagged so that small ones either side of zero take a byte.
+    pub fn signed(&mut self, v: i64) {
+        self.varint(((v << 1) ^ (v >> 63)) as u64);
     }
 
     pub fn bytes(&mut self, b: &[u8]) {
@@ -83,6 +80,33 @@ impl Writer {
     }
 }
 
+/// An unsigned LEB128 varint appended to `buf` (Automerge writes its numbers the same way).
+pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            buf.push(byte);
+            return;
+        }
+        buf.push(byte | 0x80);
+    }
+}
+
+/// A signed LEB128 number appended to `buf` (how Automerge writes a change's time).
+pub fn put_signed_leb(buf: &mut Vec<u8>, mut v: i64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
+        if done {
+            buf.push(byte);
+            return;
+        }
+        buf.push(byte | 0x80);
+    }
+}
+
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -122,6 +146,28 @@ impl<'a> Reader<'a> {
                 .checked_shl(shift)
                 .ok_or(DecodeError("number too large"))?;
             if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("number too large"))
+    }
+
+    /// What `Writer::signed` wrote.
+    pub fn signed(&mut self) -> DecodeResult<i64> {
+        let z = self.varint()?;
+        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    /// A signed LEB128 number (what `put_signed_leb` wrote).
+    pub fn signed_leb(&mut self) -> DecodeResult<i64> {
+        let mut v: i64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= i64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift + 7 < 64 && b & 0x40 != 0 {
+                    v |= -1i64 << (shift + 7);
+                }
                 return Ok(v);
             }
         }
@@ -210,9 +256,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn values_round_trip(a in any::<u64>(), b in prop::collection::vec(any::<u8>(), 0..300), s in ".{0,40}") {
+        fn values_round_trip(a in any::<u64>(), t in any::<i64>(), b in prop::collection::vec(any::<u8>(), 0..300), s in ".{0,40}") {
             let mut w = Writer::new();
             w.varint(a);
+            w.signed(t);
+            let mut leb = Vec::new();
+            put_signed_leb(&mut leb, t);
+            w.buf.extend_from_slice(&leb);
             w.bytes(&b);
             w.str(&s);
             w.hash(&ChangeHash([7; 32]));
@@ -220,6 +270,8 @@ mod tests {
             let bytes = w.into_bytes();
             let mut r = Reader::new(&bytes);
             prop_assert_eq!(r.varint().unwrap(), a);
+            prop_assert_eq!(r.signed().unwrap(), t);
+            prop_assert_eq!(r.signed_leb().unwrap(), t);
             prop_assert_eq!(r.bytes().unwrap(), &b[..]);
             prop_assert_eq!(r.str().unwrap(), s.clone());
             prop_assert_eq!(r.hash().unwrap(), ChangeHash([7; 32]));

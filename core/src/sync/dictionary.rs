@@ -19,8 +19,8 @@ pub const DICTIONARY: &[u8] = include_bytes!("dictionary.bin");
 
 /// The SHA-256 of `DICTIONARY`, and the protocol version it belongs to.
 pub const PINNED: (u16, &str) = (
-    3,
-    "75a865435bdc6f5af6cfa30749e8f54d35fdae360928fda9814c5d9b34e23004",
+    4,
+    "b612940c6bd3d7f5419311d7a6a2df7c89b827908eefa2c8993ed2d86e79bfe0",
 );
 
 /// Messages up to this size are compressed hard (they are the many small ones: an edit, an

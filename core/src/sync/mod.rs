@@ -1,8 +1,9 @@
 //! Sync (design §5): the wire protocol shared by the device client and the sync server, who
 //! may hold what, and the device's client.
 //!
-//! - `protocol`, `codec`, `dictionary`: the messages, their bounded binary encoding, and the
-//!   compression dictionary both sides share.
+//! - `protocol`, `codec`, `changes`, `dictionary`: the messages, their bounded binary encoding,
+//!   how a record's changes travel without their dependency hashes, and the compression
+//!   dictionary both sides share.
 //! - `scope`: which documents a user may receive and change (design §7).
 //! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
 //! - `enrol`: turning a one-time code into an enrolled device store.
@@ -10,6 +11,7 @@
 //! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
 
 pub mod auto;
+mod changes;
 pub mod client;
 pub mod codec;
 pub mod dictionary;

@@ -16,13 +16,13 @@
 use automerge::ChangeHash;
 
 use super::codec::{DecodeError, DecodeResult, Reader, Writer};
-use super::dictionary;
+use super::{changes, dictionary};
 use crate::audit::Entry;
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
 pub const MAGIC: &[u8; 2] = b"PV";
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// Versions 1 and 2 began `PVSY` and a two-byte version: recognised, to say which they are.
 const LEGACY_MAGIC: &[u8; 4] = b"PVSY";
 const HEADER_LEN: usize = MAGIC.len() + 1;
@@ -32,6 +32,8 @@ const HEADER_LEN: usize = MAGIC.len() + 1;
 pub const AUDIT_CLAIM_BYTES: usize = 16;
 /// The most a message body may decompress to.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// The most the changes in one message may rebuild to (see `changes`).
+const MAX_REBUILT: usize = 2 * MAX_BODY;
 
 /// One document's changes, in either direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,20 +143,23 @@ fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
         w.u8(kind_code(d.kind));
         let mut base = d.base.clone();
         base.sort();
-        if !base.is_empty() && implied_base(&d.changes).as_ref() == Some(&base) {
+        let known = if !base.is_empty() && implied_base(&d.changes).as_ref() == Some(&base) {
             w.varint(1);
+            &[][..]
         } else {
             w.varint(2 * d.base.len() as u64);
             for h in &d.base {
                 w.hash(h);
             }
-        }
-        w.bytes(&d.changes);
+            &d.base[..]
+        };
+        changes::write(w, &d.changes, known);
     }
 }
 
 fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     let n = r.count(4)?;
+    let mut budget = MAX_REBUILT;
     (0..n)
         .map(|_| {
             let id = r.id()?;
@@ -173,8 +178,8 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
             } else {
                 return Err(DecodeError("base"));
             };
-            let changes =
-                crate::record::wire::from_wire(r.bytes()?).ok_or(DecodeError("changes"))?;
+            let changes = changes::read(r, &explicit, &mut budget)?;
+            let changes = crate::record::wire::from_wire(changes).ok_or(DecodeError("changes"))?;
             let base = if tag == 1 {
                 implied_base(&changes).ok_or(DecodeError("changes"))?
             } else {
@@ -671,7 +676,10 @@ mod tests {
         assert!(
             matches!(SyncResponse::decode(&bytes), Err(Error::Protocol(m)) if m.contains("version 9"))
         );
-        // a version 2 message says so
+        // a version 3 message (hashes in every change) says so, and so does a version 2 one
+        assert!(
+            matches!(SyncResponse::decode(b"PV\x03\x01\x02"), Err(Error::Protocol(m)) if m.contains("version 3"))
+        );
         let mut bytes = b"PVSY".to_vec();
         bytes.extend_from_slice(&[0, 2, 1, 2, 3]);
         assert!(
