@@ -11,6 +11,10 @@
 //! another division (so the devices under load do not walk them; see ARCHITECTURE). Each
 //! server process is restarted after seeding, so its peak memory (`VmHWM`) is that of the run.
 //!
+//! Each run starts a fresh server process and warms it up for `PROVIDE_LOAD_WARMUP_SECS` (10)
+//! of the same load before measuring: straight after seeding, caches are cold and
+//! PostgreSQL's planner has not yet analysed the seeded tables.
+//!
 //! Environment: `PROVIDE_LOAD_SECS` (60), `PROVIDE_LOAD_DEVICES` (1000),
 //! `PROVIDE_LOAD_DOCS` (`10000,100000`: the stored-document counts, in increasing order).
 
@@ -250,7 +254,7 @@ fn bench_backend(
     backend: &Backend,
     devices: usize,
     doc_counts: &[usize],
-    secs: f64,
+    (warmup, secs): (f64, f64),
     rows: &mut Vec<Row>,
 ) {
     let t0 = Instant::now();
@@ -291,7 +295,10 @@ fn bench_backend(
         drop(servers);
         servers = backend.start();
         urls = servers.iter().map(|s| s.1.clone()).collect();
-        let (m, back) = rt.block_on(run(&client, &urls, load, secs));
+        // warm the new process's caches (and PostgreSQL's statistics after the bulk seeding)
+        // before measuring; its peak memory covers both
+        let (_, back) = rt.block_on(run(&client, &urls, load, warmup));
+        let (m, back) = rt.block_on(run(&client, &urls, back, secs));
         load = back;
         let peak_kib = servers
             .iter()
@@ -315,6 +322,7 @@ fn bench_backend(
 
 fn main() {
     let secs: f64 = env("PROVIDE_LOAD_SECS", 60.0);
+    let warmup: f64 = env("PROVIDE_LOAD_WARMUP_SECS", 10.0);
     let devices: usize = env("PROVIDE_LOAD_DEVICES", 1000);
     let doc_counts: Vec<usize> = std::env::var("PROVIDE_LOAD_DOCS")
         .unwrap_or_else(|_| "10000,100000".into())
@@ -340,10 +348,10 @@ fn main() {
     }
     let mut rows = Vec::new();
     for b in &backends {
-        bench_backend(b, devices, &doc_counts, secs, &mut rows);
+        bench_backend(b, devices, &doc_counts, (warmup, secs), &mut rows);
     }
     println!(
-        "\nLoad: {devices} devices syncing concurrently in a closed loop, {secs:.0} s per row, server processes on loopback\n(one sync in five carries an edit; peak memory is VmHWM of each server process)\n"
+        "\nLoad: {devices} devices syncing concurrently in a closed loop, {secs:.0} s per row after {warmup:.0} s of warm-up, server processes on loopback\n(one sync in five carries an edit; peak memory is VmHWM of each server process, warm-up included)\n"
     );
     println!(
         "| {:<24} | {:>8} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} | {:>22} |",

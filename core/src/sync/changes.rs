@@ -354,6 +354,26 @@ mod tests {
                 let mut budget = 1 << 20;
                 let _ = read(&mut Reader::new(&input), &[], &mut budget);
             }
+
+            /// Damage to real packed changes is refused or rebuilds into chunks Automerge then
+            /// checks; it never panics.
+            #[test]
+            fn damaged_packed_changes_never_panic(
+                hits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)
+            ) {
+                let (mut doc, base) = edited();
+                let mut w = Writer::new();
+                write(&mut w, &doc.save_after(&base), &base);
+                let mut wire = w.into_bytes();
+                for (at, v) in hits {
+                    let i = at.index(wire.len());
+                    wire[i] = v;
+                }
+                let mut budget = 1 << 20;
+                if let Ok(bytes) = read(&mut Reader::new(&wire), &base, &mut budget) {
+                    let _ = AutoCommit::new().load_incremental(&bytes);
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@
 //! nothing read with another. Its hash is pinned to the protocol version below, so changing
 //! the file without changing `protocol::VERSION` fails the tests.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use zstd::bulk::{Compressor, Decompressor};
 
@@ -29,10 +29,32 @@ const SMALL: usize = 64 * 1024;
 const SMALL_LEVEL: i32 = 19;
 const LARGE_LEVEL: i32 = 3;
 
-thread_local! {
-    static COMPRESSORS: RefCell<Option<(Compressor<'static>, Compressor<'static>)>> =
-        const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
+/// Contexts kept for the next message, of each kind. A context holds the dictionary's tables
+/// and its working space (a few MiB at the small level), so a server answering on hundreds of
+/// threads keeps a few of them, not one a thread; one that finds none free makes its own.
+const KEPT: usize = 4;
+static SMALL_COMPRESSORS: Pool<Compressor<'static>> = Pool::new();
+static LARGE_COMPRESSORS: Pool<Compressor<'static>> = Pool::new();
+static DECOMPRESSORS: Pool<Decompressor<'static>> = Pool::new();
+
+struct Pool<T>(Mutex<Vec<T>>);
+
+impl<T> Pool<T> {
+    const fn new() -> Self {
+        Pool(Mutex::new(Vec::new()))
+    }
+
+    /// Runs `work` with a context from the pool, or a new one from `make`, and keeps it after.
+    fn with<R>(&self, make: impl FnOnce() -> T, work: impl FnOnce(&mut T) -> R) -> R {
+        let taken = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut context = taken.unwrap_or_else(make);
+        let out = work(&mut context);
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEPT {
+            kept.push(context);
+        }
+        out
+    }
 }
 
 /// The first four bytes of every zstd frame: known to both sides, so never sent.
@@ -76,17 +98,15 @@ pub fn unpack(bytes: &[u8], max: usize) -> Option<Vec<u8>> {
 
 /// `body` compressed against the dictionary, as a standard zstd frame.
 pub fn compress(body: &[u8]) -> Vec<u8> {
-    COMPRESSORS.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let (small, large) = cell.get_or_insert_with(|| {
-            (
-                Compressor::with_dictionary(SMALL_LEVEL, DICTIONARY).expect("a valid dictionary"),
-                Compressor::with_dictionary(LARGE_LEVEL, DICTIONARY).expect("a valid dictionary"),
-            )
-        });
-        let c = if body.len() <= SMALL { small } else { large };
-        c.compress(body).expect("in-memory compression")
-    })
+    let (pool, level) = if body.len() <= SMALL {
+        (&SMALL_COMPRESSORS, SMALL_LEVEL)
+    } else {
+        (&LARGE_COMPRESSORS, LARGE_LEVEL)
+    };
+    pool.with(
+        || Compressor::with_dictionary(level, DICTIONARY).expect("a valid dictionary"),
+        |c| c.compress(body).expect("in-memory compression"),
+    )
 }
 
 /// What `compress` made, refused when it is damaged or would be larger than `max` bytes.
@@ -94,13 +114,10 @@ pub fn decompress(bytes: &[u8], max: usize) -> Option<Vec<u8>> {
     // the frame says how large its content is; a frame that does not say is refused
     let size = zstd::zstd_safe::get_frame_content_size(bytes).ok()??;
     let size = usize::try_from(size).ok().filter(|s| *s <= max)?;
-    DECOMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let d = cell.get_or_insert_with(|| {
-            Decompressor::with_dictionary(DICTIONARY).expect("a valid dictionary")
-        });
-        d.decompress(bytes, size).ok()
-    })
+    DECOMPRESSORS.with(
+        || Decompressor::with_dictionary(DICTIONARY).expect("a valid dictionary"),
+        |d| d.decompress(bytes, size).ok(),
+    )
 }
 
 #[cfg(test)]
