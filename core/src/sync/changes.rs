@@ -87,8 +87,9 @@ pub(super) fn write(w: &mut Writer, bytes: &[u8], base: &[ChangeHash]) {
 }
 
 /// Reads what `write` wrote, rebuilding the chunks. `budget` is how many bytes of rebuilt
-/// chunks the rest of the message may still make: references are small and hashes are not, so
-/// without it a hostile message could rebuild to many times its own size.
+/// chunks the rest of the message may still make, spent before each allocation: references
+/// are small and hashes are not, so without it a hostile message could rebuild to many times
+/// its own size.
 pub(super) fn read(
     r: &mut Reader,
     base: &[ChangeHash],
@@ -110,6 +111,8 @@ pub(super) fn read(
     let mut out = Vec::new();
     for _ in 0..count {
         let n = r.count(1)?;
+        // spent before anything is allocated: a byte of reference becomes 32 bytes of hash
+        spend(budget, n.saturating_mul(32))?;
         let deps = (0..n)
             .map(|_| hashes.read(r, |r| r.hash()))
             .collect::<DecodeResult<Vec<_>>>()?;
@@ -122,10 +125,9 @@ pub(super) fn read(
             time: prev.time.wrapping_add(r.signed()?),
             ops: r.bytes()?,
         };
+        // the rest of the chunk: its parts, and at most 48 bytes of header and numbers
+        spend(budget, c.actor.len() + c.message.len() + c.ops.len() + 48)?;
         let (chunk, hash) = rebuild(&c);
-        *budget = budget.checked_sub(chunk.len()).ok_or(DecodeError(
-            "the changes rebuild to more than a message may hold",
-        ))?;
         out.extend_from_slice(&chunk);
         hashes.push(hash);
         prev = Previous {
@@ -135,6 +137,14 @@ pub(super) fn read(
         };
     }
     Ok(out)
+}
+
+/// Takes `n` bytes from what the message may still rebuild.
+fn spend(budget: &mut usize, n: usize) -> DecodeResult<()> {
+    *budget = budget.checked_sub(n).ok_or(DecodeError(
+        "the changes rebuild to more than a message may hold",
+    ))?;
+    Ok(())
 }
 
 /// The values of one kind both sides have seen so far, in the order they saw them.
@@ -340,6 +350,15 @@ mod tests {
         let mut budget = usize::MAX;
         assert!(read(&mut Reader::new(&wire), &[], &mut budget).is_err());
         let mut budget = 100;
+        assert!(read(&mut Reader::new(&wire), &base, &mut budget).is_err());
+        // one change naming the same hash a million times, a byte each: refused before the
+        // 32 MB of hashes are made
+        let mut w = Writer::new();
+        w.varint(2);
+        w.varint(1_000_000);
+        let mut wire = w.into_bytes();
+        wire.extend(std::iter::repeat_n(1u8, 1_000_000));
+        let mut budget = 1 << 20;
         assert!(read(&mut Reader::new(&wire), &base, &mut budget).is_err());
     }
 
