@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use provide_core::report::CheckedAuditQuery;
 use provide_sync_server::admin::{self, DataDir};
 use provide_sync_server::serve::{start, Listen};
 use provide_sync_server::service::Config;
@@ -235,10 +236,13 @@ fn run(cli: Cli) -> Result<()> {
             let rows = admin::audit(
                 &service,
                 &AuditFilter {
-                    device,
-                    user,
-                    record,
-                    action,
+                    entries: CheckedAuditQuery {
+                        device,
+                        user,
+                        record,
+                        action,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
             )?;

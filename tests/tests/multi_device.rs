@@ -200,8 +200,11 @@ fn health_records_and_other_teams_stay_out_of_scope() {
             .service
             .storage
             .audit(&provide_sync_server::storage::AuditFilter {
-                device: Some(d.store.device_id().to_string()),
-                action: Some("disclose".into()),
+                entries: provide_core::report::CheckedAuditQuery {
+                    device: Some(d.store.device_id().to_string()),
+                    action: Some("disclose".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             })
             .unwrap()

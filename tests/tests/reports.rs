@@ -412,7 +412,10 @@ fn audit_rows(w: &World, action: &str) -> Vec<provide_core::report::AuditRow> {
         .service
         .storage
         .audit(&provide_sync_server::storage::AuditFilter {
-            action: Some(action.into()),
+            entries: provide_core::report::CheckedAuditQuery {
+                action: Some(action.into()),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap()

@@ -46,7 +46,9 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
-/// An `AuditQuery` checked and made ready for storage: times as the log writes them.
+/// Which audit entries to read, checked and made ready for storage: times as the log writes
+/// them. What `AuditQuery::check` makes of a reader's query; the server's administrator
+/// builds one directly (with no limit, for the whole log).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckedAuditQuery {
     pub device: Option<String>,
@@ -57,7 +59,8 @@ pub struct CheckedAuditQuery {
     pub from: Option<String>,
     /// `at < until`.
     pub until: Option<String>,
-    pub limit: u32,
+    /// At most this many entries; None for all of them.
+    pub limit: Option<u32>,
 }
 
 fn log_time(t: DateTime<Utc>) -> String {
@@ -128,7 +131,7 @@ impl AuditQuery {
             action: filter("action", &self.action)?,
             from,
             until,
-            limit,
+            limit: Some(limit),
         })
     }
 
@@ -169,7 +172,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.from.as_deref(), Some("2026-03-01T00:00:00.000Z"));
         assert_eq!(q.until.as_deref(), Some("2026-04-01T00:00:00.000Z"));
-        assert_eq!((q.device, q.limit), (None, DEFAULT_AUDIT_LIMIT));
+        assert_eq!((q.device, q.limit), (None, Some(DEFAULT_AUDIT_LIMIT)));
         let q = AuditQuery {
             from: Some("2026-03-01T10:00:00+01:00".into()),
             to: Some("2026-03-01T10:00:00Z".into()),
@@ -220,7 +223,7 @@ mod tests {
             .check()
             .unwrap()
             .limit,
-            5_000
+            Some(5_000)
         );
     }
 

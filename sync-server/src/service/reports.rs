@@ -189,16 +189,9 @@ impl Service {
     /// Entries of the server's audit log, newest first, as far as the device's role may read.
     pub fn read_audit(&self, device: &Device, query: &AuditQuery) -> Result<Vec<AuditRow>> {
         self.may_read(device, Reading::AuditLog)?;
-        let q = query.check().map_err(bad_request)?;
         let filter = AuditFilter {
-            device: q.device,
-            user: q.user,
-            record: q.record,
-            action: q.action,
-            from: q.from,
-            until: q.until,
+            entries: query.check().map_err(bad_request)?,
             division: (device.role != Role::Admin).then(|| device.division.clone()),
-            limit: Some(q.limit as usize),
             newest_first: true,
         };
         let rows = self.storage.audit(&filter)?;

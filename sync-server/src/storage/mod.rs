@@ -26,7 +26,7 @@ use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::RecordDoc;
 pub use provide_core::report::AuditRow;
-use provide_core::report::{Attendance, Sighting};
+use provide_core::report::{Attendance, CheckedAuditQuery, Sighting};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -135,18 +135,11 @@ pub struct AuditEvent {
 /// Narrows an audit listing.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub device: Option<String>,
-    pub user: Option<String>,
-    pub record: Option<String>,
-    pub action: Option<String>,
-    /// Entries at or after this time (the log's own RFC 3339 text).
-    pub from: Option<String>,
-    /// Entries before this time.
-    pub until: Option<String>,
+    /// Which entries: by device, user, record, action and time, and how many.
+    pub entries: CheckedAuditQuery,
     /// Only what a division's supervisor may read: entries about the division's shared
     /// records, and entries about no record made by the division's devices.
     pub division: Option<String>,
-    pub limit: Option<usize>,
     /// Newest entries first (else oldest first).
     pub newest_first: bool,
 }

@@ -765,7 +765,8 @@ impl Storage for PostgresStorage {
 
     fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         let mut c = self.client()?;
-        let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+        let q = &f.entries;
+        let limit = q.limit.map(i64::from).unwrap_or(i64::MAX);
         let order = if f.newest_first { "DESC" } else { "ASC" };
         c.query(
             &format!(
@@ -781,13 +782,13 @@ impl Storage for PostgresStorage {
                  ORDER BY seq {order} LIMIT $5"
             ),
             &[
-                &f.device,
-                &f.user,
-                &f.record,
-                &f.action,
+                &q.device,
+                &q.user,
+                &q.record,
+                &q.action,
                 &limit,
-                &f.from,
-                &f.until,
+                &q.from,
+                &q.until,
                 &f.division,
             ],
         )?

@@ -637,9 +637,10 @@ impl Storage for SqliteStorage {
                     OR (record = '' AND device IN (SELECT id FROM devices WHERE division = ?8)))
              ORDER BY seq {order} LIMIT ?5"
         ))?;
-        let limit = f.limit.map(|l| l as i64).unwrap_or(i64::MAX);
+        let q = &f.entries;
+        let limit = q.limit.map(i64::from).unwrap_or(i64::MAX);
         let rows = stmt.query_map(
-            params![f.device, f.user, f.record, f.action, limit, f.from, f.until, f.division],
+            params![q.device, q.user, q.record, q.action, limit, q.from, q.until, f.division],
             |r| {
                 Ok(AuditRow {
                     seq: r.get::<_, i64>(0)? as u64,
