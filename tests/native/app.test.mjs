@@ -168,12 +168,12 @@ test("a status changed on both devices is shown as a conflict and resolved", { t
   assert.equal(await s.count('[data-testid="conflict-value"]'), 2);
   await shot("06-conflict", '[data-testid="conflicts-banner"]');
   // keep the officer's value: the first that names them
-  const values = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-value"]' });
+  const values = await s.elements('[data-testid="conflict-value"]');
   const texts = [];
   for (const v of values) texts.push(await s.cmd("GET", `/element/${elementId(v)}/text`));
   const pick = texts.findIndex((t) => /handed/i.test(t));
   assert.ok(pick >= 0, texts.join(" | "));
-  const buttons = await s.cmd("POST", "/elements", { using: "css selector", value: '[data-testid="conflict-choose"]' });
+  const buttons = await s.elements('[data-testid="conflict-choose"]');
   await s.cmd("POST", `/element/${elementId(buttons[pick])}/click`, {});
   await s.gone('[data-testid="conflicts-banner"]');
   await syncNowAndWait("synced");

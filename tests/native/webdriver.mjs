@@ -38,11 +38,27 @@ export class Session {
     }
   }
 
+  /**
+   * The elements matching `css`. WebKitWebDriver can answer "stale element reference" when the
+   * page re-renders while it collects them; that answer says nothing about the page, so it is
+   * asked again (a few times, then the error stands).
+   */
+  async elements(css) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cmd("POST", "/elements", { using: "css selector", value: css });
+      } catch (e) {
+        if (attempt >= 5 || !/stale element/i.test(String(e.message))) throw e;
+        await sleep(100);
+      }
+    }
+  }
+
   /** Waits for an element matching `css` to be present and returns its id. */
   async find(css, timeoutMs = 20_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = await this.cmd("POST", "/elements", { using: "css selector", value: css });
+      const found = await this.elements(css);
       if (found.length > 0) return elementId(found[0]);
       if (Date.now() > deadline) throw new Error(`not found within ${timeoutMs} ms: ${css}`);
       await sleep(150);
@@ -50,7 +66,7 @@ export class Session {
   }
 
   async count(css) {
-    return (await this.cmd("POST", "/elements", { using: "css selector", value: css })).length;
+    return (await this.elements(css)).length;
   }
 
   async gone(css, timeoutMs = 20_000) {
