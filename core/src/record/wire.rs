@@ -29,32 +29,50 @@ impl RecordDoc {
 /// loaders to refuse.
 pub fn from_wire(bytes: Vec<u8>) -> Option<Vec<u8>> {
     let mut rest = &bytes[..];
-    while !rest.is_empty() {
-        if rest.len() < 10 || rest[..4] != CHUNK_MAGIC {
-            break;
-        }
-        if rest[8] == BUNDLE_TYPE {
+    while rest.starts_with(&CHUNK_MAGIC) {
+        // refused by its header alone, whole or not
+        if rest.get(8) == Some(&BUNDLE_TYPE) {
             return None;
         }
-        match chunk_len(rest) {
-            Some(n) if n <= rest.len() => rest = &rest[n..],
-            _ => break,
+        match Chunk::at(rest) {
+            Some(chunk) => rest = &rest[chunk.len..],
+            None => break,
         }
     }
     Some(bytes)
 }
 
-/// The length of the chunk at the start of `bytes`: its header (magic, checksum, type, the
-/// body's length as a LEB128 number) and its body.
-fn chunk_len(bytes: &[u8]) -> Option<usize> {
-    let mut len: u64 = 0;
-    for (i, b) in bytes.get(9..)?.iter().take(10).enumerate() {
-        len |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return usize::try_from(len).ok()?.checked_add(9 + i + 1);
+/// The chunk at the start of some bytes, read from its header: magic, checksum, type, and the
+/// body's length as a LEB128 number.
+pub(crate) struct Chunk<'a> {
+    pub kind: u8,
+    pub body: &'a [u8],
+    /// Header and body.
+    pub len: usize,
+}
+
+impl<'a> Chunk<'a> {
+    /// None when `bytes` does not start with a whole chunk.
+    pub fn at(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.get(..4)? != CHUNK_MAGIC {
+            return None;
         }
+        let kind = *bytes.get(8)?;
+        let mut body_len: u64 = 0;
+        for (i, b) in bytes.get(9..)?.iter().take(10).enumerate() {
+            body_len |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                let start = 9 + i + 1;
+                let len = usize::try_from(body_len).ok()?.checked_add(start)?;
+                return Some(Chunk {
+                    kind,
+                    body: bytes.get(start..len)?,
+                    len,
+                });
+            }
+        }
+        None
     }
-    None
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
 use super::codec::{put_signed_leb, put_varint, DecodeError, DecodeResult, Reader, Writer};
-use crate::record::wire::CHUNK_MAGIC;
+use crate::record::wire::{Chunk, CHUNK_MAGIC};
 
 const CHANGE_TYPE: u8 = 1;
 /// The first varint of a document's changes: 0 says the bytes follow as they are; n + 1 says
@@ -66,7 +66,7 @@ pub(super) fn write(w: &mut Writer, bytes: &[u8], base: &[ChangeHash]) {
     let mut hashes = Seen::new(base.iter().copied());
     let mut texts: Seen<&[u8]> = Seen::new([]);
     let mut prev = Previous::default();
-    for c in &changes {
+    for (c, hash) in &changes {
         w.varint(c.deps.len() as u64);
         for d in &c.deps {
             hashes.write(w, *d, |w, d| w.hash(&d));
@@ -77,7 +77,7 @@ pub(super) fn write(w: &mut Writer, bytes: &[u8], base: &[ChangeHash]) {
         w.signed(c.start_op.wrapping_sub(prev.start_op) as i64);
         w.signed(c.time.wrapping_sub(prev.time));
         w.bytes(c.ops);
-        hashes.push(rebuild(c).1);
+        hashes.push(*hash);
         prev = Previous {
             seq: c.seq,
             start_op: c.start_op,
@@ -202,24 +202,21 @@ impl<T: Copy + Eq + std::hash::Hash> Seen<T> {
     }
 }
 
-/// The chunks of `bytes` taken apart, when every one is a change chunk that `rebuild` gives
-/// back byte for byte (so its checksum is right and its numbers are written the usual way).
-fn take_apart(bytes: &[u8]) -> Option<Vec<Change<'_>>> {
+/// The chunks of `bytes` taken apart, with their hashes, when every one is a change chunk that
+/// `rebuild` gives back byte for byte (so its checksum is right and its numbers are written
+/// the usual way).
+fn take_apart(bytes: &[u8]) -> Option<Vec<(Change<'_>, ChangeHash)>> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let chunk = &bytes[at..];
-        if chunk.get(..4)? != CHUNK_MAGIC || *chunk.get(8)? != CHANGE_TYPE {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let chunk = Chunk::at(rest).filter(|c| c.kind == CHANGE_TYPE)?;
+        let c = parse_body(chunk.body).ok()?;
+        let (rebuilt, hash) = rebuild(&c);
+        if rest[..chunk.len] != rebuilt[..] {
             return None;
         }
-        let body = Reader::new(&chunk[9..]).bytes().ok()?;
-        let c = parse_body(body).ok()?;
-        let (rebuilt, _) = rebuild(&c);
-        if chunk.get(..rebuilt.len())? != rebuilt.as_slice() {
-            return None;
-        }
-        at += rebuilt.len();
-        out.push(c);
+        rest = &rest[chunk.len..];
+        out.push((c, hash));
     }
     Some(out)
 }
