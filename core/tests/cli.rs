@@ -51,9 +51,7 @@ fn full_happy_path() {
         ("perpetrator.in_custody", "yes"),
         ("outcome.engaged_safeguarding", "yes"),
         ("outcome.engaged_investigation", "no"),
-        ("status", "triaged"),
-        ("team", "Team Heron"),
-        ("division", "Division West"),
+        ("status", "handed_over"),
     ];
     let id = a.new_case("post_incident", sets);
 
@@ -80,9 +78,10 @@ fn full_happy_path() {
     assert_eq!(r["perpetrator"]["in_custody"], true);
     assert_eq!(r["outcome"]["engaged_safeguarding"], "yes");
     assert_eq!(r["outcome"]["engaged_investigation"], "no");
-    assert_eq!(r["status"], "triaged");
-    assert_eq!(r["team"], "Team Heron");
-    assert_eq!(r["division"], "Division West");
+    assert_eq!(r["status"], "handed_over");
+    // division and team are the store's: only the safeguarding unit moves a case
+    assert_eq!(r["team"], "T1");
+    assert_eq!(r["division"], "North");
     assert_eq!(view["risk_level"], Value::Null);
     assert_eq!(view["risk"], Value::Null);
     assert_eq!(view["assessments"], json!([]));
@@ -239,7 +238,7 @@ fn full_happy_path() {
     );
     let medium = a.new_case(
         "consultation",
-        &[("victim.name", "Demelza Sample"), ("status", "triaged")],
+        &[("victim.name", "Demelza Sample"), ("status", "handed_over")],
     );
     let m = a
         .cmd(&[
@@ -256,7 +255,7 @@ fn full_happy_path() {
 
     assert_eq!(ids(&a.list(&[])), set_of(&[&id, &closed, &medium]));
     assert_eq!(
-        ids(&a.list(&["--status", "triaged"])),
+        ids(&a.list(&["--status", "handed_over"])),
         set_of(&[&id, &medium])
     );
     assert_eq!(ids(&a.list(&["--status", "closed"])), set_of(&[&closed]));
@@ -271,15 +270,22 @@ fn full_happy_path() {
         BTreeSet::new()
     );
     assert_eq!(
-        ids(&a.list(&["--status", "triaged", "--risk", "high", "--search", "Morw"])),
+        ids(&a.list(&[
+            "--status",
+            "handed_over",
+            "--risk",
+            "high",
+            "--search",
+            "Morw"
+        ])),
         set_of(&[&id])
     );
     let row = a.list(&["--risk", "high"]).remove(0);
     assert_eq!(row["victim_name"], VICTIM);
     assert_eq!(row["risk_level"], "high");
-    assert_eq!(row["status"], "triaged");
+    assert_eq!(row["status"], "handed_over");
     assert_eq!(row["incident_reference"], "LC-TEST-000042");
-    assert_eq!(row["team"], "Team Heron");
+    assert_eq!(row["team"], "T1");
     assert_eq!(row["conflicts"], 0);
 
     // history names who set the victim's name

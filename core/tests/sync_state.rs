@@ -174,7 +174,13 @@ fn purge_erases_and_health_records_never_land_on_police_devices() {
         updates: health,
         ..Default::default()
     };
-    assert!(officer.apply_sync_response(&[], &bad).is_err());
+    // set aside, not stored, and its bytes not kept: a police device may not hold them
+    let applied = officer.apply_sync_response(&[], &bad).unwrap();
+    assert_eq!(
+        (applied.received, applied.quarantined.len()),
+        (0, 1),
+        "{applied:?}"
+    );
     assert_eq!(officer.unsynced_count().unwrap(), 0);
     // a record holding edits the server has not acknowledged is never purged
     let purge = SyncResponse {
@@ -201,4 +207,81 @@ fn purge_erases_and_health_records_never_land_on_police_devices() {
     assert_eq!(idva.apply_sync_response(&sent, &acked).unwrap().purged, 1);
     assert!(idva.show_case(&id).is_err());
     idva.audit_verify().unwrap();
+}
+
+/// Issue 13, finding 3, on the device: an answer carrying records this device cannot use (a
+/// newer schema, damaged bytes, a case under a health record's id, another team's case) sets
+/// each aside with an audit entry and applies the rest, so one bad record never stops a sync.
+#[test]
+fn records_a_device_cannot_use_are_set_aside_and_the_rest_applies() {
+    use provide_core::model::{Case, RecordKind};
+    use provide_core::record::{Author, RecordDoc};
+    use provide_core::sync::protocol::DocChanges;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut idva = store(tmp.path(), "idva-a", Role::Idva);
+    let author = Author::new("pc.far.fictional", Role::Officer);
+    let actor = automerge::ActorId::random();
+    let case = |id: &str, team: &str, schema: u64| {
+        let mut c = Case::new(
+            id.into(),
+            Deployment::Live,
+            "pc.far.fictional",
+            "2026-11-30T09:00:00Z",
+        );
+        c.division = "west".into();
+        c.team = team.into();
+        c.schema = schema;
+        c.victim.name = "Uma Fictional".into();
+        let mut rec = RecordDoc::new_case(&c, &actor, &author).unwrap();
+        rec.wire_snapshot()
+    };
+    let team = idva.session().team.clone();
+    let good = "2b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b";
+    let newer = "3b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b";
+    let damaged = "4b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b";
+    let elsewhere = "5b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b";
+    let misfiled = format!("{good}.health");
+    let doc = |id: &str, kind, changes| DocChanges {
+        id: id.to_string(),
+        kind,
+        base: vec![],
+        changes,
+    };
+    let mut broken = case(damaged, &team, 3);
+    let n = broken.len();
+    broken.truncate(n / 2);
+    let resp = SyncResponse {
+        updates: vec![
+            doc(newer, RecordKind::Case, case(newer, &team, 999)),
+            doc(damaged, RecordKind::Case, broken),
+            doc(&misfiled, RecordKind::Health, case(good, &team, 3)),
+            doc(
+                elsewhere,
+                RecordKind::Case,
+                case(elsewhere, "another-team", 3),
+            ),
+            doc(good, RecordKind::Case, case(good, &team, 3)),
+        ],
+        cursor: 9,
+        ..Default::default()
+    };
+    let applied = idva.apply_sync_response(&[], &resp).unwrap();
+    assert_eq!(applied.received, 1, "{applied:?}");
+    assert_eq!(applied.quarantined.len(), 4, "{applied:?}");
+    assert_eq!(idva.sync_cursor().unwrap(), 9);
+    assert!(idva.show_case(good).is_ok());
+    for id in [newer, damaged, elsewhere] {
+        assert!(idva.show_case(id).is_err(), "{id} was not stored");
+    }
+    let audit = idva.audit_entries().unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.detail.starts_with("set aside"))
+            .count(),
+        4
+    );
+    // no reason names anything the record holds
+    assert!(applied.quarantined.iter().all(|r| !r.contains("Uma")));
 }

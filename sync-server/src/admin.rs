@@ -118,6 +118,11 @@ pub fn revoke_user(service: &Service, user: &str) -> Result<usize> {
     service.storage.revoke_user(user)
 }
 
+/// What revoked devices handed over in their final uploads, oldest first.
+pub fn held_for_review(service: &Service) -> Result<Vec<crate::storage::HeldRecord>> {
+    service.storage.held_for_review()
+}
+
 pub fn devices(service: &Service) -> Result<Vec<Device>> {
     service.storage.devices()
 }

@@ -16,6 +16,8 @@ pub enum ServerError {
     Unauthorized,
     #[error("Not allowed: {0}.")]
     Forbidden(String),
+    #[error("This device has been revoked and its final upload is over.")]
+    Revoked,
     #[error("This request was already received (replayed request {0}).")]
     Replayed(u64),
     #[error("The changes for record {0} are not valid Automerge changes.")]
@@ -47,6 +49,7 @@ impl ServerError {
             ServerError::Unauthorized => "unauthorized",
             ServerError::Forbidden(_) => "forbidden",
             ServerError::Replayed(_) => "replayed",
+            ServerError::Revoked => "revoked",
             ServerError::CorruptChanges(_) => "corrupt_changes",
             ServerError::EnrolmentRefused => "enrolment_refused",
             ServerError::InvalidInput(_) => "invalid_input",
@@ -66,7 +69,7 @@ impl ServerError {
             | ServerError::UnsupportedVersion(_)
             | ServerError::InvalidInput(_) => 400,
             ServerError::Unauthorized => 401,
-            ServerError::EnrolmentRefused | ServerError::Forbidden(_) => 403,
+            ServerError::EnrolmentRefused | ServerError::Forbidden(_) | ServerError::Revoked => 403,
             ServerError::NoSuchDevice(_) => 404,
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,

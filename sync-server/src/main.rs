@@ -84,6 +84,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List what revoked devices handed over in their final uploads, kept apart for review
+    /// (never sent to any device).
+    Held {
+        #[arg(long)]
+        json: bool,
+    },
     /// Read the server's audit log.
     Audit {
         #[arg(long)]
@@ -214,6 +220,21 @@ fn run(cli: Cli) -> Result<()> {
                         d.division,
                         d.team,
                         if d.revoked { "revoked" } else { "active" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Held { json: as_json } => {
+            let service = data.open(Config::default())?;
+            let held = admin::held_for_review(&service)?;
+            if as_json {
+                json(&held);
+            } else {
+                for h in held {
+                    println!(
+                        "{} {} {} {} {} bytes",
+                        h.at, h.device, h.kind, h.record, h.bytes
                     );
                 }
             }

@@ -1,4 +1,4 @@
-//! Cross-part test support: a real sync server on loopback (`server`), devices with real
+//! Cross-part test support: a crafted client that writes what an attacker would (`attack`), a real sync server on loopback (`server`), devices with real
 //! encrypted stores enrolled with it (`device`), and a link shaper that cuts connections and
 //! drops, delays and reorders answers (`link`). For the benchmarks: a link shaper imposing
 //! bandwidth, latency, loss and cuts by named profile (`shaper`), counting what crosses a
@@ -6,6 +6,7 @@
 //! lightweight device that speaks the real protocol, for load (`light`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
+pub mod attack;
 pub mod baseline;
 pub mod binaries;
 pub mod device;

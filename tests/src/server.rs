@@ -93,6 +93,21 @@ impl TestServer {
             .to_string()
     }
 
+    /// Every server audit entry about a record, oldest first.
+    pub fn audit_of(&self, record: &str) -> Vec<provide_sync_server::storage::AuditRow> {
+        self.service
+            .storage
+            .audit(&provide_sync_server::storage::AuditFilter {
+                entries: provide_core::report::CheckedAuditQuery {
+                    record: Some(record.to_string()),
+                    ..Default::default()
+                },
+                division: None,
+                newest_first: false,
+            })
+            .unwrap()
+    }
+
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop();

@@ -177,9 +177,12 @@ fn a_revoked_device_locks_itself_after_uploading() {
     assert!(!app.is_unlocked());
     assert_eq!(app.status().unwrap().phase, Phase::Wiped);
     assert_eq!(app.unlock(PASSPHRASE, None).unwrap_err().code(), "wiped");
+    // what it handed over is kept apart for review, not sent to anyone
+    let held = server.service.storage.held_for_review().unwrap();
+    assert!(held.iter().any(|h| h.record == id), "{held:?}");
     let mut safeguarding = Device::enrol(&server, "ds.gu.fictional", "safeguarding", "west", "t1");
     safeguarding.sync().unwrap();
-    safeguarding.store.show_case(&id).unwrap();
+    assert!(safeguarding.store.show_case(&id).is_err());
 }
 
 #[test]

@@ -164,7 +164,13 @@ fn administer_enrol_sync_revoke_and_audit_from_the_command_line() {
         .unwrap()
         .iter()
         .any(|d| d["id"] == officer_id.as_str() && d["revoked"] == true));
-    assert_eq!(sync_json(&idva)["docs_received"], 1);
+    // the final upload is kept apart for review, not sent to the team
+    assert_eq!(sync_json(&idva)["docs_received"], 0);
+    let held: Value = serde_json::from_str(&ok(server(&srv, &["held", "--json"]))).unwrap();
+    let held = held.as_array().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["record"], case);
+    assert_eq!(held[0]["device"], officer_id.as_str());
 
     let audit: Value = serde_json::from_str(&ok(server(&srv, &["audit", "--json"]))).unwrap();
     let actions: Vec<&str> = audit

@@ -29,7 +29,8 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
-const STATUSES: [&str; 4] = ["triaged", "active", "handed_over", "closed"];
+// `triaged` is the safeguarding unit's to set, and these are patrol devices
+const STATUSES: [&str; 4] = ["active", "handed_over", "closed", "active"];
 
 fn run(seed: u64, cut: f64, drop: f64, reorder: f64, actions: Vec<Action>) {
     let server = TestServer::start();
@@ -104,9 +105,11 @@ fn run(seed: u64, cut: f64, drop: f64, reorder: f64, actions: Vec<Action>) {
             }
             Action::NewCase { device } => {
                 let name = format!("Fictional Person {n}");
-                let extra = [("victim.name".to_string(), name)];
-                let team = [("team".to_string(), "t1".to_string())];
-                let sets: Vec<_> = extra.iter().chain(team.iter()).cloned().collect();
+                // a patrol device makes it in its own team; the safeguarding unit names the team
+                let mut sets = vec![("victim.name".to_string(), name)];
+                if devices[device].store.session().role == provide_core::model::Role::Safeguarding {
+                    sets.push(("team".to_string(), "t1".to_string()));
+                }
                 cases.push(
                     devices[device]
                         .store

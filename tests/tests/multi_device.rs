@@ -259,14 +259,14 @@ fn a_triaged_case_reaches_its_team_and_leaves_it_when_moved() {
         )
         .unwrap();
     officer_t1.sync().unwrap();
-    officer_t1
-        .store
-        .set_case_fields(&own, &sets(&[("team", "t9")]))
-        .unwrap();
-    let r = officer_t1.sync().unwrap();
-    assert_eq!(r.refused.len(), 1, "{r:?}");
-    assert!(r.refused[0].contains("OutOfScope"));
-    assert_eq!(officer_t1.store.unsynced_ids().unwrap(), vec![own.clone()]);
+    // (the app refuses it; the server refuses a crafted one too: tests/attack_writes.rs)
+    assert!(matches!(
+        officer_t1
+            .store
+            .set_case_fields(&own, &sets(&[("team", "t9")])),
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(officer_t1.store.unsynced_ids().unwrap().is_empty());
 
     // the officer adds a note offline while safeguarding reassigns the case to team 2
     officer_t1
@@ -284,15 +284,20 @@ fn a_triaged_case_reaches_its_team_and_leaves_it_when_moved() {
     assert_eq!(r.docs_purged, 2, "{r:?}");
     assert!(!holds(&mut idva_t1, &case));
     assert!(!holds(&mut idva_t1, &format!("{case}.health")));
-    // the officer's note is taken first (the officer held the case), then the case leaves
+    // the officer may no longer write to the case: the note is kept apart on the server for
+    // review (evidence is neither lost nor written where the officer may not write), and the
+    // case leaves the officer's device
     let r = officer_t1.sync().unwrap();
     assert_eq!(r.docs_purged, 1, "{r:?}");
     assert!(!holds(&mut officer_t1, &case));
-    // team 2 receives it, with the note; the health record only to team 2's IDVA
+    let held = server.service.storage.held_for_review().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].record, case);
+    // team 2 receives it, without the held note; the health record only to team 2's IDVA
     officer_t2.sync().unwrap();
     idva_t2.sync().unwrap();
     assert!(holds(&mut officer_t2, &case));
-    assert_eq!(note_texts(&mut officer_t2, &case), ["visited, fictional"]);
+    assert!(note_texts(&mut officer_t2, &case).is_empty());
     assert!(holds(&mut idva_t2, &format!("{case}.health")));
     assert!(!holds(&mut officer_t2, &format!("{case}.health")));
 }

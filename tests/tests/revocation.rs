@@ -39,13 +39,26 @@ fn a_revoked_device_uploads_what_it_holds_then_erases_itself() {
     assert!(report.revoked);
     assert_eq!(report.docs_sent, 2, "{report:?}");
     assert_eq!(report.unsynced_left, 0);
-    // the server holds both, and the device's audit log arrived whole and verified
+    // the server holds both apart, for review (a revoked device's final upload reaches no
+    // other device), and the device's audit log arrived whole and verified
+    let held: Vec<String> = server
+        .service
+        .storage
+        .held_for_review()
+        .unwrap()
+        .into_iter()
+        .map(|h| h.record)
+        .collect();
+    assert!(
+        held.contains(&unsynced) && held.contains(&synced),
+        "{held:?}"
+    );
     assert!(server
         .service
         .storage
         .doc_meta(&unsynced)
         .unwrap()
-        .is_some());
+        .is_none());
     let device_id = officer.store.device_id().to_string();
     let check = admin::verify_device_audit(&server.service, &device_id).unwrap();
     assert!(check.verified && check.entries > 0, "{check:?}");
@@ -60,11 +73,13 @@ fn a_revoked_device_uploads_what_it_holds_then_erases_itself() {
         officer.store.list_cases(&CaseFilter::default()),
         Err(Error::Revoked)
     ));
-    // another device of the team sees the handed-over work
+    // another device of the team does not receive the revoked device's final upload: it is
+    // kept apart for review
     let mut idva = Device::enrol(&server, "idva.jan.fictional", "idva", "west", "t1");
     idva.sync().unwrap();
     let notes = idva.store.show_case(&synced).unwrap().record.notes;
-    assert_eq!(notes.len(), 1);
+    assert!(notes.is_empty());
+    assert!(idva.store.show_case(&unsynced).is_err());
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub struct SyncStatus {
     pub last_contact: Option<String>,
     /// Out of contact for longer than the server allows: case work waits for a sync.
     pub overdue: bool,
+    /// Records the server sent that this device could not use (damaged, of a newer version,
+    /// outside its scope), set aside so the rest could sync.
+    pub set_aside: usize,
 }
 
 impl SyncStatus {
@@ -83,6 +86,9 @@ impl SyncStatus {
     pub(crate) fn refresh(&mut self, store: &Store) {
         if let Ok(n) = store.unsynced_count() {
             self.waiting = n;
+        }
+        if let Ok(n) = store.set_aside_count() {
+            self.set_aside = n;
         }
         if let Ok(c) = store.contact_status() {
             self.last_contact = c.last_contact;

@@ -7,6 +7,7 @@ pub mod common;
 pub mod fields;
 pub mod health;
 pub mod shift;
+pub mod write_rules;
 
 pub use case::*;
 pub use common::*;

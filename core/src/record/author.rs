@@ -1,8 +1,16 @@
 //! Who made a change and when, carried in every commit's metadata: the message holds the user
 //! and role as JSON, the timestamp holds milliseconds since the epoch. This makes every field's
 //! history attributable, which is what makes the record evidential.
+//!
+//! The message is only the device's word. The server registers each actor id to one device and
+//! user at enrolment, refuses changes whose message disagrees, and tells devices on sync who
+//! each actor is (`Registry`); history and conflicts name the author from that registry, and a
+//! change from an actor the registry does not know is shown as unverified.
+
+use std::collections::HashMap;
 
 use automerge::transaction::CommitOptions;
+use automerge::{ActorId, Change};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Role;
@@ -20,6 +28,29 @@ pub struct ChangeAuthor {
     pub role: String,
     /// RFC 3339, UTC.
     pub at: String,
+    /// The server's registry of actors named this author (else it is the change's own claim).
+    pub verified: bool,
+}
+
+/// Who the server registered each actor id to, as far as this device has learned (its own
+/// actor at enrolment, the others on sync).
+pub type Registry = HashMap<ActorId, Author>;
+
+/// The author of a change, named by the registry where it knows the actor; the change's own
+/// message is only a cross-check: `verified` is true when the registry knows the actor and the
+/// message agrees with it. An actor the registry does not know is named by its message,
+/// unverified.
+pub fn attribute(change: &Change, registry: &Registry) -> ChangeAuthor {
+    let claimed = change_author(change.message(), change.timestamp());
+    match registry.get(change.actor_id()) {
+        Some(a) => ChangeAuthor {
+            verified: claimed.user == a.user && claimed.role == a.role.as_str(),
+            user: a.user.clone(),
+            role: a.role.as_str().to_string(),
+            at: claimed.at,
+        },
+        None => claimed,
+    }
 }
 
 impl Author {
@@ -53,6 +84,7 @@ pub fn change_author(message: Option<&str>, timestamp_ms: i64) -> ChangeAuthor {
         user,
         role,
         at: format_ms(timestamp_ms),
+        verified: false,
     }
 }
 

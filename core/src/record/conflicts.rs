@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
 use serde::Serialize;
 
-use super::author::{change_author, ChangeAuthor};
+use super::author::{attribute, ChangeAuthor, Registry};
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ConflictValue {
@@ -15,6 +15,9 @@ pub struct ConflictValue {
     pub user: String,
     pub role: String,
     pub at: String,
+    /// The author is the user the server registered the writing device to (not only the
+    /// change's own claim).
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
@@ -30,7 +33,7 @@ pub struct OpAuthors {
 }
 
 impl OpAuthors {
-    pub fn new(doc: &mut AutoCommit) -> Self {
+    pub fn new(doc: &mut AutoCommit, registry: &Registry) -> Self {
         let mut ranges: HashMap<ActorId, Vec<(u64, u64, ChangeAuthor)>> = HashMap::new();
         for change in doc.get_changes(&[]) {
             let start = change.start_op().get();
@@ -38,7 +41,7 @@ impl OpAuthors {
             ranges.entry(change.actor_id().clone()).or_default().push((
                 start,
                 end,
-                change_author(change.message(), change.timestamp()),
+                attribute(&change, registry),
             ));
         }
         OpAuthors { ranges }
@@ -63,13 +66,13 @@ type RawConflict = (String, Vec<(serde_json::Value, ObjId)>);
 /// Every conflicted scalar field in the document, in a deterministic order, so that all
 /// replicas holding the same changes report identical conflicts. Authors are looked up only
 /// when there is a conflict to attribute.
-pub fn find(doc: &mut AutoCommit) -> Vec<Conflict> {
+pub fn find(doc: &mut AutoCommit, registry: &Registry) -> Vec<Conflict> {
     let mut raw = Vec::new();
     walk(doc, &ROOT, "", &mut raw);
     if raw.is_empty() {
         return vec![];
     }
-    let authors = OpAuthors::new(doc);
+    let authors = OpAuthors::new(doc, registry);
     raw.into_iter()
         .map(|(path, values)| Conflict {
             path,
@@ -82,6 +85,7 @@ pub fn find(doc: &mut AutoCommit) -> Vec<Conflict> {
                         user: a.map(|a| a.user.clone()).unwrap_or_default(),
                         role: a.map(|a| a.role.clone()).unwrap_or_default(),
                         at: a.map(|a| a.at.clone()).unwrap_or_default(),
+                        verified: a.is_some_and(|a| a.verified),
                     }
                 })
                 .collect(),

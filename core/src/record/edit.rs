@@ -12,18 +12,26 @@ use super::{Author, RecordDoc};
 use crate::error::{Error, Result};
 use crate::model::case::{Child, Note, Referral, SafeguardingAction, SafetyPlanItem, Visit};
 use crate::model::fields::{self, FieldPath};
-use crate::model::Role;
+use crate::model::{write_rules, RecordKind, Role};
 
 /// Sets one field of a case from typed text. Does not commit.
 pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Result<()> {
     let (field_path, spec) = fields::resolve(path)?;
-    if spec.only.is_some_and(|only| only != role) {
+    let value = fields::parse_value(path, spec.kind, text)?;
+    // the same rule the server applies to the change this edit makes
+    let rule_path = match &field_path {
+        FieldPath::Field(_) => path.to_string(),
+        FieldPath::ListItem { list, field, .. } => format!("{list}.*.{field}"),
+    };
+    if write_rules::check_put(role, RecordKind::Case, &rule_path, &value, false, false).is_err() {
         return Err(Error::Forbidden {
             role: role.to_string(),
-            action: format!("set `{path}`"),
+            action: match (path, value.as_str()) {
+                ("status", Some("triaged")) => "mark a case triaged".into(),
+                _ => format!("set `{path}`"),
+            },
         });
     }
-    let value = fields::parse_value(path, spec.kind, text)?;
     let doc = rec.doc_mut();
     match field_path {
         FieldPath::Field(parts) => {
@@ -140,7 +148,7 @@ pub fn add_case_item(
             append(rec, list, &v)?;
         }
         "referrals" => {
-            if author.role == Role::Officer {
+            if !write_rules::may_add_to(author.role, RecordKind::Case, list) {
                 return Err(Error::Forbidden {
                     role: author.role.to_string(),
                     action: "make referrals".into(),
@@ -177,7 +185,7 @@ pub fn add_case_item(
             append(rec, list, &s)?;
         }
         "safeguarding_actions" => {
-            if author.role != Role::Safeguarding {
+            if !write_rules::may_add_to(author.role, RecordKind::Case, list) {
                 return Err(Error::Forbidden {
                     role: author.role.to_string(),
                     action: "record long-term safeguarding actions".into(),

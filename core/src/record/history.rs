@@ -5,7 +5,7 @@ use automerge::PatchAction;
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 use serde::Serialize;
 
-use super::author::change_author;
+use super::author::{attribute, Registry};
 use super::conflicts::scalar_json;
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -18,14 +18,21 @@ pub struct HistoryEntry {
     pub path: String,
     pub value: serde_json::Value,
     pub change: String,
+    /// The author is the user the server registered the writing device to (not only the
+    /// change's own claim).
+    pub verified: bool,
 }
 
 /// Every field-level effect of every change, oldest first, optionally only under `prefix`.
-pub fn history(doc: &mut AutoCommit, prefix: Option<&str>) -> Vec<HistoryEntry> {
+pub fn history(
+    doc: &mut AutoCommit,
+    prefix: Option<&str>,
+    registry: &Registry,
+) -> Vec<HistoryEntry> {
     let mut out = Vec::new();
     let changes = doc.get_changes(&[]);
     for change in changes {
-        let author = change_author(change.message(), change.timestamp());
+        let author = attribute(&change, registry);
         let after: Vec<ChangeHash> = vec![change.hash()];
         let before: Vec<ChangeHash> = change.deps().to_vec();
         for patch in doc.diff(&before, &after) {
@@ -76,6 +83,7 @@ pub fn history(doc: &mut AutoCommit, prefix: Option<&str>) -> Vec<HistoryEntry> 
                 path,
                 value,
                 change: change.hash().to_string(),
+                verified: author.verified,
             });
         }
     }

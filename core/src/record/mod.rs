@@ -11,6 +11,7 @@ pub mod heads;
 pub mod history;
 pub mod migrate;
 pub mod wire;
+pub mod write_check;
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use autosurgeon::{hydrate, reconcile};

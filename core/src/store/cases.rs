@@ -208,7 +208,7 @@ impl Store {
         self.require_case_access()?;
         let mut rec = self.load_record(id, RecordKind::Case)?;
         let case = rec.case()?;
-        let conflicts = conflicts::find(rec.doc_mut());
+        let conflicts = conflicts::find(rec.doc_mut(), &self.author_registry()?);
         self.audit(Action::View, id, "case opened")?;
         let mut assessments: Vec<RiskView> =
             case.risk_assessments.iter().filter_map(view_of).collect();
@@ -310,7 +310,7 @@ impl Store {
     pub fn case_history(&mut self, id: &str, path: Option<&str>) -> Result<Vec<HistoryEntry>> {
         self.require_case_access()?;
         let mut rec = self.load_record(id, RecordKind::Case)?;
-        let out = history::history(rec.doc_mut(), path);
+        let out = history::history(rec.doc_mut(), path, &self.author_registry()?);
         self.audit(Action::View, id, "history viewed")?;
         Ok(out)
     }

@@ -99,7 +99,7 @@ impl Store {
         }
         let mut rec = self.load_record(&id, RecordKind::Health)?;
         let record = rec.health()?;
-        let conflicts = conflicts::find(rec.doc_mut());
+        let conflicts = conflicts::find(rec.doc_mut(), &self.author_registry()?);
         self.audit(Action::View, &id, "health record opened")?;
         Ok(Some(HealthView { record, conflicts }))
     }

@@ -203,6 +203,12 @@ impl Store {
         conn.execute("INSERT INTO meta (key, value) VALUES ('actor_id', ?1), ('device_id', ?2), ('created_at', ?3)", rusqlite::params![actor.to_hex_string(), device_id, now])?;
         if let Some(e) = enrolled {
             link::save(&conn, e)?;
+            // the server registered this actor to this user: its own changes are attributed
+            // as the server will attribute them
+            conn.execute(
+                "INSERT INTO authors (actor, user, role) VALUES (?1, ?2, ?3)",
+                rusqlite::params![actor.to_hex_string(), e.user, e.role.as_str()],
+            )?;
         }
         conn.execute(
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -304,6 +310,7 @@ impl Store {
             hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?,
         );
         let device_id = meta("device_id")?;
+        conn.execute_batch(schema::ADDED)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             conn,

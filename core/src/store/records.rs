@@ -156,6 +156,33 @@ impl Store {
     }
 
     /// Loads a record's document, migrating it forward (and saving the migration) if needed.
+    /// Who the server registered each actor to, as this device has learned.
+    pub(crate) fn author_registry(&self) -> Result<crate::record::author::Registry> {
+        let mut known = std::collections::HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT actor, user, role FROM authors")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (actor, user, role) = row?;
+            let (Ok(bytes), Ok(role)) = (hex::decode(&actor), crate::model::Role::parse(&role))
+            else {
+                continue;
+            };
+            known.insert(
+                automerge::ActorId::from(bytes),
+                crate::record::Author { user, role },
+            );
+        }
+        Ok(known)
+    }
+
     pub(crate) fn load_record(&mut self, id: &str, kind: RecordKind) -> Result<RecordDoc> {
         match self.record_kind(id)? {
             Some(k) if k == kind => {}

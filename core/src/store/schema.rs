@@ -61,6 +61,28 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 ";
 
+/// Tables added after the first release, made when a store opens if it lacks them (issue 14
+/// turns this into numbered migrations).
+/// `authors`: who the server registered each actor id to, learned on sync.
+/// `quarantine`: records a sync brought that this device cannot use (damaged, of another
+/// kind, of a newer schema, outside its scope), set aside with the reason instead of stopping
+/// the sync; their bytes are kept (a newer app may read them) except where the device may not
+/// hold them at all.
+pub const ADDED: &str = "
+CREATE TABLE IF NOT EXISTS authors (
+    actor TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    bytes BLOB,
+    at TEXT NOT NULL
+);
+";
+
 /// Keys a SQLCipher connection with a raw 256-bit key (SQLCipher's own KDF is skipped) and
 /// reads from it once: an error means the file is damaged or the key is not its key. The
 /// device store and the sync server's store both open this way.
@@ -76,5 +98,6 @@ pub fn apply_key(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<()> {
 pub fn create(conn: &Connection) -> Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(crate::audit::SCHEMA)?;
+    conn.execute_batch(ADDED)?;
     Ok(())
 }

@@ -36,6 +36,18 @@ pub struct Applied {
     pub refused: Vec<String>,
     pub received: usize,
     pub purged: usize,
+    /// Records the server sent that this device could not use, set aside with the reason
+    /// (`id: reason`); the rest of the answer was applied.
+    pub quarantined: Vec<String>,
+}
+
+/// A record from the server this device cannot use, and why (names no content).
+struct SetAside {
+    id: String,
+    kind: RecordKind,
+    reason: String,
+    /// Kept to be read by a newer app; None where the device may not hold it at all.
+    bytes: Option<Vec<u8>>,
 }
 
 const CURSOR_KEY: &str = "sync_cursor";
@@ -72,6 +84,19 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        Ok(n as usize)
+    }
+
+    /// How many records from the server this device has set aside as unusable.
+    pub fn set_aside_count(&self) -> Result<usize> {
+        if self.erased {
+            return Ok(0);
+        }
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(DISTINCT id) FROM quarantine", [], |r| {
+                r.get(0)
+            })?;
         Ok(n as usize)
     }
 
@@ -134,72 +159,102 @@ impl Store {
         Ok((out, false))
     }
 
+    /// Merges one record the server sent into this device's copy, without writing anything;
+    /// a record this device cannot use is an error saying why (and whether its bytes may be
+    /// kept), so the rest of the answer still applies.
+    #[allow(clippy::type_complexity)]
+    fn merge_update(
+        &mut self,
+        u: &DocChanges,
+    ) -> std::result::Result<(RecordDoc, Vec<ChangeHash>, bool, Vec<ChangeHash>), (String, bool)>
+    {
+        if u.kind == RecordKind::Health && !self.session.role.sees_health() {
+            return Err(("a health record sent to a police device".into(), false));
+        }
+        if !crate::model::id_fits(u.kind, &u.id) {
+            return Err((format!("its id does not fit a {} record", u.kind), false));
+        }
+        let existing = self
+            .record_kind(&u.id)
+            .map_err(|_| ("the local copy could not be read".to_string(), true))?;
+        let mut rec = match existing {
+            Some(k) if k == u.kind => self
+                .load_record(&u.id, k)
+                .map_err(|_| ("the local copy could not be read".to_string(), true))?,
+            Some(_) => return Err(("it arrived as another kind of record".into(), true)),
+            None => RecordDoc::load(&u.id, u.kind, &[], &self.actor, &self.session.author())
+                .map_err(|_| ("it could not be started".to_string(), true))?,
+        };
+        let before = if existing.is_some() {
+            rec.heads()
+        } else {
+            vec![]
+        };
+        let known: HashSet<ChangeHash> = rec
+            .doc_mut()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        rec.merge_bytes(&u.changes)
+            .map_err(|_| ("it arrived damaged".to_string(), true))?;
+        if crate::record::migrate::stored_schema(rec.doc())
+            > crate::record::migrate::current_schema(u.kind)
+        {
+            return Err((
+                "it was written by a newer version of Provide; update the app".into(),
+                true,
+            ));
+        }
+        let valid = rec.validated_id();
+        if valid.ok().as_deref() != Some(u.id.as_str()) {
+            return Err((format!("it is not a valid {} record", u.kind), true));
+        }
+        if u.kind != RecordKind::Health {
+            let summary = super::records::summarize(&mut rec)
+                .map_err(|_| (format!("it is not a valid {} record", u.kind), true))?;
+            let holder = Holder {
+                role: self.session.role,
+                division: &self.session.division,
+                team: &self.session.team,
+            };
+            let placement = Placement {
+                kind: u.kind,
+                division: summary.division.as_deref().unwrap_or(""),
+                team: summary.team.as_deref().unwrap_or(""),
+            };
+            if !may_hold(&holder, &placement) {
+                return Err(("it is outside this device's scope".into(), false));
+            }
+        }
+        // the heads of what arrived: new changes no other new change depends on
+        let new: Vec<automerge::Change> = rec
+            .doc_mut()
+            .get_changes(&[])
+            .into_iter()
+            .filter(|c| !known.contains(&c.hash()))
+            .collect();
+        let arrived = tips(&new);
+        Ok((rec, before, existing.is_some(), arrived))
+    }
+
     /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
     /// purges documents that left scope and stores the new cursor, in one transaction.
     pub fn apply_sync_response(&mut self, sent: &[Upload], resp: &SyncResponse) -> Result<Applied> {
         let mut applied = Applied::default();
         // merge updates first, so acknowledged heads can include what the server sent
         let mut merged: Vec<(RecordDoc, Vec<ChangeHash>, bool, Vec<ChangeHash>)> = Vec::new();
+        let mut set_aside: Vec<SetAside> = Vec::new();
         for u in &resp.updates {
-            if u.kind == RecordKind::Health && !self.session.role.sees_health() {
-                return Err(Error::Protocol(
-                    "the server sent a health record to a police device".into(),
-                ));
-            }
-            let existing = self.record_kind(&u.id)?;
-            let mut rec = match existing {
-                Some(k) if k == u.kind => self.load_record(&u.id, k)?,
-                Some(_) => return Err(Error::Protocol(format!("record {} changed kind", u.id))),
-                None => RecordDoc::load(&u.id, u.kind, &[], &self.actor, &self.session.author())?,
-            };
-            let before = if existing.is_some() {
-                rec.heads()
-            } else {
-                vec![]
-            };
-            let known: HashSet<ChangeHash> = rec
-                .doc_mut()
-                .get_changes(&[])
-                .iter()
-                .map(|c| c.hash())
-                .collect();
-            rec.merge_bytes(&u.changes)
-                .map_err(|_| Error::Protocol(format!("record {} arrived damaged", u.id)))?;
-            let valid = rec.validated_id();
-            if valid.ok().as_deref() != Some(u.id.as_str()) {
-                return Err(Error::Protocol(format!(
-                    "record {} is not a valid {}",
-                    u.id, u.kind
-                )));
-            }
-            if u.kind != RecordKind::Health {
-                let summary = super::records::summarize(&mut rec)?;
-                let holder = Holder {
-                    role: self.session.role,
-                    division: &self.session.division,
-                    team: &self.session.team,
-                };
-                let placement = Placement {
+            match self.merge_update(u) {
+                Ok(m) => merged.push(m),
+                Err((reason, keep)) => set_aside.push(SetAside {
+                    id: u.id.clone(),
                     kind: u.kind,
-                    division: summary.division.as_deref().unwrap_or(""),
-                    team: summary.team.as_deref().unwrap_or(""),
-                };
-                if !may_hold(&holder, &placement) {
-                    return Err(Error::Protocol(format!(
-                        "the server sent record {}, which is outside this device's scope",
-                        u.id
-                    )));
-                }
+                    reason,
+                    bytes: keep.then(|| u.changes.clone()),
+                }),
             }
-            // the heads of what arrived: new changes no other new change depends on
-            let new: Vec<automerge::Change> = rec
-                .doc_mut()
-                .get_changes(&[])
-                .into_iter()
-                .filter(|c| !known.contains(&c.hash()))
-                .collect();
-            let arrived = tips(&new);
-            merged.push((rec, before, existing.is_some(), arrived));
         }
         // the new acknowledged heads of every document this response touches, settled
         // against the document before anything is written
@@ -274,6 +329,33 @@ impl Store {
                 "*",
                 &format!("changes to {sent_now} record(s) sent to the server"),
             )?;
+        }
+        for a in &resp.authors {
+            tx.execute(
+                "INSERT INTO authors (actor, user, role) VALUES (?1, ?2, ?3) ON CONFLICT(actor) DO UPDATE SET user = excluded.user, role = excluded.role",
+                params![hex::encode(&a.actor), a.user, a.role.as_str()],
+            )?;
+        }
+        for a in &set_aside {
+            tx.execute(
+                "INSERT INTO quarantine (id, kind, reason, bytes, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    a.id,
+                    a.kind.as_str(),
+                    a.reason,
+                    a.bytes,
+                    super::now_rfc3339()
+                ],
+            )?;
+            audit::append(
+                &tx,
+                &user,
+                role,
+                Action::Sync,
+                &a.id,
+                &format!("set aside, not used: {}", a.reason),
+            )?;
+            applied.quarantined.push(format!("{}: {}", a.id, a.reason));
         }
         for id in &resp.purge {
             // a record holding edits the server has not acknowledged is kept, never lost

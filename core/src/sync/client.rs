@@ -69,6 +69,9 @@ pub struct SyncReport {
     /// Documents the server would not take, with its reason (they stay unsynced here).
     pub refused: Vec<String>,
     pub unsynced_left: usize,
+    /// Records the server sent that this device could not use (`id: reason`), set aside;
+    /// the rest of the sync went on.
+    pub set_aside: Vec<String>,
     pub audit_entries_sent: usize,
     pub audit_rejected: bool,
     #[ts(type = "number")]
@@ -173,7 +176,16 @@ pub fn sync_shared(
             docs_received: report.docs_received,
             more_to_receive,
         });
-        let answer = transport.post(SYNC_PATH, &body, Some(&link.credential))?;
+        let answer = match transport.post(SYNC_PATH, &body, Some(&link.credential)) {
+            // revoked, and its final upload is over (a restored copy of a revoked device):
+            // nothing it holds may be written anywhere, so it erases itself
+            Err(Error::ServerRefused { code, .. }) if code == "revoked" => {
+                report.revoked = true;
+                access(store, |s| s.erase_now())?;
+                return Ok(report);
+            }
+            other => other?,
+        };
         report.round_trips += 1;
         report.bytes_up += body.len() as u64;
         report.bytes_down += answer.len() as u64;
@@ -193,6 +205,7 @@ pub fn sync_shared(
         report.docs_sent += applied.acknowledged;
         report.docs_received += applied.received;
         report.docs_purged += applied.purged;
+        report.set_aside.extend(applied.quarantined.iter().cloned());
         report.cursor = response.cursor;
         for (id, outcome) in response
             .acks

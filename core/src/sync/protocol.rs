@@ -22,7 +22,14 @@ use crate::error::{Error, Result};
 use crate::model::RecordKind;
 
 pub const MAGIC: &[u8; 2] = b"PV";
-pub const VERSION: u16 = 4;
+/// The version this build writes. Version 5 added the refusals of the server's write rules
+/// (`Refusal::NotAllowed` and after); its layout is version 4's.
+pub const VERSION: u16 = 5;
+/// The oldest version still accepted, so a device that has not upgraded is never stranded
+/// holding evidence: the server answers it in its own version.
+pub const OLDEST_VERSION: u16 = 4;
+/// The first version the compression dictionary belongs to (it is shared since).
+pub const DICTIONARY_VERSION: u16 = 4;
 /// Versions 1 and 2 began `PVSY` and a two-byte version: recognised, to say which they are.
 const LEGACY_MAGIC: &[u8; 4] = b"PVSY";
 const HEADER_LEN: usize = MAGIC.len() + 1;
@@ -66,6 +73,44 @@ pub enum Refusal {
     UnknownActor = 2,
     CorruptChanges = 3,
     InvalidRecord = 4,
+    /// The writer's role may not write this kind of record, this field or this value (v5).
+    NotAllowed = 5,
+    /// The change's author (its message, or a field naming who wrote an item) is not the
+    /// user its actor was registered to (v5).
+    AuthorMismatch = 6,
+    /// The change's time is before its actor was registered or ahead of the server's clock (v5).
+    TimeOutOfRange = 7,
+    /// The record's schema is newer than the server knows (v5).
+    UnknownSchema = 8,
+}
+
+impl Refusal {
+    /// The nearest refusal a device speaking `version` understands.
+    pub fn for_version(self, version: u16) -> Refusal {
+        if version >= 5 {
+            return self;
+        }
+        match self {
+            Refusal::NotAllowed => Refusal::OutOfScope,
+            Refusal::AuthorMismatch => Refusal::UnknownActor,
+            Refusal::TimeOutOfRange | Refusal::UnknownSchema => Refusal::InvalidRecord,
+            other => other,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Refusal> {
+        Some(match code {
+            1 => Refusal::OutOfScope,
+            2 => Refusal::UnknownActor,
+            3 => Refusal::CorruptChanges,
+            4 => Refusal::InvalidRecord,
+            5 => Refusal::NotAllowed,
+            6 => Refusal::AuthorMismatch,
+            7 => Refusal::TimeOutOfRange,
+            8 => Refusal::UnknownSchema,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +148,18 @@ pub struct SyncResponse {
     pub audit_acked: u64,
     /// The uploaded audit entries did not verify against the chain the server holds.
     pub audit_rejected: bool,
+    /// Who each actor of this answer's updates was registered to, from the server's own
+    /// records (v5): history and conflicts name authors by this, not by a change's message.
+    pub authors: Vec<ActorAuthor>,
+}
+
+/// An actor id and the user and role it was registered to at enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorAuthor {
+    /// The actor id's bytes.
+    pub actor: Vec<u8>,
+    pub user: String,
+    pub role: crate::model::Role,
 }
 
 fn kind_code(k: RecordKind) -> u8 {
@@ -191,6 +248,24 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
                 base,
                 changes,
             })
+        })
+        .collect()
+}
+
+/// What the authors section holds: actor bytes (at most 32), user and role.
+fn read_authors(r: &mut Reader) -> DecodeResult<Vec<ActorAuthor>> {
+    // an entry is at least three lengths and a role's shortest name
+    let n = r.count(8)?;
+    (0..n)
+        .map(|_| {
+            let actor = r.bytes()?;
+            if actor.is_empty() || actor.len() > 32 {
+                return Err(DecodeError("actor id"));
+            }
+            let actor = actor.to_vec();
+            let user = r.str()?;
+            let role = crate::model::Role::parse(&r.str()?).map_err(|_| DecodeError("role"))?;
+            Ok(ActorAuthor { actor, user, role })
         })
         .collect()
 }
@@ -340,12 +415,27 @@ fn read_audit(r: &mut Reader) -> DecodeResult<Vec<Entry>> {
 
 /// A message body in its envelope: the magic, the version in one byte, the packed body.
 pub fn seal(body: Vec<u8>) -> Vec<u8> {
+    seal_as(body, VERSION)
+}
+
+fn seal_as(body: Vec<u8>, version: u16) -> Vec<u8> {
     let packed = dictionary::pack(&body);
     let mut out = Vec::with_capacity(HEADER_LEN + packed.len());
     out.extend_from_slice(MAGIC);
-    out.push(VERSION as u8);
+    out.push(version as u8);
     out.extend_from_slice(&packed);
     out
+}
+
+/// The version a message was sealed with, read from its envelope alone.
+pub fn version_of(bytes: &[u8]) -> Option<u16> {
+    if bytes.len() >= 6 && bytes.starts_with(LEGACY_MAGIC) {
+        Some(u16::from_be_bytes([bytes[4], bytes[5]]))
+    } else if bytes.len() >= HEADER_LEN && bytes.starts_with(MAGIC) {
+        Some(u16::from(bytes[MAGIC.len()]))
+    } else {
+        None
+    }
 }
 
 fn unseal(bytes: &[u8]) -> Result<Vec<u8>> {
@@ -356,9 +446,9 @@ fn unseal(bytes: &[u8]) -> Result<Vec<u8>> {
     } else {
         return Err(Error::Protocol("not a Provide sync message".into()));
     };
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(Error::Protocol(format!(
-            "protocol version {version} is not supported (this side speaks {VERSION})"
+            "protocol version {version} is not supported (this side speaks {OLDEST_VERSION} to {VERSION})"
         )));
     }
     dictionary::unpack(&bytes[HEADER_LEN..], MAX_BODY)
@@ -409,8 +499,19 @@ impl SyncResponse {
         seal(self.body())
     }
 
+    /// The answer as a device speaking `version` reads it (refusals it does not know are
+    /// given as the nearest it does).
+    pub fn encode_for(&self, version: u16) -> Vec<u8> {
+        let version = version.clamp(OLDEST_VERSION, VERSION);
+        seal_as(self.body_for(version), version)
+    }
+
     /// The message before compression (what the dictionary is built from).
     pub fn body(&self) -> Vec<u8> {
+        self.body_for(VERSION)
+    }
+
+    fn body_for(&self, version: u16) -> Vec<u8> {
         let mut w = Writer::new();
         w.varint(self.request_seq);
         // what follows: the flags, then only the lists that are not empty
@@ -419,7 +520,8 @@ impl SyncResponse {
             | (u8::from(self.audit_rejected) << 2)
             | (u8::from(!self.acks.is_empty()) << 3)
             | (u8::from(!self.updates.is_empty()) << 4)
-            | (u8::from(!self.purge.is_empty()) << 5));
+            | (u8::from(!self.purge.is_empty()) << 5)
+            | (u8::from(version >= 5 && !self.authors.is_empty()) << 6));
         if !self.acks.is_empty() {
             w.varint(self.acks.len() as u64);
         }
@@ -430,7 +532,7 @@ impl SyncResponse {
                 DocOutcome::NeedHistory => w.u8(1),
                 DocOutcome::Refused(why) => {
                     w.u8(2);
-                    w.u8(*why as u8);
+                    w.u8(why.for_version(version) as u8);
                 }
             }
         }
@@ -439,6 +541,14 @@ impl SyncResponse {
         }
         if !self.purge.is_empty() {
             w.ids(&self.purge);
+        }
+        if version >= 5 && !self.authors.is_empty() {
+            w.varint(self.authors.len() as u64);
+            for a in &self.authors {
+                w.bytes(&a.actor);
+                w.str(&a.user);
+                w.str(a.role.as_str());
+            }
         }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
@@ -451,7 +561,7 @@ impl SyncResponse {
         let resp = (|| {
             let request_seq = r.varint()?;
             let flags = r.u8()?;
-            if flags >> 6 != 0 {
+            if flags >> 7 != 0 {
                 return Err(DecodeError("unknown flags"));
             }
             let n = if flags & 8 != 0 { r.count(2)? } else { 0 };
@@ -461,13 +571,9 @@ impl SyncResponse {
                 let outcome = match r.u8()? {
                     0 => DocOutcome::Accepted,
                     1 => DocOutcome::NeedHistory,
-                    2 => DocOutcome::Refused(match r.u8()? {
-                        1 => Refusal::OutOfScope,
-                        2 => Refusal::UnknownActor,
-                        3 => Refusal::CorruptChanges,
-                        4 => Refusal::InvalidRecord,
-                        _ => return Err(DecodeError("unknown refusal")),
-                    }),
+                    2 => DocOutcome::Refused(
+                        Refusal::from_code(r.u8()?).ok_or(DecodeError("unknown refusal"))?,
+                    ),
                     _ => return Err(DecodeError("unknown outcome")),
                 };
                 acks.push(DocAck { doc, outcome });
@@ -478,6 +584,11 @@ impl SyncResponse {
                 vec![]
             };
             let purge = if flags & 32 != 0 { r.ids()? } else { vec![] };
+            let authors = if flags & 64 != 0 {
+                read_authors(&mut r)?
+            } else {
+                vec![]
+            };
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             Ok(SyncResponse {
@@ -490,6 +601,7 @@ impl SyncResponse {
                 revoked: flags & 2 != 0,
                 audit_acked,
                 audit_rejected: flags & 4 != 0,
+                authors,
             })
         })()
         .map_err(malformed)?;
@@ -532,6 +644,11 @@ mod tests {
             request_seq: 5,
             audit_acked: 17,
             audit_rejected: true,
+            authors: vec![ActorAuthor {
+                actor: vec![7; 16],
+                user: "pc.abe.fictional".into(),
+                role: crate::model::Role::Officer,
+            }],
         }
     }
 
@@ -552,6 +669,35 @@ mod tests {
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
         let resp = sample_response();
         assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
+    }
+
+    #[test]
+    fn a_version_4_device_reads_its_answers_in_version_4() {
+        let mut resp = sample_response();
+        resp.acks[2].outcome = DocOutcome::Refused(Refusal::AuthorMismatch);
+        let old = resp.encode_for(4);
+        assert_eq!(version_of(&old), Some(4));
+        let read = SyncResponse::decode(&old).unwrap();
+        // the refusals and authors it does not know are left out or given as the nearest
+        assert_eq!(
+            read.acks[2].outcome,
+            DocOutcome::Refused(Refusal::UnknownActor)
+        );
+        assert!(read.authors.is_empty());
+        let body = &old[HEADER_LEN..];
+        let flags_byte = dictionary::unpack(body, MAX_BODY).unwrap()[1];
+        assert_eq!(flags_byte >> 6, 0, "no flag a version 4 reader refuses");
+        // and a version 4 request is still read
+        let req = SyncRequest {
+            request_seq: 1,
+            ..Default::default()
+        };
+        let mut v4 = req.encode();
+        v4[MAGIC.len()] = 4;
+        assert_eq!(SyncRequest::decode(&v4).unwrap(), req);
+        let mut v3 = req.encode();
+        v3[MAGIC.len()] = 3;
+        assert!(SyncRequest::decode(&v3).is_err());
     }
 
     /// A real hash-chained log, as the device would upload it after `after` entries.

@@ -25,6 +25,9 @@ pub struct Config {
     pub max_docs_per_request: usize,
     /// Connections kept to a PostgreSQL database.
     pub database_connections: usize,
+    /// How long a revoked device's final upload stays open after the server first answers it
+    /// as revoked (see `sync`).
+    pub final_upload_minutes: u64,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             compact_after_chunks: 32,
             max_docs_per_request: 5_000,
             database_connections: 16,
+            final_upload_minutes: 24 * 60,
         }
     }
 }

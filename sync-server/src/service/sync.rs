@@ -6,31 +6,64 @@
 //! - the changes must parse (else the whole request is refused, 422, and nothing is written);
 //! - the device's base must be known here, and the changes must leave no gaps (else
 //!   `NeedHistory`: the device sends the whole document);
+//! - the id must fit the kind (`InvalidRecord`), and the device's role must write that kind
+//!   (`NotAllowed`) — checked before anything is loaded;
+//! - the device must be allowed to hold the document now, and the change may only move it to
+//!   somewhere the device may also hold (`OutOfScope`); having held it once is not enough:
+//!   what a device wrote to a record that moved away while it was offline is kept apart for
+//!   review (`Storage::hold_for_review`) and acknowledged, so evidence is neither lost nor
+//!   spread to where the device may not write;
 //! - every change new to the server must come from an actor registered to the uploading
-//!   device's user (`UnknownActor`);
-//! - the device must be allowed to hold the document before the change, and the change may
-//!   only move it to somewhere the device may also hold (`OutOfScope`);
-//! - the merged document must be a valid record whose id is the document's (`InvalidRecord`).
+//!   device's user (`UnknownActor`); its message must name that actor's registered user and
+//!   role (`AuthorMismatch`), and its time must lie between the actor's registration and a
+//!   few minutes past the server's clock (`TimeOutOfRange`);
+//! - every operation of every new change must be allowed by the write rules for the
+//!   registered role (`record::write_check`, `model::write_rules`): kind, field, value, list,
+//!   and the fields naming who wrote an item (`NotAllowed`, `AuthorMismatch`); a record is made
+//!   once (a second change without dependencies is `NotAllowed`);
+//! - the merged document must be a valid record of a schema this server knows
+//!   (`UnknownSchema`) whose id is the document's (`InvalidRecord`).
 //!
-//! Changes already held are ignored, so a resent upload is acknowledged and changes nothing.
+//! Changes already held are ignored, so a resent upload is acknowledged and changes nothing;
+//! an upload that makes nothing (an empty document) is refused and records no delivery.
 //! An accepted case also rewrites its reporting row (`report::Attendance`), in the same commit.
+//!
+//! A revoked device makes one final upload: for a day after the server first answers it as
+//! revoked, what it sends is kept apart for review (`Storage::hold_for_review`), audited, and
+//! acknowledged so the device can erase itself; nothing of it reaches any other device. After
+//! that day every request it makes is refused before its body is decoded. Each request's
+//! write checks have a budget (`MAX_CHECKED_CHANGES`); documents past it are left
+//! unacknowledged and the device sends them again in its next request.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
-use automerge::{AutoCommit, ChangeHash};
+use automerge::{AutoCommit, Change, ChangeHash};
 use provide_core::audit;
-use provide_core::model::{HealthRecord, RecordKind, Role};
+use provide_core::model::write_rules::{self, Denied};
+use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
+use provide_core::record::author::change_author;
 use provide_core::record::heads::tips;
+use provide_core::record::migrate::{current_schema, stored_schema};
+use provide_core::record::write_check::{self, Writer};
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
 use provide_core::sync::protocol::{
-    DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
+    self, ActorAuthor, DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
 };
 use provide_core::sync::scope::{may_hold, Holder, Placement};
 
 use super::Service;
 use crate::error::{Result, ServerError};
-use crate::storage::{AuditEvent, DocMeta, DocWrite, StoredDoc};
+use crate::storage::{ActorOwner, AuditEvent, DocMeta, DocWrite, StoredDoc};
+
+/// How far ahead of the server's clock a change's time may be (devices' clocks drift).
+pub const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60_000;
+/// How far before its actor's registration a change's time may be (the same drift).
+pub const MAX_CLOCK_BEHIND_MS: i64 = 10 * 60_000;
+/// The most new changes one request's documents are checked for; documents past it wait for
+/// the device's next request.
+pub const MAX_CHECKED_CHANGES: usize = 20_000;
 
 /// The longest record id accepted.
 const MAX_ID_LEN: usize = 128;
@@ -42,6 +75,19 @@ struct Taken {
     device_heads: Vec<ChangeHash>,
     /// The document moved to another team or division (its health record must follow).
     moved_to: Option<(String, String)>,
+    /// The rule a refused change broke, for the audit log (names fields, never values).
+    denied: Option<String>,
+    /// The device held the document once but may not now (it moved away while the device was
+    /// offline): its changes are kept apart for review instead of lost or spread.
+    hold: bool,
+}
+
+/// What the checks of one request share: who each actor is, and the work left.
+struct Checks {
+    owners: HashMap<String, Option<ActorOwner>>,
+    /// New changes this request may still have checked.
+    budget: Cell<usize>,
+    now_ms: i64,
 }
 
 fn event(device: &crate::storage::Device, action: &str, record: &str, detail: &str) -> AuditEvent {
@@ -57,6 +103,8 @@ fn event(device: &crate::storage::Device, action: &str, record: &str, detail: &s
 impl Service {
     /// Answers one sync request from an authenticated device.
     pub fn sync(&self, device: &crate::storage::Device, body: &[u8]) -> Result<Vec<u8>> {
+        let version = protocol::version_of(body).unwrap_or(protocol::VERSION);
+        let final_upload = device.revoked && self.final_upload_open(device)?;
         let request = SyncRequest::decode(body)?;
         self.check_request(&request)?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -76,14 +124,63 @@ impl Service {
         response.audit_acked = audit_acked;
         response.audit_rejected = audit_rejected;
 
-        let actors = self.storage.actors_of_user(&device.user)?;
         let mut events = Vec::new();
+        // the actors this device's changes may come from: its user's, on any of their devices
+        let mut owners = HashMap::new();
+        for actor in self.storage.actors_of_user(&device.user)? {
+            let owner = self.storage.actor_owner(&actor)?;
+            owners.insert(actor, owner);
+        }
+        let checks = Checks {
+            owners,
+            budget: Cell::new(MAX_CHECKED_CHANGES),
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        };
         for (index, doc) in request.docs.iter().enumerate() {
-            let taken = self.take_doc(device, &actors, doc)?;
+            if final_upload {
+                self.storage
+                    .hold_for_review(&device.id, &doc.id, doc.kind, &doc.changes, &now)?;
+                events.push(event(
+                    device,
+                    "hold_for_review",
+                    &doc.id,
+                    "final upload of a revoked device, kept apart for review",
+                ));
+                response.acks.push(DocAck {
+                    doc: index,
+                    outcome: DocOutcome::Accepted,
+                });
+                continue;
+            }
+            let Some(taken) = self.take_doc(device, &checks, doc)? else {
+                // over this request's budget: left unacknowledged, sent again next time
+                continue;
+            };
+            if taken.hold {
+                self.storage
+                    .hold_for_review(&device.id, &doc.id, doc.kind, &doc.changes, &now)?;
+                events.push(event(
+                    device,
+                    "hold_for_review",
+                    &doc.id,
+                    "changes to a record this device may no longer hold, kept apart for review",
+                ));
+                response.acks.push(DocAck {
+                    doc: index,
+                    outcome: DocOutcome::Accepted,
+                });
+                continue;
+            }
             let what = match &taken.outcome {
                 DocOutcome::Accepted => ("receive", "changes accepted".to_string()),
                 DocOutcome::NeedHistory => ("need_history", "base unknown here".to_string()),
-                DocOutcome::Refused(why) => ("refuse", format!("{why:?}")),
+                DocOutcome::Refused(why) => (
+                    "refuse",
+                    match &taken.denied {
+                        Some(rule) => format!("{why:?}: {rule}"),
+                        None => format!("{why:?}"),
+                    },
+                ),
             };
             events.push(event(device, what.0, &doc.id, &what.1));
             if let DocOutcome::Accepted = taken.outcome {
@@ -104,10 +201,31 @@ impl Service {
             // a revoked device hands over what it holds and receives nothing more
             response.revoked = true;
             response.cursor = request.cursor;
-            return Ok(response.encode());
+            return Ok(response.encode_for(version));
         }
         self.fill_page(device, &request, &mut response)?;
-        Ok(response.encode())
+        Ok(response.encode_for(version))
+    }
+
+    /// Whether a revoked device's final upload is still open (opening it on first contact);
+    /// once it has closed, the refusal is audited and nothing of the request is decoded.
+    fn final_upload_open(&self, device: &crate::storage::Device) -> Result<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let opened = self.storage.open_final_upload(&device.id, now)?;
+        // long enough (a day by default) for a car on a poor link to hand over what it holds
+        let window = i64::try_from(self.config.final_upload_minutes)
+            .unwrap_or(i64::MAX / 60_000)
+            .saturating_mul(60_000);
+        if now.saturating_sub(opened) <= window {
+            return Ok(true);
+        }
+        self.storage.append_audit(&[event(
+            device,
+            "refuse",
+            "",
+            "request from a revoked device after its final upload",
+        )])?;
+        Err(ServerError::Revoked)
     }
 
     /// Everything that can be checked before anything is written.
@@ -176,13 +294,34 @@ impl Service {
         }
     }
 
-    /// Takes one document's upload in one atomic update.
+    /// Takes one document's upload in one atomic update. None when the request's budget of
+    /// checks is spent before this document (it is left for the device's next request).
     fn take_doc(
         &self,
         device: &crate::storage::Device,
-        actors: &HashSet<String>,
+        checks: &Checks,
         up: &DocChanges,
-    ) -> Result<Taken> {
+    ) -> Result<Option<Taken>> {
+        let mut taken = Taken {
+            outcome: DocOutcome::Refused(Refusal::InvalidRecord),
+            device_heads: vec![],
+            moved_to: None,
+            denied: None,
+            hold: false,
+        };
+        if checks.budget.get() == 0 {
+            return Ok(None);
+        }
+        // what can be refused from the request alone, before anything is loaded
+        if !id_fits(up.kind, &up.id) {
+            taken.denied = Some(format!("the id does not fit a {} record", up.kind));
+            return Ok(Some(taken));
+        }
+        if let Err(d) = write_rules::check_kind(device.role, up.kind) {
+            taken.outcome = DocOutcome::Refused(Refusal::NotAllowed);
+            taken.denied = Some(d.to_string());
+            return Ok(Some(taken));
+        }
         let holder = Holder {
             role: device.role,
             division: &device.division,
@@ -201,15 +340,12 @@ impl Service {
         let delivered = self.storage.known_heads(&device.id, &up.id)?;
         let compact_after = self.config.compact_after_chunks;
         let identity_key = self.storage.identity_key();
-        let mut taken = Taken {
-            outcome: DocOutcome::Refused(Refusal::InvalidRecord),
-            device_heads: vec![],
-            moved_to: None,
-        };
+        let mut over_budget = false;
         self.storage
             .update_doc(&up.id, &mut |stored: Option<StoredDoc>| {
-                let refuse = |t: &mut Taken, why| {
+                let refuse = |t: &mut Taken, why, rule: Option<String>| {
                     t.outcome = DocOutcome::Refused(why);
+                    t.denied = rule;
                     Ok(None)
                 };
                 let (before, chunks) = match stored {
@@ -218,15 +354,18 @@ impl Service {
                 };
                 if let Some(b) = &before {
                     if b.kind != up.kind {
-                        return refuse(&mut taken, Refusal::InvalidRecord);
+                        return refuse(&mut taken, Refusal::InvalidRecord, None);
                     }
                     let placed = Placement {
                         kind: b.kind,
                         division: &b.division,
                         team: &b.team,
                     };
-                    if !may_hold(&holder, &placed) && delivered.is_none() {
-                        return refuse(&mut taken, Refusal::OutOfScope);
+                    // held once is not enough: the device must be allowed to hold it now; what a
+                    // device that did hold it wrote meanwhile is evidence, kept for review
+                    if !may_hold(&holder, &placed) {
+                        taken.hold = delivered.is_some();
+                        return refuse(&mut taken, Refusal::OutOfScope, None);
                     }
                 }
                 let mut rec = match RecordDoc::load_unmigrated(&up.id, up.kind, &chunks) {
@@ -245,7 +384,7 @@ impl Service {
                     return Ok(None);
                 }
                 if rec.merge_bytes(&up.changes).is_err() {
-                    return refuse(&mut taken, Refusal::CorruptChanges);
+                    return refuse(&mut taken, Refusal::CorruptChanges, None);
                 }
                 if !rec.missing_deps().is_empty() {
                     taken.outcome = DocOutcome::NeedHistory;
@@ -256,43 +395,65 @@ impl Service {
                 } else {
                     rec.doc_mut().get_changes(&[])
                 };
-                let mut device_heads: Vec<ChangeHash> = delivered.clone().unwrap_or_default();
-                device_heads.extend(up.base.iter().copied());
-                device_heads.extend(tips(&new));
                 if new.is_empty() {
+                    if before.is_none() {
+                        // an empty document makes nothing and records no delivery
+                        return refuse(
+                            &mut taken,
+                            Refusal::InvalidRecord,
+                            Some("the upload holds no changes".into()),
+                        );
+                    }
                     // everything was already here: acknowledge, change nothing
+                    let mut device_heads: Vec<ChangeHash> = delivered.clone().unwrap_or_default();
+                    device_heads.extend(up.base.iter().copied());
                     taken.outcome = DocOutcome::Accepted;
                     taken.device_heads = settle(&mut rec, device_heads);
                     return Ok(None);
                 }
-                if new
-                    .iter()
-                    .any(|c| !actors.contains(&c.actor_id().to_hex_string()))
-                {
-                    return refuse(&mut taken, Refusal::UnknownActor);
+                if new.len() > checks.budget.get() {
+                    over_budget = true;
+                    return Ok(None);
                 }
+                checks.budget.set(checks.budget.get() - new.len());
+                if let Err((why, rule)) = check_changes(
+                    rec.doc_mut(),
+                    up.kind,
+                    &new,
+                    before.is_some(),
+                    device,
+                    checks,
+                ) {
+                    return refuse(&mut taken, why, Some(rule));
+                }
+                if stored_schema(rec.doc()) > current_schema(up.kind) {
+                    return refuse(&mut taken, Refusal::UnknownSchema, None);
+                }
+                let mut device_heads: Vec<ChangeHash> = delivered.clone().unwrap_or_default();
+                device_heads.extend(up.base.iter().copied());
+                device_heads.extend(tips(&new));
                 // the typed record, hydrated once: its id, where it belongs, and for a case
                 // its reporting row
                 let (division, team, case) = match up.kind {
                     RecordKind::Case => match rec.case() {
                         Ok(c) if c.id == up.id => (c.division.clone(), c.team.clone(), Some(c)),
-                        _ => return refuse(&mut taken, Refusal::InvalidRecord),
+                        _ => return refuse(&mut taken, Refusal::InvalidRecord, None),
                     },
                     RecordKind::Shift => match rec.shift() {
                         Ok(s) if s.id == up.id => (s.division, s.team, None),
-                        _ => return refuse(&mut taken, Refusal::InvalidRecord),
+                        _ => return refuse(&mut taken, Refusal::InvalidRecord, None),
                     },
                     RecordKind::Health => {
                         let h: HealthRecord = match rec.health() {
                             Ok(h) if h.id == up.id => h,
-                            _ => return refuse(&mut taken, Refusal::InvalidRecord),
+                            _ => return refuse(&mut taken, Refusal::InvalidRecord, None),
                         };
                         if format!("{}.health", h.case_id) != up.id {
-                            return refuse(&mut taken, Refusal::InvalidRecord);
+                            return refuse(&mut taken, Refusal::InvalidRecord, None);
                         }
                         match &case_placement {
                             Some((d, t)) => (d.clone(), t.clone(), None),
-                            None => return refuse(&mut taken, Refusal::OutOfScope),
+                            None => return refuse(&mut taken, Refusal::OutOfScope, None),
                         }
                     }
                 };
@@ -305,7 +466,7 @@ impl Service {
                     team: &team,
                 };
                 if !unmoved && !may_hold(&holder, &after) {
-                    return refuse(&mut taken, Refusal::OutOfScope);
+                    return refuse(&mut taken, Refusal::OutOfScope, None);
                 }
                 if before.is_some() && !unmoved && up.kind == RecordKind::Case {
                     taken.moved_to = Some((division.clone(), team.clone()));
@@ -332,7 +493,10 @@ impl Service {
                     attendance,
                 }))
             })?;
-        Ok(taken)
+        if over_budget {
+            return Ok(None);
+        }
+        Ok(Some(taken))
     }
 
     /// A case moved team or division: its health record follows it.
@@ -397,6 +561,7 @@ impl Service {
         let mut cut_short = page.truncated;
         let uploaded: HashMap<&str, ()> =
             request.docs.iter().map(|d| (d.id.as_str(), ())).collect();
+        let mut actors: HashSet<automerge::ActorId> = HashSet::new();
         for meta in &page.docs {
             if size >= budget {
                 cut_short = true;
@@ -436,6 +601,12 @@ impl Service {
                 continue;
             }
             size += changes.len();
+            let sent_changes = if known.is_empty() {
+                rec.doc_mut().get_changes(&[])
+            } else {
+                rec.doc_mut().get_changes(&known)
+            };
+            actors.extend(sent_changes.iter().map(|c| c.actor_id().clone()));
             let heads = rec.heads();
             let why = if uploaded.contains_key(meta.id.as_str()) {
                 "changes merged from others sent back"
@@ -459,11 +630,80 @@ impl Service {
         }
         self.storage
             .record_delivery(&device.id, &delivered, &purged, &events, cursor)?;
+        // who wrote what this page carries, as the server registered them
+        for actor in actors {
+            if let Some(owner) = self.storage.actor_owner(&actor.to_hex_string())? {
+                response.authors.push(ActorAuthor {
+                    actor: actor.to_bytes().to_vec(),
+                    user: owner.user,
+                    role: owner.role,
+                });
+            }
+        }
         response.purge = purged;
         response.cursor = cursor;
         response.more = cut_short;
         Ok(())
     }
+}
+
+/// Every new change checked against who its actor is and what its role may write.
+fn check_changes(
+    doc: &mut AutoCommit,
+    kind: RecordKind,
+    new: &[Change],
+    had_changes: bool,
+    device: &crate::storage::Device,
+    checks: &Checks,
+) -> std::result::Result<(), (Refusal, String)> {
+    if write_check::remakes_record(had_changes, new) {
+        return Err((
+            Refusal::NotAllowed,
+            "a change without dependencies would make the record again".into(),
+        ));
+    }
+    for change in new {
+        let actor = change.actor_id().to_hex_string();
+        // an actor registered to this device's user, on this device or another of theirs
+        let Some(owner) = checks.owners.get(&actor).and_then(Option::as_ref) else {
+            return Err((Refusal::UnknownActor, "the actor is not registered".into()));
+        };
+        if owner.user != device.user && owner.device_id != device.id {
+            return Err((
+                Refusal::UnknownActor,
+                "the actor belongs to another user".into(),
+            ));
+        }
+        let claimed = change_author(change.message(), change.timestamp());
+        if claimed.user != owner.user || claimed.role != owner.role.as_str() {
+            return Err((
+                Refusal::AuthorMismatch,
+                "the change's message names another user or role than its actor's".into(),
+            ));
+        }
+        let t = change.timestamp();
+        if t < owner.registered_at_ms - MAX_CLOCK_BEHIND_MS
+            || t > checks.now_ms + MAX_CLOCK_AHEAD_MS
+        {
+            return Err((
+                Refusal::TimeOutOfRange,
+                "the change's time is before its actor was registered or ahead of the server's clock"
+                    .into(),
+            ));
+        }
+        let writer = Writer {
+            user: &owner.user,
+            role: owner.role,
+        };
+        if let Err(denied) = write_check::check_change(doc, kind, change, writer) {
+            let why = match denied {
+                Denied::Author { .. } => Refusal::AuthorMismatch,
+                _ => Refusal::NotAllowed,
+            };
+            return Err((why, denied.to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn placement(meta: &DocMeta) -> Placement<'_> {

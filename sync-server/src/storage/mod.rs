@@ -67,6 +67,62 @@ impl Device {
     }
 }
 
+/// Who an actor id belongs to: the device it was registered on and that device's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorOwner {
+    pub device_id: String,
+    pub user: String,
+    pub role: Role,
+    /// When the actor was registered (milliseconds since the epoch).
+    pub registered_at_ms: i64,
+}
+
+/// One record's changes from a revoked device's final upload, kept for review.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldRecord {
+    pub device: String,
+    pub record: String,
+    pub kind: RecordKind,
+    #[serde(skip)]
+    pub changes: Vec<u8>,
+    pub bytes: usize,
+    pub at: String,
+}
+
+/// An actor's owner from a `devices` row: (device, user, role, enrolled at).
+pub(crate) fn owner_of(row: (String, String, String, String)) -> Result<ActorOwner> {
+    let (device_id, user, role, enrolled_at) = row;
+    let role = Role::parse(&role).map_err(crate::error::ServerError::Storage)?;
+    let registered_at_ms = chrono::DateTime::parse_from_rfc3339(&enrolled_at)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            crate::error::ServerError::Storage("a device's enrolment time is damaged".into())
+        })?;
+    Ok(ActorOwner {
+        device_id,
+        user,
+        role,
+        registered_at_ms,
+    })
+}
+
+pub(crate) fn held_of(
+    device: String,
+    record: String,
+    kind: &str,
+    changes: Vec<u8>,
+    at: String,
+) -> Result<HeldRecord> {
+    Ok(HeldRecord {
+        device,
+        record,
+        kind: RecordKind::parse(kind).map_err(crate::error::ServerError::Storage)?,
+        bytes: changes.len(),
+        changes,
+        at,
+    })
+}
+
 /// A device being enrolled.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
@@ -220,6 +276,23 @@ pub trait Storage: Send + Sync {
     fn revoke_user(&self, user: &str) -> Result<usize>;
     /// The actor ids registered to the user's devices.
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>>;
+    /// Who the actor id (lowercase hex) was registered to at enrolment.
+    fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>>;
+    /// Opens a revoked device's final upload the first time it is asked, and returns when it
+    /// opened (milliseconds since the epoch).
+    fn open_final_upload(&self, device: &str, now_ms: i64) -> Result<i64>;
+    /// Keeps one record's changes from a revoked device's final upload for review, apart
+    /// from the records every device receives.
+    fn hold_for_review(
+        &self,
+        device: &str,
+        record: &str,
+        kind: RecordKind,
+        changes: &[u8],
+        at: &str,
+    ) -> Result<()>;
+    /// What revoked devices handed over, oldest first: (device, record, kind, bytes, at).
+    fn held_for_review(&self) -> Result<Vec<HeldRecord>>;
     /// Accepts request number `seq` from the device only if it is higher than any before.
     fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool>;
 

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS device_audit (
 ",
     "
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS final_uploads (device_id TEXT PRIMARY KEY, opened_at_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS held_for_review (
+    n BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    kind TEXT NOT NULL, changes BYTEA NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attendance (
     case_id TEXT PRIMARY KEY, version BIGINT NOT NULL, division TEXT NOT NULL,
     status TEXT NOT NULL, incident_date TEXT, victim_digest TEXT, facts TEXT NOT NULL);
@@ -562,6 +566,63 @@ impl Storage for PostgresStorage {
                 .map(|r| r.get(0))
                 .collect(),
         )
+    }
+
+    fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {
+        let mut c = self.client()?;
+        let row = c.query_opt(
+            "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = $1",
+            &[&actor],
+        )?;
+        row.map(|r| owner_of((r.get(0), r.get(1), r.get(2), r.get(3))))
+            .transpose()
+    }
+
+    fn open_final_upload(&self, device: &str, now_ms: i64) -> Result<i64> {
+        let mut c = self.client()?;
+        c.execute(
+            "INSERT INTO final_uploads (device_id, opened_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&device, &now_ms],
+        )?;
+        Ok(c.query_one(
+            "SELECT opened_at_ms FROM final_uploads WHERE device_id = $1",
+            &[&device],
+        )?
+        .get(0))
+    }
+
+    fn hold_for_review(
+        &self,
+        device: &str,
+        record: &str,
+        kind: RecordKind,
+        changes: &[u8],
+        at: &str,
+    ) -> Result<()> {
+        self.client()?.execute(
+            "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES ($1, $2, $3, $4, $5)",
+            &[&device, &record, &kind.as_str(), &changes, &at],
+        )?;
+        Ok(())
+    }
+
+    fn held_for_review(&self) -> Result<Vec<HeldRecord>> {
+        let mut c = self.client()?;
+        c.query(
+            "SELECT device_id, record_id, kind, changes, at FROM held_for_review ORDER BY n",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            held_of(
+                r.get(0),
+                r.get(1),
+                r.get::<_, String>(2).as_str(),
+                r.get(3),
+                r.get(4),
+            )
+        })
+        .collect()
     }
 
     fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool> {

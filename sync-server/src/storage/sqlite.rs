@@ -101,6 +101,15 @@ CREATE TABLE IF NOT EXISTS device_audit (
     PRIMARY KEY (device_id, seq)
 );
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS final_uploads (device_id TEXT PRIMARY KEY, opened_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held_for_review (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    changes BLOB NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS attendance (
     case_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -416,6 +425,75 @@ impl Storage for SqliteStorage {
         let mut stmt = conn.prepare_cached("SELECT actor FROM devices WHERE user_name = ?1")?;
         let rows = stmt.query_map([user], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = ?1",
+                [actor],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(owner_of).transpose()
+    }
+
+    fn open_final_upload(&self, device: &str, now_ms: i64) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO final_uploads (device_id, opened_at_ms) VALUES (?1, ?2)",
+            params![device, now_ms],
+        )?;
+        Ok(conn.query_row(
+            "SELECT opened_at_ms FROM final_uploads WHERE device_id = ?1",
+            [device],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn hold_for_review(
+        &self,
+        device: &str,
+        record: &str,
+        kind: RecordKind,
+        changes: &[u8],
+        at: &str,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![device, record, kind.as_str(), changes, at],
+        )?;
+        Ok(())
+    }
+
+    fn held_for_review(&self) -> Result<Vec<HeldRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT device_id, record_id, kind, changes, at FROM held_for_review ORDER BY n",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (device, record, kind, changes, at): (String, String, String, Vec<u8>, String) = r?;
+            out.push(held_of(device, record, &kind, changes, at)?);
+        }
+        Ok(out)
     }
 
     fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool> {

@@ -39,8 +39,8 @@ test("conflict resolver shows who wrote each value and writes the chosen one", a
     conflict: {
       path: "victim.safe_contact.call_ok",
       values: [
-        { value: true, user: "pc.example", role: "officer", at },
-        { value: false, user: "idva.jones", role: "idva", at },
+        { value: true, user: "pc.example", role: "officer", at, verified: true },
+        { value: false, user: "idva.jones", role: "idva", at, verified: true },
       ],
     },
   });

@@ -23,15 +23,16 @@ test("prominent conflicts sort first", () => {
 });
 
 test("values read in plain words and resolve to field text", () => {
-  const b = { value: false, user: "pc.example", role: "officer", at };
+  const b = { value: false, user: "pc.example", role: "officer", at, verified: true };
   expect(valueLabel(b)).toBe("No");
   expect(resolutionText(b)).toBe("no");
-  const s = { value: "handed_over", user: "ds.sample", role: "safeguarding", at };
+  const s = { value: "handed_over", user: "ds.sample", role: "safeguarding", at, verified: true };
   expect(valueLabel(s)).toBe("Handed over");
   expect(resolutionText(s)).toBe("handed_over");
-  expect(valueLabel({ value: null, user: "x", role: "idva", at })).toBe("Not recorded");
-  expect(valueLabel({ value: "07700 900123", user: "x", role: "idva", at })).toBe("07700 900123");
+  expect(valueLabel({ value: null, user: "x", role: "idva", at, verified: true })).toBe("Not recorded");
+  expect(valueLabel({ value: "07700 900123", user: "x", role: "idva", at, verified: true })).toBe("07700 900123");
   expect(whoWhen(b)).toBe("pc.example (Police officer), 22 Nov 2026, 09:30");
+  expect(whoWhen({ ...b, verified: false })).toBe("pc.example, not confirmed by the server (Police officer), 22 Nov 2026, 09:30");
 });
 
 test("titles and field names", () => {
@@ -41,5 +42,5 @@ test("titles and field names", () => {
 });
 
 function b1() {
-  return { value: true, user: "u", role: "idva", at };
+  return { value: true, user: "u", role: "idva", at, verified: true };
 }

@@ -35,9 +35,11 @@ export function valueLabel(v: ConflictValue): string {
   return t;
 }
 
-/** "written by dc.smith (Police officer), 22 Nov 2026, 09:30". */
+/** "written by dc.smith (Police officer), 22 Nov 2026, 09:30"; an author the server has not
+ * confirmed (a change that reached this device other than through it) is said to be unconfirmed. */
 export function whoWhen(v: ConflictValue): string {
-  return `${v.user} (${label(v.role)}), ${formatDateTime(v.at)}`;
+  const who = v.verified ? v.user : `${v.user}, not confirmed by the server`;
+  return `${who} (${label(v.role)}), ${formatDateTime(v.at)}`;
 }
 
 export function conflictTitle(c: Conflict): string {

@@ -3,7 +3,7 @@ import { syncSummary } from "./sync";
 import { searchServices, telHref } from "./directory";
 import type { Service } from "./bindings/Service";
 
-const base = { waiting: 0, last_contact: null, overdue: false };
+const base = { waiting: 0, last_contact: null, overdue: false, set_aside: 0 };
 
 test("sync status in plain words", () => {
   expect(syncSummary(null).headline).toMatch(/not known/);
@@ -18,6 +18,14 @@ test("sync status in plain words", () => {
   expect(err.tone).toBe("error");
   expect(err.detail).toMatch(/overdue/);
   expect(syncSummary({ ...base, waiting: 1, state: { state: "idle" } }).headline).toBe("1 change waiting");
+});
+
+test("records set aside by a sync are said, and the line is not all clear", () => {
+  const at = new Date(2026, 10, 22, 14, 7).toISOString();
+  const one = syncSummary({ ...base, set_aside: 1, state: { state: "synced", at } });
+  expect(one.detail).toBe("1 record from the server could not be used and was set aside: update the app or tell your supervisor");
+  expect(one.tone).toBe("warn");
+  expect(syncSummary({ ...base, set_aside: 2, state: { state: "synced", at } }).detail).toMatch(/^2 records .* were set aside/);
 });
 
 test("directory search and tel links", () => {

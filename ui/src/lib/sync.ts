@@ -13,6 +13,8 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
   if (!s) return { state: "unknown", headline: busy ? "Syncing…" : "Sync status not known yet", detail: "", tone: "neutral" };
   const waiting = s.waiting > 0 ? `${plural(s.waiting, "change")} waiting` : "";
   const overdue = s.overdue ? "Sync overdue: connect to send your changes" : "";
+  const setAside =
+    s.set_aside > 0 ? `${plural(s.set_aside, "record")} from the server could not be used and ${s.set_aside === 1 ? "was" : "were"} set aside: update the app or tell your supervisor` : "";
   const join = (...parts: string[]) => parts.filter(Boolean).map((p) => p.replace(/\.$/, "")).join(". ");
   const st = s.state;
   switch (st.state) {
@@ -34,8 +36,8 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
       return {
         state: "synced",
         headline: `Synced at ${formatTime(st.at)}`,
-        detail: join(waiting, overdue),
-        tone: s.overdue ? "error" : waiting ? "warn" : "ok",
+        detail: join(waiting, overdue, setAside),
+        tone: s.overdue ? "error" : waiting || setAside ? "warn" : "ok",
       };
     default:
       return {

@@ -83,6 +83,7 @@ const state = {
     waiting: 2,
     last_contact: hoursAgo(3),
     overdue: false,
+    set_aside: 0,
   } as SyncStatus,
 };
 
@@ -187,15 +188,15 @@ function seed() {
     {
       path: "status",
       values: [
-        { value: "active", user: "idva.jones", role: "idva", at: hoursAgo(2) },
-        { value: "closed", user: "ds.sample", role: "safeguarding", at: hoursAgo(1.5) },
+        { value: "active", user: "idva.jones", role: "idva", at: hoursAgo(2), verified: true },
+        { value: "closed", user: "ds.sample", role: "safeguarding", at: hoursAgo(1.5), verified: true },
       ],
     },
     {
       path: "victim.phone",
       values: [
-        { value: "07700 900121", user: "pc.example", role: "officer", at: hoursAgo(2) },
-        { value: "07700 900999", user: "idva.jones", role: "idva", at: hoursAgo(1) },
+        { value: "07700 900121", user: "pc.example", role: "officer", at: hoursAgo(2), verified: true },
+        { value: "07700 900999", user: "idva.jones", role: "idva", at: hoursAgo(1), verified: true },
       ],
     },
   ]);
@@ -764,7 +765,7 @@ async function syncNow() {
   await emit("sync-status", state.sync);
   await new Promise((r) => setTimeout(r, 300));
   state.unsynced.clear();
-  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false };
+  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0 };
   await emit("sync-status", state.sync);
   return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false };
 }

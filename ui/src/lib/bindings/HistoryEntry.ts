@@ -5,4 +5,9 @@ export type HistoryEntry = { at: string, user: string, role: string,
 /**
  * `set`, `add` or `remove`.
  */
-action: string, path: string, value: JsonValue, change: string, };
+action: string, path: string, value: JsonValue, change: string, 
+/**
+ * The author is the user the server registered the writing device to (not only the
+ * change's own claim).
+ */
+verified: boolean, };

@@ -7,7 +7,12 @@ export type SyncReport = { round_trips: number, bytes_up: number, bytes_down: nu
 /**
  * Documents the server would not take, with its reason (they stay unsynced here).
  */
-refused: Array<string>, unsynced_left: number, audit_entries_sent: number, audit_rejected: boolean, cursor: number, 
+refused: Array<string>, unsynced_left: number, 
+/**
+ * Records the server sent that this device could not use (`id: reason`), set aside;
+ * the rest of the sync went on.
+ */
+set_aside: Array<string>, audit_entries_sent: number, audit_rejected: boolean, cursor: number, 
 /**
  * The server revoked this device; its data has been erased.
  */

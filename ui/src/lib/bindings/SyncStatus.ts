@@ -13,4 +13,9 @@ last_contact: string | null,
 /**
  * Out of contact for longer than the server allows: case work waits for a sync.
  */
-overdue: boolean, };
+overdue: boolean, 
+/**
+ * Records the server sent that this device could not use (damaged, of a newer version,
+ * outside its scope), set aside so the rest could sync.
+ */
+set_aside: number, };
