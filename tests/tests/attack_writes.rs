@@ -430,3 +430,84 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Finding 2, on the devices: a change that reaches a device other than through the server (a
+/// rescue bundle) is checked against the server's registry of actors the device learned on
+/// sync: one whose message names someone other than its actor's registered user is refused
+/// with the whole bundle; one from an actor the registry does not know is taken but shown as
+/// not confirmed; changes the server passed are attributed by the registry and confirmed.
+#[test]
+fn finding_2_devices_name_authors_by_the_servers_registry() {
+    let mut t = team();
+    let attacker = Attacker::of(&t.server, &t.officer);
+    // the IDVA's device learned on sync who the officer's actor is
+    let history = t
+        .idva
+        .store
+        .case_history(&t.case, Some("victim.name"))
+        .unwrap();
+    assert!(
+        history.iter().all(|h| h.verified && h.user == OFFICER),
+        "{history:?}"
+    );
+    let bundle_of = |t: &mut Team, actor: automerge::ActorId| {
+        let mut doc = attacker.load(&mut t.officer, &t.case).with_actor(actor);
+        let base = doc.get_heads();
+        Attacker::put(
+            &mut doc,
+            &["victim", "safe_contact", "notes"],
+            "Safe to call any time",
+        );
+        let changes = Attacker::commit(&mut doc, &base, &message(IDVA, "idva"), now_ms());
+        let payload = provide_core::bundle::Payload {
+            format: 1,
+            created_at: "2026-11-30T10:00:00Z".into(),
+            device_id: t.officer.store.device_id().to_string(),
+            user: OFFICER.into(),
+            role: "officer".into(),
+            records: vec![provide_core::bundle::BundleRecord {
+                id: t.case.clone(),
+                kind: "case".into(),
+                changes: hex::encode(changes),
+            }],
+        };
+        provide_core::bundle::seal(
+            &payload,
+            "a bundle passphrase for the test",
+            provide_tests::device::fast_options().kdf,
+        )
+        .unwrap()
+    };
+    let heads = t.idva.store.record_heads(&t.case).unwrap();
+
+    // the officer's device forges a change in the IDVA's name and hands it over in a bundle
+    let forged = bundle_of(&mut t, attacker.actor.clone());
+    match t
+        .idva
+        .store
+        .import_bundle(&forged, "a bundle passphrase for the test")
+    {
+        Err(Error::BadBundle(why)) => assert!(why.contains("could not have made"), "{why}"),
+        other => panic!("the forged bundle was taken: {other:?}"),
+    }
+    assert_eq!(t.idva.store.record_heads(&t.case).unwrap(), heads);
+
+    // from an actor nobody registered: taken (a rescue bundle may carry work the server has
+    // not seen), but its author is shown as the message's claim, not confirmed
+    let stranger = bundle_of(&mut t, automerge::ActorId::random());
+    t.idva
+        .store
+        .import_bundle(&stranger, "a bundle passphrase for the test")
+        .unwrap();
+    let history = t
+        .idva
+        .store
+        .case_history(&t.case, Some("victim.safe_contact.notes"))
+        .unwrap();
+    let claimed = history.last().unwrap();
+    assert_eq!(
+        (claimed.user.as_str(), claimed.verified),
+        (IDVA, false),
+        "an unregistered actor's claim is not confirmed"
+    );
+}

@@ -29,6 +29,25 @@ pub struct Writer<'a> {
     pub role: Role,
 }
 
+/// Checks a change whose writer is known (the server's registration of its actor): its
+/// message must name that writer (`Denied::Author` at `(message)` if not), and its effect must
+/// be allowed for the writer's role. The server asks this of every uploaded change; a device
+/// asks it of every change from a registered actor that reaches it by rescue bundle.
+pub fn check_attributed(
+    doc: &mut AutoCommit,
+    kind: RecordKind,
+    change: &Change,
+    writer: Writer,
+) -> Result<(), Denied> {
+    let claimed = crate::record::author::change_author(change.message(), change.timestamp());
+    if claimed.user != writer.user || claimed.role != writer.role.as_str() {
+        return Err(Denied::Author {
+            path: "(message)".into(),
+        });
+    }
+    check_change(doc, kind, change, writer)
+}
+
 /// Checks one change, which `doc` already holds, against the rules for `writer`.
 pub fn check_change(
     doc: &mut AutoCommit,

@@ -9,7 +9,7 @@ use crate::crypto::KdfParams;
 use crate::error::{Error, Result};
 use crate::model::{RecordKind, Role};
 use crate::record::heads::parse_heads;
-use crate::record::RecordDoc;
+use crate::record::{write_check, RecordDoc};
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -115,6 +115,7 @@ impl Store {
     pub fn import_bundle(&mut self, bytes: &[u8], passphrase: &str) -> Result<ImportReport> {
         self.require_case_access()?;
         let payload = bundle::open(bytes, passphrase)?;
+        let registry = self.author_registry()?;
         let mut report = ImportReport::default();
         let mut staged = Vec::with_capacity(payload.records.len());
         for r in &payload.records {
@@ -144,9 +145,40 @@ impl Store {
             } else {
                 vec![]
             };
+            let held: std::collections::HashSet<automerge::ChangeHash> = rec
+                .doc_mut()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.hash())
+                .collect();
             let changed = rec
                 .merge_bytes(&changes)
                 .map_err(|_| Error::BadBundle(format!("record {} holds damaged changes", r.id)))?;
+            // a change from an actor the server registered must name that actor's user and be
+            // one their role may make, as the server would check it
+            let new: Vec<automerge::Change> = rec
+                .doc_mut()
+                .get_changes(&[])
+                .into_iter()
+                .filter(|c| !held.contains(&c.hash()))
+                .collect();
+            for change in &new {
+                let Some(author) = registry.get(change.actor_id()) else {
+                    continue;
+                };
+                let writer = write_check::Writer {
+                    user: &author.user,
+                    role: author.role,
+                };
+                if let Err(denied) =
+                    write_check::check_attributed(rec.doc_mut(), kind, change, writer)
+                {
+                    return Err(Error::BadBundle(format!(
+                        "record {} holds a change its author could not have made ({denied})",
+                        r.id
+                    )));
+                }
+            }
             if !rec.missing_deps().is_empty() {
                 return Err(Error::BadBundle(format!("record {} needs earlier history this store does not have; export the whole case instead", r.id)));
             }

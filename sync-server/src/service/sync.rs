@@ -42,7 +42,6 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use provide_core::audit;
 use provide_core::model::write_rules::{self, Denied};
 use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
-use provide_core::record::author::change_author;
 use provide_core::record::heads::tips;
 use provide_core::record::migrate::{current_schema, stored_schema};
 use provide_core::record::write_check::{self, Writer};
@@ -674,13 +673,6 @@ fn check_changes(
                 "the actor belongs to another user".into(),
             ));
         }
-        let claimed = change_author(change.message(), change.timestamp());
-        if claimed.user != owner.user || claimed.role != owner.role.as_str() {
-            return Err((
-                Refusal::AuthorMismatch,
-                "the change's message names another user or role than its actor's".into(),
-            ));
-        }
         let t = change.timestamp();
         if t < owner.registered_at_ms - MAX_CLOCK_BEHIND_MS
             || t > checks.now_ms + MAX_CLOCK_AHEAD_MS
@@ -695,7 +687,7 @@ fn check_changes(
             user: &owner.user,
             role: owner.role,
         };
-        if let Err(denied) = write_check::check_change(doc, kind, change, writer) {
+        if let Err(denied) = write_check::check_attributed(doc, kind, change, writer) {
             let why = match denied {
                 Denied::Author { .. } => Refusal::AuthorMismatch,
                 _ => Refusal::NotAllowed,
