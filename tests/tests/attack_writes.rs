@@ -134,6 +134,23 @@ fn finding_1_an_officer_cannot_plant_or_write_an_idva_health_record() {
 }
 
 impl Team {
+    /// The officer's device, in the attacker's hands, edits its copy of the case as it likes,
+    /// commits with the message and time given, and uploads the change.
+    fn forge(
+        &mut self,
+        attacker: &Attacker,
+        edit: impl FnOnce(&mut AutoCommit),
+        msg: &str,
+        at: i64,
+    ) -> Answer {
+        let mut doc = attacker.load(&mut self.officer, &self.case);
+        let base = doc.get_heads();
+        edit(&mut doc);
+        let changes = Attacker::commit(&mut doc, &base, msg, at);
+        let s = seq(&mut self.officer);
+        attacker.upload(s, &self.case, RecordKind::Case, base, changes)
+    }
+
     /// The IDVA's health record as an attacker who somehow had its bytes would load it.
     fn idva_doc(&mut self, id: &str, attacker: &Attacker) -> AutoCommit {
         let (_, bytes) = self.idva.store.record_bytes(id).unwrap();
@@ -150,51 +167,49 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
     let before = heads_on_server(&t.server, &t.case).unwrap();
 
     // the message names the IDVA
-    let mut doc = attacker.load(&mut t.officer, &t.case);
-    let base = doc.get_heads();
-    Attacker::put(&mut doc, &["victim", "phone"], "07700 900999");
-    let changes = Attacker::commit(&mut doc, &base, &message(IDVA, "idva"), now_ms());
-    let s = seq(&mut t.officer);
-    let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+    let answer = t.forge(
+        &attacker,
+        |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
+        &&message(IDVA, "idva"),
+        now_ms(),
+    );
     assert_eq!(
         refused(&t.server, &answer, &t.case),
         Refusal::AuthorMismatch
     );
 
     // the message names the officer but with the IDVA's role
-    let mut doc = attacker.load(&mut t.officer, &t.case);
-    let base = doc.get_heads();
-    Attacker::put(&mut doc, &["victim", "phone"], "07700 900999");
-    let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "idva"), now_ms());
-    let s = seq(&mut t.officer);
-    let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+    let answer = t.forge(
+        &attacker,
+        |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
+        &&message(OFFICER, "idva"),
+        now_ms(),
+    );
     assert_eq!(
         refused(&t.server, &answer, &t.case),
         Refusal::AuthorMismatch
     );
 
     // a note whose author field names the IDVA, in a change honestly from the officer
-    let mut doc = attacker.load(&mut t.officer, &t.case);
-    let base = doc.get_heads();
-    let notes = match automerge::ReadDoc::get(&doc, automerge::ROOT, "notes").unwrap() {
-        Some((_, id)) => id,
-        None => panic!("a case has a notes list"),
+    let add_note = |doc: &mut AutoCommit| {
+        let notes = match automerge::ReadDoc::get(doc, automerge::ROOT, "notes").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("a case has a notes list"),
+        };
+        let note = doc
+            .insert_object(&notes, 0, automerge::ObjType::Map)
+            .unwrap();
+        for (k, v) in [
+            ("id", "0b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b"),
+            ("at", "2026-11-30T10:00:00Z"),
+            ("author", IDVA),
+            ("role", "idva"),
+            ("text", "Victim withdrew her statement"),
+        ] {
+            doc.put(&note, k, v).unwrap();
+        }
     };
-    let note = doc
-        .insert_object(&notes, 0, automerge::ObjType::Map)
-        .unwrap();
-    for (k, v) in [
-        ("id", "0b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b"),
-        ("at", "2026-11-30T10:00:00Z"),
-        ("author", IDVA),
-        ("role", "idva"),
-        ("text", "Victim withdrew her statement"),
-    ] {
-        doc.put(&note, k, v).unwrap();
-    }
-    let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "officer"), now_ms());
-    let s = seq(&mut t.officer);
-    let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+    let answer = t.forge(&attacker, add_note, &message(OFFICER, "officer"), now_ms());
     assert_eq!(
         refused(&t.server, &answer, &t.case),
         Refusal::AuthorMismatch
@@ -202,12 +217,12 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
 
     // a time far ahead of the server's clock, or before the device existed
     for at in [now_ms() + 3_600_000, now_ms() - 30 * 86_400_000] {
-        let mut doc = attacker.load(&mut t.officer, &t.case);
-        let base = doc.get_heads();
-        Attacker::put(&mut doc, &["victim", "phone"], "07700 900999");
-        let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "officer"), at);
-        let s = seq(&mut t.officer);
-        let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+        let answer = t.forge(
+            &attacker,
+            |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
+            &&message(OFFICER, "officer"),
+            at,
+        );
         assert_eq!(
             refused(&t.server, &answer, &t.case),
             Refusal::TimeOutOfRange
@@ -216,12 +231,12 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
     assert_eq!(heads_on_server(&t.server, &t.case).unwrap(), before);
 
     // the same edit, honestly attributed, is taken: the refusals were about authorship
-    let mut doc = attacker.load(&mut t.officer, &t.case);
-    let base = doc.get_heads();
-    Attacker::put(&mut doc, &["victim", "phone"], "07700 900123");
-    let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "officer"), now_ms());
-    let s = seq(&mut t.officer);
-    let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+    let answer = t.forge(
+        &attacker,
+        |doc| Attacker::put(doc, &["victim", "phone"], "07700 900123"),
+        &&message(OFFICER, "officer"),
+        now_ms(),
+    );
     assert_eq!(answer.first_outcome(), DocOutcome::Accepted);
     t.idva.sync().unwrap();
     let history = t
@@ -315,16 +330,11 @@ fn finding_11_an_officer_cannot_triage_or_move_a_case() {
         (&["triage", "reason"][..], "high_risk"),
         (&["support", "safety_planning"][..], "true"),
     ] {
-        let mut doc = attacker.load(&mut t.officer, &t.case);
-        let base = doc.get_heads();
-        if value == "true" {
-            Attacker::put(&mut doc, path, true);
-        } else {
-            Attacker::put(&mut doc, path, value);
-        }
-        let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "officer"), now_ms());
-        let s = seq(&mut t.officer);
-        let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+        let put = |doc: &mut AutoCommit| match value {
+            "true" => Attacker::put(doc, path, true),
+            _ => Attacker::put(doc, path, value),
+        };
+        let answer = t.forge(&attacker, put, &message(OFFICER, "officer"), now_ms());
         assert_eq!(
             refused(&t.server, &answer, &t.case),
             Refusal::NotAllowed,

@@ -136,40 +136,35 @@ impl Service {
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         for (index, doc) in request.docs.iter().enumerate() {
-            if final_upload {
-                self.storage
-                    .hold_for_review(&device.id, &doc.id, doc.kind, &doc.changes, &now)?;
-                events.push(event(
-                    device,
-                    "hold_for_review",
-                    &doc.id,
-                    "final upload of a revoked device, kept apart for review",
-                ));
-                response.acks.push(DocAck {
-                    doc: index,
-                    outcome: DocOutcome::Accepted,
-                });
-                continue;
-            }
-            let Some(taken) = self.take_doc(device, &checks, doc)? else {
-                // over this request's budget: left unacknowledged, sent again next time
-                continue;
+            // a revoked device's final upload is not taken at all
+            let taken = if final_upload {
+                None
+            } else {
+                match self.take_doc(device, &checks, doc)? {
+                    Some(t) => Some(t),
+                    // over this request's budget: left unacknowledged, sent again next time
+                    None => continue,
+                }
             };
-            if taken.hold {
+            let held_because = match &taken {
+                None => Some("final upload of a revoked device, kept apart for review"),
+                Some(t) if t.hold => Some(
+                    "changes to a record this device may no longer hold, kept apart for review",
+                ),
+                Some(_) => None,
+            };
+            if let Some(why) = held_because {
+                // kept, audited and acknowledged (so the device may let it go), never spread
                 self.storage
                     .hold_for_review(&device.id, &doc.id, doc.kind, &doc.changes, &now)?;
-                events.push(event(
-                    device,
-                    "hold_for_review",
-                    &doc.id,
-                    "changes to a record this device may no longer hold, kept apart for review",
-                ));
+                events.push(event(device, "hold_for_review", &doc.id, why));
                 response.acks.push(DocAck {
                     doc: index,
                     outcome: DocOutcome::Accepted,
                 });
                 continue;
             }
+            let Some(taken) = taken else { continue };
             let what = match &taken.outcome {
                 DocOutcome::Accepted => ("receive", "changes accepted".to_string()),
                 DocOutcome::NeedHistory => ("need_history", "base unknown here".to_string()),
