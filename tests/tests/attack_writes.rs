@@ -170,7 +170,7 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
     let answer = t.forge(
         &attacker,
         |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
-        &&message(IDVA, "idva"),
+        &message(IDVA, "idva"),
         now_ms(),
     );
     assert_eq!(
@@ -182,7 +182,7 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
     let answer = t.forge(
         &attacker,
         |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
-        &&message(OFFICER, "idva"),
+        &message(OFFICER, "idva"),
         now_ms(),
     );
     assert_eq!(
@@ -220,7 +220,7 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
         let answer = t.forge(
             &attacker,
             |doc| Attacker::put(doc, &["victim", "phone"], "07700 900999"),
-            &&message(OFFICER, "officer"),
+            &message(OFFICER, "officer"),
             at,
         );
         assert_eq!(
@@ -234,7 +234,7 @@ fn finding_2_a_change_claiming_another_author_is_refused() {
     let answer = t.forge(
         &attacker,
         |doc| Attacker::put(doc, &["victim", "phone"], "07700 900123"),
-        &&message(OFFICER, "officer"),
+        &message(OFFICER, "officer"),
         now_ms(),
     );
     assert_eq!(answer.first_outcome(), DocOutcome::Accepted);
