@@ -44,9 +44,15 @@ impl Serving {
 
 /// Starts `provide-sync-server ARGS serve` on a free loopback port; returns it and its URL.
 pub fn serve(args: &[&str]) -> (Serving, String) {
+    serve_with(args, &[])
+}
+
+/// Starts `provide-sync-server ARGS serve SERVE_ARGS` on a free loopback port.
+pub fn serve_with(args: &[&str], serve_args: &[&str]) -> (Serving, String) {
     let mut child = Command::new(bin("provide-sync-server"))
         .args(args)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(serve_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -10,6 +10,7 @@ pub mod sync;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::limits::Limits;
 use crate::storage::Storage;
 
 /// Server settings.
@@ -25,6 +26,8 @@ pub struct Config {
     pub max_docs_per_request: usize,
     /// Connections kept to a PostgreSQL database.
     pub database_connections: usize,
+    /// What one client may cost the server (connections, timers, caps, throttling).
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             compact_after_chunks: 32,
             max_docs_per_request: 5_000,
             database_connections: 16,
+            limits: Limits::default(),
         }
     }
 }
