@@ -90,7 +90,7 @@ impl Guard {
             return Err(ServerError::Throttled(wait));
         }
         let Some(credential) = credential else {
-            self.throttle.failed(&[source.clone()], None);
+            self.throttle.failed(std::slice::from_ref(&source), None);
             self.throttle.count(Refusal::Auth, source, "", "", false);
             return Err(ServerError::Unauthorized);
         };
