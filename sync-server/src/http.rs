@@ -109,7 +109,7 @@ async fn sync(
         .guard
         .read_body(body, &headers, MAX_REQUEST_BYTES)
         .await?;
-    let worker = app.guard.gates.worker().await?;
+    let worker = app.guard.gates.worker(body.len()).await?;
     let service = app.service.clone();
     let answer = blocking(move || {
         let _held = (admitted, worker);

@@ -34,6 +34,9 @@ pub struct Limits {
     /// Admitted syncs worked on at once (each on a thread of the blocking pool, with its
     /// decoding memory); the others wait their turn.
     pub sync_workers: usize,
+    /// Workers kept apart for syncs whose body is at most `small_body`, so ordinary syncs are
+    /// not queued behind a few enormous requests.
+    pub small_sync_workers: usize,
     /// Bytes of request bodies held in memory at once (each reserves its declared length, or
     /// the most allowed); more get 503.
     pub max_body_bytes_in_flight: usize,
@@ -66,6 +69,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(15 * 60),
             max_syncs_in_flight: 64,
             sync_workers: 4,
+            small_sync_workers: 2,
             max_body_bytes_in_flight: 128 * 1024 * 1024,
             small_body_reserve: 32 * 1024 * 1024,
             small_body: 1024 * 1024,
@@ -84,6 +88,7 @@ pub struct Gates {
     limits: Limits,
     syncs: Arc<Semaphore>,
     workers: Arc<Semaphore>,
+    small_workers: Arc<Semaphore>,
     body_bytes: Arc<Semaphore>,
     small_body_bytes: Arc<Semaphore>,
 }
@@ -98,6 +103,7 @@ impl Gates {
             limits,
             syncs: Arc::new(Semaphore::new(limits.max_syncs_in_flight.max(1))),
             workers: Arc::new(Semaphore::new(limits.sync_workers.max(1))),
+            small_workers: Arc::new(Semaphore::new(limits.small_sync_workers)),
             body_bytes: bytes(limits.max_body_bytes_in_flight),
             small_body_bytes: bytes(limits.small_body_reserve),
         }
@@ -120,12 +126,19 @@ impl Gates {
             .map_err(|_| self.busy())
     }
 
-    /// A turn to work, once one of the `sync_workers` is free.
-    pub async fn worker(&self) -> Result<Slot, ServerError> {
-        self.workers
-            .clone()
-            .acquire_owned()
-            .await
+    /// A turn to work, once one of the `sync_workers` is free, or for a body of `bytes` at
+    /// most `small_body`, one of the `small_sync_workers`.
+    pub async fn worker(&self, bytes: usize) -> Result<Slot, ServerError> {
+        let any = self.workers.clone().acquire_owned();
+        let permit = if bytes <= self.limits.small_body && self.limits.small_sync_workers > 0 {
+            tokio::select! {
+                p = any => p,
+                p = self.small_workers.clone().acquire_owned() => p,
+            }
+        } else {
+            any.await
+        };
+        permit
             .map(Slot)
             .map_err(|_| ServerError::Internal("the server is stopping".into()))
     }

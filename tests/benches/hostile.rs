@@ -254,6 +254,8 @@ fn body_attack(
         .collect::<Option<_>>()?;
     let answers = Arc::new(Mutex::new(Vec::new()));
     let started = Arc::new(AtomicBool::new(false));
+    let mut peak = 0;
+    let mut before_stop = Vec::new();
     let (sync, health) = std::thread::scope(|scope| {
         for (head, body) in &requests {
             let (answers, addr, started) = (answers.clone(), s.addr, started.clone());
@@ -268,17 +270,30 @@ fn body_attack(
         }
         // the attack is under way: let its bodies start to arrive
         std::thread::sleep(Duration::from_millis(500));
-        (normal_sync(&mut s.officer), health(&s.url))
+        let measured = (normal_sync(&mut s.officer), health(&s.url));
+        // the attack runs to its end (or for a minute more), then the server is stopped
+        let until = Instant::now() + ATTACK_AFTER_SYNC;
+        while answers.lock().unwrap().len() < clients && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak = s.serving.peak_memory_kib().unwrap_or(0);
+        before_stop = answers.lock().unwrap().clone();
+        s.serving.kill();
+        measured
     });
-    let answers = answers.lock().unwrap().clone();
+    let mut answers = before_stop;
+    answers.resize(clients, "still at work when stopped".into());
     Some(Row {
         attack: format!("{clients} clients: {label}"),
         answers: tally(&answers),
-        peak_kib: s.serving.peak_memory_kib().unwrap_or(0),
+        peak_kib: peak,
         sync,
         health,
     })
 }
+
+/// How long an attack may go on after the normal device's sync before the server is stopped.
+const ATTACK_AFTER_SYNC: Duration = Duration::from_secs(60);
 
 fn sync_head(credential: &str, len: usize) -> String {
     format!(

@@ -28,6 +28,12 @@ impl Drop for Serving {
 }
 
 impl Serving {
+    /// Stops the process at once.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
