@@ -82,10 +82,7 @@ impl Guard {
         if let Some((id, _)) = claimed {
             keys.push(Key::Device(id.to_string()));
         }
-        if let Err(wait) = self
-            .throttle
-            .check(&keys, claimed.map(|(_, secret)| secret))
-        {
+        if let Err(wait) = self.throttle.check(&keys, claimed) {
             self.throttle.count(Refusal::Auth, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
@@ -99,7 +96,10 @@ impl Guard {
             .await
             .map_err(|_| ServerError::Internal("the request's task failed".into()))??;
         match presented {
-            Presented::Valid(device) => Ok(device),
+            Presented::Valid(device) => {
+                self.throttle.vouch(&device.id, &device.credential_hash);
+                Ok(device)
+            }
             Presented::Refused { claimed } => {
                 let mut keys = vec![source.clone()];
                 let (device, user) = match &claimed {

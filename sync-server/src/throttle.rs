@@ -7,6 +7,9 @@
 //! guesses at a device cannot lock the device itself out, a device's bucket keeps the hash of
 //! its credential (taken from the store at the first failure): while the bucket is empty the
 //! right credential still passes, checked in memory, and every wrong one is refused unchecked.
+//! Likewise a device that authenticated lately is vouched for (its credential's hash kept in
+//! memory), so an attacker sharing its address (one NAT, one mobile gateway) does not lock it
+//! out: through a throttled source only a vouched device's right credential passes.
 //!
 //! Every refusal is counted for the audit log, one entry per (action, source, device) per
 //! `audit_window` with the counts, so a flood writes a handful of rows, not one per attempt.
@@ -87,6 +90,8 @@ pub struct Throttle {
     max_tracked: usize,
     buckets: Mutex<HashMap<Key, Bucket>>,
     tally: Mutex<HashMap<TallyKey, Counts>>,
+    /// Devices that authenticated lately: device id → credential hash.
+    vouched: Mutex<HashMap<String, String>>,
 }
 
 impl Throttle {
@@ -97,7 +102,31 @@ impl Throttle {
             max_tracked: limits.max_tracked.max(1),
             buckets: Mutex::new(HashMap::new()),
             tally: Mutex::new(HashMap::new()),
+            vouched: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Remembers a device that just authenticated (only real devices reach here, but the
+    /// table is capped all the same: when full it starts again).
+    pub fn vouch(&self, device: &str, credential_hash: &str) {
+        let mut v = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
+        if v.get(device).map(String::as_str) == Some(credential_hash) {
+            return;
+        }
+        if v.len() >= self.max_tracked {
+            v.clear();
+        }
+        v.insert(device.to_string(), credential_hash.to_string());
+    }
+
+    /// Whether `claim` (device id, secret) is the right credential of a vouched device.
+    fn vouched_for(&self, claim: Option<(&str, &str)>) -> bool {
+        let Some((id, secret)) = claim else {
+            return false;
+        };
+        let v = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
+        v.get(id)
+            .is_some_and(|hash| crate::credentials::matches(secret, hash))
     }
 
     fn refilled(&self, b: &Bucket, now: Instant) -> f64 {
@@ -105,9 +134,12 @@ impl Throttle {
         (b.tokens + gained).min(self.burst)
     }
 
-    /// Whether `keys` may try: `Err(seconds to wait)` while any of their buckets is empty. A
-    /// device's empty bucket lets through a `secret` that matches the credential it keeps.
-    pub fn check(&self, keys: &[Key], secret: Option<&str>) -> Result<(), u64> {
+    /// Whether `keys` may try: `Err(seconds to wait)` while any of their buckets is empty.
+    /// `claim` (device id, secret) passes an empty bucket when it is the right credential of
+    /// the device the bucket is for, or of a vouched device.
+    pub fn check(&self, keys: &[Key], claim: Option<(&str, &str)>) -> Result<(), u64> {
+        let secret = claim.map(|(_, s)| s);
+        let vouched = self.vouched_for(claim);
         let now = Instant::now();
         let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0.0f64;
@@ -121,7 +153,7 @@ impl Throttle {
                 let tokens = self.refilled(b, now);
                 let proven = matches!((&b.proof, secret),
                     (Some(hash), Some(secret)) if crate::credentials::matches(secret, hash));
-                if tokens < 1.0 && !proven {
+                if tokens < 1.0 && !proven && !vouched {
                     wait = wait.max((1.0 - tokens) * self.refill.as_secs_f64());
                 }
             }
@@ -246,9 +278,27 @@ mod tests {
         let k = [Key::Device("dev-1".into())];
         t.failed(&k, Some(&hash));
         t.failed(&k, Some(&hash));
-        assert!(t.check(&k, Some(&"0".repeat(64))).is_err());
+        let wrong = "0".repeat(64);
+        assert!(t.check(&k, Some(("dev-1", &wrong))).is_err());
         assert!(t.check(&k, None).is_err());
-        assert!(t.check(&k, Some(secret)).is_ok());
+        assert!(t.check(&k, Some(("dev-1", secret))).is_ok());
+    }
+
+    #[test]
+    fn a_vouched_device_passes_a_throttled_source_and_nothing_else_does() {
+        let t = Throttle::new(&limits(1, 100));
+        let (cred, hash) = crate::credentials::new_credential("dev-2");
+        let (_, secret) = crate::credentials::split_credential(&cred).unwrap();
+        let k = [Key::Source("192.0.2.9".parse().unwrap())];
+        t.failed(&k, None);
+        assert!(
+            t.check(&k, Some(("dev-2", secret))).is_err(),
+            "not yet vouched"
+        );
+        t.vouch("dev-2", &hash);
+        assert!(t.check(&k, Some(("dev-2", secret))).is_ok());
+        assert!(t.check(&k, Some(("dev-2", &"1".repeat(64)))).is_err());
+        assert!(t.check(&k, Some(("dev-3", secret))).is_err());
     }
 
     #[test]

@@ -369,6 +369,28 @@ fn wrong_codes_and_credentials_are_throttled_and_audited_without_secrets() {
         401
     );
 
+    // a device that authenticated lately passes even the attacker's throttled source (one
+    // NAT); one the server has not seen yet waits like everyone there
+    let seen = credential(&server, "Officer Eli Grove");
+    let unseen = credential(&server, "Officer Fay Holt");
+    let read_audit = |client: &reqwest::blocking::Client, cred: &str| {
+        code_of(
+            client
+                .get(format!("{}/v1/audit", server.url))
+                .bearer_auth(cred)
+                .send()
+                .unwrap(),
+        )
+        .0
+    };
+    assert_eq!(read_audit(&client_from("127.0.0.1"), &seen), 403);
+    assert_eq!(
+        read_audit(&guesser, &seen),
+        403,
+        "vouched: authenticated, then refused by role"
+    );
+    assert_eq!(read_audit(&guesser, &unseen), 429);
+
     // honest users are not locked out: the device itself, and a new enrolment
     officer
         .sync()
@@ -393,7 +415,7 @@ fn wrong_codes_and_credentials_are_throttled_and_audited_without_secrets() {
         counted(&on_device.into_iter().cloned().collect::<Vec<_>>()).0,
         10
     );
-    assert_eq!(counted(&auth_rows), (11, 21));
+    assert_eq!(counted(&auth_rows), (11, 22));
     assert!(auth_rows.len() <= 5, "aggregated: {auth_rows:?}");
 
     // no code or secret that was presented is in the log
