@@ -56,6 +56,8 @@ pub enum Error {
     Protocol(String),
     #[error("The sync server cannot be reached: {0}.")]
     Unreachable(String),
+    #[error("The sync server is busy; the next try is in {retry_after_secs} s.")]
+    ServerBusy { retry_after_secs: u64 },
     #[error("The sync server refused the request ({status}): {message}")]
     ServerRefused {
         status: u16,
@@ -127,6 +129,7 @@ impl Error {
             Error::Crypto(_) => "crypto",
             Error::Protocol(_) => "protocol",
             Error::Unreachable(_) => "unreachable",
+            Error::ServerBusy { .. } => "server_busy",
             Error::ServerRefused { .. } => "server_refused",
             Error::NotEnrolled => "not_enrolled",
             Error::Revoked => "revoked",

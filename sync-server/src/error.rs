@@ -38,6 +38,12 @@ pub enum ServerError {
     Io(String),
     #[error("Internal error: {0}.")]
     Internal(String),
+    #[error("The server is busy; try again in {0} s.")]
+    Busy(u64),
+    #[error("Too many failed attempts from here; try again in {0} s.")]
+    Throttled(u64),
+    #[error("The request took too long to arrive.")]
+    TimedOut,
 }
 
 impl ServerError {
@@ -59,6 +65,9 @@ impl ServerError {
             ServerError::Tls(_) => "tls",
             ServerError::Io(_) => "io",
             ServerError::Internal(_) => "internal",
+            ServerError::Busy(_) => "busy",
+            ServerError::Throttled(_) => "throttled",
+            ServerError::TimedOut => "timed_out",
         }
     }
 
@@ -74,7 +83,18 @@ impl ServerError {
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,
             ServerError::CorruptChanges(_) => 422,
+            ServerError::TimedOut => 408,
+            ServerError::Throttled(_) => 429,
+            ServerError::Busy(_) => 503,
             _ => 500,
+        }
+    }
+
+    /// The seconds a client should wait before trying again (`Retry-After`), when it should.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ServerError::Busy(s) | ServerError::Throttled(s) => Some(*s),
+            _ => None,
         }
     }
 }

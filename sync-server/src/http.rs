@@ -8,24 +8,32 @@
 //! - `GET /v1/audit?device=&user=&record=&action=&from=&to=&limit=`: → JSON `[AuditRow]`.
 //! - `GET /v1/health`: `ok`, for load balancers and reachability checks.
 //!
+//! Every authenticated route checks the credential (throttled, see `guard`) before anything
+//! else, and `/v1/sync` reads its body only after that, within the caps on syncs and body
+//! bytes in flight; `/v1/enrol` takes at most `Limits::max_enrol_bytes`. An answer over a cap
+//! is `503 busy` or `429 throttled`, each with `Retry-After`.
+//!
 //! Query parameters are checked strictly: an unknown or repeated name is a 400, so a typo is
 //! never silently ignored. Report answers are marked `Cache-Control: no-store`.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use provide_core::report::AuditQuery;
-use provide_core::sync::enrol::EnrolRequest;
 use provide_core::sync::protocol::MAX_BODY;
 use provide_core::sync::transport::CONTENT_TYPE;
 
 use crate::error::ServerError;
+use crate::guard::Guard;
 use crate::service::reports::Reading;
 use crate::service::Service;
+use crate::storage::Device;
 
 /// The largest request body accepted on the wire (compressed).
 pub const MAX_REQUEST_BYTES: usize = MAX_BODY;
@@ -35,11 +43,31 @@ impl IntoResponse for ServerError {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
-        (status, axum::Json(body)).into_response()
+        let mut answer = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        answer
     }
 }
 
-pub fn router(service: Service) -> Router {
+/// What every handler is given: the service and the guard in front of it.
+#[derive(Clone)]
+pub struct App {
+    pub service: Service,
+    pub guard: Arc<Guard>,
+}
+
+impl App {
+    async fn device(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<Device, ServerError> {
+        self.guard.authenticate(&self.service, peer, headers).await
+    }
+}
+
+/// The routes. Requests must carry `ConnectInfo<SocketAddr>` (as `listener` adds it).
+pub fn router(service: Service, guard: Arc<Guard>) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/enrol", post(enrol))
@@ -47,8 +75,7 @@ pub fn router(service: Service) -> Router {
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(service)
+        .with_state(App { service, guard })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -59,46 +86,33 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| ServerError::Internal("the request's task failed".into()))?
 }
 
-/// The body, or a `{code, message}` answer when it is too large or broke off.
-fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ServerError> {
-    body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ServerError::TooLarge
-        } else {
-            ServerError::BadRequest("the request body could not be read".into())
-        }
-    })
-}
-
 async fn enrol(
-    State(service): State<Service>,
-    body: Result<Bytes, BytesRejection>,
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ServerError> {
-    let body = body_of(body)?;
-    let req: EnrolRequest = serde_json::from_slice(&body)
-        .map_err(|_| ServerError::BadRequest("the enrolment request is not valid JSON".into()))?;
-    let answer = blocking(move || service.enrol(&req)).await?;
+    let answer = app.guard.enrol(&app.service, peer, &headers, body).await?;
     Ok(axum::Json(answer).into_response())
 }
 
-fn bearer(headers: &HeaderMap) -> Result<String, ServerError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_string())
-        .ok_or(ServerError::Unauthorized)
-}
-
 async fn sync(
-    State(service): State<Service>,
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ServerError> {
-    let credential = bearer(&headers)?;
-    let body = body_of(body)?;
+    // the credential first: an unknown client's body is never read
+    let device = app.device(peer, &headers).await?;
+    let admitted = app.guard.admit_sync(&device, &headers, MAX_REQUEST_BYTES)?;
+    let body = app
+        .guard
+        .read_body(body, &headers, MAX_REQUEST_BYTES)
+        .await?;
+    let worker = app.guard.gates.worker(body.len()).await?;
+    let service = app.service.clone();
     let answer = blocking(move || {
-        let device = service.authenticate(&credential)?;
+        let _held = (admitted, worker);
         service.sync(&device, &body)
     })
     .await?;
@@ -155,13 +169,14 @@ fn json_body<T: serde::Serialize>(v: &T) -> Result<Response, ServerError> {
 }
 
 async fn dashboard(
-    State(service): State<Service>,
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ServerError> {
-    let credential = bearer(&headers)?;
+    let device = app.device(peer, &headers).await?;
+    let service = app.service;
     let figures = blocking(move || {
-        let device = service.authenticate(&credential)?;
         // the role is checked before the input, so a refusal says nothing about the input
         service.may_read(&device, Reading::Dashboard)?;
         let q = params(query, &["from", "to"])?;
@@ -172,13 +187,14 @@ async fn dashboard(
 }
 
 async fn export(
-    State(service): State<Service>,
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ServerError> {
-    let credential = bearer(&headers)?;
+    let device = app.device(peer, &headers).await?;
+    let service = app.service;
     let export = blocking(move || {
-        let device = service.authenticate(&credential)?;
         service.may_read(&device, Reading::Export)?;
         let q = params(query, &["from", "to", "format"])?;
         service.export_for_device(&device, arg(&q, "from"), arg(&q, "to"), arg(&q, "format"))
@@ -188,13 +204,14 @@ async fn export(
 }
 
 async fn audit(
-    State(service): State<Service>,
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ServerError> {
-    let credential = bearer(&headers)?;
+    let device = app.device(peer, &headers).await?;
+    let service = app.service;
     let rows = blocking(move || {
-        let device = service.authenticate(&credential)?;
         service.may_read(&device, Reading::AuditLog)?;
         let q = params(
             query,

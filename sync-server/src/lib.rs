@@ -6,16 +6,24 @@
 //!   audit reads, free of HTTP.
 //! - `storage`: the storage trait and its backends (SQLCipher SQLite by default).
 //! - `http`, `serve`: the axum routes and running them, with TLS by rustls.
+//! - `limits`, `listener`, `guard`, `body`, `throttle`: what one client may cost: the knobs,
+//!   the connection cap and timers, the checks before a request's work, bounded bodies, and
+//!   throttled, audited failed credentials.
 //! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
 //! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
 
 pub mod admin;
+pub mod body;
 pub mod credentials;
 pub mod error;
+pub mod guard;
 pub mod http;
 pub mod keyfile;
+pub mod limits;
+pub mod listener;
 pub mod serve;
 pub mod service;
 pub mod storage;
+pub mod throttle;
 
 pub use error::{Result, ServerError};

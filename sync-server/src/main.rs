@@ -5,10 +5,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use provide_core::report::CheckedAuditQuery;
 use provide_sync_server::admin::{self, DataDir};
+use provide_sync_server::limits::Limits;
+use provide_sync_server::listener;
 use provide_sync_server::serve::{start, Listen};
 use provide_sync_server::service::Config;
 use provide_sync_server::storage::AuditFilter;
@@ -56,6 +59,24 @@ enum Command {
         /// Hours a device may go without reaching the server before it locks itself.
         #[arg(long, default_value_t = 72)]
         max_offline_hours: u64,
+        /// Connections open at once (at the cap, the oldest idle or slow one is closed).
+        #[arg(long, default_value_t = Limits::default().max_connections)]
+        max_connections: usize,
+        /// Syncs in flight at once; more are answered 503 with Retry-After.
+        #[arg(long, default_value_t = Limits::default().max_syncs_in_flight)]
+        max_syncs_in_flight: usize,
+        /// Syncs worked on at once (threads of work and their memory); the rest wait.
+        #[arg(long, default_value_t = Limits::default().sync_workers)]
+        sync_workers: usize,
+        /// Seconds a client has to send a request's headers (and to stay idle between requests).
+        #[arg(long, default_value_t = Limits::default().header_timeout.as_secs())]
+        header_timeout_secs: u64,
+        /// The slowest average rate (bytes per second) a request body may arrive at.
+        #[arg(long, default_value_t = Limits::default().body_min_rate)]
+        body_min_rate: u64,
+        /// Seconds a whole request may take.
+        #[arg(long, default_value_t = Limits::default().request_timeout.as_secs())]
+        request_timeout_secs: u64,
     },
     /// Issue a one-time enrolment code for a user; prints the code alone.
     Enrol {
@@ -159,9 +180,36 @@ fn run(cli: Cli) -> Result<()> {
             tls_cert,
             tls_key,
             max_offline_hours,
+            max_connections,
+            max_syncs_in_flight,
+            sync_workers,
+            header_timeout_secs,
+            body_min_rate,
+            request_timeout_secs,
         } => {
+            if max_connections == 0
+                || max_syncs_in_flight == 0
+                || sync_workers == 0
+                || header_timeout_secs == 0
+            {
+                return Err(ServerError::InvalidInput(
+                    "the connection and sync caps and the header timeout must be above 0".into(),
+                ));
+            }
+            let limits = Limits {
+                max_connections,
+                max_syncs_in_flight,
+                sync_workers,
+                header_timeout: Duration::from_secs(header_timeout_secs),
+                body_min_rate,
+                request_timeout: Duration::from_secs(request_timeout_secs.max(1)),
+                ..Limits::default()
+            };
+            // the connection cap, not the default 1,024 descriptors, should decide
+            listener::raise_open_file_limit();
             let service = data.open(Config {
                 max_offline_hours,
+                limits,
                 ..Config::default()
             })?;
             let tls = tls_cert.zip(tls_key);

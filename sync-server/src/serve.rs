@@ -1,18 +1,25 @@
 //! Running the server: bind, optionally wrap in TLS (rustls, certificate and key from PEM
 //! files), serve until stopped. `start` runs it on its own runtime thread and returns the
 //! bound address, which is how the tests and the demo get a real server on loopback.
+//! Connections are served by `listener` within the service's `Limits`; refused credentials
+//! counted by the guard are written to the audit log every `audit_window` and on stopping.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
+use tokio::sync::watch;
 
 use crate::error::{Result, ServerError};
+use crate::guard::Guard;
 use crate::http::router;
+use crate::listener;
 use crate::service::Service;
+
+/// How long requests in flight get to finish when the server stops.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Where and how to listen.
 #[derive(Debug, Clone)]
@@ -24,7 +31,7 @@ pub struct Listen {
 /// A server running on its own thread.
 pub struct Running {
     pub addr: SocketAddr,
-    handle: Handle,
+    stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,8 +42,7 @@ impl Running {
     }
 
     fn shutdown(&mut self) {
-        self.handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -77,46 +83,53 @@ fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
 /// Starts the server on a new thread with its own runtime; returns once it is listening.
 pub fn start(service: Service, listen: Listen) -> Result<Running> {
     let tls = match &listen.tls {
-        Some((cert, key)) => Some(tls_config(cert, key)?),
+        Some((cert, key)) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(
+            cert, key,
+        )?))),
         None => None,
     };
     let listener = std::net::TcpListener::bind(listen.addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let handle = Handle::new();
-    let server_handle = handle.clone();
+    let (stop, stopped) = watch::channel(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("provide-sync-server")
         .build()?;
-    let app = router(service);
+    let limits = service.config.limits;
+    let guard = Arc::new(Guard::new(limits));
+    let app = router(service.clone(), guard.clone());
     let thread = std::thread::spawn(move || {
         runtime.block_on(async move {
-            let result = match tls {
-                Some(config) => {
-                    axum_server::from_tcp_rustls(
-                        listener,
-                        RustlsConfig::from_config(Arc::new(config)),
-                    )
-                    .handle(server_handle)
-                    .serve(app.into_make_service())
-                    .await
-                }
-                None => {
-                    axum_server::from_tcp(listener)
-                        .handle(server_handle)
-                        .serve(app.into_make_service())
-                        .await
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("provide-sync-server: the server stopped: {}", e.kind());
+                    return;
                 }
             };
-            if let Err(e) = result {
-                eprintln!("provide-sync-server: the server stopped: {}", e.kind());
-            }
+            let auditor = {
+                let (guard, service) = (guard.clone(), service.clone());
+                tokio::spawn(async move {
+                    let mut every =
+                        tokio::time::interval(limits.audit_window.max(Duration::from_secs(1)));
+                    every.tick().await;
+                    loop {
+                        every.tick().await;
+                        let (guard, service) = (guard.clone(), service.clone());
+                        let _ =
+                            tokio::task::spawn_blocking(move || guard.flush_audit(&service)).await;
+                    }
+                })
+            };
+            listener::serve(listener, tls, app, limits, stopped, STOP_GRACE).await;
+            auditor.abort();
+            let _ = tokio::task::spawn_blocking(move || guard.flush_audit(&service)).await;
         });
     });
     Ok(Running {
         addr,
-        handle,
+        stop,
         thread: Some(thread),
     })
 }

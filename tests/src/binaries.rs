@@ -28,6 +28,12 @@ impl Drop for Serving {
 }
 
 impl Serving {
+    /// Stops the process at once.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
@@ -44,9 +50,15 @@ impl Serving {
 
 /// Starts `provide-sync-server ARGS serve` on a free loopback port; returns it and its URL.
 pub fn serve(args: &[&str]) -> (Serving, String) {
+    serve_with(args, &[])
+}
+
+/// Starts `provide-sync-server ARGS serve SERVE_ARGS` on a free loopback port.
+pub fn serve_with(args: &[&str], serve_args: &[&str]) -> (Serving, String) {
     let mut child = Command::new(bin("provide-sync-server"))
         .args(args)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(serve_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

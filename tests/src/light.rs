@@ -75,6 +75,11 @@ impl LightDevice {
         })
     }
 
+    /// The credential, for benchmarks that craft their own requests.
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
     fn case_doc(&self, n: usize, division: &str, team: &str) -> RecordDoc {
         let now = chrono_now();
         let mut case = Case::new(

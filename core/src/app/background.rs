@@ -2,13 +2,14 @@
 //! idle too long, and decide when to sync. It syncs every `interval` while the server answers,
 //! soon after a local change, and while the server cannot be reached it retries with
 //! exponential back-off and jitter (capped at `max_retry`), so sync starts by itself shortly
-//! after signal returns. A refusal (revoked, bad request) waits a full interval.
+//! after signal returns. A busy server (503 with `Retry-After`) is left alone at least as long
+//! as it asked. A refusal (revoked, bad request) waits a full interval.
 
 use std::time::{Duration, Instant};
 
 use super::App;
 use crate::error::{Error, Result};
-use crate::sync::auto::Backoff;
+use crate::sync::auto::{after_busy, Backoff};
 use crate::sync::SyncReport;
 
 /// What the shell should do after a tick.
@@ -26,6 +27,8 @@ pub struct Scheduler {
     soon: Duration,
     backoff: Backoff,
     next_sync: Instant,
+    /// No sync before this, not even after a local change: what a busy server asked for.
+    not_before: Instant,
 }
 
 impl Scheduler {
@@ -35,6 +38,7 @@ impl Scheduler {
             soon: Duration::from_secs(2),
             backoff: Backoff::new(Duration::from_secs(2), max_retry),
             next_sync: now,
+            not_before: now,
         }
     }
 
@@ -61,6 +65,11 @@ impl Scheduler {
                     self.interval
                 }
                 Err(Error::Unreachable(_)) => self.backoff.next_delay(),
+                Err(Error::ServerBusy { retry_after_secs }) => {
+                    let wait = after_busy(&mut self.backoff, *retry_after_secs);
+                    self.not_before = now + Duration::from_secs(*retry_after_secs);
+                    wait
+                }
                 Err(Error::SyncBusy) => self.soon,
                 Err(_) => self.interval,
             };
@@ -68,7 +77,7 @@ impl Scheduler {
 
     /// A local change was made: send it soon rather than at the next interval.
     pub fn nudge(&mut self, now: Instant) {
-        self.next_sync = self.next_sync.min(now + self.soon);
+        self.next_sync = self.next_sync.min(now + self.soon).max(self.not_before);
     }
 
     /// When the next sync is due.

@@ -104,6 +104,9 @@ impl SyncStatus {
             Err(Error::Unreachable(why)) => SyncState::Offline {
                 message: format!("No connection to the sync server ({why}). Changes are kept on this device and sent when it is back."),
             },
+            Err(Error::ServerBusy { retry_after_secs }) => SyncState::Offline {
+                message: format!("The sync server is busy. Changes are kept on this device and sent in about {retry_after_secs} s."),
+            },
             Err(e) => SyncState::Error {
                 code: e.code().to_string(),
                 message: e.to_string(),

@@ -192,4 +192,14 @@ fn scheduler_syncs_at_once_then_on_interval_backs_off_and_is_nudged() {
     // a refusal is an answer: wait the full interval, do not hammer
     s.after_sync(&Err(Error::Revoked), t0);
     assert_eq!(s.next_sync(), t0 + Duration::from_secs(30));
+    // a busy server: at least its Retry-After, and a local change does not bring it forward
+    s.after_sync(
+        &Err(Error::ServerBusy {
+            retry_after_secs: 120,
+        }),
+        t0,
+    );
+    assert!(s.next_sync() >= t0 + Duration::from_secs(120));
+    s.nudge(t0 + Duration::from_secs(1));
+    assert_eq!(s.next_sync(), t0 + Duration::from_secs(120));
 }

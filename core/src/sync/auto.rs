@@ -2,7 +2,8 @@
 //! reached, and sync as soon as it can. The app shell runs this on a background thread; the
 //! command line runs it for `provide sync --wait`.
 //!
-//! Only "unreachable" is retried. A refusal by the server (revoked, bad credential, a bad
+//! Only "unreachable" and "busy" are retried; a busy server's `Retry-After` is waited at
+//! least. A refusal by the server (revoked, bad credential, a bad
 //! request) is an answer, and is reported at once. Each failed attempt halves the size of the
 //! requests and pages that follow (down to `SyncOptions::MIN_CHUNK`): on a link that keeps
 //! breaking, smaller exchanges still get through and each break costs less.
@@ -88,9 +89,25 @@ pub fn sync_when_reachable(
                 }
                 std::thread::sleep(delay);
             }
+            Err(Error::ServerBusy { retry_after_secs }) => {
+                // an answer, not a broken link: the exchanges keep their size
+                failures += 1;
+                let delay = after_busy(backoff, retry_after_secs);
+                if start.elapsed() + delay > give_up_after {
+                    return Err(Error::ServerBusy { retry_after_secs });
+                }
+                std::thread::sleep(delay);
+            }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The wait after a busy answer: the back-off's next delay, and at least what the server asked.
+pub fn after_busy(backoff: &mut Backoff, retry_after_secs: u64) -> Duration {
+    backoff
+        .next_delay()
+        .max(Duration::from_secs(retry_after_secs))
 }
 
 #[cfg(test)]
@@ -110,6 +127,14 @@ mod tests {
         assert_eq!(o.max_upload_bytes, SyncOptions::MIN_CHUNK);
         assert_eq!(o.max_response_bytes, SyncOptions::MIN_CHUNK as u64);
         assert_eq!(o.max_round_trips, d.max_round_trips);
+    }
+
+    #[test]
+    fn a_busy_server_is_given_at_least_its_retry_after() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        assert_eq!(after_busy(&mut b, 30), Duration::from_secs(30));
+        let mut b = Backoff::new(Duration::from_secs(60), Duration::from_secs(60));
+        assert!(after_busy(&mut b, 1) >= Duration::from_secs(45));
     }
 
     #[test]

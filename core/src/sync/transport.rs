@@ -4,8 +4,9 @@
 //! counted as sent and received, compressed.
 //!
 //! Failures split in two: the server could not be reached or the exchange broke off
-//! (`Unreachable`: try again later), or the server answered with an error (`ServerRefused`,
-//! with the server's `{code, message}`).
+//! (`Unreachable`: try again later), the server asked to be called again later (`503` or
+//! `429` with `Retry-After`: `ServerBusy`, honoured by the schedulers), or the server answered
+//! with an error (`ServerRefused`, with the server's `{code, message}`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -94,6 +95,7 @@ impl HttpTransport {
         }
         let resp = req.send().map_err(unreachable)?;
         let status = resp.status();
+        let retry_after = retry_after(resp.headers());
         let bytes = resp.bytes().map_err(unreachable)?;
         if status.is_success() {
             return Ok(bytes.to_vec());
@@ -105,7 +107,10 @@ impl HttpTransport {
                 status.canonical_reason().unwrap_or("error").to_string(),
             ),
         };
-        if status.is_server_error() || status.as_u16() == 429 {
+        if let (503 | 429, Some(retry_after_secs)) = (status.as_u16(), retry_after) {
+            return Err(Error::ServerBusy { retry_after_secs });
+        }
+        if status.is_server_error() || matches!(status.as_u16(), 408 | 429) {
             // a proxy or an overloaded server: the same as not reaching it, try again later
             return Err(Error::Unreachable(format!("the server answered {status}")));
         }
@@ -140,6 +145,21 @@ impl Transport for HttpTransport {
         }
         self.exchange(self.client.get(url), credential)
     }
+}
+
+/// The longest wait a server may ask for: a misconfigured one must not silence a device.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3600;
+
+/// A `Retry-After` in seconds (the HTTP-date form is not used by the server), capped.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(secs.min(MAX_RETRY_AFTER_SECS))
 }
 
 /// Describes a failed exchange without the address or any body.

@@ -91,12 +91,35 @@ impl Service {
 
     /// The device presenting `bearer` (`<device id>.<secret>`), revoked or not.
     pub fn authenticate(&self, bearer: &str) -> Result<Device> {
-        let (id, secret) =
-            credentials::split_credential(bearer).ok_or(ServerError::Unauthorized)?;
-        let device = self.storage.device(id)?.ok_or(ServerError::Unauthorized)?;
-        if !credentials::matches(secret, &device.credential_hash) {
-            return Err(ServerError::Unauthorized);
+        match self.check_credential(bearer)? {
+            Presented::Valid(device) => Ok(device),
+            Presented::Refused { .. } => Err(ServerError::Unauthorized),
         }
-        Ok(device)
     }
+
+    /// What presenting `bearer` proves: a device, or a refusal naming the enrolled device the
+    /// credential claimed to be, if there is one (for throttling and the audit log).
+    pub fn check_credential(&self, bearer: &str) -> Result<Presented> {
+        let Some((id, secret)) = credentials::split_credential(bearer) else {
+            return Ok(Presented::Refused { claimed: None });
+        };
+        let Some(device) = self.storage.device(id)? else {
+            return Ok(Presented::Refused { claimed: None });
+        };
+        if !credentials::matches(secret, &device.credential_hash) {
+            return Ok(Presented::Refused {
+                claimed: Some(device),
+            });
+        }
+        Ok(Presented::Valid(device))
+    }
+}
+
+/// The outcome of presenting a credential.
+pub enum Presented {
+    Valid(Device),
+    /// Refused; `claimed` is the enrolled device it named, when it named one.
+    Refused {
+        claimed: Option<Device>,
+    },
 }

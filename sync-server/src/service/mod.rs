@@ -10,6 +10,7 @@ pub mod sync;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::limits::Limits;
 use crate::storage::Storage;
 
 /// Server settings.
@@ -28,6 +29,8 @@ pub struct Config {
     /// How long a revoked device's final upload stays open after the server first answers it
     /// as revoked (see `sync`).
     pub final_upload_minutes: u64,
+    /// What one client may cost the server (connections, timers, caps, throttling).
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             max_docs_per_request: 5_000,
             database_connections: 16,
             final_upload_minutes: 24 * 60,
+            limits: Limits::default(),
         }
     }
 }

@@ -43,7 +43,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::AuditBroken { .. } => 5,
         Error::Forbidden { .. } => 6,
         Error::NotFound(_) | Error::StoreMissing(_) => 7,
-        Error::Unreachable(_) => 8,
+        Error::Unreachable(_) | Error::ServerBusy { .. } => 8,
         Error::Revoked => 9,
         Error::ContactOverdue(_) => 10,
         _ => 1,
