@@ -10,6 +10,7 @@ pub mod edit;
 pub mod heads;
 pub mod history;
 pub mod migrate;
+pub mod untrusted;
 pub mod wire;
 
 use automerge::{ActorId, AutoCommit, ChangeHash};

@@ -160,6 +160,7 @@ fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
 fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     let n = r.count(4)?;
     let mut budget = MAX_REBUILT;
+    let mut rows = crate::record::untrusted::DecodeBudget::message();
     (0..n)
         .map(|_| {
             let id = r.id()?;
@@ -179,7 +180,8 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
                 return Err(DecodeError("base"));
             };
             let changes = changes::read(r, &explicit, &mut budget)?;
-            let changes = crate::record::wire::from_wire(changes).ok_or(DecodeError("changes"))?;
+            // before any Automerge loader sees them (`implied_base` is the first)
+            crate::record::untrusted::check_untrusted(&changes, &mut rows)?;
             let base = if tag == 1 {
                 implied_base(&changes).ok_or(DecodeError("changes"))?
             } else {
