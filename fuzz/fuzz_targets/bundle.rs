@@ -3,12 +3,15 @@
 //! before it): the zstd-compressed JSON payload, then each record's changes checked, merged
 //! into a new document and validated as the import does.
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
 use provide_core::bundle::unpack;
 use provide_core::model::RecordKind;
 use provide_core::record::untrusted::DecodeBudget;
 use provide_core::record::RecordDoc;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::init(), |data: &[u8]| {
     let Ok(payload) = unpack(data) else {
         return;
     };

@@ -3,13 +3,16 @@
 //! what they rebuild to then goes the way a message's changes go: the untrusted-bytes check,
 //! then Automerge's loader when it passes.
 use libfuzzer_sys::fuzz_target;
-use provide_core::record::untrusted::{check_untrusted, DecodeBudget};
+
+#[path = "common.rs"]
+mod common;
+use provide_core::record::untrusted::{check_untrusted, load_incremental, DecodeBudget};
 use provide_core::sync::changes::read_alone;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::init(), |data: &[u8]| {
     if let Ok(chunks) = read_alone(data) {
         if check_untrusted(&chunks, &mut DecodeBudget::message()).is_ok() {
-            let _ = automerge::AutoCommit::new().load_incremental(&chunks);
+            let _ = load_incremental(&mut automerge::AutoCommit::new(), &chunks);
         }
     }
 });

@@ -2,11 +2,14 @@
 //! Form answers as a device takes them: JSON parsed into an assessment's input, then validated
 //! and scored against each shipped form, for each role.
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
 use provide_core::forms::{build_assessment, evaluate_stored, AssessmentInput};
 use provide_core::model::Role;
 use provide_core::record::Author;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::init(), |data: &[u8]| {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };

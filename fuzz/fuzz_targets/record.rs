@@ -3,11 +3,14 @@
 //! bytes loaded into a `RecordDoc` (as kept, and migrated forward as a device loads it) and
 //! hydrated as a case, health record or shift. The first byte picks the kind.
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::untrusted::{check_untrusted, DecodeBudget};
 use provide_core::record::{Author, RecordDoc};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::init(), |data: &[u8]| {
     let Some((&k, bytes)) = data.split_first() else {
         return;
     };

@@ -126,7 +126,7 @@ fn kind_from(c: u8) -> DecodeResult<RecordKind> {
 /// None when the bytes are not changes.
 fn implied_base(changes: &[u8]) -> Option<Vec<ChangeHash>> {
     let mut doc = automerge::AutoCommit::new();
-    doc.load_incremental(changes).ok()?;
+    crate::record::untrusted::load_incremental(&mut doc, changes).ok()?;
     let mut deps = doc.get_missing_deps(&[]);
     deps.sort();
     Some(deps)

@@ -296,3 +296,97 @@ proptest! {
         prop_assert!(rows(&doc.save_nocompress()).is_ok());
     }
 }
+
+/// Found by the fuzzer (`protocol` target): a request whose one change, rebuilt by the change
+/// packing with a correct checksum, has a sequence number that skips ahead for an actor the
+/// document has never seen. Automerge 0.12 panics applying it (`lookup_actor(..).unwrap()`).
+#[test]
+fn a_change_that_panics_automerge_is_refused_cleanly() {
+    let request = include_bytes!("regressions/protocol-seq-skips-ahead.bin");
+    let err = crate::sync::protocol::SyncRequest::decode(request).unwrap_err();
+    assert_eq!(err.code(), "protocol", "{err}");
+    // the `changes` target found it too, as packed changes
+    let packed = include_bytes!("regressions/changes-seq-skips-ahead.bin");
+    let chunks = crate::sync::changes::read_alone(packed).unwrap();
+    if check_untrusted(&chunks, &mut DecodeBudget::message()).is_ok() {
+        assert_eq!(
+            load_incremental(&mut AutoCommit::new(), &chunks),
+            Err(Untrusted::Malformed)
+        );
+    }
+    // the same change on its own: it passes the layout check, and every loader refuses it
+    let change = chunk(CHANGE, &[0, 1, 0xaa, 2, 1, 0, 0, 0, 0]);
+    assert_eq!(rows(&change), Ok(1));
+    let mut doc = AutoCommit::new();
+    assert_eq!(
+        load_incremental(&mut doc, &change),
+        Err(Untrusted::Malformed)
+    );
+    let chunks = [change.clone()];
+    assert!(RecordDoc::load_unmigrated("case-1", crate::model::RecordKind::Case, &chunks).is_err());
+    let mut rec = large_case();
+    assert!(rec.merge_bytes(&change).is_err());
+    // and a guarded panic leaves the thread able to go on
+    assert!(!guarded());
+}
+
+/// The response direction: a device decoding a server's answer that carries a compressed
+/// change, a deflated document column or a run of 2^40 rows refuses the whole answer while
+/// decoding it, before anything is inflated or applied.
+#[test]
+fn a_hostile_response_is_refused_while_it_is_decoded() {
+    use crate::model::RecordKind;
+    use crate::sync::protocol::{DocChanges, SyncResponse};
+    let mut rec = large_case();
+    let compressed = rec
+        .doc_mut()
+        .get_changes(&[])
+        .into_iter()
+        .map(|mut c| c.bytes().to_vec())
+        .find(|b| b[8] == COMPRESSED)
+        .unwrap();
+    let deflated_doc = rec.save();
+    let mut run = Vec::new();
+    crate::sync::codec::put_signed_leb(&mut run, 1 << 40);
+    run.push(1);
+    let rle = change_with_column(0x42, &run);
+    for (what, changes, message) in [
+        (
+            "compressed change",
+            compressed,
+            "compressed chunks are not accepted",
+        ),
+        (
+            "deflated column",
+            deflated_doc,
+            "compressed chunks are not accepted",
+        ),
+        ("run of 2^40 rows", rle, "exceed the decode budget"),
+    ] {
+        let response = SyncResponse {
+            request_seq: 3,
+            updates: vec![DocChanges {
+                id: "case-1".into(),
+                kind: RecordKind::Case,
+                base: vec![],
+                changes,
+            }],
+            cursor: 9,
+            ..Default::default()
+        };
+        let err = SyncResponse::decode(&response.encode()).unwrap_err();
+        assert_eq!(err.code(), "protocol", "{what}");
+        assert!(err.to_string().contains(message), "{what}: {err}");
+    }
+    // the same response with the record as it really travels is taken
+    let fine = SyncResponse {
+        updates: vec![DocChanges {
+            id: "case-1".into(),
+            kind: RecordKind::Case,
+            base: vec![],
+            changes: rec.wire_snapshot(),
+        }],
+        ..Default::default()
+    };
+    assert_eq!(SyncResponse::decode(&fine.encode()).unwrap(), fine);
+}
