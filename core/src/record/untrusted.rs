@@ -80,7 +80,9 @@ impl From<Untrusted> for crate::sync::codec::DecodeError {
     fn from(u: Untrusted) -> Self {
         crate::sync::codec::DecodeError(match u {
             Untrusted::Compressed => "compressed chunks are not accepted",
-            Untrusted::Bundle => "Automerge bundles are not accepted",
+            Untrusted::Bundle => {
+                "a record's changes are an Automerge bundle, which is not accepted"
+            }
             Untrusted::Malformed => "a record's changes are not well-formed Automerge chunks",
             Untrusted::OverBudget => "a record's changes exceed the decode budget",
         })

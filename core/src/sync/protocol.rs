@@ -525,7 +525,7 @@ mod tests {
                 id: "d".into(),
                 kind: RecordKind::Shift,
                 base: vec![],
-                changes: vec![9; 40],
+                changes: one_change(),
             }],
             purge: vec!["e".into()],
             cursor: 42,
@@ -535,6 +535,14 @@ mod tests {
             audit_acked: 17,
             audit_rejected: true,
         }
+    }
+
+    /// A real change chunk: what arrives must be Automerge chunks (`record::untrusted`).
+    fn one_change() -> Vec<u8> {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(automerge::ROOT, "status", "active").unwrap();
+        doc.save_after(&[])
     }
 
     #[test]
@@ -548,7 +556,7 @@ mod tests {
                 id: "x".into(),
                 kind: RecordKind::Case,
                 base: vec![ChangeHash([3; 32])],
-                changes: vec![1, 2, 3],
+                changes: one_change(),
             }],
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
