@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: deps ui run test lint bench bindings screenshots
+.PHONY: deps ui run test lint bench bindings screenshots fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -45,3 +45,8 @@ bench: ui
 	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports
+
+# Coverage-guided fuzzing with libFuzzer on stable Rust (scripts/fuzz.sh installs what it needs):
+# every target for FUZZ_SECONDS (default 900) from its corpus in fuzz/corpus; not part of `test`.
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-900} scripts/fuzz.sh

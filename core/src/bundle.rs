@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{self, KdfParams};
 use crate::error::{Error, Result};
+use crate::record::untrusted::{check_untrusted, DecodeBudget};
 
 pub const MAGIC: &[u8; 8] = b"PROVBNDL";
 const FORMAT: u8 = 1;
@@ -90,8 +91,13 @@ pub fn open(bytes: &[u8], passphrase: &str) -> Result<Payload> {
     let packed = crypto::open(&key, nonce, &bytes[HEADER_LEN + 24..], header).ok_or_else(|| {
         Error::BadBundle("the bundle passphrase is wrong or the file was altered".into())
     })?;
+    unpack(&packed)
+}
+
+/// The payload from the decrypted contents: zstd-compressed JSON, at most `MAX_PLAINTEXT`.
+pub fn unpack(packed: &[u8]) -> Result<Payload> {
     let mut json = zeroize::Zeroizing::new(Vec::new());
-    zstd::stream::Decoder::new(&packed[..])
+    zstd::stream::Decoder::new(packed)
         .and_then(|d| d.take(MAX_PLAINTEXT).read_to_end(&mut json))
         .map_err(|_| Error::BadBundle("its contents could not be decompressed".into()))?;
     let payload: Payload = serde_json::from_slice(&json)
@@ -102,4 +108,16 @@ pub fn open(bytes: &[u8], passphrase: &str) -> Result<Payload> {
         ));
     }
     Ok(payload)
+}
+
+impl BundleRecord {
+    /// The record's Automerge bytes, checked before any loader sees them
+    /// (`untrusted::check_untrusted`), charged to the bundle's `budget`.
+    pub fn changes(&self, budget: &mut DecodeBudget) -> Result<Vec<u8>> {
+        let changes = hex::decode(&self.changes)
+            .map_err(|_| Error::BadBundle("a record's changes are damaged".into()))?;
+        check_untrusted(&changes, budget)
+            .map_err(|why| Error::BadBundle(format!("record {}'s changes {why}", self.id)))?;
+        Ok(changes)
+    }
 }

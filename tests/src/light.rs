@@ -120,7 +120,7 @@ impl LightDevice {
                     id: rec.validated_id().expect("an id"),
                     kind: RecordKind::Case,
                     base: vec![],
-                    changes: rec.save(),
+                    changes: rec.wire_snapshot(),
                 }
             })
             .collect()
@@ -140,7 +140,7 @@ impl LightDevice {
             let heads = rec.heads();
             if heads != self.acked {
                 let changes = if self.acked.is_empty() {
-                    rec.save()
+                    rec.wire_snapshot()
                 } else {
                     rec.save_after(&self.acked)
                 };

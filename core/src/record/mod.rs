@@ -10,6 +10,7 @@ pub mod edit;
 pub mod heads;
 pub mod history;
 pub mod migrate;
+pub mod untrusted;
 pub mod wire;
 pub mod write_check;
 
@@ -70,7 +71,7 @@ impl RecordDoc {
     ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(actor.clone());
         for chunk in chunks {
-            doc.load_incremental(chunk)
+            untrusted::load_incremental(&mut doc, chunk)
                 .map_err(|_| Error::CorruptRecord(id.to_string()))?;
         }
         let mut rec = RecordDoc {
@@ -87,7 +88,7 @@ impl RecordDoc {
     pub fn load_unmigrated(id: &str, kind: RecordKind, chunks: &[Vec<u8>]) -> Result<Self> {
         let mut doc = AutoCommit::new();
         for chunk in chunks {
-            doc.load_incremental(chunk)
+            untrusted::load_incremental(&mut doc, chunk)
                 .map_err(|_| Error::CorruptRecord(id.to_string()))?;
         }
         Ok(RecordDoc {
@@ -169,11 +170,12 @@ impl RecordDoc {
     }
 
     /// Merges changes from elsewhere (a bundle, the server). Applying a change twice does
-    /// nothing. Returns whether the document's heads moved.
+    /// nothing. Returns whether the document's heads moved. After an error the document may
+    /// hold part of the changes: drop it.
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<bool> {
         let before = self.doc.get_heads();
-        self.doc
-            .load_incremental(bytes)
+        // guarded: after an error this document must be dropped, not saved
+        untrusted::load_incremental(&mut self.doc, bytes)
             .map_err(|_| Error::CorruptRecord(self.id.clone()))?;
         Ok(self.doc.get_heads() != before)
     }

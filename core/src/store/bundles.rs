@@ -9,6 +9,7 @@ use crate::crypto::KdfParams;
 use crate::error::{Error, Result};
 use crate::model::{RecordKind, Role};
 use crate::record::heads::parse_heads;
+use crate::record::untrusted::DecodeBudget;
 use crate::record::{write_check, RecordDoc};
 
 /// What an import did.
@@ -76,7 +77,8 @@ impl Store {
         for (id, kind, acked) in &ids {
             let mut rec = self.load_record(id, *kind)?;
             let bytes = if acked.is_empty() {
-                rec.save()
+                // uncompressed, as the import accepts it (see `record::untrusted`)
+                rec.wire_snapshot()
             } else {
                 rec.save_after(acked)
             };
@@ -118,6 +120,7 @@ impl Store {
         let registry = self.author_registry()?;
         let mut report = ImportReport::default();
         let mut staged = Vec::with_capacity(payload.records.len());
+        let mut budget = DecodeBudget::message();
         for r in &payload.records {
             let kind = RecordKind::parse(&r.kind)
                 .map_err(|_| Error::BadBundle("it holds a record of an unknown kind".into()))?;
@@ -127,8 +130,7 @@ impl Store {
                     action: "import health records".into(),
                 });
             }
-            let changes = hex::decode(&r.changes)
-                .map_err(|_| Error::BadBundle("a record's changes are damaged".into()))?;
+            let changes = r.changes(&mut budget)?;
             let existing = self.record_kind(&r.id)?;
             let mut rec = match existing {
                 Some(k) if k == kind => self.load_record(&r.id, kind)?,

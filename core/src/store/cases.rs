@@ -315,7 +315,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The raw document of a record (for sync and tests): kind and full saved bytes.
+    /// The raw document of a record (for sync and tests): kind and the whole document as it
+    /// travels (uncompressed, see `record::untrusted`).
     pub fn record_bytes(&mut self, id: &str) -> Result<(RecordKind, Vec<u8>)> {
         let kind = self
             .record_kind(id)?
@@ -324,7 +325,7 @@ impl Store {
             return Err(Error::NotFound(id.to_string()));
         }
         let mut rec = self.load_record(id, kind)?;
-        Ok((kind, rec.save()))
+        Ok((kind, rec.wire_snapshot()))
     }
 
     /// The current heads of a record.

@@ -139,6 +139,25 @@ pub(super) fn read(
     Ok(out)
 }
 
+/// For the fuzzer (fuzz/fuzz_targets/changes.rs): one document's changes read on their own, as
+/// a message reads them (with no base, and the rebuild budget of a whole message).
+#[doc(hidden)]
+pub fn read_alone(bytes: &[u8]) -> DecodeResult<Vec<u8>> {
+    let mut r = Reader::new(bytes);
+    let mut budget = 2 * super::protocol::MAX_BODY;
+    let out = read(&mut r, &[], &mut budget)?;
+    r.finish()?;
+    Ok(out)
+}
+
+/// What `read_alone` reads: for the fuzzer's seeds.
+#[doc(hidden)]
+pub fn write_alone(bytes: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    write(&mut w, bytes, &[]);
+    w.into_bytes()
+}
+
 /// Takes `n` bytes from what the message may still rebuild.
 fn spend(budget: &mut usize, n: usize) -> DecodeResult<()> {
     *budget = budget.checked_sub(n).ok_or(DecodeError(

@@ -11,7 +11,8 @@
 //! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
 
 pub mod auto;
-mod changes;
+#[doc(hidden)]
+pub mod changes;
 pub mod client;
 pub mod codec;
 pub mod dictionary;

@@ -183,7 +183,7 @@ fn kind_from(c: u8) -> DecodeResult<RecordKind> {
 /// None when the bytes are not changes.
 fn implied_base(changes: &[u8]) -> Option<Vec<ChangeHash>> {
     let mut doc = automerge::AutoCommit::new();
-    doc.load_incremental(changes).ok()?;
+    crate::record::untrusted::load_incremental(&mut doc, changes).ok()?;
     let mut deps = doc.get_missing_deps(&[]);
     deps.sort();
     Some(deps)
@@ -217,6 +217,7 @@ fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
 fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     let n = r.count(4)?;
     let mut budget = MAX_REBUILT;
+    let mut rows = crate::record::untrusted::DecodeBudget::message();
     (0..n)
         .map(|_| {
             let id = r.id()?;
@@ -236,7 +237,8 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
                 return Err(DecodeError("base"));
             };
             let changes = changes::read(r, &explicit, &mut budget)?;
-            let changes = crate::record::wire::from_wire(changes).ok_or(DecodeError("changes"))?;
+            // before any Automerge loader sees them (`implied_base` is the first)
+            crate::record::untrusted::check_untrusted(&changes, &mut rows)?;
             let base = if tag == 1 {
                 implied_base(&changes).ok_or(DecodeError("changes"))?
             } else {
@@ -635,7 +637,7 @@ mod tests {
                 id: "d".into(),
                 kind: RecordKind::Shift,
                 base: vec![],
-                changes: vec![9; 40],
+                changes: one_change(),
             }],
             purge: vec!["e".into()],
             cursor: 42,
@@ -652,6 +654,14 @@ mod tests {
         }
     }
 
+    /// A real change chunk: what arrives must be Automerge chunks (`record::untrusted`).
+    fn one_change() -> Vec<u8> {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(automerge::ROOT, "status", "active").unwrap();
+        doc.save_after(&[])
+    }
+
     #[test]
     fn messages_round_trip() {
         let req = SyncRequest {
@@ -663,7 +673,7 @@ mod tests {
                 id: "x".into(),
                 kind: RecordKind::Case,
                 base: vec![ChangeHash([3; 32])],
-                changes: vec![1, 2, 3],
+                changes: one_change(),
             }],
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
