@@ -23,6 +23,10 @@
 //! is bound the file is the only counter, and someone who can rewrite it can reset it: then
 //! Argon2id's cost is the only limit on guessing (docs/ARCHITECTURE.md, "Lockout").
 //!
+//! Each slot's Argon2id cost is checked against the floor (`KdfParams::validate`, OWASP's 19 MiB
+//! and 2 passes) whenever the file is loaded: a file whose recorded cost was lowered is refused
+//! with `KdfBelowFloor`, never used.
+//!
 //! The file holds user names, cost parameters, salts, keystore account names and ciphertext; no
 //! case content and no secret.
 
@@ -327,6 +331,14 @@ impl KeySlots {
             _ => Error::from(e),
         })?;
         let file: SlotFile = serde_json::from_str(&text).map_err(|_| damaged())?;
+        // a slot asking for less than the floor was lowered by someone editing the file: a
+        // cheaper Argon2id would only make guessing cheaper
+        if file.slots.iter().any(|s| s.kdf.validate().is_err()) {
+            return Err(Error::KdfBelowFloor {
+                min_mib: super::MIN_KDF_MEMORY_KIB / 1024,
+                min_passes: super::MIN_KDF_ITERATIONS,
+            });
+        }
         Ok(KeySlots {
             path,
             file,
@@ -733,10 +745,57 @@ mod tests {
     }
 
     fn fast() -> KdfParams {
-        KdfParams {
-            memory_kib: 8 * 1024,
-            iterations: 1,
-            parallelism: 1,
+        KdfParams::FLOOR
+    }
+
+    /// Issue 13, finding 11: a slot file whose recorded Argon2id cost was lowered below the
+    /// floor (here to 8 MiB and 1 pass, the old minimum) is refused with a clear error, and no
+    /// passphrase is tried against it.
+    #[test]
+    fn a_slot_file_lowered_below_the_argon2_floor_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = random_key();
+        KeySlots::create(
+            dir.path(),
+            "pc-ada",
+            "correct horse battery",
+            &key,
+            fast(),
+            LockPolicy::default(),
+            None,
+        )
+        .unwrap();
+        let path = KeySlots::path_in(dir.path());
+        let mut file: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        for (memory, passes) in [(8 * 1024, 1), (8 * 1024, 2), (19 * 1024, 1)] {
+            file["slots"][0]["kdf"]["memory_kib"] = memory.into();
+            file["slots"][0]["kdf"]["iterations"] = passes.into();
+            fs::write(&path, file.to_string()).unwrap();
+            let e = KeySlots::load(dir.path()).err().unwrap();
+            assert!(matches!(e, Error::KdfBelowFloor { .. }), "{e}");
+            assert_eq!(e.code(), "kdf_below_floor");
+            assert!(e.to_string().contains("19 MiB and 2 passes"), "{e}");
+        }
+        // the cost the slot was made with opens it again
+        file["slots"][0]["kdf"] = serde_json::to_value(fast()).unwrap();
+        fs::write(&path, file.to_string()).unwrap();
+        let mut s = KeySlots::load(dir.path()).unwrap();
+        assert_eq!(*s.unlock("correct horse battery", None).unwrap().1, *key);
+        assert_eq!(s.failed_attempts(), 0);
+    }
+
+    #[test]
+    fn the_floor_is_owasps() {
+        assert!(KdfParams::FLOOR.validate().is_ok());
+        const { assert!(KdfParams::FLOOR.memory_kib >= 19 * 1024 && KdfParams::FLOOR.iterations >= 2) };
+        for (memory_kib, iterations) in [(19 * 1024 - 1, 2), (19 * 1024, 1), (8 * 1024, 1)] {
+            let p = KdfParams {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            };
+            assert!(p.validate().is_err(), "{p:?}");
         }
     }
 

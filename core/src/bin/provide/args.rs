@@ -85,10 +85,10 @@ pub struct InitArgs {
 /// How a new store protects its key.
 #[derive(Args)]
 pub struct StoreArgs {
-    /// Argon2id memory cost in KiB (default 65536; at least 8192).
+    /// Argon2id memory cost in KiB (default 65536; at least 19456).
     #[arg(long)]
     pub kdf_memory_kib: Option<u32>,
-    /// Argon2id passes (default 3).
+    /// Argon2id passes (default 3; at least 2).
     #[arg(long)]
     pub kdf_iterations: Option<u32>,
     /// Failed unlocks before the data key is destroyed (default 10).
