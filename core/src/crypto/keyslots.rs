@@ -119,6 +119,9 @@ struct Slot {
     salt: String,
     nonce: String,
     wrapped_key: String,
+    /// The health key, wrapped under the same key (IDVA slots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health: Option<Wrapped>,
     /// Present when the wrapping key is also bound to a secret in the OS keystore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     binding: Option<Binding>,
@@ -245,12 +248,38 @@ pub struct KeySlots {
 }
 
 const AAD: &[u8] = b"provide keyslot v1";
+/// Associated data (with the user name) of a slot's wrapped health key.
+const HEALTH_AAD: &[u8] = b"provide keyslot health v1";
 
-/// Wraps `data_key` for `user`; bound to a fresh secret in `keystore` when one is given.
+/// The keys a slot wraps: the data key, and for an IDVA the health key (design: health records
+/// are readable only by IDVAs, even on a shared device; `store::health_key`).
+pub struct StoreKeys {
+    pub data: SecretKey,
+    pub health: Option<SecretKey>,
+}
+
+impl StoreKeys {
+    /// The data key alone (a user who may not read health records).
+    pub fn data_only(data: &SecretKey) -> Self {
+        StoreKeys {
+            data: data.clone(),
+            health: None,
+        }
+    }
+}
+
+/// A key wrapped in a slot beside the data key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Wrapped {
+    nonce: String,
+    key: String,
+}
+
+/// Wraps the keys for `user`; bound to a fresh secret in `keystore` when one is given.
 fn wrap(
     user: &str,
     passphrase: &str,
-    data_key: &SecretKey,
+    keys: &StoreKeys,
     kdf: KdfParams,
     keystore: Option<&dyn KeyStore>,
 ) -> Result<Slot> {
@@ -271,13 +300,24 @@ fn wrap(
         });
     }
     let aad = [AAD, user.as_bytes()].concat();
-    let (nonce, ct) = seal(&kek, data_key.as_ref(), &aad)?;
+    let (nonce, ct) = seal(&kek, keys.data.as_ref(), &aad)?;
+    let health = match &keys.health {
+        Some(h) => {
+            let (nonce, ct) = seal(&kek, h.as_ref(), &[HEALTH_AAD, user.as_bytes()].concat())?;
+            Some(Wrapped {
+                nonce: hex::encode(nonce),
+                key: hex::encode(ct),
+            })
+        }
+        None => None,
+    };
     Ok(Slot {
         user: user.to_string(),
         kdf,
         salt: hex::encode(salt),
         nonce: hex::encode(nonce),
         wrapped_key: hex::encode(ct),
+        health,
         binding,
     })
 }
@@ -298,13 +338,13 @@ impl KeySlots {
         dir: &Path,
         user: &str,
         passphrase: &str,
-        data_key: &SecretKey,
+        keys: &StoreKeys,
         kdf: KdfParams,
         policy: LockPolicy,
         keystore: Option<SharedKeyStore>,
     ) -> Result<Self> {
         policy.validate()?;
-        let slot = wrap(user, passphrase, data_key, kdf, keystore.as_deref())?;
+        let slot = wrap(user, passphrase, keys, kdf, keystore.as_deref())?;
         let mut slots = KeySlots {
             path: Self::path_in(dir),
             file: SlotFile {
@@ -499,6 +539,16 @@ impl KeySlots {
     /// at all for that reason, the keystore's error is returned and nothing is counted; when
     /// another slot was tried and failed, the attempt counts as a wrong passphrase.
     pub fn unlock(&mut self, passphrase: &str, user: Option<&str>) -> Result<(String, SecretKey)> {
+        self.open_keys(passphrase, user)
+            .map(|(who, keys)| (who, keys.data))
+    }
+
+    /// `unlock`, giving every key the slot wraps (the health key too, for an IDVA's slot).
+    pub fn open_keys(
+        &mut self,
+        passphrase: &str,
+        user: Option<&str>,
+    ) -> Result<(String, StoreKeys)> {
         if self.file.wiped {
             return Err(Error::Wiped);
         }
@@ -561,11 +611,26 @@ impl KeySlots {
                 }
                 let mut key = zeroize::Zeroizing::new([0u8; 32]);
                 key.copy_from_slice(&plain);
+                let health = match &slot.health {
+                    None => None,
+                    Some(w) => {
+                        let nonce = hex::decode(&w.nonce).map_err(|_| damaged())?;
+                        let ct = hex::decode(&w.key).map_err(|_| damaged())?;
+                        let aad = [HEALTH_AAD, slot.user.as_bytes()].concat();
+                        let plain = open(&kek, &nonce, &ct, &aad).ok_or_else(damaged)?;
+                        if plain.len() != 32 {
+                            return Err(damaged());
+                        }
+                        let mut h = zeroize::Zeroizing::new([0u8; 32]);
+                        h.copy_from_slice(&plain);
+                        Some(h)
+                    }
+                };
                 self.set_guard(Guard {
                     lockout: Lockout::default(),
                     policy,
                 })?;
-                return Ok((slot.user.clone(), key));
+                return Ok((slot.user.clone(), StoreKeys { data: key, health }));
             }
         }
         if counted.failed_attempts >= max_attempts {
@@ -575,12 +640,13 @@ impl KeySlots {
         Err(Error::WrongPassphrase)
     }
 
-    /// Adds a slot for another user, wrapping the same data key (bound when this has a keystore).
+    /// Adds a slot for another user, wrapping the same data key (and the health key, when
+    /// given), bound when this has a keystore.
     pub fn add(
         &mut self,
         user: &str,
         passphrase: &str,
-        data_key: &SecretKey,
+        keys: &StoreKeys,
         kdf: KdfParams,
     ) -> Result<()> {
         if self.file.slots.iter().any(|s| s.user == user) {
@@ -588,7 +654,7 @@ impl KeySlots {
                 "user {user} already has a key slot"
             )));
         }
-        let slot = wrap(user, passphrase, data_key, kdf, self.keystore.as_deref())?;
+        let slot = wrap(user, passphrase, keys, kdf, self.keystore.as_deref())?;
         let guard = self.guard()?;
         self.file.slots.push(slot);
         if let Err(e) = self.set_guard(guard) {
@@ -599,13 +665,14 @@ impl KeySlots {
         Ok(())
     }
 
-    /// Replaces a user's slot under a new passphrase (bound when this has a keystore); the old
-    /// slot's keystore secret is deleted.
+    /// Replaces a user's slot under a new passphrase (bound when this has a keystore), wrapping
+    /// `keys`; the old slot's keystore secret is deleted. With the same passphrase this re-wraps
+    /// the slot (how an IDVA's slot gains the health key).
     pub fn change_passphrase(
         &mut self,
         user: &str,
         new_passphrase: &str,
-        data_key: &SecretKey,
+        keys: &StoreKeys,
     ) -> Result<()> {
         let kdf = self
             .file
@@ -614,13 +681,7 @@ impl KeySlots {
             .find(|s| s.user == user)
             .map(|s| s.kdf)
             .unwrap_or_default();
-        let slot = wrap(
-            user,
-            new_passphrase,
-            data_key,
-            kdf,
-            self.keystore.as_deref(),
-        )?;
+        let slot = wrap(user, new_passphrase, keys, kdf, self.keystore.as_deref())?;
         let guard = self.guard()?;
         let (old, mut kept): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.file.slots)
             .into_iter()
@@ -712,7 +773,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             policy,
             None,
@@ -759,7 +820,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             LockPolicy::default(),
             None,
@@ -836,7 +897,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             policy,
             None,
@@ -875,7 +936,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             LockPolicy::default(),
             None,
@@ -900,7 +961,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             LockPolicy::default(),
             None,
@@ -925,7 +986,7 @@ mod tests {
             dir.path(),
             "pc-ada",
             "correct horse battery",
-            &key,
+            &StoreKeys::data_only(&key),
             fast(),
             LockPolicy::default(),
             None,
