@@ -238,6 +238,7 @@ fn lockout_wipe_and_revocation_delete_the_keystore_secrets() {
                 division: "west".into(),
                 team: "t1".into(),
             },
+            automerge::ActorId::random(),
             "another long passphrase",
             fast_options(LockPolicy::default()).kdf,
         )

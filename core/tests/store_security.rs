@@ -390,6 +390,7 @@ fn an_officer_on_a_shared_device_cannot_read_health_records_even_with_the_data_k
     idva.set_discreet_contact(&id, HEALTH_CANARY).unwrap();
     idva.add_user(
         officer_user(),
+        automerge::ActorId::random(),
         OFFICER_PASS,
         support::fast_options(LockPolicy::default()).kdf,
     )
@@ -443,6 +444,7 @@ fn an_older_stores_health_records_are_sealed_when_an_idva_unlocks() {
     let (_, plain) = idva.record_bytes(&hid).unwrap();
     idva.add_user(
         officer_user(),
+        automerge::ActorId::random(),
         OFFICER_PASS,
         support::fast_options(LockPolicy::default()).kdf,
     )

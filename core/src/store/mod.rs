@@ -300,9 +300,10 @@ impl Store {
             return Err(Error::StoreMissing(dir.display().to_string()));
         }
         let conn = open_db(&path, &key, false)?;
+        schema::add_user_actor_column(&conn)?;
         let session = conn
             .query_row(
-                "SELECT name, role, division, team FROM users WHERE name = ?1",
+                "SELECT name, role, division, team, actor FROM users WHERE name = ?1",
                 [&name],
                 |r| {
                     Ok((
@@ -310,6 +311,7 @@ impl Store {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
@@ -318,6 +320,7 @@ impl Store {
                 Error::Internal("the unlocked user is not enrolled in this store".into())
             })?;
         let role = Role::parse(&session.1).map_err(Error::Internal)?;
+        let own_actor = session.4.clone();
         let session = Session {
             user: session.0,
             role,
@@ -327,8 +330,14 @@ impl Store {
         let meta = |k: &str| -> Result<String> {
             Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))?)
         };
+        // commits made while a user is signed in carry their own actor id (the one the server
+        // registered to them), the enrolling user's being the device's
+        let actor_hex = match own_actor {
+            Some(a) => a,
+            None => meta("actor_id")?,
+        };
         let actor = ActorId::from(
-            hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?,
+            hex::decode(actor_hex).map_err(|_| Error::Internal("bad actor id".into()))?,
         );
         let device_id = meta("device_id")?;
         let mut store = Store {
@@ -426,10 +435,25 @@ impl Store {
         }
     }
 
-    /// Enrols another user on this device with their own key slot.
-    pub fn add_user(&mut self, user: NewUser, passphrase: &str, kdf: KdfParams) -> Result<()> {
-        // Any enrolled user may add their partner on a shared device; what each role may see
-        // is checked per operation here and decided by the server for what it sends.
+    /// Enrols another user on this device with their own key slot and actor id, as the server
+    /// registered them: `user` and `actor` are the server's answer to an enrolment code for
+    /// that user (`sync::users::add_user`, the only way the command line and the app reach
+    /// this). No role is ever chosen on the device.
+    pub fn add_user(
+        &mut self,
+        user: NewUser,
+        actor: ActorId,
+        passphrase: &str,
+        kdf: KdfParams,
+    ) -> Result<()> {
+        if self.erased {
+            return Err(Error::Revoked);
+        }
+        if user.name.trim().is_empty() || user.name.len() > 64 {
+            return Err(Error::InvalidInput(
+                "the user name must be 1-64 characters".into(),
+            ));
+        }
         let mut slots = self.slots()?;
         let keys = StoreKeys {
             data: self.key.clone(),
@@ -441,8 +465,8 @@ impl Store {
         };
         slots.add(&user.name, passphrase, &keys, kdf)?;
         self.conn.execute(
-            "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339()],
+            "INSERT INTO users (name, role, division, team, created_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339(), actor.to_hex_string()],
         )?;
         self.audit(
             Action::Create,

@@ -67,6 +67,23 @@ impl Device {
     }
 }
 
+/// Who an Automerge actor id belongs to: the device it writes from, the user and their role.
+/// The device's enrolling user's actor is in `devices`; each further user of a shared device
+/// has an actor of their own in `device_users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActorOwner {
+    pub device_id: String,
+    pub user: String,
+    pub role: Role,
+}
+
+/// A user being added to an enrolled device (a shared device), with their own actor id.
+#[derive(Debug, Clone)]
+pub struct NewDeviceUser {
+    pub device_id: String,
+    pub actor: String,
+}
+
 /// A device being enrolled.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
@@ -125,7 +142,7 @@ pub struct ChangedPage {
 pub struct AuditEvent {
     pub device: String,
     pub user: String,
-    /// `enrol`, `revoke`, `receive` (changes accepted), `refuse`, `disclose` (sent to a
+    /// `enrol`, `add_user` (a user added to a device), `revoke`, `receive` (changes accepted), `refuse`, `disclose` (sent to a
     /// device), `purge`, `audit_upload`, `audit_rejected`, `export`.
     pub action: String,
     pub record: String,
@@ -213,12 +230,25 @@ pub trait Storage: Send + Sync {
         now_ms: i64,
         device: &NewDevice,
     ) -> Result<UserProfile>;
+    /// Spends an unexpired, unused code to add its user to an enrolled device, registering
+    /// their actor id to (device, user, role), atomically. Refuses (`EnrolmentRefused`) a code
+    /// that is unknown, spent or expired; whatever `check` refuses for the code's user (the
+    /// code is then kept); a user already on the device; an actor id already registered.
+    fn redeem_user_code(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        user: &NewDeviceUser,
+        check: &dyn Fn(&UserProfile) -> Result<()>,
+    ) -> Result<UserProfile>;
+    /// Who the actor id (hex, lower case) belongs to, from `devices` and `device_users`.
+    fn actor_owner(&self, actor_hex: &str) -> Result<Option<ActorOwner>>;
     fn device(&self, id: &str) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
     fn revoke_device(&self, id: &str) -> Result<bool>;
     /// Revokes every device of the user; returns how many.
     fn revoke_user(&self, user: &str) -> Result<usize>;
-    /// The actor ids registered to the user's devices.
+    /// The actor ids registered to the user's devices (as enrolling user or added user).
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>>;
     /// Accepts request number `seq` from the device only if it is higher than any before.
     fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool>;

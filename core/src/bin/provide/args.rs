@@ -138,16 +138,15 @@ pub struct SyncArgs {
 
 #[derive(Subcommand)]
 pub enum UserCmd {
-    /// Enrol another user on this device (their passphrase from PROVIDE_NEW_PASSPHRASE or a prompt).
+    /// Add another user to this device with the enrolment code an administrator issued for
+    /// them: the server names the user and their role (their passphrase from
+    /// PROVIDE_NEW_PASSPHRASE or a prompt). A device with no server has one user.
     Add {
         #[arg(long)]
-        user: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long, default_value = "")]
-        division: String,
-        #[arg(long, default_value = "")]
-        team: String,
+        code: String,
+        /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+        #[arg(long, env = "PROVIDE_CA_CERT")]
+        ca_cert: Option<PathBuf>,
     },
     /// Change your passphrase (the new one from PROVIDE_NEW_PASSPHRASE or a prompt).
     Passphrase,
