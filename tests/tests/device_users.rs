@@ -203,8 +203,27 @@ fn a_user_is_added_only_with_a_code_the_server_issued_for_them() {
         .all(|c| !c.windows(10).any(|w| w == b"Canarybird")));
     drop(raw);
 
-    // the code is spent; the other team's code still enrols a device of its own
+    // the officer's sync on the shared device leaves the health record it cannot read for the
+    // IDVA, and goes on with the rest
     let mut officer_store = Store::open(officer.dir.path(), PASSPHRASE, None).unwrap();
+    assert_eq!(
+        officer_store.unreadable_unsynced().unwrap(),
+        vec![hid.clone()]
+    );
+    let report = provide_core::sync::sync(
+        &mut officer_store,
+        &mut officer.transport,
+        &provide_core::sync::SyncOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        report.docs_sent, 1,
+        "the case went, the health record stayed"
+    );
+    assert!(server.service.storage.doc_meta(&hid).unwrap().is_none());
+
+    // the code is spent; the other team's code still enrols a device of its own
     let e = add_user(
         &mut officer_store,
         &code,
