@@ -507,3 +507,28 @@ fn an_older_stores_health_records_are_sealed_when_an_idva_unlocks() {
         1
     );
 }
+
+/// Issue 13, finding 11: a key-slot file whose Argon2id cost was lowered to the old minimum
+/// (8 MiB, 1 pass) is refused with a clear error on open and in the status, and no attempt is
+/// counted.
+#[test]
+fn a_store_whose_slot_cost_was_lowered_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    drop(new_store(&dir, Role::Officer));
+    let path = dir.join("keyslots.json");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    file["slots"][0]["kdf"]["memory_kib"] = 8192.into();
+    file["slots"][0]["kdf"]["iterations"] = 1.into();
+    fs::write(&path, file.to_string()).unwrap();
+    for pass in [PASS, "a guess at the passphrase"] {
+        let e = Store::open(&dir, pass, None).err().unwrap();
+        assert_eq!(e.code(), "kdf_below_floor", "{e}");
+        assert!(e.to_string().contains("19 MiB"), "{e}");
+    }
+    assert_eq!(Store::status(&dir).unwrap_err().code(), "kdf_below_floor");
+    let after: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(after["lockout"]["failed_attempts"], 0);
+}
