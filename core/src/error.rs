@@ -44,6 +44,8 @@ pub enum Error {
     UnknownForm(String),
     #[error("The device's key store cannot be used: {0}.")]
     KeystoreUnavailable(String),
+    #[error("The key-slot file asks for a weaker Argon2id cost than is accepted (at least {min_mib} MiB and {min_passes} passes): it was altered, and is refused.")]
+    KdfBelowFloor { min_mib: u32, min_passes: u32 },
     #[error("Invalid setting: {0}.")]
     InvalidSetting(String),
     #[error("The database failed: {0}.")]
@@ -123,6 +125,7 @@ impl Error {
             Error::CorruptRecord(_) => "corrupt_record",
             Error::UnknownForm(_) => "unknown_form",
             Error::KeystoreUnavailable(_) => "keystore_unavailable",
+            Error::KdfBelowFloor { .. } => "kdf_below_floor",
             Error::InvalidSetting(_) => "invalid_setting",
             Error::Database(_) => "database",
             Error::Io(_) => "io",

@@ -238,6 +238,7 @@ fn lockout_wipe_and_revocation_delete_the_keystore_secrets() {
                 division: "west".into(),
                 team: "t1".into(),
             },
+            automerge::ActorId::random(),
             "another long passphrase",
             fast_options(LockPolicy::default()).kdf,
         )
@@ -403,6 +404,89 @@ fn the_command_line_opens_a_bound_store_only_with_the_keystore() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key store"), "{err}");
     assert_eq!(failed_attempts(&dir), 0, "not counted");
+    Store::open_with_keystore(&dir, PASS, None, Some(ks.clone()))
+        .unwrap()
+        .wipe()
+        .unwrap();
+}
+
+/// Issue 13, finding 9: the failure count of a bound store is kept in the keystore too, so
+/// rewriting the slot file's counter (or loosening its policy) does not buy more guesses: the
+/// store is still wiped at the limit.
+#[test]
+fn rewriting_the_slot_files_counter_does_not_reset_a_bound_store() {
+    let Some(ks) = keystore() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("store");
+    drop(bound_store(&dir, &ks, no_backoff(4)));
+    let [account] = accounts(&dir).try_into().unwrap();
+    let wrong = |n: usize| {
+        for _ in 0..n {
+            let e = Store::open_with_keystore(&dir, "a wrong guess", None, Some(ks.clone()))
+                .err()
+                .unwrap();
+            assert!(matches!(e, Error::WrongPassphrase), "{e}");
+        }
+    };
+    let reset_file = || {
+        let mut file = slot_file(&dir);
+        file["lockout"]["failed_attempts"] = 0.into();
+        file["lockout"]["last_failure_ms"] = 0.into();
+        file["policy"]["max_attempts"] = 100.into();
+        fs::write(dir.join("keyslots.json"), file.to_string()).unwrap();
+    };
+    wrong(2);
+    reset_file();
+    assert_eq!(slot_file(&dir)["lockout"]["failed_attempts"], 0);
+    // the keystore remembers: the status shows it, and the limit is the keystore's
+    let slots = KeySlots::load(&dir)
+        .unwrap()
+        .with_keystore(Some(ks.clone()));
+    assert_eq!(slots.failed_attempts(), 2);
+    assert_eq!(slots.policy().max_attempts, 4);
+    wrong(1);
+    reset_file();
+    let e = Store::open_with_keystore(&dir, "a wrong guess", None, Some(ks.clone()))
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::Wiped), "the fourth guess wipes: {e}");
+    assert!(Store::status(&dir).unwrap().wiped);
+    assert!(!dir.join("provide.db").exists());
+    // even the right passphrase opens nothing now, and the keystore keeps nothing of it
+    assert!(matches!(
+        Store::open_with_keystore(&dir, PASS, None, Some(ks.clone())),
+        Err(Error::Wiped)
+    ));
+    assert!(ks.get(&account).unwrap().is_none());
+    assert!(ks.get(&format!("{account}/lockout")).unwrap().is_none());
+}
+
+/// A success clears the count in both places, so a store used normally never drifts toward
+/// the limit.
+#[test]
+fn a_success_clears_the_keystores_count_too() {
+    let Some(ks) = keystore() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("store");
+    drop(bound_store(&dir, &ks, no_backoff(3)));
+    for _ in 0..2 {
+        assert!(matches!(
+            Store::open_with_keystore(&dir, "a wrong guess", None, Some(ks.clone())),
+            Err(Error::WrongPassphrase)
+        ));
+    }
+    let s = Store::open_with_keystore(&dir, PASS, None, Some(ks.clone())).unwrap();
+    drop(s);
+    let slots = KeySlots::load(&dir)
+        .unwrap()
+        .with_keystore(Some(ks.clone()));
+    assert_eq!(slots.failed_attempts(), 0);
+    for _ in 0..2 {
+        assert!(matches!(
+            Store::open_with_keystore(&dir, "a wrong guess", None, Some(ks.clone())),
+            Err(Error::WrongPassphrase)
+        ));
+    }
     Store::open_with_keystore(&dir, PASS, None, Some(ks.clone()))
         .unwrap()
         .wipe()

@@ -329,3 +329,206 @@ fn a_schema_1_document_migrates_forward_on_load() {
     )
     .is_err());
 }
+
+/// Every value in every table of a database opened directly, as bytes.
+fn all_values(conn: &rusqlite::Connection) -> Vec<Vec<u8>> {
+    let tables: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let mut out = vec![];
+    for t in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..n {
+                use rusqlite::types::ValueRef;
+                match row.get_ref(i).unwrap() {
+                    ValueRef::Text(b) | ValueRef::Blob(b) => out.push(b.to_vec()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn health_chunks(conn: &rusqlite::Connection) -> Vec<Vec<u8>> {
+    let mut stmt = conn
+        .prepare("SELECT c.bytes FROM chunks c JOIN records r ON r.id = c.record_id WHERE r.kind = 'health'")
+        .unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+const OFFICER_PASS: &str = "officer passphrase 1";
+const HEALTH_CANARY: &str = "Dr Canarybird at Wharfside Surgery";
+
+fn officer_user() -> NewUser {
+    NewUser {
+        name: "pc-morgan".into(),
+        role: Role::Officer,
+        division: "west".into(),
+        team: "t1".into(),
+    }
+}
+
+/// Issue 13, finding 6: on a shared device an officer who unlocks the store, even reading the
+/// database directly with the data key their slot unwraps, finds no health record content:
+/// it is sealed under a key only IDVA slots hold. The IDVA still reads it.
+#[test]
+fn an_officer_on_a_shared_device_cannot_read_health_records_even_with_the_data_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let mut idva = new_store(&dir, Role::Idva);
+    let id = idva.create_case(Deployment::PostIncident, &[]).unwrap();
+    idva.add_health_note(&id, HEALTH_CANARY).unwrap();
+    idva.set_discreet_contact(&id, HEALTH_CANARY).unwrap();
+    idva.add_user(
+        officer_user(),
+        automerge::ActorId::random(),
+        OFFICER_PASS,
+        support::fast_options(LockPolicy::default()).kdf,
+    )
+    .unwrap();
+    drop(idva);
+
+    let mut officer = Store::open(&dir, OFFICER_PASS, None).unwrap();
+    assert_eq!(officer.session().role, Role::Officer);
+    assert!(matches!(
+        officer.show_health(&id),
+        Err(Error::Forbidden { .. })
+    ));
+    drop(officer);
+    // the attack: the officer's passphrase unwraps the data key; read every table directly
+    let conn = support::open_raw(&dir, OFFICER_PASS);
+    let chunks = health_chunks(&conn);
+    assert!(!chunks.is_empty());
+    for c in &chunks {
+        assert!(c.starts_with(b"PHS1"), "a health chunk is not sealed");
+        assert!(automerge::Automerge::load(c).is_err());
+    }
+    for v in all_values(&conn) {
+        for needle in [HEALTH_CANARY.to_string(), HEALTH_CANARY.to_lowercase()] {
+            assert!(
+                !v.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "health content readable with the data key"
+            );
+        }
+    }
+    drop(conn);
+    assert_no_canary(&dir);
+
+    // the IDVA unlocks the same store and reads the record
+    let mut idva = Store::open(&dir, PASS, None).unwrap();
+    let h = idva.show_health(&id).unwrap().unwrap().record;
+    assert_eq!(h.discreet_contact, HEALTH_CANARY);
+    assert_eq!(h.notes[0].text, HEALTH_CANARY);
+}
+
+/// A store made before health keys keeps its health records in plaintext chunks: the first
+/// IDVA to unlock it makes the key, wraps it in their slot and seals them; doing it again
+/// changes nothing.
+#[test]
+fn an_older_stores_health_records_are_sealed_when_an_idva_unlocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let mut idva = new_store(&dir, Role::Idva);
+    let id = idva.create_case(Deployment::PostIncident, &[]).unwrap();
+    idva.set_discreet_contact(&id, HEALTH_CANARY).unwrap();
+    let hid = provide_core::model::health_id(&id);
+    let (_, plain) = idva.record_bytes(&hid).unwrap();
+    idva.add_user(
+        officer_user(),
+        automerge::ActorId::random(),
+        OFFICER_PASS,
+        support::fast_options(LockPolicy::default()).kdf,
+    )
+    .unwrap();
+    drop(idva);
+    // make it look as an older build left it: plaintext chunks, no health key anywhere
+    let conn = support::open_raw(&dir, PASS);
+    conn.execute("DELETE FROM chunks WHERE record_id = ?1", [&hid])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 1, ?2)",
+        rusqlite::params![hid, plain],
+    )
+    .unwrap();
+    conn.execute(
+        "DELETE FROM meta WHERE key IN ('health_key_at', 'health_sealed_at')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let slots = dir.join("keyslots.json");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&slots).unwrap()).unwrap();
+    for s in file["slots"].as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("health");
+    }
+    fs::write(&slots, file.to_string()).unwrap();
+    assert!(!health_chunks(&support::open_raw(&dir, OFFICER_PASS))[0].starts_with(b"PHS1"));
+
+    // an officer unlocking first changes nothing
+    drop(Store::open(&dir, OFFICER_PASS, None).unwrap());
+    // the IDVA's unlock seals them
+    let mut idva = Store::open(&dir, PASS, None).unwrap();
+    assert_eq!(
+        idva.show_health(&id)
+            .unwrap()
+            .unwrap()
+            .record
+            .discreet_contact,
+        HEALTH_CANARY
+    );
+    assert!(idva
+        .audit_entries()
+        .unwrap()
+        .iter()
+        .any(|e| e.detail.contains("sealed under the health key")));
+    drop(idva);
+    let conn = support::open_raw(&dir, OFFICER_PASS);
+    assert!(health_chunks(&conn).iter().all(|c| c.starts_with(b"PHS1")));
+    assert!(all_values(&conn).iter().all(|v| !v
+        .windows(HEALTH_CANARY.len())
+        .any(|w| w == HEALTH_CANARY.as_bytes())));
+    drop(conn);
+    assert_no_canary(&dir);
+    // again: nothing more to do, and the record still reads
+    let mut idva = Store::open(&dir, PASS, None).unwrap();
+    idva.add_health_note(&id, "second note").unwrap();
+    assert_eq!(
+        idva.show_health(&id).unwrap().unwrap().record.notes.len(),
+        1
+    );
+}
+
+/// Issue 13, finding 11: a key-slot file whose Argon2id cost was lowered to the old minimum
+/// (8 MiB, 1 pass) is refused with a clear error on open and in the status, and no attempt is
+/// counted.
+#[test]
+fn a_store_whose_slot_cost_was_lowered_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    drop(new_store(&dir, Role::Officer));
+    let path = dir.join("keyslots.json");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    file["slots"][0]["kdf"]["memory_kib"] = 8192.into();
+    file["slots"][0]["kdf"]["iterations"] = 1.into();
+    fs::write(&path, file.to_string()).unwrap();
+    for pass in [PASS, "a guess at the passphrase"] {
+        let e = Store::open(&dir, pass, None).err().unwrap();
+        assert_eq!(e.code(), "kdf_below_floor", "{e}");
+        assert!(e.to_string().contains("19 MiB"), "{e}");
+    }
+    assert_eq!(Store::status(&dir).unwrap_err().code(), "kdf_below_floor");
+    let after: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(after["lockout"]["failed_attempts"], 0);
+}

@@ -6,7 +6,7 @@
 //! native suite.
 
 use provide_core::crypto::keyslots::LockPolicy;
-use provide_core::crypto::{KdfParams, MIN_KDF_MEMORY_KIB};
+use provide_core::crypto::KdfParams;
 use provide_core::model::Role;
 use provide_core::store::NewUser;
 use provide_core::{InitOptions, Store};
@@ -29,11 +29,7 @@ fn harness(role: Option<Role>) -> Harness {
     let data = dir.path().join("store");
     if let Some(role) = role {
         let opts = InitOptions {
-            kdf: KdfParams {
-                memory_kib: MIN_KDF_MEMORY_KIB,
-                iterations: 1,
-                parallelism: 1,
-            },
+            kdf: KdfParams::FLOOR,
             policy: LockPolicy::default(),
         };
         let user = NewUser {

@@ -3,6 +3,7 @@
 //!
 //! - `POST /v1/enrol`: JSON `EnrolRequest` → JSON `EnrolResponse`.
 //! - `POST /v1/sync`: bearer credential, binary `SyncRequest` → binary `SyncResponse`.
+//! - `POST /v1/device/users`: bearer credential, JSON `AddUserRequest` → JSON `AddUserResponse`.
 //! - `GET /v1/reports/dashboard?from=&to=`: bearer credential → JSON `Dashboard`.
 //! - `GET /v1/reports/export?from=&to=&format=csv|json`: bearer credential → CSV or JSON.
 //! - `GET /v1/audit?device=&user=&record=&action=&from=&to=&limit=`: → JSON `[AuditRow]`.
@@ -72,6 +73,7 @@ pub fn router(service: Service, guard: Arc<Guard>) -> Router {
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
+        .route("/v1/device/users", post(add_user))
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
@@ -117,6 +119,25 @@ async fn sync(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], answer).into_response())
+}
+
+/// `POST /v1/device/users`: bearer credential, JSON `AddUserRequest` (≤ 4 KiB) → JSON
+/// `AddUserResponse` (`service::users`).
+async fn add_user(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    // the credential first (throttled), then at most a small body
+    let device = app.device(peer, &headers).await?;
+    let body = app
+        .guard
+        .read_body(body, &headers, provide_core::sync::users::MAX_ADD_USER_BODY)
+        .await?;
+    let service = app.service.clone();
+    let answer = blocking(move || service.add_device_user(&device, &body)).await?;
+    Ok(axum::Json(answer).into_response())
 }
 
 /// The longest query string accepted.

@@ -2,7 +2,7 @@
 //! endpoint, syncing through the real client (optionally over a shaped link).
 
 use provide_core::crypto::keyslots::LockPolicy;
-use provide_core::crypto::{KdfParams, MIN_KDF_MEMORY_KIB};
+use provide_core::crypto::KdfParams;
 use provide_core::sync::enrol::enrol;
 use provide_core::sync::transport::{HttpTransport, Transport};
 use provide_core::sync::{sync, SyncOptions, SyncReport};
@@ -21,11 +21,7 @@ pub struct Device {
 /// The cheapest key derivation the store accepts: tests are about sync, not Argon2id.
 pub fn fast_options() -> InitOptions {
     InitOptions {
-        kdf: KdfParams {
-            memory_kib: MIN_KDF_MEMORY_KIB,
-            iterations: 1,
-            parallelism: 1,
-        },
+        kdf: KdfParams::FLOOR,
         policy: LockPolicy::default(),
     }
 }

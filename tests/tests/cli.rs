@@ -9,7 +9,7 @@ use provide_tests::binaries::{self, bin, Serving};
 use serde_json::Value;
 
 const PASS: &str = "correct horse battery staple";
-const FAST_KDF: &[&str] = &["--kdf-memory-kib", "8192", "--kdf-iterations", "1"];
+const FAST_KDF: &[&str] = &["--kdf-memory-kib", "19456", "--kdf-iterations", "2"];
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(bin(program))

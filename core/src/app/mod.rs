@@ -143,7 +143,8 @@ impl App {
                 key_protection: self.available_protection(),
             });
         }
-        let slots = KeySlots::load(&self.dir)?;
+        // with the keystore: a bound store's count and policy are the keystore's too
+        let slots = KeySlots::load(&self.dir)?.with_keystore(self.keystore.clone());
         if slots.is_wiped() {
             return Ok(AppStatus {
                 phase: Phase::Wiped,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::crypto::{KdfParams, MIN_KDF_MEMORY_KIB};
+use crate::crypto::KdfParams;
 use crate::model::{Deployment, Role};
 use crate::store::NewUser;
 
@@ -14,11 +14,7 @@ const PASS: &str = "correct horse battery";
 
 fn cheap() -> InitOptions {
     InitOptions {
-        kdf: KdfParams {
-            memory_kib: MIN_KDF_MEMORY_KIB,
-            iterations: 1,
-            parallelism: 1,
-        },
+        kdf: KdfParams::FLOOR,
         policy: LockPolicy {
             backoff_base_ms: 60_000,
             ..LockPolicy::default()

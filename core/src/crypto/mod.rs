@@ -26,8 +26,11 @@ pub struct KdfParams {
     pub parallelism: u32,
 }
 
-/// The smallest memory cost accepted for any key slot or bundle.
-pub const MIN_KDF_MEMORY_KIB: u32 = 8 * 1024;
+/// The smallest memory cost accepted for any key slot or bundle: OWASP's floor for Argon2id
+/// (19 MiB with 2 passes, one lane).
+pub const MIN_KDF_MEMORY_KIB: u32 = 19 * 1024;
+/// The fewest passes accepted (OWASP's floor at 19 MiB).
+pub const MIN_KDF_ITERATIONS: u32 = 2;
 
 impl Default for KdfParams {
     /// 64 MiB, 3 passes, 1 lane: about half a second on a patrol laptop.
@@ -41,16 +44,26 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
+    /// The cheapest cost accepted anywhere (19 MiB, 2 passes, 1 lane): what tests use, so they
+    /// stay fast without ever going below the floor.
+    pub const FLOOR: KdfParams = KdfParams {
+        memory_kib: MIN_KDF_MEMORY_KIB,
+        iterations: MIN_KDF_ITERATIONS,
+        parallelism: 1,
+    };
+
     pub fn validate(&self) -> Result<()> {
         if self.memory_kib < MIN_KDF_MEMORY_KIB || self.memory_kib > 4 * 1024 * 1024 {
             return Err(Error::InvalidSetting(format!(
                 "Argon2id memory must be between {MIN_KDF_MEMORY_KIB} KiB and 4 GiB"
             )));
         }
-        if !(1..=10).contains(&self.iterations) || !(1..=8).contains(&self.parallelism) {
-            return Err(Error::InvalidSetting(
-                "Argon2id passes must be 1-10 and lanes 1-8".into(),
-            ));
+        if !(MIN_KDF_ITERATIONS..=10).contains(&self.iterations)
+            || !(1..=8).contains(&self.parallelism)
+        {
+            return Err(Error::InvalidSetting(format!(
+                "Argon2id passes must be {MIN_KDF_ITERATIONS}-10 and lanes 1-8"
+            )));
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 mod bundles;
 mod cases;
 mod health;
+mod health_key;
 mod link;
 mod records;
 mod safeguarding;
@@ -25,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Action};
-use crate::crypto::keyslots::{KeyProtection, KeySlots, LockPolicy};
+use crate::crypto::keyslots::{KeyProtection, KeySlots, LockPolicy, StoreKeys};
 use crate::crypto::keystore::SharedKeyStore;
 use crate::crypto::{random_key, KdfParams, SecretKey};
 use crate::error::{Error, Result};
@@ -81,6 +82,8 @@ pub struct Store {
     actor: ActorId,
     device_id: String,
     key: SecretKey,
+    /// The health key, for an IDVA whose key slot holds it (`health_key`).
+    health_key: Option<SecretKey>,
     /// The OS keystore the key slots are bound to, when the store was opened with one.
     keystore: Option<SharedKeyStore>,
     /// Set once the server revoked this device and its data was destroyed.
@@ -192,6 +195,9 @@ impl Store {
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
         }
         let key = random_key();
+        // only an IDVA's slot wraps the health key; a store made now seals health records from
+        // the start
+        let health_key = (user.role == Role::Idva).then(random_key);
         let conn = open_db(&db_path(dir), &key, true)?;
         schema::create(&conn)?;
         let (actor, device_id) = match enrolled {
@@ -210,6 +216,10 @@ impl Store {
                 rusqlite::params![actor.to_hex_string(), e.user, e.role.as_str()],
             )?;
         }
+        health_key::set_meta(&conn, health_key::SEALED_AT, &now)?;
+        if health_key.is_some() {
+            health_key::set_meta(&conn, health_key::KEY_AT, &now)?;
+        }
         conn.execute(
             "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now],
@@ -224,8 +234,20 @@ impl Store {
         )?;
         conn.execute_batch("COMMIT")?;
         // The slot is written last; if anything before fails, `init` removes what was made.
+        let keys = StoreKeys {
+            data: key.clone(),
+            health: health_key.clone(),
+        };
         let create = |ks: Option<SharedKeyStore>| {
-            KeySlots::create(dir, &user.name, passphrase, &key, opts.kdf, opts.policy, ks)
+            KeySlots::create(
+                dir,
+                &user.name,
+                passphrase,
+                &keys,
+                opts.kdf,
+                opts.policy,
+                ks,
+            )
         };
         let keystore = match create(keystore.clone()) {
             Ok(_) => keystore,
@@ -235,6 +257,9 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
+        if let Some(k) = &health_key {
+            health_key::install(&conn, k)?;
+        }
         let session = Session {
             user: user.name,
             role: user.role,
@@ -248,6 +273,7 @@ impl Store {
             actor,
             device_id,
             key,
+            health_key,
             keystore,
             erased: false,
         })
@@ -269,19 +295,21 @@ impl Store {
         keystore: Option<SharedKeyStore>,
     ) -> Result<Store> {
         let mut slots = KeySlots::load(dir)?.with_keystore(keystore.clone());
-        let result = slots.unlock(passphrase, user);
+        let result = slots.open_keys(passphrase, user);
         if let Err(Error::Wiped) = result {
             erase_files(dir);
         }
-        let (name, key) = result?;
+        let (name, keys) = result?;
+        let key = keys.data.clone();
         let path = db_path(dir);
         if !path.exists() {
             return Err(Error::StoreMissing(dir.display().to_string()));
         }
         let conn = open_db(&path, &key, false)?;
+        schema::add_user_actor_column(&conn)?;
         let session = conn
             .query_row(
-                "SELECT name, role, division, team FROM users WHERE name = ?1",
+                "SELECT name, role, division, team, actor FROM users WHERE name = ?1",
                 [&name],
                 |r| {
                     Ok((
@@ -289,6 +317,7 @@ impl Store {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
@@ -297,6 +326,7 @@ impl Store {
                 Error::Internal("the unlocked user is not enrolled in this store".into())
             })?;
         let role = Role::parse(&session.1).map_err(Error::Internal)?;
+        let own_actor = session.4.clone();
         let session = Session {
             user: session.0,
             role,
@@ -306,21 +336,83 @@ impl Store {
         let meta = |k: &str| -> Result<String> {
             Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))?)
         };
+        // commits made while a user is signed in carry their own actor id (the one the server
+        // registered to them), the enrolling user's being the device's
+        let actor_hex = match own_actor {
+            Some(a) => a,
+            None => meta("actor_id")?,
+        };
         let actor = ActorId::from(
-            hex::decode(meta("actor_id")?).map_err(|_| Error::Internal("bad actor id".into()))?,
+            hex::decode(actor_hex).map_err(|_| Error::Internal("bad actor id".into()))?,
         );
         let device_id = meta("device_id")?;
         conn.execute_batch(schema::ADDED)?;
-        Ok(Store {
+        let mut store = Store {
             dir: dir.to_path_buf(),
             conn,
             session,
             actor,
             device_id,
             key,
+            health_key: None,
             keystore,
             erased: false,
-        })
+        };
+        store.take_health_key(keys.health, passphrase)?;
+        Ok(store)
+    }
+
+    /// Makes the health key usable for an IDVA's session. The first IDVA to unlock a store made
+    /// before health keys makes one, re-wraps their own slot with it and seals the health
+    /// records already here (`health_key`). Other roles never use one.
+    fn take_health_key(&mut self, from_slot: Option<SecretKey>, passphrase: &str) -> Result<()> {
+        if self.session.role != Role::Idva {
+            return Ok(());
+        }
+        let now = now_rfc3339();
+        let key = match from_slot {
+            Some(k) => k,
+            None if health_key::meta(&self.conn, health_key::KEY_AT)?.is_none() => {
+                let k = random_key();
+                let keys = StoreKeys {
+                    data: self.key.clone(),
+                    health: Some(k.clone()),
+                };
+                self.slots()?
+                    .change_passphrase(&self.session.user, passphrase, &keys)?;
+                k
+            }
+            // the store's health key is wrapped for other IDVAs only: this one cannot read
+            // the health records kept here
+            None => return Ok(()),
+        };
+        if health_key::meta(&self.conn, health_key::KEY_AT)?.is_none() {
+            health_key::set_meta(&self.conn, health_key::KEY_AT, &now)?;
+        }
+        health_key::install(&self.conn, &key)?;
+        if health_key::meta(&self.conn, health_key::SEALED_AT)?.is_none() {
+            let n = health_key::seal_plaintext(&self.conn, &key, &now)?;
+            self.audit(
+                Action::Alter,
+                "store",
+                &format!("{n} health record chunk(s) sealed under the health key"),
+            )?;
+        }
+        self.health_key = Some(key);
+        Ok(())
+    }
+
+    /// Records with unsynced changes this session cannot read (health records, without the
+    /// health key): a sync leaves them for a user who can.
+    pub fn unreadable_unsynced(&self) -> Result<Vec<String>> {
+        if self.health_key.is_some() || self.erased {
+            return Ok(vec![]);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM records WHERE heads != acked_heads AND kind = 'health'")?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
     }
 
     /// Whether a store exists in `dir` and, if so, whether it has been wiped.
@@ -350,15 +442,38 @@ impl Store {
         }
     }
 
-    /// Enrols another user on this device with their own key slot.
-    pub fn add_user(&mut self, user: NewUser, passphrase: &str, kdf: KdfParams) -> Result<()> {
-        // Any enrolled user may add their partner on a shared device; what each role may see
-        // is checked per operation here and decided by the server for what it sends.
+    /// Enrols another user on this device with their own key slot and actor id, as the server
+    /// registered them: `user` and `actor` are the server's answer to an enrolment code for
+    /// that user (`sync::users::add_user`, the only way the command line and the app reach
+    /// this). No role is ever chosen on the device.
+    pub fn add_user(
+        &mut self,
+        user: NewUser,
+        actor: ActorId,
+        passphrase: &str,
+        kdf: KdfParams,
+    ) -> Result<()> {
+        if self.erased {
+            return Err(Error::Revoked);
+        }
+        if user.name.trim().is_empty() || user.name.len() > 64 {
+            return Err(Error::InvalidInput(
+                "the user name must be 1-64 characters".into(),
+            ));
+        }
         let mut slots = self.slots()?;
-        slots.add(&user.name, passphrase, &self.key, kdf)?;
+        let keys = StoreKeys {
+            data: self.key.clone(),
+            // an IDVA's slot gets the health key when the one adding them holds it
+            health: match user.role {
+                Role::Idva => self.health_key.clone(),
+                _ => None,
+            },
+        };
+        slots.add(&user.name, passphrase, &keys, kdf)?;
         self.conn.execute(
-            "INSERT INTO users (name, role, division, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339()],
+            "INSERT INTO users (name, role, division, team, created_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![user.name, user.role.as_str(), user.division, user.team, now_rfc3339(), actor.to_hex_string()],
         )?;
         self.audit(
             Action::Create,
@@ -371,7 +486,11 @@ impl Store {
     /// Changes the signed-in user's passphrase.
     pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
         let mut slots = self.slots()?;
-        slots.change_passphrase(&self.session.user, new_passphrase, &self.key)?;
+        let keys = StoreKeys {
+            data: self.key.clone(),
+            health: self.health_key.clone(),
+        };
+        slots.change_passphrase(&self.session.user, new_passphrase, &keys)?;
         self.audit(Action::Alter, "user", "passphrase changed")
     }
 

@@ -123,19 +123,25 @@ pub(crate) fn persist(conn: &Connection, rec: &mut RecordDoc, before: &[ChangeHa
         [&rec.id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    // a health record's chunks are sealed under the health key (`health_key`)
+    let (kind, id) = (rec.kind, rec.id.clone());
+    let stored = |bytes: Vec<u8>| match kind {
+        RecordKind::Health => super::health_key::seal_chunk(conn, &id, &bytes),
+        _ => Ok(bytes),
+    };
     if count + 1 > COMPACT_AFTER {
         conn.execute("DELETE FROM chunks WHERE record_id = ?1", [&rec.id])?;
-        let snapshot = rec.save();
+        let snapshot = stored(rec.save())?;
         conn.execute(
             "INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 1, ?2)",
             params![rec.id, snapshot],
         )?;
     } else {
-        let bytes = if before.is_empty() {
+        let bytes = stored(if before.is_empty() {
             rec.save()
         } else {
             rec.save_after(before)
-        };
+        })?;
         conn.execute(
             "INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, ?2, ?3)",
             params![rec.id, max + 1, bytes],
@@ -188,13 +194,19 @@ impl Store {
             Some(k) if k == kind => {}
             _ => return Err(Error::NotFound(id.to_string())),
         }
-        let chunks: Vec<Vec<u8>> = {
+        let mut chunks: Vec<Vec<u8>> = {
             let mut stmt = self
                 .conn
                 .prepare_cached("SELECT bytes FROM chunks WHERE record_id = ?1 ORDER BY seq")?;
             let rows = stmt.query_map([id], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
+        if kind == RecordKind::Health {
+            chunks = chunks
+                .into_iter()
+                .map(|c| super::health_key::open_chunk(self.health_key.as_ref(), id, c))
+                .collect::<Result<_>>()?;
+        }
         let author = self.session.author();
         let mut rec = RecordDoc::load(id, kind, &chunks, &self.actor, &author)?;
         let stored: String =

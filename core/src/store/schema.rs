@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     division TEXT NOT NULL,
     team TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- a user added to the device through the server has an actor id of their own; NULL for
+    -- the enrolling user (meta actor_id)
+    actor TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY,
@@ -92,6 +95,18 @@ pub fn apply_key(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<()> {
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     })?;
+    Ok(())
+}
+
+/// Gives a store made before per-user actor ids its `users.actor` column. Idempotent (the
+/// device store has no migration framework yet; issue 14).
+pub fn add_user_actor_column(conn: &Connection) -> Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'actor'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN actor TEXT")?;
+    }
     Ok(())
 }
 

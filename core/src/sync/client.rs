@@ -144,7 +144,11 @@ pub fn sync_shared(
 ) -> Result<SyncReport> {
     let link = access(store, |s| s.server_link())?;
     let mut report = SyncReport::default();
-    let mut skip: HashSet<String> = HashSet::new();
+    // records this user cannot read (health records, without the health key) are left for
+    // a user who can
+    let mut skip: HashSet<String> = access(store, |s| s.unreadable_unsynced())?
+        .into_iter()
+        .collect();
     let mut need_history: HashMap<String, u32> = HashMap::new();
     let mut more_to_receive = false;
     loop {

@@ -22,5 +22,6 @@ pub mod protocol;
 pub mod reports;
 pub mod scope;
 pub mod transport;
+pub mod users;
 
 pub use client::{sync, Progress, SyncOptions, SyncReport};

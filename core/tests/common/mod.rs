@@ -16,7 +16,7 @@ pub const PASS: &str = "correct horse battery staple";
 /// The passphrase rescue bundles are sealed with.
 pub const BUNDLE_PASS: &str = "rescue bundle passphrase";
 /// Cheap Argon2id settings so the tests stay fast (the smallest the store accepts).
-pub const FAST_KDF: &[&str] = &["--kdf-memory-kib", "8192", "--kdf-iterations", "1"];
+pub const FAST_KDF: &[&str] = &["--kdf-memory-kib", "19456", "--kdf-iterations", "2"];
 /// The longest any one command may take before the test fails instead of hanging.
 const TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -6,18 +6,14 @@
 use std::path::Path;
 
 use provide_core::crypto::keyslots::{KeySlots, LockPolicy};
-use provide_core::crypto::{KdfParams, MIN_KDF_MEMORY_KIB};
+use provide_core::crypto::KdfParams;
 use provide_core::model::Role;
 use provide_core::{InitOptions, NewUser, Store};
 
 /// The smallest key-derivation cost the store accepts, with a given lock policy.
 pub fn fast_options(policy: LockPolicy) -> InitOptions {
     InitOptions {
-        kdf: KdfParams {
-            memory_kib: MIN_KDF_MEMORY_KIB,
-            iterations: 1,
-            parallelism: 1,
-        },
+        kdf: KdfParams::FLOOR,
         policy,
     }
 }

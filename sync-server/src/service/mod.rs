@@ -6,6 +6,7 @@
 pub mod enrolment;
 pub mod reports;
 pub mod sync;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;

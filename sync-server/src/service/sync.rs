@@ -124,9 +124,12 @@ impl Service {
         response.audit_rejected = audit_rejected;
 
         let mut events = Vec::new();
-        // the actors this device's changes may come from: its user's, on any of their devices
+        // the actors this device's changes may come from: its user's, on any of their devices,
+        // and those of the users added to it (a shared device)
         let mut owners = HashMap::new();
-        for actor in self.storage.actors_of_user(&device.user)? {
+        let mut actors = self.storage.actors_of_user(&device.user)?;
+        actors.extend(self.storage.actors_of_device(&device.id)?);
+        for actor in actors {
             let owner = self.storage.actor_owner(&actor)?;
             owners.insert(actor, owner);
         }
@@ -311,7 +314,21 @@ impl Service {
             taken.denied = Some(format!("the id does not fit a {} record", up.kind));
             return Ok(Some(taken));
         }
-        if let Err(d) = write_rules::check_kind(device.role, up.kind) {
+        // some user of this device must be allowed to write the kind at all
+        let roles_here = checks
+            .owners
+            .values()
+            .flatten()
+            .filter(|o| o.device_id == device.id)
+            .map(|o| o.role);
+        if !std::iter::once(device.role)
+            .chain(roles_here)
+            .any(|r| write_rules::may_write_kind(r, up.kind))
+        {
+            let d = Denied::Kind {
+                role: device.role,
+                kind: up.kind,
+            };
             taken.outcome = DocOutcome::Refused(Refusal::NotAllowed);
             taken.denied = Some(d.to_string());
             return Ok(Some(taken));

@@ -67,8 +67,10 @@ impl Device {
     }
 }
 
-/// Who an actor id belongs to: the device it was registered on and that device's user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who an Automerge actor id belongs to: the device it writes from, the user and their role.
+/// The device's enrolling user's actor is in `devices`; each further user of a shared device
+/// has an actor of their own in `device_users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActorOwner {
     pub device_id: String,
     pub user: String,
@@ -121,6 +123,13 @@ pub(crate) fn held_of(
         changes,
         at,
     })
+}
+
+/// A user being added to an enrolled device (a shared device), with their own actor id.
+#[derive(Debug, Clone)]
+pub struct NewDeviceUser {
+    pub device_id: String,
+    pub actor: String,
 }
 
 /// A device being enrolled.
@@ -181,7 +190,7 @@ pub struct ChangedPage {
 pub struct AuditEvent {
     pub device: String,
     pub user: String,
-    /// `enrol`, `revoke`, `receive` (changes accepted), `refuse`, `disclose` (sent to a
+    /// `enrol`, `add_user` (a user added to a device), `revoke`, `receive` (changes accepted), `refuse`, `disclose` (sent to a
     /// device), `purge`, `audit_upload`, `audit_rejected`, `export`.
     pub action: String,
     pub record: String,
@@ -269,14 +278,30 @@ pub trait Storage: Send + Sync {
         now_ms: i64,
         device: &NewDevice,
     ) -> Result<UserProfile>;
+    /// Spends an unexpired, unused code to add its user to an enrolled device, registering
+    /// their actor id to (device, user, role), atomically. Refuses (`EnrolmentRefused`) a code
+    /// that is unknown, spent or expired; whatever `check` refuses for the code's user (the
+    /// code is then kept); a user already on the device; an actor id already registered.
+    fn redeem_user_code(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        user: &NewDeviceUser,
+        check: &dyn Fn(&UserProfile) -> Result<()>,
+    ) -> Result<UserProfile>;
+    /// Who the actor id (hex, lower case) belongs to, from `devices` and `device_users`.
+
     fn device(&self, id: &str) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
     fn revoke_device(&self, id: &str) -> Result<bool>;
     /// Revokes every device of the user; returns how many.
     fn revoke_user(&self, user: &str) -> Result<usize>;
-    /// The actor ids registered to the user's devices.
+    /// The actor ids registered to the user's devices (as enrolling user or added user).
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>>;
-    /// Who the actor id (lowercase hex) was registered to at enrolment.
+    /// The actor ids registered on the device: its enrolling user's and its added users'.
+    fn actors_of_device(&self, device: &str) -> Result<HashSet<String>>;
+    /// Who the actor id (hex) was registered to: a device's enrolling user, or a user added to
+    /// it, and when.
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>>;
     /// Opens a revoked device's final upload the first time it is asked, and returns when it
     /// opened (milliseconds since the epoch).

@@ -73,6 +73,13 @@ CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, 
 CREATE INDEX IF NOT EXISTS attendance_by_victim
     ON attendance (victim_digest, incident_date, division, status, case_id);
 ",
+    "
+CREATE TABLE IF NOT EXISTS device_users (
+    device_id TEXT NOT NULL REFERENCES devices (id), user_name TEXT NOT NULL,
+    role TEXT NOT NULL, division TEXT NOT NULL, team TEXT NOT NULL,
+    actor TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL, PRIMARY KEY (device_id, user_name));
+CREATE INDEX IF NOT EXISTS device_users_by_user ON device_users (user_name);
+",
 ];
 
 /// The advisory lock key that lets one process at a time backfill reporting rows.
@@ -558,21 +565,104 @@ impl Storage for PostgresStorage {
         Ok(n)
     }
 
+    fn redeem_user_code(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        user: &NewDeviceUser,
+        check: &dyn Fn(&UserProfile) -> Result<()>,
+    ) -> Result<UserProfile> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let row = tx.query_opt(
+            "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = $1 FOR UPDATE",
+            &[&code_hash],
+        )?;
+        let Some(row) = row else {
+            return Err(ServerError::EnrolmentRefused);
+        };
+        let used: Option<String> = row.get(5);
+        if used.is_some() || row.get::<_, i64>(4) < now_ms {
+            return Err(ServerError::EnrolmentRefused);
+        }
+        let profile = UserProfile {
+            name: row.get(0),
+            role: parse_role(row.get(1))?,
+            division: row.get(2),
+            team: row.get(3),
+        };
+        check(&profile)?;
+        if tx
+            .query_opt(
+                "SELECT 1 FROM devices WHERE id = $1 AND user_name = $2 UNION ALL SELECT 1 FROM device_users WHERE device_id = $1 AND user_name = $2",
+                &[&user.device_id, &profile.name],
+            )?
+            .is_some()
+        {
+            return Err(ServerError::Forbidden(
+                "this user is already on this device".into(),
+            ));
+        }
+        if tx
+            .query_opt(
+                "SELECT 1 FROM devices WHERE actor = $1 UNION ALL SELECT 1 FROM device_users WHERE actor = $1",
+                &[&user.actor],
+            )?
+            .is_some()
+        {
+            return Err(ServerError::InvalidInput(
+                "this actor id is already registered".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE enrolments SET used_by = $2 WHERE code_hash = $1",
+            &[&code_hash, &user.device_id],
+        )?;
+        tx.execute(
+            "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            &[&user.device_id, &profile.name, &profile.role.as_str(), &profile.division, &profile.team, &user.actor, &now_text()],
+        )?;
+        insert_audit(
+            &mut tx,
+            &[AuditEvent {
+                device: user.device_id.clone(),
+                user: profile.name.clone(),
+                action: "add_user".into(),
+                record: String::new(),
+                detail: format!("user added to the device as {}", profile.role),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(profile)
+    }
+
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
         let mut c = self.client()?;
         Ok(
-            c.query("SELECT actor FROM devices WHERE user_name = $1", &[&user])?
+            c.query("SELECT actor FROM devices WHERE user_name = $1 UNION SELECT actor FROM device_users WHERE user_name = $1", &[&user])?
                 .iter()
                 .map(|r| r.get(0))
                 .collect(),
         )
     }
 
+    fn actors_of_device(&self, device: &str) -> Result<HashSet<String>> {
+        let mut c = self.client()?;
+        Ok(c
+            .query(
+                "SELECT actor FROM devices WHERE id = $1 UNION SELECT actor FROM device_users WHERE device_id = $1",
+                &[&device],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {
         let mut c = self.client()?;
         let row = c.query_opt(
-            "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = $1",
-            &[&actor],
+            "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = $1 UNION ALL SELECT device_id, user_name, role, added_at FROM device_users WHERE actor = $1",
+            &[&actor.to_lowercase()],
         )?;
         row.map(|r| owner_of((r.get(0), r.get(1), r.get(2), r.get(3))))
             .transpose()

@@ -50,6 +50,17 @@ CREATE TABLE IF NOT EXISTS devices (
     last_request_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_name);
+CREATE TABLE IF NOT EXISTS device_users (
+    device_id TEXT NOT NULL REFERENCES devices (id),
+    user_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    division TEXT NOT NULL,
+    team TEXT NOT NULL,
+    actor TEXT NOT NULL UNIQUE,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (device_id, user_name)
+);
+CREATE INDEX IF NOT EXISTS device_users_by_user ON device_users (user_name);
 CREATE TABLE IF NOT EXISTS docs (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -420,10 +431,101 @@ impl Storage for SqliteStorage {
         Ok(n)
     }
 
+    fn redeem_user_code(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        user: &NewDeviceUser,
+        check: &dyn Fn(&UserProfile) -> Result<()>,
+    ) -> Result<UserProfile> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let row = tx
+            .query_row(
+                "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = ?1",
+                [code_hash],
+                |r| {
+                    Ok((
+                        UserProfile {
+                            name: r.get(0)?,
+                            role: role(&r.get::<_, String>(1)?)?,
+                            division: r.get(2)?,
+                            team: r.get(3)?,
+                        },
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((profile, expires, None)) = row else {
+            return Err(ServerError::EnrolmentRefused);
+        };
+        if expires < now_ms {
+            return Err(ServerError::EnrolmentRefused);
+        }
+        check(&profile)?;
+        let on_device: bool = tx
+            .query_row(
+                "SELECT 1 FROM devices WHERE id = ?1 AND user_name = ?2 UNION ALL SELECT 1 FROM device_users WHERE device_id = ?1 AND user_name = ?2",
+                params![user.device_id, profile.name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if on_device {
+            return Err(ServerError::Forbidden(
+                "this user is already on this device".into(),
+            ));
+        }
+        let taken: bool = tx
+            .query_row(
+                "SELECT 1 FROM devices WHERE actor = ?1 UNION ALL SELECT 1 FROM device_users WHERE actor = ?1",
+                [&user.actor],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(ServerError::InvalidInput(
+                "this actor id is already registered".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE enrolments SET used_by = ?2 WHERE code_hash = ?1",
+            params![code_hash, user.device_id],
+        )?;
+        tx.execute(
+            "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            params![user.device_id, profile.name, profile.role.as_str(), profile.division, profile.team, user.actor, now_text()],
+        )?;
+        insert_audit(
+            &tx,
+            &[AuditEvent {
+                device: user.device_id.clone(),
+                user: profile.name.clone(),
+                action: "add_user".into(),
+                record: String::new(),
+                detail: format!("user added to the device as {}", profile.role),
+            }],
+        )?;
+        tx.commit()?;
+        Ok(profile)
+    }
+
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT actor FROM devices WHERE user_name = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT actor FROM devices WHERE user_name = ?1 UNION SELECT actor FROM device_users WHERE user_name = ?1")?;
         let rows = stmt.query_map([user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn actors_of_device(&self, device: &str) -> Result<HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT actor FROM devices WHERE id = ?1 UNION SELECT actor FROM device_users WHERE device_id = ?1",
+        )?;
+        let rows = stmt.query_map([device], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -431,8 +533,8 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = ?1",
-                [actor],
+                "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = ?1 UNION ALL SELECT device_id, user_name, role, added_at FROM device_users WHERE actor = ?1",
+                [actor.to_lowercase()],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,

@@ -85,10 +85,10 @@ pub struct InitArgs {
 /// How a new store protects its key.
 #[derive(Args)]
 pub struct StoreArgs {
-    /// Argon2id memory cost in KiB (default 65536; at least 8192).
+    /// Argon2id memory cost in KiB (default 65536; at least 19456).
     #[arg(long)]
     pub kdf_memory_kib: Option<u32>,
-    /// Argon2id passes (default 3).
+    /// Argon2id passes (default 3; at least 2).
     #[arg(long)]
     pub kdf_iterations: Option<u32>,
     /// Failed unlocks before the data key is destroyed (default 10).
@@ -138,16 +138,15 @@ pub struct SyncArgs {
 
 #[derive(Subcommand)]
 pub enum UserCmd {
-    /// Enrol another user on this device (their passphrase from PROVIDE_NEW_PASSPHRASE or a prompt).
+    /// Add another user to this device with the enrolment code an administrator issued for
+    /// them: the server names the user and their role (their passphrase from
+    /// PROVIDE_NEW_PASSPHRASE or a prompt). A device with no server has one user.
     Add {
         #[arg(long)]
-        user: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long, default_value = "")]
-        division: String,
-        #[arg(long, default_value = "")]
-        team: String,
+        code: String,
+        /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+        #[arg(long, env = "PROVIDE_CA_CERT")]
+        ca_cert: Option<PathBuf>,
     },
     /// Change your passphrase (the new one from PROVIDE_NEW_PASSPHRASE or a prompt).
     Passphrase,

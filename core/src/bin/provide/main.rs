@@ -201,20 +201,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => {
             let mut store = unlock(&cli)?;
             match cmd {
-                UserCmd::Add {
-                    user,
-                    role: r,
-                    division,
-                    team,
-                } => {
-                    let new = NewUser {
-                        name: user.clone(),
-                        role: role(r)?,
-                        division: division.clone(),
-                        team: team.clone(),
-                    };
+                UserCmd::Add { code, ca_cert } => {
+                    let link = provide_core::sync::users::server_of(&store)?;
+                    let mut transport = HttpTransport::new(&link.url, ca_cert.as_deref())?;
                     let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
-                    store.add_user(new, &pass, KdfParams::default())
+                    let added = provide_core::sync::users::add_user(
+                        &mut store,
+                        code,
+                        &pass,
+                        KdfParams::default(),
+                        &mut transport,
+                    )?;
+                    print::json(&added);
+                    Ok(())
                 }
                 UserCmd::Passphrase => {
                     let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
