@@ -77,6 +77,10 @@ enum Command {
         /// Seconds a whole request may take.
         #[arg(long, default_value_t = Limits::default().request_timeout.as_secs())]
         request_timeout_secs: u64,
+        /// Hours a revoked device's final upload stays open after the server first answers it
+        /// as revoked; what it sends is kept for review, and after this it can send nothing.
+        #[arg(long, default_value_t = Config::default().final_upload_minutes / 60)]
+        final_upload_hours: u64,
     },
     /// Issue a one-time enrolment code for a user; prints the code alone.
     Enrol {
@@ -186,6 +190,7 @@ fn run(cli: Cli) -> Result<()> {
             header_timeout_secs,
             body_min_rate,
             request_timeout_secs,
+            final_upload_hours,
         } => {
             if max_connections == 0
                 || max_syncs_in_flight == 0
@@ -210,6 +215,7 @@ fn run(cli: Cli) -> Result<()> {
             let service = data.open(Config {
                 max_offline_hours,
                 limits,
+                final_upload_minutes: final_upload_hours.saturating_mul(60),
                 ..Config::default()
             })?;
             let tls = tls_cert.zip(tls_key);

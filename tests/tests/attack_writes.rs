@@ -267,9 +267,10 @@ fn finding_3_poison_records_are_refused_and_never_reach_other_devices() {
         case.id = id.to_string();
         case.schema = 999;
         let author = provide_core::record::Author::new(OFFICER, provide_core::model::Role::Officer);
+        // as devices send a whole record: uncompressed (compressed columns are refused)
         provide_core::record::RecordDoc::new_case(&case, &attacker.actor, &author)
             .unwrap()
-            .save()
+            .wire_snapshot()
     };
     let s = seq(&mut t.officer);
     let answer = attacker.upload(s, id, RecordKind::Case, vec![], changes.clone());

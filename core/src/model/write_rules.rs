@@ -39,8 +39,10 @@ pub enum Denied {
 impl std::fmt::Display for Denied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Denied::Kind { role, kind } => write!(f, "a {role} may not write {kind} records"),
-            Denied::Field { role, path } => write!(f, "a {role} may not write `{path}`"),
+            Denied::Kind { role, kind } => {
+                write!(f, "the {role} role may not write {kind} records")
+            }
+            Denied::Field { role, path } => write!(f, "the {role} role may not write `{path}`"),
             Denied::Shape { path } => write!(f, "`{path}` may not be written this way"),
             Denied::Author { path } => write!(f, "`{path}` must name the change's author"),
         }

@@ -31,8 +31,10 @@
 //! A revoked device makes one final upload: for a day after the server first answers it as
 //! revoked, what it sends is kept apart for review (`Storage::hold_for_review`), audited, and
 //! acknowledged so the device can erase itself; nothing of it reaches any other device. After
-//! that day every request it makes is refused before its body is decoded. Each request's
-//! write checks have a budget (`MAX_CHECKED_CHANGES`); documents past it are left
+//! that day every request it makes is refused before its body is decoded.
+//!
+//! Each request's work is bounded: at most `MAX_TAKEN_DOCS` documents, `MAX_CHECKED_CHANGES`
+//! new changes checked and `MAX_TAKING` spent taking them; documents past any of these are left
 //! unacknowledged and the device sends them again in its next request.
 
 use std::cell::Cell;
@@ -63,6 +65,12 @@ pub const MAX_CLOCK_BEHIND_MS: i64 = 10 * 60_000;
 /// The most new changes one request's documents are checked for; documents past it wait for
 /// the device's next request.
 pub const MAX_CHECKED_CHANGES: usize = 20_000;
+/// The most documents one request takes; the rest wait for the device's next request (a
+/// device of any version sends what was not acknowledged again).
+pub const MAX_TAKEN_DOCS: usize = 500;
+/// The most time one request spends taking documents before it leaves the rest for the
+/// device's next request, so no request holds a worker and the store for long.
+pub const MAX_TAKING: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The longest record id accepted.
 const MAX_ID_LEN: usize = 128;
@@ -84,6 +92,10 @@ struct Taken {
 /// What the checks of one request share: who each actor is, and the work left.
 struct Checks {
     owners: HashMap<String, Option<ActorOwner>>,
+    /// Documents this request may still take.
+    docs: Cell<usize>,
+    /// When this request must stop taking documents.
+    until: std::time::Instant,
     /// New changes this request may still have checked.
     budget: Cell<usize>,
     now_ms: i64,
@@ -136,6 +148,8 @@ impl Service {
         let checks = Checks {
             owners,
             budget: Cell::new(MAX_CHECKED_CHANGES),
+            docs: Cell::new(MAX_TAKEN_DOCS),
+            until: std::time::Instant::now() + MAX_TAKING,
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         for (index, doc) in request.docs.iter().enumerate() {
@@ -306,9 +320,13 @@ impl Service {
             denied: None,
             hold: false,
         };
-        if checks.budget.get() == 0 {
+        if checks.budget.get() == 0
+            || checks.docs.get() == 0
+            || std::time::Instant::now() >= checks.until
+        {
             return Ok(None);
         }
+        checks.docs.set(checks.docs.get() - 1);
         // what can be refused from the request alone, before anything is loaded
         if !id_fits(up.kind, &up.id) {
             taken.denied = Some(format!("the id does not fit a {} record", up.kind));
