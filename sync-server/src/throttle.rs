@@ -165,6 +165,31 @@ impl Throttle {
         }
     }
 
+    /// Takes one attempt from `key`'s bucket before the attempt is checked, so that many
+    /// attempts at once cannot all pass `check` before the first of them fails; returns what
+    /// was taken, to `refund` when the attempt succeeds.
+    pub fn take(&self, key: &Key) -> f64 {
+        let now = Instant::now();
+        let before = {
+            let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            buckets
+                .get(key)
+                .map_or(self.burst, |b| self.refilled(b, now))
+        };
+        self.failed(std::slice::from_ref(key), None);
+        before.min(1.0)
+    }
+
+    /// Gives back what `take` took, for an attempt that succeeded.
+    pub fn refund(&self, key: &Key, taken: f64) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = buckets.get_mut(key) {
+            b.tokens = (self.refilled(b, now) + taken).min(self.burst);
+            b.at = now;
+        }
+    }
+
     /// Spends one failure from each of `keys`' buckets; `proof` is the stored credential hash
     /// of the device among them.
     pub fn failed(&self, keys: &[Key], proof: Option<&str>) {
@@ -329,6 +354,23 @@ mod tests {
             .sum();
         assert_eq!(total, 100);
         assert!(t.drain_audit().is_empty());
+    }
+
+    #[test]
+    fn attempts_at_once_take_their_tokens_before_they_are_checked() {
+        let t = Throttle::new(&limits(3, 100));
+        let k = Key::Source("192.0.2.3".parse().unwrap());
+        // three attempts in flight at once: a fourth must wait although none has failed yet
+        let taken: Vec<f64> = (0..3)
+            .map(|_| {
+                assert!(t.check(std::slice::from_ref(&k), None).is_ok());
+                t.take(&k)
+            })
+            .collect();
+        assert!(t.check(std::slice::from_ref(&k), None).is_err());
+        // one succeeds: its token comes back
+        t.refund(&k, taken[0]);
+        assert!(t.check(std::slice::from_ref(&k), None).is_ok());
     }
 
     #[test]
