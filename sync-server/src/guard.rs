@@ -86,9 +86,20 @@ impl Guard {
             self.throttle.count(Refusal::Auth, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
-        // counted as a failure until it succeeds
-        let taken = self.throttle.take(&source);
+        // counted as a failure until it succeeds, unless it is a device known to be right (many
+        // devices behind one address syncing at once are not held back)
+        let taken = if self.throttle.vouched_for(claimed) {
+            Some(0.0)
+        } else {
+            self.throttle.take(&source)
+        };
+        let failed = |this: &Self| {
+            if taken.is_none() {
+                this.throttle.failed(std::slice::from_ref(&source), None);
+            }
+        };
         let Some(credential) = credential else {
+            failed(self);
             self.throttle.count(Refusal::Auth, source, "", "", false);
             return Err(ServerError::Unauthorized);
         };
@@ -98,11 +109,14 @@ impl Guard {
             .map_err(|_| ServerError::Internal("the request's task failed".into()))??;
         match presented {
             Presented::Valid(device) => {
-                self.throttle.refund(&source, taken);
+                if let Some(t) = taken {
+                    self.throttle.refund(&source, t);
+                }
                 self.throttle.vouch(&device.id, &device.credential_hash);
                 Ok(device)
             }
             Presented::Refused { claimed } => {
+                failed(self);
                 let (device, user) = match &claimed {
                     Some(d) => {
                         let key = Key::Device(d.id.clone());
@@ -134,11 +148,16 @@ impl Guard {
             return Err(ServerError::Throttled(wait));
         }
         let taken = self.throttle.take(&source);
+        let refund = |this: &Self| {
+            if let Some(t) = taken {
+                this.throttle.refund(&source, t);
+            }
+        };
         let limits = *self.limits();
         let bytes = match body::read(body, headers, limits.max_enrol_bytes, &limits).await {
             Ok(b) => b,
             Err(e) => {
-                self.throttle.refund(&source, taken);
+                refund(self);
                 return Err(e);
             }
         };
@@ -152,9 +171,12 @@ impl Guard {
             .map_err(|_| ServerError::Internal("the request's task failed".into()))?;
         match &answer {
             Err(ServerError::EnrolmentRefused) => {
+                if taken.is_none() {
+                    self.throttle.failed(std::slice::from_ref(&source), None);
+                }
                 self.throttle.count(Refusal::Enrol, source, "", "", false)
             }
-            _ => self.throttle.refund(&source, taken),
+            _ => refund(self),
         }
         answer
     }
