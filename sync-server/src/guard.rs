@@ -86,8 +86,20 @@ impl Guard {
             self.throttle.count(Refusal::Auth, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
+        // counted as a failure until it succeeds, unless it is a device known to be right (many
+        // devices behind one address syncing at once are not held back)
+        let taken = if self.throttle.vouched_for(claimed) {
+            Some(0.0)
+        } else {
+            self.throttle.take(&source)
+        };
+        let failed = |this: &Self| {
+            if taken.is_none() {
+                this.throttle.failed(std::slice::from_ref(&source), None);
+            }
+        };
         let Some(credential) = credential else {
-            self.throttle.failed(std::slice::from_ref(&source), None);
+            failed(self);
             self.throttle.count(Refusal::Auth, source, "", "", false);
             return Err(ServerError::Unauthorized);
         };
@@ -97,20 +109,23 @@ impl Guard {
             .map_err(|_| ServerError::Internal("the request's task failed".into()))??;
         match presented {
             Presented::Valid(device) => {
+                if let Some(t) = taken {
+                    self.throttle.refund(&source, t);
+                }
                 self.throttle.vouch(&device.id, &device.credential_hash);
                 Ok(device)
             }
             Presented::Refused { claimed } => {
-                let mut keys = vec![source.clone()];
+                failed(self);
                 let (device, user) = match &claimed {
                     Some(d) => {
-                        keys.push(Key::Device(d.id.clone()));
+                        let key = Key::Device(d.id.clone());
+                        let proof = Some(d.credential_hash.as_str());
+                        self.throttle.failed(std::slice::from_ref(&key), proof);
                         (d.id.as_str(), d.user.as_str())
                     }
                     None => ("", ""),
                 };
-                let proof = claimed.as_ref().map(|d| d.credential_hash.as_str());
-                self.throttle.failed(&keys, proof);
                 self.throttle
                     .count(Refusal::Auth, source, device, user, false);
                 Err(ServerError::Unauthorized)
@@ -132,8 +147,20 @@ impl Guard {
             self.throttle.count(Refusal::Enrol, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
+        let taken = self.throttle.take(&source);
+        let refund = |this: &Self| {
+            if let Some(t) = taken {
+                this.throttle.refund(&source, t);
+            }
+        };
         let limits = *self.limits();
-        let bytes = body::read(body, headers, limits.max_enrol_bytes, &limits).await?;
+        let bytes = match body::read(body, headers, limits.max_enrol_bytes, &limits).await {
+            Ok(b) => b,
+            Err(e) => {
+                refund(self);
+                return Err(e);
+            }
+        };
         let req: provide_core::sync::enrol::EnrolRequest =
             serde_json::from_slice(&bytes).map_err(|_| {
                 ServerError::BadRequest("the enrolment request is not valid JSON".into())
@@ -142,9 +169,14 @@ impl Guard {
         let answer = tokio::task::spawn_blocking(move || svc.enrol(&req))
             .await
             .map_err(|_| ServerError::Internal("the request's task failed".into()))?;
-        if let Err(ServerError::EnrolmentRefused) = answer {
-            self.throttle.failed(std::slice::from_ref(&source), None);
-            self.throttle.count(Refusal::Enrol, source, "", "", false);
+        match &answer {
+            Err(ServerError::EnrolmentRefused) => {
+                if taken.is_none() {
+                    self.throttle.failed(std::slice::from_ref(&source), None);
+                }
+                self.throttle.count(Refusal::Enrol, source, "", "", false)
+            }
+            _ => refund(self),
         }
         answer
     }

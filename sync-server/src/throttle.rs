@@ -120,7 +120,7 @@ impl Throttle {
     }
 
     /// Whether `claim` (device id, secret) is the right credential of a vouched device.
-    fn vouched_for(&self, claim: Option<(&str, &str)>) -> bool {
+    pub fn vouched_for(&self, claim: Option<(&str, &str)>) -> bool {
         let Some((id, secret)) = claim else {
             return false;
         };
@@ -162,6 +162,31 @@ impl Throttle {
             Err(wait.ceil().max(1.0) as u64)
         } else {
             Ok(())
+        }
+    }
+
+    /// Takes one attempt from `key`'s bucket before the attempt is checked, once the key has
+    /// failed before, so that many attempts at once cannot all pass `check` before the first
+    /// of them fails; returns what was taken, to `refund` when the attempt succeeds. A key
+    /// that never failed takes nothing (many honest devices behind one address may sync at
+    /// once); its first wave of failures is counted as each fails.
+    pub fn take(&self, key: &Key) -> Option<f64> {
+        let now = Instant::now();
+        let before = {
+            let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            self.refilled(buckets.get(key)?, now)
+        };
+        self.failed(std::slice::from_ref(key), None);
+        Some(before.min(1.0))
+    }
+
+    /// Gives back what `take` took, for an attempt that succeeded.
+    pub fn refund(&self, key: &Key, taken: f64) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = buckets.get_mut(key) {
+            b.tokens = (self.refilled(b, now) + taken).min(self.burst);
+            b.at = now;
         }
     }
 
@@ -329,6 +354,26 @@ mod tests {
             .sum();
         assert_eq!(total, 100);
         assert!(t.drain_audit().is_empty());
+    }
+
+    #[test]
+    fn attempts_at_once_take_their_tokens_before_they_are_checked() {
+        let t = Throttle::new(&limits(3, 100));
+        let k = Key::Source("192.0.2.3".parse().unwrap());
+        // attempts in flight at once: the next must wait although they have not failed yet
+        // a clean key takes nothing; once it has failed, attempts take before they are checked
+        assert_eq!(t.take(&k), None);
+        t.failed(std::slice::from_ref(&k), None);
+        let taken: Vec<f64> = (0..2)
+            .map(|_| {
+                assert!(t.check(std::slice::from_ref(&k), None).is_ok());
+                t.take(&k).unwrap()
+            })
+            .collect();
+        assert!(t.check(std::slice::from_ref(&k), None).is_err());
+        // one succeeds: its token comes back
+        t.refund(&k, taken[0]);
+        assert!(t.check(std::slice::from_ref(&k), None).is_ok());
     }
 
     #[test]
