@@ -47,6 +47,6 @@ bench: ui
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports
 
 # Coverage-guided fuzzing with libFuzzer on stable Rust (scripts/fuzz.sh installs what it needs):
-# every target for FUZZ_SECONDS (default 900) from its corpus in fuzz/corpus; not part of `test`.
+# every target for FUZZ_SECONDS of CPU time (default 900) from its corpus in fuzz/corpus; not part of `test`.
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-900} scripts/fuzz.sh

@@ -5,7 +5,7 @@
 # compiler is needed. No address sanitizer (it needs nightly): Rust's own bounds and overflow
 # checks (kept on in fuzz/Cargo.toml's profile) catch what safe code can get wrong.
 #
-#   scripts/fuzz.sh                      build, then run every target FUZZ_SECONDS (default 900)
+#   scripts/fuzz.sh                      build, then run every target FUZZ_SECONDS of CPU (default 900)
 #   scripts/fuzz.sh build                build only
 #   scripts/fuzz.sh run TARGET [SECONDS] one target
 #
@@ -44,11 +44,30 @@ build() {
 run() {
   local target=$1 seconds=${2:-$FUZZ_SECONDS}
   mkdir -p "fuzz/work/$target" "fuzz/artifacts/$target"
-  # -max_len: a sync body may be MAX_BODY, but a fuzzer learns from small inputs; -rss_limit_mb
-  # makes any input that takes the process past 2 GiB a crash, which is what an amplifier is
+  # FUZZ_SECONDS is CPU time, not wall time: on a machine shared with builds a wall-clock limit
+  # would give a target a fraction of it. The target runs until its process has used that much
+  # CPU (or ten times as long on the clock), then stops as libFuzzer stops on ^C, printing its
+  # final statistics. -max_len: a sync body may be MAX_BODY, but a fuzzer learns from small
+  # inputs; -rss_limit_mb makes any input that takes the process past 2 GiB a crash, which is
+  # what an amplifier is.
   "$CARGO_TARGET_DIR/$TRIPLE/release/$target" "fuzz/work/$target" "fuzz/corpus/$target" \
-    -artifact_prefix="fuzz/artifacts/$target/" -max_total_time="$seconds" \
-    -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+    -artifact_prefix="fuzz/artifacts/$target/" -max_total_time=$((seconds * 10)) \
+    -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    local used
+    used=$(ps -o times= -p "$pid" 2>/dev/null | tr -d ' ')
+    if [ -n "$used" ] && [ "$used" -ge "$seconds" ]; then
+      kill -INT "$pid" 2>/dev/null || true
+      break
+    fi
+  done
+  local status=0
+  wait "$pid" || status=$?
+  echo "fuzz: $target used $(ps -o times= -p "$pid" 2>/dev/null || echo "${used:-?}") s of CPU"
+  # 0, or libFuzzer's status after ^C (it exits 72 then); anything else is a crash
+  [ "$status" -eq 0 ] || [ "$status" -eq 72 ] || [ "$status" -eq 130 ] || return "$status"
 }
 
 case "${1:-all}" in
