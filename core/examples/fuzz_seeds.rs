@@ -106,6 +106,11 @@ fn main() {
         revoked: false,
         audit_acked: 4,
         audit_rejected: false,
+        authors: vec![provide_core::sync::protocol::ActorAuthor {
+            actor: vec![0xab; 16],
+            user: "pc.seed.fictional".into(),
+            role: provide_core::model::Role::Officer,
+        }],
     };
     write(out, "protocol", "response", &response.encode());
 

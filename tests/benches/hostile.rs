@@ -8,9 +8,8 @@
 //! Rows: 2,000 connections that send half a request head and then nothing (at the default
 //! connection cap, and at a cap below their number); 20 clients sending 32 MiB bodies with a
 //! wrong credential; 20 enrolled clients each sending the largest body allowed, the same
-//! body trickled, and 5,000 documents in one request. The decompression/RLE amplifiers are
-//! bounded in provide-core by another change: `amplifier_request` is where that row's request
-//! is built once it is merged.
+//! body trickled, 5,000 documents in one request, and the decompression/RLE amplifiers
+//! (`amplifier_request`).
 //!
 //! Environment: `PROVIDE_HOSTILE_CONNECTIONS` (2000), `PROVIDE_HOSTILE_CLIENTS` (20).
 
@@ -309,11 +308,32 @@ fn attacker(s: &Scene, runtime: &rt::Runtime, i: usize) -> LightDevice {
         .unwrap()
 }
 
-/// The request that makes the server inflate compressed chunks or run-length columns: left
-/// for the change that bounds those amplifiers in provide-core (record/wire.rs) to fill in.
-/// `None` until then, and the row says so.
-fn amplifier_request(_device: &LightDevice) -> Option<Vec<u8>> {
-    None
+/// The request that would make an unbounded decoder inflate: client `i` sends, in turn, a
+/// compressed change chunk holding a 512 MiB DEFLATE bomb, a change whose run-length column
+/// stands for 2^40 rows, and a document whose column is a DEFLATE bomb
+/// (`provide_tests::amplifiers`), each a few hundred kilobytes at most.
+fn amplifier_request(i: usize) -> Option<Vec<u8>> {
+    use provide_core::model::RecordKind;
+    use provide_core::sync::protocol::DocChanges;
+    use provide_tests::amplifiers::{compressed_change, deflate_bomb, deflated_document, rle_run};
+    let changes = match i % 3 {
+        0 => compressed_change(&deflate_bomb()),
+        1 => rle_run(),
+        _ => deflated_document(&deflate_bomb()),
+    };
+    let request = SyncRequest {
+        request_seq: 1,
+        cursor: 0,
+        docs: vec![DocChanges {
+            id: "0b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b".into(),
+            kind: RecordKind::Case,
+            base: vec![],
+            changes,
+        }],
+        max_response_bytes: 1 << 20,
+        audit: vec![],
+    };
+    Some(request.encode())
 }
 
 mod rt {
@@ -401,7 +421,7 @@ fn main() {
         clients,
         |s, rt, i| {
             let d = attacker(s, rt, i);
-            amplifier_request(&d).map(|body| (sync_head(d.credential(), body.len()), body))
+            amplifier_request(i).map(|body| (sync_head(d.credential(), body.len()), body))
         },
         None,
     ) {

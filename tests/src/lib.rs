@@ -6,6 +6,7 @@
 //! lightweight device that speaks the real protocol, for load (`light`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
+pub mod amplifiers;
 pub mod attack;
 pub mod baseline;
 pub mod binaries;

@@ -289,8 +289,6 @@ pub trait Storage: Send + Sync {
         user: &NewDeviceUser,
         check: &dyn Fn(&UserProfile) -> Result<()>,
     ) -> Result<UserProfile>;
-    /// Who the actor id (hex, lower case) belongs to, from `devices` and `device_users`.
-
     fn device(&self, id: &str) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
     fn revoke_device(&self, id: &str) -> Result<bool>;
