@@ -126,3 +126,48 @@ fn decode_amplifiers_are_refused_without_inflating_and_sync_goes_on() {
     );
     assert_ne!(state(&server, &officer), before);
 }
+
+/// Found by fuzzing: a well-formed change whose sequence number skips ahead for an actor the
+/// document has never seen makes Automerge 0.12 panic (`lookup_actor(..).unwrap()`). Sent with
+/// an explicit base (so decoding does not load it), it reached the server's own parse of the
+/// request and answered 500. Now it is a 422 `corrupt_changes`, audited, with nothing stored.
+#[test]
+fn a_change_that_panics_automerge_is_a_422_and_audited() {
+    let server = TestServer::start();
+    let mut officer = Device::enrol(&server, "pc.abe.fictional", "officer", "west", "t1");
+    officer.sync().unwrap();
+    let before = state(&server, &officer);
+    // no dependencies, a one-byte actor, sequence 2 (its first change would be 1), start op 1
+    let change = provide_tests::amplifiers::chunk(1, &[0, 1, 0xaa, 2, 1, 0, 0, 0, 0]);
+    let body = SyncRequest {
+        request_seq: officer.store.next_request_seq().unwrap(),
+        cursor: 0,
+        docs: vec![DocChanges {
+            id: "0b6c6f0e-2f4b-4d7e-9a51-3c2d1e0f9a8b".into(),
+            kind: RecordKind::Case,
+            base: vec![ChangeHash([7; 32])],
+            changes: change,
+        }],
+        max_response_bytes: 1 << 20,
+        audit: vec![],
+    }
+    .encode();
+    let credential = officer.store.server_link().unwrap().credential.to_string();
+    let resp = Client::new()
+        .post(format!("{}/v1/sync", server.url))
+        .header("content-type", CONTENT_TYPE)
+        .bearer_auth(credential)
+        .body(body)
+        .send()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
+    assert_eq!((status, v["code"].as_str()), (422, Some("corrupt_changes")));
+    assert_eq!(state(&server, &officer), before, "nothing stored");
+    assert!(server
+        .audit_of("")
+        .iter()
+        .any(|e| e.action == "refuse" && e.detail == "request refused whole: corrupt_changes"));
+    // and the server goes on
+    assert!(officer.sync().is_ok());
+}

@@ -58,7 +58,12 @@ pub fn check_change(
     write_rules::check_kind(writer.role, kind)?;
     let before: Vec<ChangeHash> = change.deps().to_vec();
     let after = vec![change.hash()];
-    let patches = doc.diff(&before, &after);
+    // bytes from outside: a panic inside Automerge is a refusal, not a crash
+    let patches = crate::record::untrusted::guard(|| doc.diff(&before, &after)).map_err(|_| {
+        Denied::Shape {
+            path: "(change)".into(),
+        }
+    })?;
     let doc = &*doc;
     // objects this change made: their content is part of their making
     let mut made: HashSet<ObjId> = HashSet::new();

@@ -46,6 +46,7 @@ use provide_core::model::write_rules::{self, Denied};
 use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
 use provide_core::record::heads::tips;
 use provide_core::record::migrate::{current_schema, stored_schema};
+use provide_core::record::untrusted;
 use provide_core::record::write_check::{self, Writer};
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
@@ -116,8 +117,23 @@ impl Service {
     pub fn sync(&self, device: &crate::storage::Device, body: &[u8]) -> Result<Vec<u8>> {
         let version = protocol::version_of(body).unwrap_or(protocol::VERSION);
         let final_upload = device.revoked && self.final_upload_open(device)?;
-        let request = SyncRequest::decode(body)?;
-        self.check_request(&request)?;
+        // a request refused whole (malformed, over the decode budget, corrupt changes) is
+        // audited once, naming the refusal and never the content
+        let request = match SyncRequest::decode(body)
+            .map_err(ServerError::from)
+            .and_then(|r| self.check_request(&r).map(|()| r))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.storage.append_audit(&[event(
+                    device,
+                    "refuse",
+                    "",
+                    &format!("request refused whole: {}", e.code()),
+                )])?;
+                return Err(e);
+            }
+        };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         if !self
             .storage
@@ -260,9 +276,9 @@ impl Service {
             if d.changes.is_empty() {
                 return Err(ServerError::CorruptChanges(d.id.clone()));
             }
-            // parse on its own: missing dependencies are fine here, broken bytes are not
-            AutoCommit::new()
-                .load_incremental(&d.changes)
+            // parse on its own: missing dependencies are fine here, broken bytes are not (nor
+            // bytes that make Automerge panic: guarded)
+            untrusted::load_incremental(&mut AutoCommit::new(), &d.changes)
                 .map_err(|_| ServerError::CorruptChanges(d.id.clone()))?;
         }
         Ok(())
