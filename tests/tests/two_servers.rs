@@ -36,10 +36,8 @@ fn scenario(servers: &[String], issue: &dyn Fn(&str, &str, &str) -> String) -> V
             .store
             .create_case(
                 Deployment::PostIncident,
-                &[
-                    ("victim.name".into(), format!("Fictional Person {n}")),
-                    ("team".into(), "t1".into()),
-                ],
+                // the officer's own team (only the safeguarding unit names another)
+                &[("victim.name".into(), format!("Fictional Person {n}"))],
             )
             .unwrap();
         cases.push(id);
