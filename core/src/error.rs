@@ -12,6 +12,12 @@ pub enum Error {
     StoreMissing(String),
     #[error("A store already exists at {0}.")]
     StoreExists(String),
+    #[error("This {store} was written by a newer release of Provide (schema {found}; this release reads up to schema {supported}). Install the newer release to open it; nothing in it was changed.")]
+    StoreTooNew {
+        store: String,
+        found: u32,
+        supported: u32,
+    },
     #[error("The passphrase is wrong.")]
     WrongPassphrase,
     #[error("Too many failed unlock attempts. Try again in {0} s.")]
@@ -108,6 +114,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::StoreMissing(_) => "store_missing",
+            Error::StoreTooNew { .. } => "store_too_new",
             Error::StoreExists(_) => "store_exists",
             Error::WrongPassphrase => "wrong_passphrase",
             Error::BackingOff(_) => "backing_off",

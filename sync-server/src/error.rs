@@ -30,6 +30,9 @@ pub enum ServerError {
     NoSuchDevice(String),
     #[error("The server's store failed: {0}.")]
     Storage(String),
+    /// The store was written by a newer release (the message says which schema).
+    #[error("{0}")]
+    StoreTooNew(String),
     #[error("The server's key file could not be used: {0}.")]
     Key(String),
     #[error("TLS could not be set up: {0}.")]
@@ -61,6 +64,7 @@ impl ServerError {
             ServerError::InvalidInput(_) => "invalid_input",
             ServerError::NoSuchDevice(_) => "no_such_device",
             ServerError::Storage(_) => "storage",
+            ServerError::StoreTooNew(_) => "store_too_new",
             ServerError::Key(_) => "key",
             ServerError::Tls(_) => "tls",
             ServerError::Io(_) => "io",
@@ -119,6 +123,7 @@ impl From<provide_core::Error> for ServerError {
             E::Protocol(m) => ServerError::BadRequest(m),
             E::InvalidInput(m) => ServerError::InvalidInput(m),
             E::Database(m) => ServerError::Storage(m),
+            e @ E::StoreTooNew { .. } => ServerError::StoreTooNew(e.to_string()),
             other => ServerError::Internal(other.to_string()),
         }
     }

@@ -27,6 +27,12 @@ impl TestServer {
     pub fn start_with(config: Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = data_dir(dir.path());
+        Self::serve(dir, data, config)
+    }
+
+    /// Serves data that already exists (a restored backup, an older release's data folder),
+    /// over plain HTTP; `dir` is kept for as long as the server.
+    pub fn serve(dir: TempDir, data: DataDir, config: Config) -> Self {
         let service = data.open(config).unwrap();
         let running = start(
             service.clone(),

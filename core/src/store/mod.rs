@@ -11,6 +11,7 @@ mod cases;
 mod health;
 mod health_key;
 mod link;
+pub mod migrations;
 mod records;
 mod safeguarding;
 pub mod schema;
@@ -199,7 +200,7 @@ impl Store {
         // the start
         let health_key = (user.role == Role::Idva).then(random_key);
         let conn = open_db(&db_path(dir), &key, true)?;
-        schema::create(&conn)?;
+        schema::migrate(&conn)?;
         let (actor, device_id) = match enrolled {
             Some(e) => (e.actor.clone(), e.device_id.clone()),
             None => (ActorId::random(), uuid::Uuid::new_v4().to_string()),
@@ -306,7 +307,7 @@ impl Store {
             return Err(Error::StoreMissing(dir.display().to_string()));
         }
         let conn = open_db(&path, &key, false)?;
-        schema::add_user_actor_column(&conn)?;
+        schema::migrate(&conn)?;
         let session = conn
             .query_row(
                 "SELECT name, role, division, team, actor FROM users WHERE name = ?1",
@@ -346,7 +347,6 @@ impl Store {
             hex::decode(actor_hex).map_err(|_| Error::Internal("bad actor id".into()))?,
         );
         let device_id = meta("device_id")?;
-        conn.execute_batch(schema::ADDED)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             conn,

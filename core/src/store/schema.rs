@@ -1,4 +1,4 @@
-//! The device database's tables and connection settings.
+//! The device database's tables, their migrations and the connection settings.
 //!
 //! Each record's Automerge document is kept as chunks (a snapshot, then incremental changes)
 //! in `chunks`; `records` holds one row per record with the fields needed for listing and
@@ -6,6 +6,7 @@
 
 use rusqlite::Connection;
 
+use super::migrations::{self, Migration, Upgrade};
 use crate::error::Result;
 
 /// SQLCipher and SQLite settings applied to every connection after the key.
@@ -64,8 +65,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 ";
 
-/// Tables added after the first release, made when a store opens if it lacks them (issue 14
-/// turns this into numbered migrations).
+/// Tables added during the 0.1 series, before numbered migrations; migration 1 makes them
+/// where a store lacks them.
 /// `authors`: who the server registered each actor id to, learned on sync.
 /// `quarantine`: records a sync brought that this device cannot use (damaged, of another
 /// kind, of a newer schema, outside its scope), set aside with the reason instead of stopping
@@ -98,9 +99,9 @@ pub fn apply_key(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Gives a store made before per-user actor ids its `users.actor` column. Idempotent (the
-/// device store has no migration framework yet; issue 14).
-pub fn add_user_actor_column(conn: &Connection) -> Result<()> {
+/// Gives a store made before per-user actor ids its `users.actor` column. Idempotent: stores of
+/// the 0.1 series may or may not have it.
+fn add_user_actor_column(conn: &Connection) -> rusqlite::Result<()> {
     let has: bool = conn
         .prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'actor'")?
         .exists([])?;
@@ -110,9 +111,24 @@ pub fn add_user_actor_column(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-pub fn create(conn: &Connection) -> Result<()> {
+/// The 0.1 schema, made whole: every table and column any 0.1 build had (stores made before
+/// migrations have `user_version` 0 and any subset of them).
+fn release_0_1(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(crate::audit::SCHEMA)?;
     conn.execute_batch(ADDED)?;
-    Ok(())
+    add_user_actor_column(conn)
+}
+
+/// The device store's migrations, in order (rules in `migrations`). Append only.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    about: "the 0.1 tables: records, chunks, users, audit, authors, quarantine",
+    apply: release_0_1,
+}];
+
+/// Makes a new store's tables, or brings an existing store's up to date; refuses a store
+/// made by a newer release.
+pub fn migrate(conn: &Connection) -> Result<Upgrade> {
+    migrations::run(conn, "device store", MIGRATIONS)
 }

@@ -26,8 +26,24 @@ use super::pg_tls::{self, Mode};
 use super::*;
 use crate::error::{Result, ServerError};
 
-const MIGRATIONS: &[&str] = &[
-    "
+/// One step of the database's schema; applied steps are listed in `schema_migrations`.
+struct PgMigration {
+    version: i32,
+    about: &'static str,
+    sql: &'static str,
+}
+
+/// The database's migrations, in order, applied by `migrate`. Append only (never edit or
+/// reorder a released one); each comes with a fixture of the release before it.
+const MIGRATIONS: &[PgMigration] = &[PgMigration {
+    version: 1,
+    about: "the 0.1 tables",
+    sql: RELEASE_0_1,
+}];
+
+/// The 0.1 schema (every statement `IF NOT EXISTS`: a database made before migrations, by
+/// any 0.1 build, is made whole).
+const RELEASE_0_1: &str = "
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO counters (name, value) VALUES ('change_seq', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS enrolments (
@@ -59,8 +75,6 @@ CREATE TABLE IF NOT EXISTS device_audit (
     device_id TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, user_name TEXT NOT NULL,
     role TEXT NOT NULL, action TEXT NOT NULL, record TEXT NOT NULL, detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (device_id, seq));
-",
-    "
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS final_uploads (device_id TEXT PRIMARY KEY, opened_at_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS held_for_review (
@@ -72,15 +86,12 @@ CREATE TABLE IF NOT EXISTS attendance (
 CREATE INDEX IF NOT EXISTS attendance_by_division_date ON attendance (division, incident_date);
 CREATE INDEX IF NOT EXISTS attendance_by_victim
     ON attendance (victim_digest, incident_date, division, status, case_id);
-",
-    "
 CREATE TABLE IF NOT EXISTS device_users (
     device_id TEXT NOT NULL REFERENCES devices (id), user_name TEXT NOT NULL,
     role TEXT NOT NULL, division TEXT NOT NULL, team TEXT NOT NULL,
     actor TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL, PRIMARY KEY (device_id, user_name));
 CREATE INDEX IF NOT EXISTS device_users_by_user ON device_users (user_name);
-",
-];
+";
 
 /// The advisory lock key that lets one process at a time backfill reporting rows.
 const BACKFILL_LOCK: i64 = 0x0050_524f_5649_4446;
@@ -120,6 +131,45 @@ fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
 
 /// The advisory lock key that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x0050_524f_5649_4445;
+
+/// Brings the database up to the last of `MIGRATIONS`, in the caller's transaction, under an
+/// advisory lock: of several processes starting at once, the first migrates and the others
+/// wait for it, then find nothing to do. A database a newer release has migrated is refused
+/// before anything reads it.
+fn migrate(tx: &mut ::postgres::Transaction) -> Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,
+         about TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )?;
+    let from: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    let supported = MIGRATIONS.last().map_or(0, |m| m.version);
+    if from > supported {
+        return Err(ServerError::StoreTooNew(
+            provide_core::Error::StoreTooNew {
+                store: "sync server database".into(),
+                found: from as u32,
+                supported: supported as u32,
+            }
+            .to_string(),
+        ));
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        tx.batch_execute(m.sql).map_err(|e| {
+            ServerError::Storage(format!("migration {} ({}) failed: {e}", m.version, m.about))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, about) VALUES ($1, $2)",
+            &[&m.version, &m.about],
+        )?;
+    }
+    Ok(())
+}
 
 pub struct PostgresStorage {
     config: ::postgres::Config,
@@ -296,10 +346,7 @@ impl PostgresStorage {
         {
             let mut c = storage.client()?;
             let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            for m in MIGRATIONS {
-                tx.batch_execute(m)?;
-            }
+            migrate(&mut tx)?;
             // the first process to get here generates the key; every other one reads it
             tx.execute(
                 "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -16,6 +16,7 @@ use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
 use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
+use provide_core::store::migrations::{self, Migration};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::*;
@@ -24,6 +25,22 @@ use crate::keyfile::StoreKey;
 
 pub const DB_FILE: &str = "server.db";
 
+/// The embedded store's migrations, in order, run by provide-core's SQLite migration runner
+/// (its rules: `provide_core::store::migrations`). Append only.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    about: "the 0.1 tables",
+    apply: |c| c.execute_batch(SCHEMA),
+}];
+
+/// Makes a new store's tables or brings an existing store's up to date; refuses a store made
+/// by a newer release.
+pub fn migrate(conn: &Connection) -> Result<migrations::Upgrade> {
+    Ok(migrations::run(conn, "sync server store", MIGRATIONS)?)
+}
+
+/// The 0.1 schema (migration 1; every statement is `IF NOT EXISTS`, so a store made before
+/// migrations, by any 0.1 build, is made whole).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('change_seq', 0);
@@ -239,7 +256,7 @@ impl SqliteStorage {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;
              PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 10000;",
         )?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         conn.execute(
             "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
             params![IDENTITY_KEY_NAME, new_identity_key_hex().as_str()],
