@@ -72,6 +72,10 @@ pub enum Error {
         code: String,
         message: String,
     },
+    #[error("This app must be updated to sync: the sync server speaks protocol {server}, this app {app}. Everything on this device is kept, and syncs once the app is updated.")]
+    UpdateRequired { app: String, server: String },
+    #[error("The sync server is older than this app (it speaks protocol {server}, this app {app}): ask the administrator to update the server. Everything on this device is kept.")]
+    ServerOutdated { app: String, server: String },
     #[error("This device is not enrolled with a sync server. Enrol it with `provide enrol`.")]
     NotEnrolled,
     #[error(
@@ -141,6 +145,8 @@ impl Error {
             Error::Unreachable(_) => "unreachable",
             Error::ServerBusy { .. } => "server_busy",
             Error::ServerRefused { .. } => "server_refused",
+            Error::UpdateRequired { .. } => "update_required",
+            Error::ServerOutdated { .. } => "server_outdated",
             Error::NotEnrolled => "not_enrolled",
             Error::Revoked => "revoked",
             Error::ContactOverdue(_) => "contact_overdue",

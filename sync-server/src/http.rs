@@ -14,6 +14,10 @@
 //! bytes in flight; `/v1/enrol` takes at most `Limits::max_enrol_bytes`. An answer over a cap
 //! is `503 busy` or `429 throttled`, each with `Retry-After`.
 //!
+//! Every answer, refusals and unknown routes included, names the protocol versions the server
+//! speaks in `Provide-Protocol: OLDEST-NEWEST` (the current and the previous): a device the
+//! server no longer speaks to learns that the app must be updated, not that it is offline.
+//!
 //! Query parameters are checked strictly: an unknown or repeated name is a 400, so a typo is
 //! never silently ignored. Report answers are marked `Cache-Control: no-store`.
 
@@ -68,6 +72,19 @@ impl App {
 }
 
 /// The routes. Requests must carry `ConnectInfo<SocketAddr>` (as `listener` adds it).
+/// Adds `Provide-Protocol` to an answer.
+pub fn mark_versions(resp: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(&provide_core::sync::protocol::versions_spoken()) {
+        resp.headers_mut()
+            .insert(provide_core::sync::protocol::VERSIONS_HEADER, v);
+    }
+}
+
+async fn name_versions(mut resp: Response) -> Response {
+    mark_versions(&mut resp);
+    resp
+}
+
 pub fn router(service: Service, guard: Arc<Guard>) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
@@ -78,6 +95,7 @@ pub fn router(service: Service, guard: Arc<Guard>) -> Router {
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
         .with_state(App { service, guard })
+        .layer(axum::middleware::map_response(name_versions))
 }
 
 async fn blocking<T: Send + 'static>(

@@ -188,7 +188,11 @@ async fn connection<I>(
             let answer = match tokio::time::timeout(timeout, app.call(req)).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(never)) => match never {},
-                Err(_) => ServerError::TimedOut.into_response(),
+                Err(_) => {
+                    let mut r = ServerError::TimedOut.into_response();
+                    crate::http::mark_versions(&mut r);
+                    r
+                }
             };
             Ok::<_, Infallible>(answer)
         }

@@ -3,7 +3,9 @@
 //! soon after a local change, and while the server cannot be reached it retries with
 //! exponential back-off and jitter (capped at `max_retry`), so sync starts by itself shortly
 //! after signal returns. A busy server (503 with `Retry-After`) is left alone at least as long
-//! as it asked. A refusal (revoked, bad request) waits a full interval.
+//! as it asked. A refusal (revoked, bad request) waits a full interval. A server that no
+//! longer speaks this app's protocol (or not yet) is not called again by itself: only an
+//! update changes that answer (the user may still press Sync).
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +44,10 @@ impl Scheduler {
         }
     }
 
+    /// How long the app waits by itself after the server refused its protocol version: a day,
+    /// so a device left running for a shift asks once more, not every 30 seconds.
+    pub const AFTER_VERSION_REFUSAL: Duration = Duration::from_secs(24 * 3600);
+
     /// The app's defaults: every 30 s, retries up to a minute apart.
     pub fn standard(now: Instant) -> Self {
         Scheduler::new(Duration::from_secs(30), Duration::from_secs(60), now)
@@ -62,6 +68,7 @@ impl Scheduler {
             + match result {
                 Ok(_) => {
                     self.backoff.reset();
+                    self.not_before = now;
                     self.interval
                 }
                 Err(Error::Unreachable(_)) => self.backoff.next_delay(),
@@ -71,6 +78,10 @@ impl Scheduler {
                     wait
                 }
                 Err(Error::SyncBusy) => self.soon,
+                Err(Error::UpdateRequired { .. } | Error::ServerOutdated { .. }) => {
+                    self.not_before = now + Self::AFTER_VERSION_REFUSAL;
+                    Self::AFTER_VERSION_REFUSAL
+                }
                 Err(_) => self.interval,
             };
     }

@@ -199,3 +199,41 @@ fn scheduler_syncs_at_once_then_on_interval_backs_off_and_is_nudged() {
     s.nudge(t0 + Duration::from_secs(1));
     assert_eq!(s.next_sync(), t0 + Duration::from_secs(120));
 }
+
+#[test]
+fn scheduler_stops_calling_a_server_that_refused_the_apps_protocol_version() {
+    let (_dir, app, _) = app_with_store();
+    app.unlock(PASS, None).unwrap();
+    let t0 = Instant::now();
+    let mut s = Scheduler::new(Duration::from_secs(30), Duration::from_secs(60), t0);
+    let refused = Err(Error::UpdateRequired {
+        app: "3".into(),
+        server: "4 to 5".into(),
+    });
+    s.after_sync(&refused, t0);
+    let day = Scheduler::AFTER_VERSION_REFUSAL;
+    assert_eq!(s.next_sync(), t0 + day);
+    // neither the interval nor a local change calls it again
+    for secs in [30, 600, 3600, 6 * 3600] {
+        let t = t0 + Duration::from_secs(secs);
+        s.nudge(t);
+        assert_eq!(s.tick(&app, t), Tick::Nothing, "{secs} s after");
+    }
+    // the user's own Sync, once the app is updated, succeeds: the schedule is normal again
+    s.after_sync(&Ok(SyncReport::default()), t0 + Duration::from_secs(100));
+    s.nudge(t0 + Duration::from_secs(101));
+    assert_eq!(s.next_sync(), t0 + Duration::from_secs(103));
+    // the status says what to do, not "offline"
+    let mut status = super::status::SyncStatus::default();
+    status.finished(&Err(Error::ServerOutdated {
+        app: "4 to 6".into(),
+        server: "4 to 5".into(),
+    }));
+    match status.state {
+        SyncState::Error { code, message } => {
+            assert_eq!(code, "server_outdated");
+            assert!(message.contains("administrator"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -27,6 +27,9 @@ pub struct SyncOptions {
     pub max_audit_entries: usize,
     /// A stop for a sync that keeps finding work (a server that misbehaves).
     pub max_round_trips: u32,
+    /// The protocol version the requests are sealed with: this build's, or the previous one's
+    /// to stand in for a device that has not upgraded (tests of a fleet mid-upgrade).
+    pub protocol: u16,
 }
 
 impl Default for SyncOptions {
@@ -36,6 +39,7 @@ impl Default for SyncOptions {
             max_response_bytes: 1024 * 1024,
             max_audit_entries: 2_000,
             max_round_trips: 10_000,
+            protocol: super::protocol::VERSION,
         }
     }
 }
@@ -169,7 +173,7 @@ pub fn sync_shared(
             let docs_left = s.unsynced_count()?.saturating_sub(skip.len());
             Ok((uploads, request, docs_left))
         })?;
-        let body = request.encode();
+        let body = request.encode_as(opts.protocol);
         progress(&Progress {
             round_trips: report.round_trips,
             docs_left,

@@ -28,6 +28,51 @@ pub const VERSION: u16 = 5;
 /// The oldest version still accepted, so a device that has not upgraded is never stranded
 /// holding evidence: the server answers it in its own version.
 pub const OLDEST_VERSION: u16 = 4;
+/// The HTTP header on every answer of the sync server naming the versions it speaks, as
+/// `OLDEST-NEWEST` (`4-5`): a device that is refused for its version learns from it whether
+/// the app or the server is the one to update.
+pub const VERSIONS_HEADER: &str = "provide-protocol";
+
+/// `OLDEST-NEWEST`, as `VERSIONS_HEADER` carries it.
+pub fn versions_spoken() -> String {
+    format!("{OLDEST_VERSION}-{VERSION}")
+}
+
+/// Reads `VERSIONS_HEADER`'s value.
+pub fn parse_versions(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.trim().split_once('-')?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a <= b).then_some((a, b))
+}
+
+/// What a device speaking `ours` (its oldest and newest; it sent the newest) makes of a server
+/// that refused its version and speaks `theirs` (`None`: the server did not say): a server
+/// whose newest is older than what was sent is the one to update, otherwise the app is.
+pub fn version_skew(ours: (u16, u16), theirs: Option<(u16, u16)>) -> Error {
+    let show = |(a, b): (u16, u16)| {
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a} to {b}")
+        }
+    };
+    let app = show(ours);
+    match theirs {
+        Some(t) if t.1 < ours.1 => Error::ServerOutdated {
+            app,
+            server: show(t),
+        },
+        Some(t) => Error::UpdateRequired {
+            app,
+            server: show(t),
+        },
+        None => Error::UpdateRequired {
+            app,
+            server: "a version this app does not".into(),
+        },
+    }
+}
+
 /// The first version the compression dictionary belongs to (it is shared since).
 pub const DICTIONARY_VERSION: u16 = 4;
 /// Versions 1 and 2 began `PVSY` and a two-byte version: recognised, to say which they are.
@@ -464,6 +509,13 @@ fn malformed(e: DecodeError) -> Error {
 impl SyncRequest {
     pub fn encode(&self) -> Vec<u8> {
         seal(self.body())
+    }
+
+    /// The request as a build speaking `version` seals it (the request's layout is the same
+    /// from version 4 on): how a device that has not upgraded yet talks, kept so the previous
+    /// version stays tested against the server.
+    pub fn encode_as(&self, version: u16) -> Vec<u8> {
+        seal_as(self.body(), version)
     }
 
     /// The message before compression (what the dictionary is built from).

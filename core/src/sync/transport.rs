@@ -6,7 +6,9 @@
 //! Failures split in two: the server could not be reached or the exchange broke off
 //! (`Unreachable`: try again later), the server asked to be called again later (`503` or
 //! `429` with `Retry-After`: `ServerBusy`, honoured by the schedulers), or the server answered
-//! with an error (`ServerRefused`, with the server's `{code, message}`).
+//! with an error (`ServerRefused`, with the server's `{code, message}`). A refusal of the
+//! protocol version is neither: it becomes `UpdateRequired` (or `ServerOutdated`), from the
+//! versions the server says it speaks, and nothing retries it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use reqwest::blocking::Client;
 use reqwest::Url;
 
 use super::endpoint::checked_url;
+use super::protocol::{self, OLDEST_VERSION, VERSION, VERSIONS_HEADER};
 use crate::error::{Error, Result};
 
 pub const SYNC_PATH: &str = "v1/sync";
@@ -86,10 +89,12 @@ impl HttpTransport {
     }
 
     /// Sends a request and turns the answer into its body or the server's `{code, message}`.
+    /// `sent` is the protocol version of a sync message sent, if it was one.
     fn exchange(
         &self,
         mut req: reqwest::blocking::RequestBuilder,
         credential: Option<&str>,
+        sent: Option<u16>,
     ) -> Result<Vec<u8>> {
         if let Some(c) = credential {
             req = req.bearer_auth(c);
@@ -97,6 +102,11 @@ impl HttpTransport {
         let resp = req.send().map_err(unreachable)?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
+        let theirs = resp
+            .headers()
+            .get(VERSIONS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(protocol::parse_versions);
         let bytes = resp.bytes().map_err(unreachable)?;
         if status.is_success() {
             return Ok(bytes.to_vec());
@@ -108,6 +118,13 @@ impl HttpTransport {
                 status.canonical_reason().unwrap_or("error").to_string(),
             ),
         };
+        if code == "unsupported_version" {
+            let ours = match sent {
+                Some(v) => (v.min(OLDEST_VERSION), v),
+                None => (OLDEST_VERSION, VERSION),
+            };
+            return Err(protocol::version_skew(ours, theirs));
+        }
         if let (503 | 429, Some(retry_after_secs)) = (status.as_u16(), retry_after) {
             return Err(Error::ServerBusy { retry_after_secs });
         }
@@ -130,7 +147,7 @@ impl Transport for HttpTransport {
             .post(self.url(path)?)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(body.to_vec());
-        self.exchange(req, credential)
+        self.exchange(req, credential, protocol::version_of(body))
     }
 
     fn get(
@@ -144,7 +161,7 @@ impl Transport for HttpTransport {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        self.exchange(self.client.get(url), credential)
+        self.exchange(self.client.get(url), credential, None)
     }
 }
 

@@ -38,3 +38,12 @@ test("directory search and tel links", () => {
   expect(telHref("+44 7700 900123")).toBe("tel:+447700900123");
   expect(telHref(null)).toBeNull();
 });
+
+test("a refused protocol version says who must update, never that the device is offline", () => {
+  const app = syncSummary({ ...base, waiting: 3, state: { state: "error", code: "update_required", message: "This app must be updated to sync." } });
+  expect(app.headline).toBe("Update the app to sync");
+  expect(app.detail).toBe("This app must be updated to sync. 3 changes waiting");
+  expect(app.tone).toBe("error");
+  const server = syncSummary({ ...base, state: { state: "error", code: "server_outdated", message: "The sync server is older than this app." } });
+  expect(server.headline).toBe("The sync server needs an update");
+});

@@ -9,6 +9,12 @@ export type SyncSummary = {
   tone: "ok" | "warn" | "error" | "neutral";
 };
 
+// Refusals that need someone to act, named for what to do rather than "failed".
+const ERROR_HEADLINES: Record<string, string> = {
+  update_required: "Update the app to sync",
+  server_outdated: "The sync server needs an update",
+};
+
 export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
   if (!s) return { state: "unknown", headline: busy ? "Syncing…" : "Sync status not known yet", detail: "", tone: "neutral" };
   const waiting = s.waiting > 0 ? `${plural(s.waiting, "change")} waiting` : "";
@@ -31,7 +37,7 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
     case "offline":
       return { state: "offline", headline: "Offline", detail: join(st.message, waiting, overdue), tone: s.overdue ? "error" : "warn" };
     case "error":
-      return { state: "error", headline: "Sync failed", detail: join(st.message, waiting, overdue), tone: "error" };
+      return { state: "error", headline: ERROR_HEADLINES[st.code] ?? "Sync failed", detail: join(st.message, waiting, overdue), tone: "error" };
     case "synced":
       return {
         state: "synced",
