@@ -36,7 +36,15 @@ fn main() {
     let first = rec.heads();
     for i in 0..3 {
         let note = serde_json::json!({ "text": format!("Fictional note {i}") });
-        edit::add_case_item(&mut rec, "notes", &note, &author, now).unwrap();
+        edit::add_case_item(
+            &mut rec,
+            "notes",
+            &note,
+            &author,
+            now,
+            provide_core::directory::Directory::shipped(),
+        )
+        .unwrap();
         rec.commit(&author);
     }
     edit::set_field(&mut rec, "victim.name", "Jane Fictional", Role::Officer).unwrap();

@@ -1,5 +1,6 @@
 //! The offline directory of support services (design §6): reference data shipped with the app
-//! (`core/data/directory`), versioned, and searchable without signal.
+//! (`core/data/directory`) or published by the administrator and received on sync, versioned,
+//! and searchable without signal. `validate` is the publish check, run again on arrival.
 
 use std::sync::OnceLock;
 
@@ -10,6 +11,9 @@ pub struct Directory {
     #[ts(type = "number")]
     pub version: u64,
     pub area: String,
+    /// When the administrator published it (none for the shipped one).
+    #[serde(default)]
+    pub published_at: Option<String>,
     pub services: Vec<Service>,
 }
 
@@ -36,6 +40,50 @@ impl Directory {
             serde_json::from_str(include_str!("../data/directory/lancashire-v1.json"))
                 .expect("the shipped directory is valid (tested)")
         })
+    }
+
+    /// The publish check: a whole directory, newer than `newest` (the version in use), every
+    /// service with a unique id, a name, at least one kind and a diallable number if any. The
+    /// error names the field.
+    pub fn validate(&self, newest: u64) -> crate::error::Result<()> {
+        use crate::error::Error;
+        if self.version <= newest {
+            return Err(Error::invalid(
+                "version",
+                format!("must be above {newest}, the version in use"),
+            ));
+        }
+        if self.area.trim().is_empty() {
+            return Err(Error::invalid("area", "is empty"));
+        }
+        if self.services.is_empty() {
+            return Err(Error::invalid("services", "is empty"));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, s) in self.services.iter().enumerate() {
+            let at = |f: &str| format!("services[{i}].{f}");
+            if s.id.trim().is_empty() || !ids.insert(s.id.as_str()) {
+                return Err(Error::invalid(&at("id"), "is empty or used twice"));
+            }
+            if s.name.trim().is_empty() {
+                return Err(Error::invalid(&at("name"), "is empty"));
+            }
+            if s.kinds.is_empty() {
+                return Err(Error::invalid(&at("kinds"), "is empty"));
+            }
+            if let Some(p) = &s.phone {
+                let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
+                if !(3..=15).contains(&digits)
+                    || !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+                {
+                    return Err(Error::invalid(
+                        &at("phone"),
+                        "is not a number that can be dialled",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn find(&self, id: &str) -> Option<&Service> {

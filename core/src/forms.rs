@@ -1,6 +1,13 @@
-//! Risk checklists as data (design §6): versioned form definitions shipped in `core/data/forms`,
+//! Risk checklists as data (design §6): versioned form definitions shipped in `core/data/forms`
+//! or published by an administrator and delivered on sync (`validate` is the publish check),
 //! and the scoring rules that turn answers into a level. Nothing about a form's questions or
 //! thresholds is hard-coded here; a new version is a new data file.
+//!
+//! A definition is immutable once published: (id, version) names one definition everywhere,
+//! so an assessment is always scored by the version it was answered with (`evaluate_stored`),
+//! whichever versions came after. `find` knows the shipped versions and every published one
+//! this process has read (`register`); which version a *new* assessment uses is the store's
+//! choice (the newest it holds), so a device that missed an update goes on with its own.
 //!
 //! DASH: the count of "yes" answers gives the level; 14 or more meets the MARAC threshold;
 //! professional judgement may raise (never lower) the level; three or more police-recorded
@@ -121,12 +128,210 @@ pub fn latest(id: &str) -> Result<&'static FormDef> {
         .ok_or_else(|| Error::UnknownForm(id.to_string()))
 }
 
-/// A specific version of a form.
+/// Published definitions this process has read (from a device store or the server's), each
+/// leaked once: they are few and live as long as the process.
+fn published() -> &'static std::sync::RwLock<Vec<&'static FormDef>> {
+    static PUBLISHED: OnceLock<std::sync::RwLock<Vec<&'static FormDef>>> = OnceLock::new();
+    PUBLISHED.get_or_init(Default::default)
+}
+
+/// Makes a published definition known to `find`. One already known (shipped or registered)
+/// is left as it is: the publish check refuses a second definition under the same version.
+pub fn register(def: &FormDef) {
+    if shipped()
+        .iter()
+        .any(|f| f.id == def.id && f.version == def.version)
+    {
+        return;
+    }
+    let mut all = published().write().unwrap_or_else(|p| p.into_inner());
+    if !all
+        .iter()
+        .any(|f| f.id == def.id && f.version == def.version)
+    {
+        all.push(Box::leak(Box::new(def.clone())));
+    }
+}
+
+/// A specific version of a form: shipped, or published and registered.
 pub fn find(id: &str, version: u64) -> Result<&'static FormDef> {
-    shipped()
+    if let Some(f) = shipped()
         .iter()
         .find(|f| f.id == id && f.version == version)
+    {
+        return Ok(f);
+    }
+    published()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|f| f.id == id && f.version == version)
+        .copied()
         .ok_or_else(|| Error::UnknownForm(format!("{id} v{version}")))
+}
+
+/// The newest of the shipped definitions of `id` and `held` (a store's published ones).
+pub fn newest<'a>(id: &str, held: &'a [FormDef]) -> Result<&'a FormDef> {
+    shipped()
+        .iter()
+        .chain(held.iter())
+        .filter(|f| f.id == id)
+        .max_by_key(|f| f.version)
+        .ok_or_else(|| Error::UnknownForm(id.to_string()))
+}
+
+/// The newest version of every form, of the shipped ones and `held`.
+pub fn newest_of_each(held: &[FormDef]) -> Vec<FormDef> {
+    let mut ids: Vec<&str> = shipped()
+        .iter()
+        .chain(held.iter())
+        .map(|f| f.id.as_str())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.iter()
+        .filter_map(|id| newest(id, held).ok().cloned())
+        .collect()
+}
+
+/// The publish check: `def` must be a whole, scorable, consistent definition of a known form,
+/// newer than every version in `known` (shipped and published). The error names the field.
+pub fn validate(def: &FormDef, known: &[FormDef]) -> Result<()> {
+    let bad = |path: &str, why: &str| Err(Error::invalid(path, why));
+    if !matches!(def.id.as_str(), "dash" | "dara") {
+        return bad(
+            "id",
+            "must be dash or dara (who may complete a form is set per form)",
+        );
+    }
+    if def.version == 0 {
+        return bad("version", "must be 1 or more");
+    }
+    let newest = shipped()
+        .iter()
+        .chain(known.iter())
+        .filter(|f| f.id == def.id)
+        .map(|f| f.version)
+        .max()
+        .unwrap_or(0);
+    if def.version <= newest {
+        return Err(Error::invalid(
+            "version",
+            format!(
+                "must be above {newest}, the newest {} already published",
+                def.id
+            ),
+        ));
+    }
+    if def.title.trim().is_empty() {
+        return bad("title", "is empty");
+    }
+    let mut answers = def.answers.clone();
+    answers.sort();
+    if answers != ["no", "not_known", "yes"] {
+        return bad("answers", "must be yes, no and not_known");
+    }
+    if def.groups.is_empty() {
+        return bad("groups", "has no questions");
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (g, group) in def.groups.iter().enumerate() {
+        if group.questions.is_empty() {
+            return Err(Error::invalid(
+                &format!("groups[{g}].questions"),
+                "is empty",
+            ));
+        }
+        for (n, q) in group.questions.iter().enumerate() {
+            let at = format!("groups[{g}].questions[{n}]");
+            if q.id.trim().is_empty() || q.text.trim().is_empty() {
+                return Err(Error::invalid(&at, "needs an id and a text"));
+            }
+            if !ids.insert(q.id.as_str()) {
+                return Err(Error::invalid(
+                    &format!("{at}.id"),
+                    format!("`{}` is used twice", q.id),
+                ));
+            }
+        }
+    }
+    let count = ids.len() as u64;
+    let s = &def.scoring;
+    let mut levels: Vec<RiskLevel> = s.levels.iter().map(|l| l.level).collect();
+    levels.sort();
+    levels.dedup();
+    if levels.len() != s.levels.len() || levels.len() != 3 {
+        return bad(
+            "scoring.levels",
+            "must give high, medium and standard once each",
+        );
+    }
+    match s.method {
+        Method::YesCount => {
+            let mut scores = Vec::new();
+            for (i, l) in s.levels.iter().enumerate() {
+                match l.min_score {
+                    Some(m) if m <= count => scores.push((l.level, m)),
+                    Some(m) => {
+                        return Err(Error::invalid(
+                            &format!("scoring.levels[{i}].min_score"),
+                            format!("{m} is more than the {count} questions"),
+                        ))
+                    }
+                    None => {
+                        return Err(Error::invalid(
+                            &format!("scoring.levels[{i}].min_score"),
+                            "is needed to count yes answers",
+                        ))
+                    }
+                }
+            }
+            scores.sort();
+            if !scores.windows(2).all(|w| w[0].1 < w[1].1) {
+                return bad(
+                    "scoring.levels",
+                    "a higher level must need more yes answers than a lower one",
+                );
+            }
+            if scores[0].1 != 0 {
+                return bad("scoring.levels", "the standard level must start at 0");
+            }
+            match s.marac_min_score {
+                Some(m) if m <= count => {}
+                Some(m) => {
+                    return Err(Error::invalid(
+                        "scoring.marac_min_score",
+                        format!("{m} is more than the {count} questions"),
+                    ))
+                }
+                None => return bad("scoring.marac_min_score", "is needed to count yes answers"),
+            }
+            if s.judgement != JudgementRule::MayRaise {
+                return bad(
+                    "scoring.judgement",
+                    "must be may_raise when yes answers are counted",
+                );
+            }
+        }
+        Method::Judgement => {
+            if s.judgement != JudgementRule::Required {
+                return bad(
+                    "scoring.judgement",
+                    "must be required when judgement sets the level",
+                );
+            }
+            if s.levels.iter().any(|l| l.min_score.is_some()) || s.marac_min_score.is_some() {
+                return bad("scoring", "a judgement form has no scores");
+            }
+        }
+    }
+    if s.escalation_incidents_12_months == 0 {
+        return bad(
+            "scoring.escalation_incidents_12_months",
+            "must be 1 or more",
+        );
+    }
+    Ok(())
 }
 
 impl FormDef {
@@ -241,14 +446,15 @@ impl AssessmentInput {
     }
 }
 
-/// Validates input against the newest version of a form and builds the assessment to store.
+/// Validates input against `def` (the newest version of the form the store holds) and builds
+/// the assessment to store, which names that version.
 pub fn build_assessment(
-    form_id: &str,
+    def: &FormDef,
     input: &AssessmentInput,
     author: &Author,
     now: &str,
 ) -> Result<(Assessment, Evaluation)> {
-    let def = latest(form_id)?;
+    let form_id = def.id.as_str();
     if form_id == "dash" && !matches!(author.role, Role::Idva | Role::Officer | Role::Safeguarding)
     {
         return Err(Error::Forbidden {

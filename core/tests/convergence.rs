@@ -107,6 +107,7 @@ fn run(n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
                     &serde_json::json!({"text": "seen"}),
                     &a,
                     "2026-11-22T09:00:00Z",
+                    provide_core::directory::Directory::shipped(),
                 )
                 .unwrap();
                 replicas[*replica].commit(&a);
@@ -120,6 +121,7 @@ fn run(n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
                     &serde_json::json!({"kind": "refuge", "service": "Refuge"}),
                     &a,
                     "2026-11-22T09:00:00Z",
+                    provide_core::directory::Directory::shipped(),
                 )
                 .unwrap();
                 replicas[*replica].commit(&a);
@@ -263,6 +265,7 @@ fn an_unrelated_edit_does_not_hide_a_conflict() {
         &serde_json::json!({"text": "x"}),
         &author(0),
         "2026-11-22T09:00:00Z",
+        provide_core::directory::Directory::shipped(),
     )
     .unwrap();
     a.commit(&author(0));

@@ -70,8 +70,10 @@ impl DataDir {
                 self.database_ca_cert.as_deref(),
                 config.database_connections,
             )?;
-            return Ok(Service::new(Arc::new(storage), config)
-                .with_report_key_file(self.report_key_path()));
+            let service = Service::new(Arc::new(storage), config)
+                .with_report_key_file(self.report_key_path());
+            service.register_published_forms()?;
+            return Ok(service);
         }
         let key_path = self
             .key_file
@@ -79,7 +81,10 @@ impl DataDir {
             .unwrap_or_else(|| self.dir.join(KEY_FILE));
         let key = keyfile::load_or_create(&key_path)?;
         let storage = SqliteStorage::open(&self.dir, &key)?;
-        Ok(Service::new(Arc::new(storage), config).with_report_key_file(self.report_key_path()))
+        let service =
+            Service::new(Arc::new(storage), config).with_report_key_file(self.report_key_path());
+        service.register_published_forms()?;
+        Ok(service)
     }
 }
 

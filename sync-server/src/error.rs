@@ -122,6 +122,9 @@ impl From<provide_core::Error> for ServerError {
             E::Protocol(m) if m.contains("version") => ServerError::UnsupportedVersion(m),
             E::Protocol(m) => ServerError::BadRequest(m),
             E::InvalidInput(m) => ServerError::InvalidInput(m),
+            E::InvalidValue { path, reason } => {
+                ServerError::InvalidInput(format!("`{path}` {reason}"))
+            }
             E::Database(m) => ServerError::Storage(m),
             e @ E::StoreTooNew { .. } => ServerError::StoreTooNew(e.to_string()),
             other => ServerError::Internal(other.to_string()),

@@ -7,6 +7,9 @@
 //! - `GET /v1/reports/dashboard?from=&to=`: bearer credential → JSON `Dashboard`.
 //! - `GET /v1/reports/export?from=&to=&format=csv|json`: bearer credential → CSV or JSON.
 //! - `GET /v1/audit?device=&user=&record=&action=&from=&to=&limit=`: → JSON `[AuditRow]`.
+//! - `GET /v1/reference?have=TAG`: bearer credential → JSON `ReferenceUpdate` (the forms and
+//!   directory published since the device's tag; every sync answer carries the server's tag in
+//!   `Provide-Reference`).
 //! - `GET /v1/health`: `ok`, for load balancers and reachability checks.
 //!
 //! Every authenticated route checks the credential (throttled, see `guard`) before anything
@@ -32,6 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use provide_core::report::AuditQuery;
 use provide_core::sync::protocol::MAX_BODY;
+use provide_core::sync::reference;
 use provide_core::sync::transport::CONTENT_TYPE;
 
 use crate::error::ServerError;
@@ -94,6 +98,7 @@ pub fn router(service: Service, guard: Arc<Guard>) -> Router {
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
+        .route("/v1/reference", get(reference_data))
         .with_state(App { service, guard })
         .layer(axum::middleware::map_response(name_versions))
 }
@@ -133,10 +138,38 @@ async fn sync(
     let service = app.service.clone();
     let answer = blocking(move || {
         let _held = (admitted, worker);
-        service.sync(&device, &body)
+        let answer = service.sync(&device, &body)?;
+        Ok((answer, service.reference_tag()?))
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], answer).into_response())
+    let (answer, tag) = answer;
+    Ok((
+        [
+            (header::CONTENT_TYPE, CONTENT_TYPE.to_string()),
+            (
+                header::HeaderName::from_static(reference::REFERENCE_HEADER),
+                tag,
+            ),
+        ],
+        answer,
+    )
+        .into_response())
+}
+
+/// `GET /v1/reference?have=TAG`: bearer credential → JSON `ReferenceUpdate`, what the device
+/// lacks of the published forms and directory (`service::reference`).
+async fn reference_data(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ServerError> {
+    app.device(peer, &headers).await?;
+    let q = params(raw, &["have"])?;
+    let have = arg(&q, "have").unwrap_or_default().to_string();
+    let service = app.service.clone();
+    let update = blocking(move || service.reference_update(&have)).await?;
+    Ok(axum::Json(update).into_response())
 }
 
 /// `POST /v1/device/users`: bearer credential, JSON `AddUserRequest` (≤ 4 KiB) → JSON

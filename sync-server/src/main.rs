@@ -115,6 +115,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Risk form definitions: publish a new version (checked first; devices receive it on
+    /// their next sync, and older assessments keep the version they were answered with).
+    Forms {
+        #[command(subcommand)]
+        action: Publishing,
+    },
+    /// The services directory: publish a new version (checked first; devices receive it on
+    /// their next sync).
+    Directory {
+        #[command(subcommand)]
+        action: Publishing,
+    },
     /// Read the server's audit log.
     Audit {
         #[arg(long)]
@@ -151,6 +163,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum Publishing {
+    /// Check and publish the JSON definition in FILE; nothing is stored if it is refused.
+    Publish { file: PathBuf },
+    /// What devices are given now: each form's newest version, or the directory's version.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -164,6 +187,21 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// A definition file to publish, read within the size the server accepts.
+fn read_definition(path: &std::path::Path) -> Result<String> {
+    let max = provide_sync_server::service::reference::MAX_DEFINITION_BYTES;
+    let meta = std::fs::metadata(path)?;
+    if meta.len() > max as u64 {
+        return Err(ServerError::InvalidInput(format!(
+            "{} is larger than {} KiB",
+            path.display(),
+            max / 1024
+        )));
+    }
+    String::from_utf8(std::fs::read(path)?)
+        .map_err(|_| ServerError::InvalidInput(format!("{} is not UTF-8 text", path.display())))
 }
 
 fn json<T: serde::Serialize>(v: &T) {
@@ -229,6 +267,57 @@ fn run(cli: Cli) -> Result<()> {
             println!("listening on {scheme}://{}", running.addr);
             wait_for_stop();
             running.stop();
+            Ok(())
+        }
+        Command::Forms { action } => {
+            let service = data.open(Config::default())?;
+            match action {
+                Publishing::Publish { file } => {
+                    let def = service.publish_form(&read_definition(&file)?)?;
+                    eprintln!(
+                        "Form {} version {} published ({} questions); devices receive it on their next sync.",
+                        def.id,
+                        def.version,
+                        def.question_ids().count()
+                    );
+                }
+                Publishing::Show { json: as_json } => {
+                    let tag = service.reference_tag()?;
+                    if as_json {
+                        json(&provide_core::sync::reference::parse_tag(&tag));
+                    } else {
+                        println!("{tag}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Directory { action } => {
+            let service = data.open(Config::default())?;
+            match action {
+                Publishing::Publish { file } => {
+                    let dir = service.publish_directory(&read_definition(&file)?)?;
+                    eprintln!(
+                        "Directory version {} published ({} services); devices receive it on their next sync.",
+                        dir.version,
+                        dir.services.len()
+                    );
+                }
+                Publishing::Show { json: as_json } => {
+                    let dir = service.directory()?;
+                    if as_json {
+                        json(&dir);
+                    } else {
+                        println!(
+                            "version {} ({}), {} services, published {}",
+                            dir.version,
+                            dir.area,
+                            dir.services.len(),
+                            dir.published_at.as_deref().unwrap_or("with this release")
+                        );
+                    }
+                }
+            }
             Ok(())
         }
         Command::Enrol {

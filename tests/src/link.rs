@@ -211,4 +211,8 @@ impl<T: Transport> Transport for ShakyTransport<T> {
     ) -> Result<Vec<u8>> {
         self.inner.get(path, query, credential)
     }
+
+    fn reference_tag(&self) -> Option<String> {
+        self.inner.reference_tag()
+    }
 }

@@ -75,4 +75,8 @@ impl<T: Transport> Transport for Metered<T> {
             }
         }
     }
+
+    fn reference_tag(&self) -> Option<String> {
+        self.inner.reference_tag()
+    }
 }

@@ -253,6 +253,20 @@ impl App {
         out
     }
 
+    /// The newest version of each risk form: the store's when unlocked (it may hold versions
+    /// published since this build), else the shipped ones.
+    pub fn forms(&self) -> Vec<crate::forms::FormDef> {
+        self.with_store(|s| s.forms())
+            .unwrap_or_else(|_| crate::forms::newest_of_each(&[]))
+    }
+
+    /// The services directory: the store's newest when unlocked, else the shipped one (the
+    /// directory is public information and is shown on the lock screen too).
+    pub fn directory(&self) -> crate::directory::Directory {
+        self.with_store(|s| s.directory())
+            .unwrap_or_else(|_| crate::directory::Directory::shipped().clone())
+    }
+
     pub fn is_unlocked(&self) -> bool {
         lock(&self.store).is_some()
     }

@@ -105,6 +105,7 @@ pub fn append<T: autosurgeon::Reconcile>(rec: &mut RecordDoc, list: &str, item: 
 }
 
 /// Builds a new list item of a case from user JSON, filling id, time and author, and appends it.
+/// A referral's `service_id` must name a service of `directory` (the one the device holds).
 /// Returns the new item's id.
 pub fn add_case_item(
     rec: &mut RecordDoc,
@@ -112,6 +113,7 @@ pub fn add_case_item(
     json: &serde_json::Value,
     author: &Author,
     now: &str,
+    directory: &crate::directory::Directory,
 ) -> Result<String> {
     if !json.is_object() {
         return Err(Error::InvalidInput(format!(
@@ -162,11 +164,9 @@ pub fn add_case_item(
                 ));
             }
             if let Some(sid) = &r.service_id {
-                let svc = crate::directory::Directory::shipped()
-                    .find(sid)
-                    .ok_or_else(|| {
-                        Error::invalid("referrals.service_id", "no such service in the directory")
-                    })?;
+                let svc = directory.find(sid).ok_or_else(|| {
+                    Error::invalid("referrals.service_id", "no such service in the directory")
+                })?;
                 if r.service.trim().is_empty() {
                     r.service = svc.name.clone();
                 }

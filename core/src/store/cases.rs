@@ -174,11 +174,12 @@ impl Store {
             return Err(Error::UnknownList(list.to_string()));
         }
         let now = super::now_rfc3339();
+        let directory = self.directory()?;
         self.edit_record(
             id,
             RecordKind::Case,
             |item_id: &String| format!("added {list} item {item_id}"),
-            |rec, s| edit::add_case_item(rec, list, json, &s.author(), &now),
+            |rec, s| edit::add_case_item(rec, list, json, &s.author(), &now, &directory),
         )
     }
 
@@ -192,7 +193,7 @@ impl Store {
         self.require_case_access()?;
         let now = super::now_rfc3339();
         let (assessment, evaluation) =
-            forms::build_assessment(form, input, &self.session.author(), &now)?;
+            forms::build_assessment(&self.form(form)?, input, &self.session.author(), &now)?;
         let aid = assessment.id.clone();
         self.edit_record(
             id,

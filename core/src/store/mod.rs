@@ -13,6 +13,7 @@ mod health_key;
 mod link;
 pub mod migrations;
 mod records;
+mod reference;
 mod safeguarding;
 pub mod schema;
 mod shifts;
@@ -359,6 +360,7 @@ impl Store {
             erased: false,
         };
         store.take_health_key(keys.health, passphrase)?;
+        store.register_held_forms()?;
         Ok(store)
     }
 

@@ -311,7 +311,7 @@ impl Store {
             judgement_reason: Some("DARA level at triage".to_string()),
             incidents_12_months: None,
         };
-        let (assessment, _) = forms::build_assessment("dara", &dara, &author, &now)?;
+        let (assessment, _) = forms::build_assessment(&self.form("dara")?, &dara, &author, &now)?;
         case.risk_assessments.push(assessment);
         let mut rec = RecordDoc::new_case(&case, &self.actor, &author)?;
         rec.commit(&author);

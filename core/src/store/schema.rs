@@ -121,11 +121,18 @@ fn release_0_1(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The device store's migrations, in order (rules in `migrations`). Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    about: "the 0.1 tables: records, chunks, users, audit, authors, quarantine",
-    apply: release_0_1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        about: "the 0.1 tables: records, chunks, users, audit, authors, quarantine",
+        apply: release_0_1,
+    },
+    Migration {
+        version: 2,
+        about: "reference data received from the server: forms and the directory",
+        apply: |c| c.execute_batch(super::reference::SCHEMA),
+    },
+];
 
 /// Makes a new store's tables, or brings an existing store's up to date; refuses a store
 /// made by a newer release.

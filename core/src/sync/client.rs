@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::protocol::{SyncRequest, SyncResponse};
+use super::reference;
 use super::transport::{Transport, SYNC_PATH};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -275,5 +276,31 @@ pub fn sync_shared(
         }
     }
     report.unsynced_left = access(store, |s| s.unsynced_count())?;
+    fetch_reference(store, transport, &link.credential);
     Ok(report)
+}
+
+/// Fetches the forms and directory the server has published since this device's, when the
+/// last answer's tag says there are any. A failure is left for the next sync to try again:
+/// the records have synced, and the device goes on with the reference data it has.
+fn fetch_reference(store: &dyn StoreAccess, transport: &mut dyn Transport, credential: &str) {
+    let Some(theirs) = transport.reference_tag() else {
+        return;
+    };
+    let Ok(ours) = access(store, |s| s.reference_tag()) else {
+        return;
+    };
+    if !reference::behind(&ours, &theirs) {
+        return;
+    }
+    let Ok(body) = transport.get(
+        reference::REFERENCE_PATH,
+        &[("have", ours)],
+        Some(credential),
+    ) else {
+        return;
+    };
+    if let Ok(update) = serde_json::from_slice::<reference::ReferenceUpdate>(&body) {
+        let _ = access(store, |s| s.keep_reference(&update));
+    }
 }

@@ -19,6 +19,7 @@ pub mod dictionary;
 pub mod endpoint;
 pub mod enrol;
 pub mod protocol;
+pub mod reference;
 pub mod reports;
 pub mod scope;
 pub mod transport;

@@ -35,11 +35,16 @@ pub trait Transport {
         query: &[(&str, String)],
         credential: Option<&str>,
     ) -> Result<Vec<u8>>;
+    /// The reference-data tag of the last answer (`sync::reference`), if it carried one.
+    fn reference_tag(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct HttpTransport {
     base: Url,
     client: Client,
+    reference_tag: std::sync::Mutex<Option<String>>,
 }
 
 impl HttpTransport {
@@ -64,7 +69,11 @@ impl HttpTransport {
         let client = builder
             .build()
             .map_err(|e| Error::Internal(format!("the HTTP client could not start ({e})")))?;
-        Ok(HttpTransport { base, client })
+        Ok(HttpTransport {
+            base,
+            client,
+            reference_tag: Default::default(),
+        })
     }
 
     /// The CA certificate named by `PROVIDE_CA_CERT`, if set.
@@ -102,6 +111,14 @@ impl HttpTransport {
         let resp = req.send().map_err(unreachable)?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
+        if let Some(tag) = resp
+            .headers()
+            .get(super::reference::REFERENCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            *self.reference_tag.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(tag.chars().take(1024).collect());
+        }
         let theirs = resp
             .headers()
             .get(VERSIONS_HEADER)
@@ -162,6 +179,13 @@ impl Transport for HttpTransport {
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         self.exchange(self.client.get(url), credential, None)
+    }
+
+    fn reference_tag(&self) -> Option<String> {
+        self.reference_tag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -1,26 +1,22 @@
-//! Reference data shipped with the app: the risk checklists and the services directory. Both
-//! work offline and need no unlocked store (the directory is public information).
+//! Reference data: the risk checklists and the services directory, the newest the store
+//! holds (published by the administrator, received on sync) or, while locked, the versions
+//! shipped with the app. The directory is public information and works offline.
 
 use provide_core::directory::Directory;
 use provide_core::forms::FormDef;
+use tauri::State;
 
+use super::blocking;
 use crate::error::ShellResult;
+use crate::state::AppState;
 
 /// The newest version of each risk checklist.
 #[tauri::command]
-pub async fn forms() -> ShellResult<Vec<FormDef>> {
-    let mut latest: Vec<FormDef> = Vec::new();
-    for f in provide_core::forms::shipped() {
-        match latest.iter_mut().find(|l| l.id == f.id) {
-            Some(l) if l.version >= f.version => {}
-            Some(l) => *l = f.clone(),
-            None => latest.push(f.clone()),
-        }
-    }
-    Ok(latest)
+pub async fn forms(state: State<'_, AppState>) -> ShellResult<Vec<FormDef>> {
+    blocking(&state.app, |app| Ok(app.forms())).await
 }
 
 #[tauri::command]
-pub async fn directory() -> ShellResult<Directory> {
-    Ok(Directory::shipped().clone())
+pub async fn directory(state: State<'_, AppState>) -> ShellResult<Directory> {
+    blocking(&state.app, |app| Ok(app.directory())).await
 }

@@ -4,6 +4,7 @@
 //! on the same storage.
 
 pub mod enrolment;
+pub mod reference;
 pub mod reports;
 pub mod sync;
 pub mod users;
@@ -55,6 +56,8 @@ pub struct Service {
     /// The file holding the key of export pseudonyms (created on first export); without one
     /// the server makes no exports.
     pub report_key_file: Option<PathBuf>,
+    /// The reference-data tag and when it was computed (`reference`).
+    reference_tag: Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>,
 }
 
 impl Service {
@@ -63,6 +66,7 @@ impl Service {
             storage,
             config,
             report_key_file: None,
+            reference_tag: Default::default(),
         }
     }
 

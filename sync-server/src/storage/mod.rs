@@ -216,6 +216,19 @@ pub type IdentityKey = zeroize::Zeroizing<[u8; 32]>;
 pub const IDENTITY_KEY_NAME: &str = "victim_digest_key";
 
 /// A new random identity key, as hex.
+/// A form version or a directory an administrator published (`service::reference`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedItem {
+    /// `form` or `directory`.
+    pub kind: String,
+    /// The form's id (`dash`), or `directory`.
+    pub id: String,
+    pub version: i64,
+    /// The definition as JSON, as validated.
+    pub body: String,
+    pub published_at: String,
+}
+
 pub fn new_identity_key_hex() -> zeroize::Zeroizing<String> {
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut());
@@ -289,6 +302,12 @@ pub trait Storage: Send + Sync {
         user: &NewDeviceUser,
         check: &dyn Fn(&UserProfile) -> Result<()>,
     ) -> Result<UserProfile>;
+    /// Stores a published reference item (a form version or a directory) with its audit
+    /// event, in one transaction. Refuses (`InvalidInput`) one already published under the
+    /// same kind, id and version: a published version never changes.
+    fn publish_reference(&self, item: &PublishedItem, audit: &AuditEvent) -> Result<()>;
+    /// Every published reference item, oldest first.
+    fn published_reference(&self) -> Result<Vec<PublishedItem>>;
     fn device(&self, id: &str) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
     fn revoke_device(&self, id: &str) -> Result<bool>;

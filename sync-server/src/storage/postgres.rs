@@ -35,11 +35,20 @@ struct PgMigration {
 
 /// The database's migrations, in order, applied by `migrate`. Append only (never edit or
 /// reorder a released one); each comes with a fixture of the release before it.
-const MIGRATIONS: &[PgMigration] = &[PgMigration {
-    version: 1,
-    about: "the 0.1 tables",
-    sql: RELEASE_0_1,
-}];
+const MIGRATIONS: &[PgMigration] = &[
+    PgMigration {
+        version: 1,
+        about: "the 0.1 tables",
+        sql: RELEASE_0_1,
+    },
+    PgMigration {
+        version: 2,
+        about: "published reference data: forms and the directory",
+        sql: "CREATE TABLE reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
+              version BIGINT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
+              PRIMARY KEY (kind, id, version))",
+    },
+];
 
 /// The 0.1 schema (every statement `IF NOT EXISTS`: a database made before migrations, by
 /// any 0.1 build, is made whole).
@@ -461,6 +470,42 @@ impl PostgresStorage {
 }
 
 impl Storage for PostgresStorage {
+    fn publish_reference(&self, item: &PublishedItem, audit: &AuditEvent) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let added = tx.execute(
+            "INSERT INTO reference_data (kind, id, version, body, published_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+            &[&item.kind, &item.id, &item.version, &item.body, &item.published_at],
+        )?;
+        if added == 0 {
+            return Err(ServerError::InvalidInput(format!(
+                "{} {} version {} is already published, and a published version never changes",
+                item.kind, item.id, item.version
+            )));
+        }
+        insert_audit(&mut tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn published_reference(&self) -> Result<Vec<PublishedItem>> {
+        let mut c = self.client()?;
+        let rows = c.query(
+            "SELECT kind, id, version, body, published_at FROM reference_data ORDER BY published_at, kind, id, version",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| PublishedItem {
+                kind: r.get(0),
+                id: r.get(1),
+                version: r.get(2),
+                body: r.get(3),
+                published_at: r.get(4),
+            })
+            .collect())
+    }
+
     fn create_enrolment(
         &self,
         code_hash: &str,

@@ -27,11 +27,24 @@ pub const DB_FILE: &str = "server.db";
 
 /// The embedded store's migrations, in order, run by provide-core's SQLite migration runner
 /// (its rules: `provide_core::store::migrations`). Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    about: "the 0.1 tables",
-    apply: |c| c.execute_batch(SCHEMA),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        about: "the 0.1 tables",
+        apply: |c| c.execute_batch(SCHEMA),
+    },
+    Migration {
+        version: 2,
+        about: "published reference data: forms and the directory",
+        apply: |c| {
+            c.execute_batch(
+                "CREATE TABLE reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
+                 version INTEGER NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
+                 PRIMARY KEY (kind, id, version))",
+            )
+        },
+    },
+];
 
 /// Makes a new store's tables or brings an existing store's up to date; refuses a store made
 /// by a newer release.
@@ -282,6 +295,41 @@ impl SqliteStorage {
 }
 
 impl Storage for SqliteStorage {
+    fn publish_reference(&self, item: &PublishedItem, audit: &AuditEvent) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO reference_data (kind, id, version, body, published_at) VALUES (?1,?2,?3,?4,?5)",
+            params![item.kind, item.id, item.version, item.body, item.published_at],
+        )?;
+        if added == 0 {
+            return Err(ServerError::InvalidInput(format!(
+                "{} {} version {} is already published, and a published version never changes",
+                item.kind, item.id, item.version
+            )));
+        }
+        insert_audit(&tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn published_reference(&self) -> Result<Vec<PublishedItem>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT kind, id, version, body, published_at FROM reference_data ORDER BY published_at, kind, id, version",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PublishedItem {
+                kind: r.get(0)?,
+                id: r.get(1)?,
+                version: r.get(2)?,
+                body: r.get(3)?,
+                published_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn create_enrolment(
         &self,
         code_hash: &str,

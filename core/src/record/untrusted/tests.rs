@@ -62,6 +62,7 @@ fn large_case() -> RecordDoc {
             &note,
             &author(),
             "2026-03-05T09:00:00.000Z",
+            crate::directory::Directory::shipped(),
         )
         .unwrap();
         rec.commit(&author());
