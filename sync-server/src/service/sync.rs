@@ -28,6 +28,15 @@
 //! an upload that makes nothing (an empty document) is refused and records no delivery.
 //! An accepted case also rewrites its reporting row (`report::Attendance`), in the same commit.
 //!
+//! After a restore from a backup (`backup::restore`, or `mark-restored` after a PostgreSQL
+//! restore) the store lacks what devices sent after the backup, though they hold it as
+//! acknowledged, and their cursors count changes this store never numbered. Each device's
+//! next request is answered (after its uploads are taken as usual) with cursor 0 and `more`,
+//! no updates: a cursor below the one it sent tells a device to start over — forget what the
+//! server acknowledged, send every record whole, and read everything from cursor 0. Its first
+//! request at cursor 0 ends that. A device's cursor above this store's counter (restored by
+//! other means) is answered from the start as well (`fill_page`).
+//!
 //! A revoked device makes one final upload: for a day after the server first answers it as
 //! revoked, what it sends is kept apart for review (`Storage::hold_for_review`), audited, and
 //! acknowledged so the device can erase itself; nothing of it reaches any other device. After
@@ -141,13 +150,30 @@ impl Service {
         {
             return Err(ServerError::Replayed(request.request_seq));
         }
+        // restored from a backup, this store is behind what the device believes it holds: the
+        // device is told once to start over (see the module notes); its request at cursor 0
+        // shows it has
+        let start_over = self.storage.resync_pending(&device.id)?;
+        if start_over && request.cursor == 0 {
+            self.storage.resync_done(&device.id)?;
+        }
+        let start_over = start_over && request.cursor > 0;
+        // the device's cursor counts another store's changes: none of this store's pending
+        // deliveries can be confirmed by it
         self.storage
-            .confirm_deliveries(&device.id, request.cursor)?;
+            .confirm_deliveries(&device.id, if start_over { 0 } else { request.cursor })?;
         let mut response = SyncResponse {
             request_seq: request.request_seq,
             ..Default::default()
         };
-        let (audit_acked, audit_rejected) = self.take_device_audit(device, &request)?;
+        // a device about to start over sends audit entries after the head it last heard of,
+        // which this store may lack: they wait for its next request, sent from this head
+        let (audit_acked, audit_rejected) = if start_over {
+            let head = self.storage.device_audit_head(&device.id)?;
+            (head.map_or(0, |(seq, _)| seq as u64), false)
+        } else {
+            self.take_device_audit(device, &request)?
+        };
         response.audit_acked = audit_acked;
         response.audit_rejected = audit_rejected;
 
@@ -228,6 +254,19 @@ impl Service {
             // a revoked device hands over what it holds and receives nothing more
             response.revoked = true;
             response.cursor = request.cursor;
+            return Ok(response.encode_for(version));
+        }
+        if start_over {
+            // a cursor below the device's own is its signal to start over: send every record
+            // again (whole, with its history) and receive everything from the start
+            response.cursor = 0;
+            response.more = true;
+            self.storage.append_audit(&[event(
+                device,
+                "start_over",
+                "",
+                "the store was restored from a backup; the device is told to start over",
+            )])?;
             return Ok(response.encode_for(version));
         }
         self.fill_page(device, &request, &mut response)?;

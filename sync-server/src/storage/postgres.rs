@@ -35,11 +35,18 @@ struct PgMigration {
 
 /// The database's migrations, in order, applied by `migrate`. Append only (never edit or
 /// reorder a released one); each comes with a fixture of the release before it.
-const MIGRATIONS: &[PgMigration] = &[PgMigration {
-    version: 1,
-    about: "the 0.1 tables",
-    sql: RELEASE_0_1,
-}];
+const MIGRATIONS: &[PgMigration] = &[
+    PgMigration {
+        version: 1,
+        about: "the 0.1 tables",
+        sql: RELEASE_0_1,
+    },
+    PgMigration {
+        version: 2,
+        about: "devices to resynchronise after a restore",
+        sql: "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);",
+    },
+];
 
 /// The 0.1 schema (every statement `IF NOT EXISTS`: a database made before migrations, by
 /// any 0.1 build, is made whole).
@@ -740,6 +747,29 @@ impl Storage for PostgresStorage {
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES ($1, $2, $3, $4, $5)",
             &[&device, &record, &kind.as_str(), &changes, &at],
         )?;
+        Ok(())
+    }
+
+    fn mark_restored(&self) -> Result<usize> {
+        let mut c = self.client()?;
+        let n = c.execute(
+            "INSERT INTO resync (device_id) SELECT id FROM devices ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+        Ok(n as usize)
+    }
+
+    fn resync_pending(&self, device: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        Ok(
+            c.query_opt("SELECT 1 FROM resync WHERE device_id = $1", &[&device])?
+                .is_some(),
+        )
+    }
+
+    fn resync_done(&self, device: &str) -> Result<()> {
+        let mut c = self.client()?;
+        c.execute("DELETE FROM resync WHERE device_id = $1", &[&device])?;
         Ok(())
     }
 
