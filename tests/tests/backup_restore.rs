@@ -356,7 +356,11 @@ fn restore_refuses_a_folder_in_use_a_wrong_key_and_a_damaged_backup() {
     let good = DataDir::new(&target.path().join("c"));
     backup::restore(&good, &file, &key).unwrap();
     let restored = good.open(Config::default()).unwrap();
-    assert!(restored.storage.audit(&Default::default()).unwrap().len() >= 1);
+    assert!(!restored
+        .storage
+        .audit(&Default::default())
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
