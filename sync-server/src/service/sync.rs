@@ -37,6 +37,11 @@
 //! request at cursor 0 ends that. A device's cursor above this store's counter (restored by
 //! other means) is answered from the start as well (`fill_page`).
 //!
+//! A record a device sends whole may hold other users' changes this store lacks (after a
+//! restore): the device's own changes whose dependencies are here are taken, as if sent alone,
+//! and the upload is refused (`UnknownActor`) for the rest, which their author's device brings;
+//! the device sends the record again on its next sync, until nothing of it is new here.
+//!
 //! A revoked device makes one final upload: for a day after the server first answers it as
 //! revoked, what it sends is kept apart for review (`Storage::hold_for_review`), audited, and
 //! acknowledged so the device can erase itself; nothing of it reaches any other device. After
@@ -474,11 +479,34 @@ impl Service {
                     taken.outcome = DocOutcome::NeedHistory;
                     return Ok(None);
                 }
-                let new = if before.is_some() {
+                let mut new = if before.is_some() {
                     rec.doc_mut().get_changes(&old_heads)
                 } else {
                     rec.doc_mut().get_changes(&[])
                 };
+                // a record sent whole after a restore may carry other users' changes this
+                // store lost: this device's own, on what is here, are taken (as if sent
+                // alone), the rest refused until their author's device sends them
+                let mut partial = false;
+                let own = own_part(&new, device, checks);
+                if !own.is_empty() && own.len() < new.len() {
+                    let mut kept = match RecordDoc::load_unmigrated(&up.id, up.kind, &chunks) {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(ServerError::Storage(format!(
+                                "record {} is damaged",
+                                up.id
+                            )))
+                        }
+                    };
+                    let bytes: Vec<u8> = own.iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+                    if kept.merge_bytes(&bytes).is_err() || !kept.missing_deps().is_empty() {
+                        return refuse(&mut taken, Refusal::UnknownActor, None);
+                    }
+                    rec = kept;
+                    new = own;
+                    partial = true;
+                }
                 if new.is_empty() {
                     if before.is_none() {
                         // an empty document makes nothing and records no delivery
@@ -565,8 +593,16 @@ impl Service {
                 } else {
                     rec.save()
                 };
-                taken.outcome = DocOutcome::Accepted;
-                taken.device_heads = settle(&mut rec, device_heads);
+                if partial {
+                    taken.outcome = DocOutcome::Refused(Refusal::UnknownActor);
+                    taken.denied = Some(
+                        "changes of another user's actor are not taken; this device's own were"
+                            .into(),
+                    );
+                } else {
+                    taken.outcome = DocOutcome::Accepted;
+                    taken.device_heads = settle(&mut rec, device_heads);
+                }
                 Ok(Some(DocWrite {
                     kind: up.kind,
                     division,
@@ -728,6 +764,46 @@ impl Service {
         response.cursor = cursor;
         response.more = cut_short;
         Ok(())
+    }
+}
+
+/// Whether the change's actor is registered to the uploading device's user (on any of their
+/// devices) or to a user added to this device.
+fn own_actor(change: &Change, device: &crate::storage::Device, checks: &Checks) -> bool {
+    checks
+        .owners
+        .get(&change.actor_id().to_hex_string())
+        .and_then(Option::as_ref)
+        .is_some_and(|o| o.user == device.user || o.device_id == device.id)
+}
+
+/// The changes of `new` by this device's own actors whose dependencies are all held: already
+/// here (not in `new`) or themselves kept. Bounded by the request's check budget (quadratic in
+/// the worst order, linear in causal order, which is Automerge's).
+fn own_part(new: &[Change], device: &crate::storage::Device, checks: &Checks) -> Vec<Change> {
+    let fresh: HashSet<ChangeHash> = new.iter().map(Change::hash).collect();
+    let mut kept: HashSet<ChangeHash> = HashSet::new();
+    let mut own = Vec::new();
+    let mut left: Vec<&Change> = new
+        .iter()
+        .filter(|c| own_actor(c, device, checks))
+        .collect();
+    loop {
+        let before = left.len();
+        left.retain(|c| {
+            let ready = c
+                .deps()
+                .iter()
+                .all(|d| !fresh.contains(d) || kept.contains(d));
+            if ready {
+                kept.insert(c.hash());
+                own.push((*c).clone());
+            }
+            !ready
+        });
+        if left.is_empty() || left.len() == before {
+            return own;
+        }
     }
 }
 
