@@ -484,6 +484,27 @@ impl Service {
                 } else {
                     rec.doc_mut().get_changes(&[])
                 };
+                if new.is_empty() {
+                    if before.is_none() {
+                        // an empty document makes nothing and records no delivery
+                        return refuse(
+                            &mut taken,
+                            Refusal::InvalidRecord,
+                            Some("the upload holds no changes".into()),
+                        );
+                    }
+                    // everything was already here: acknowledge, change nothing
+                    let mut device_heads: Vec<ChangeHash> = delivered.clone().unwrap_or_default();
+                    device_heads.extend(up.base.iter().copied());
+                    taken.outcome = DocOutcome::Accepted;
+                    taken.device_heads = settle(&mut rec, device_heads);
+                    return Ok(None);
+                }
+                if new.len() > checks.budget.get() {
+                    over_budget = true;
+                    return Ok(None);
+                }
+                checks.budget.set(checks.budget.get() - new.len());
                 // a record sent whole after a restore may carry other users' changes this
                 // store lost: this device's own, on what is here, are taken (as if sent
                 // alone), the rest refused until their author's device sends them
@@ -507,27 +528,6 @@ impl Service {
                     new = own;
                     partial = true;
                 }
-                if new.is_empty() {
-                    if before.is_none() {
-                        // an empty document makes nothing and records no delivery
-                        return refuse(
-                            &mut taken,
-                            Refusal::InvalidRecord,
-                            Some("the upload holds no changes".into()),
-                        );
-                    }
-                    // everything was already here: acknowledge, change nothing
-                    let mut device_heads: Vec<ChangeHash> = delivered.clone().unwrap_or_default();
-                    device_heads.extend(up.base.iter().copied());
-                    taken.outcome = DocOutcome::Accepted;
-                    taken.device_heads = settle(&mut rec, device_heads);
-                    return Ok(None);
-                }
-                if new.len() > checks.budget.get() {
-                    over_budget = true;
-                    return Ok(None);
-                }
-                checks.budget.set(checks.budget.get() - new.len());
                 if let Err((why, rule)) = check_changes(
                     rec.doc_mut(),
                     up.kind,
@@ -778,33 +778,24 @@ fn own_actor(change: &Change, device: &crate::storage::Device, checks: &Checks) 
 }
 
 /// The changes of `new` by this device's own actors whose dependencies are all held: already
-/// here (not in `new`) or themselves kept. Bounded by the request's check budget (quadratic in
-/// the worst order, linear in causal order, which is Automerge's).
+/// here (not in `new`) or themselves kept. One pass over `new`, in the causal order Automerge
+/// gives (a change out of that order is only left for later, never taken without its
+/// dependencies); `new` is within the request's check budget.
 fn own_part(new: &[Change], device: &crate::storage::Device, checks: &Checks) -> Vec<Change> {
     let fresh: HashSet<ChangeHash> = new.iter().map(Change::hash).collect();
     let mut kept: HashSet<ChangeHash> = HashSet::new();
     let mut own = Vec::new();
-    let mut left: Vec<&Change> = new
-        .iter()
-        .filter(|c| own_actor(c, device, checks))
-        .collect();
-    loop {
-        let before = left.len();
-        left.retain(|c| {
-            let ready = c
-                .deps()
+    for c in new {
+        let ready = own_actor(c, device, checks)
+            && c.deps()
                 .iter()
                 .all(|d| !fresh.contains(d) || kept.contains(d));
-            if ready {
-                kept.insert(c.hash());
-                own.push((*c).clone());
-            }
-            !ready
-        });
-        if left.is_empty() || left.len() == before {
-            return own;
+        if ready {
+            kept.insert(c.hash());
+            own.push(c.clone());
         }
     }
+    own
 }
 
 /// Every new change checked against who its actor is and what its role may write.
