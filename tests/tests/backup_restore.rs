@@ -509,3 +509,132 @@ fn pg_bin() -> PathBuf {
     });
     bins.pop().expect("pg_dump is installed")
 }
+
+/// The operator's commands as processes, beside a server process holding the store open.
+#[test]
+fn the_commands_back_up_a_served_store_restore_it_and_rotate_its_key() {
+    use provide_tests::binaries::{self, bin};
+    use std::process::Command;
+    if std::env::var("PROVIDE_TEST_DATABASE_URL").is_ok() {
+        eprintln!("skipped: the embedded store's commands are checked on the SQLite pass");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let data_arg = data.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin("provide-sync-server"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (mut serving, url) = binaries::serve(&["--data-dir", &data_arg]);
+    let (code, out, err) = run(&[
+        "--data-dir",
+        &data_arg,
+        "enrol",
+        "--user",
+        "pc.gil.fictional",
+        "--role",
+        "officer",
+        "--division",
+        "west",
+        "--team",
+        "t1",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut officer = Device::enrol_at(&url, None, out.trim()).unwrap();
+    let case = shift_case(&mut officer.store, 3);
+    note(&mut officer, &case, CANARY);
+    officer.sync().unwrap();
+
+    // a backup of the served store, by another process
+    let file = root.path().join("nightly.db");
+    let file_arg = file.to_str().unwrap();
+    let (code, _, err) = run(&["--data-dir", &data_arg, "backup", "--out", file_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("keep the key file apart"), "{err}");
+    assert!(!file_holds(&file, b"SQLite format 3"));
+    assert!(!file_holds(&file, CANARY.as_bytes()));
+    let (code, _, err) = run(&["--data-dir", &data_arg, "backup", "--out", file_arg]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("already exists"), "{err}");
+
+    // no re-keying under a running server
+    let (code, _, err) = run(&["--data-dir", &data_arg, "rotate-key"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("stop it first"), "{err}");
+
+    // restore: the key file is required, the folder must be empty
+    let restored = root.path().join("restored");
+    let restored_arg = restored.to_str().unwrap();
+    let (code, _, err) = run(&["--data-dir", restored_arg, "restore", "--from", file_arg]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--key-file"), "{err}");
+    let key = data.join("server.key");
+    let key_arg = key.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "--data-dir",
+        restored_arg,
+        "--key-file",
+        key_arg,
+        "restore",
+        "--from",
+        file_arg,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("1 device(s) will start over"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(restored.join("server.key"))
+            .unwrap()
+            .trim(),
+        std::fs::read_to_string(&key).unwrap().trim()
+    );
+    let (code, _, err) = run(&[
+        "--data-dir",
+        restored_arg,
+        "--key-file",
+        key_arg,
+        "restore",
+        "--from",
+        file_arg,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not empty"), "{err}");
+
+    // stopped, the original is re-keyed and serves again
+    serving.kill();
+    let (code, _, err) = run(&["--data-dir", &data_arg, "rotate-key"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_ne!(
+        std::fs::read_to_string(&key).unwrap().trim(),
+        std::fs::read_to_string(restored.join("server.key"))
+            .unwrap()
+            .trim()
+    );
+    let (_serving, url) = binaries::serve(&["--data-dir", &data_arg]);
+    officer.transport = HttpTransport::new(&url, None).unwrap();
+    officer.sync().unwrap();
+
+    // the restored copy serves too, and tells the device to start over
+    let (_restored_serving, url) = binaries::serve(&["--data-dir", restored_arg]);
+    officer.transport = HttpTransport::new(&url, None).unwrap();
+    note(&mut officer, &case, "written after the backup");
+    officer.sync().unwrap();
+    officer.sync().unwrap();
+    assert_eq!(officer.store.unsynced_count().unwrap(), 0);
+    let (code, out, err) = run(&[
+        "--data-dir",
+        restored_arg,
+        "audit",
+        "--action",
+        "start_over",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(officer.store.device_id()), "{out}");
+}
