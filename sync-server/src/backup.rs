@@ -107,6 +107,8 @@ pub fn backup(data: &DataDir, out: &Path) -> Result<Summary> {
             key_file.display()
         )));
     }
+    // held shared, like a serving store's: no backup is taken mid re-key
+    let _lock = crate::rotate::serving_lock(&data.dir)?;
     let key = keyfile::load_or_create(&key_file)?;
     let source = open_keyed(&db, &key, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let temp = temp_beside(out);
