@@ -28,7 +28,7 @@ struct Cli {
     #[arg(long, env = "PROVIDE_SERVER_DATA_DIR", value_name = "DIR")]
     data_dir: PathBuf,
     /// The store key file (default DIR/server.key, created on first use).
-    #[arg(long, env = "PROVIDE_SERVER_KEY_FILE", value_name = "FILE")]
+    #[arg(long, global = true, env = "PROVIDE_SERVER_KEY_FILE", value_name = "FILE")]
     key_file: Option<PathBuf>,
     /// Keep the data in PostgreSQL instead (`postgres://user@host:port/db`); several server
     /// processes may share one database.

@@ -254,6 +254,28 @@ fn drill(
         }
         assert_eq!(d.store.unsynced_count().unwrap(), 0);
     }
+    // each device was told to start over
+    let told: BTreeSet<String> = restored
+        .service
+        .storage
+        .audit(&provide_sync_server::storage::AuditFilter {
+            entries: provide_core::report::CheckedAuditQuery {
+                action: Some("start_over".into()),
+                ..Default::default()
+            },
+            division: None,
+            newest_first: false,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.device)
+        .collect();
+    let ids: BTreeSet<String> = fleet
+        .all()
+        .iter()
+        .map(|d| d.store.device_id().to_string())
+        .collect();
+    assert_eq!(told, ids);
     // the restored server holds what the devices hold
     for (case, heads) in &reference {
         let meta = restored.service.storage.doc_meta(case).unwrap().unwrap();
@@ -486,9 +508,17 @@ fn restore_drill_on_postgresql_with_pg_dump() {
             let dir = tempfile::tempdir().unwrap();
             let mut data = DataDir::new(dir.path());
             data.database_url = Some(url);
-            let service = data.open(Config::default()).unwrap();
-            assert_eq!(service.storage.mark_restored().unwrap(), 3);
-            drop(service);
+            let out =
+                std::process::Command::new(provide_tests::binaries::bin("provide-sync-server"))
+                    .arg("--data-dir")
+                    .arg(dir.path())
+                    .args(["--database-url", data.database_url.as_deref().unwrap()])
+                    .arg("mark-restored")
+                    .output()
+                    .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "mark-restored: {said}");
+            assert!(said.contains("3 device(s) will start over"), "{said}");
             TestServer::serve(dir, data, Config::default())
         },
     );
@@ -578,14 +608,15 @@ fn the_commands_back_up_a_served_store_restore_it_and_rotate_its_key() {
     assert!(err.contains("--key-file"), "{err}");
     let key = data.join("server.key");
     let key_arg = key.to_str().unwrap();
+    // (the key file may follow the command, as the restore's own option would)
     let (code, _, err) = run(&[
         "--data-dir",
         restored_arg,
-        "--key-file",
-        key_arg,
         "restore",
         "--from",
         file_arg,
+        "--key-file",
+        key_arg,
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("1 device(s) will start over"), "{err}");
