@@ -238,8 +238,6 @@ impl Store {
         Ok((rec, before, existing.is_some(), arrived))
     }
 
-    /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
-    /// purges documents that left scope and stores the new cursor, in one transaction.
     /// A server answers with a cursor below the one sent only when it was restored from a
     /// backup (`provide_sync_server::service::sync`): it may lack anything this device sent
     /// since, so every record is to be sent again whole, and the audit log from what the
@@ -252,6 +250,9 @@ impl Store {
         Ok(())
     }
 
+    /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
+    /// purges documents that left scope and stores the new cursor, in one transaction (after
+    /// `start_over`, in its own, when the answer's cursor is below the device's).
     pub fn apply_sync_response(&mut self, sent: &[Upload], resp: &SyncResponse) -> Result<Applied> {
         let mut applied = Applied::default();
         if resp.cursor < self.sync_cursor()? {
