@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config libssl-dev ca-certificates python3 postgresql
       libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
       xvfb xauth x11-apps netpbm webkit2gtk-driver chromium fonts-dejavu-core
-      libdbus-1-dev dbus-daemon gnome-keyring)
+      libdbus-1-dev dbus-daemon gnome-keyring systemd)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 need_pkgs=()
 for pkg in "${pkgs[@]}"; do

@@ -285,3 +285,52 @@ fn records_a_device_cannot_use_are_set_aside_and_the_rest_applies() {
     // no reason names anything the record holds
     assert!(applied.quarantined.iter().all(|r| !r.contains("Uma")));
 }
+
+/// An answer whose cursor is below the device's (a server restored from a backup) makes every
+/// record go up again whole, and the audit log from the server's head; an answer at or above
+/// it changes nothing of the kind.
+#[test]
+fn a_cursor_below_the_devices_makes_everything_go_up_again_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = store(tmp.path(), "pc-a", Role::Officer);
+    for n in 0..2 {
+        a.create_case(
+            Deployment::Live,
+            &[("victim.name".into(), format!("Ursula Fictional {n}"))],
+        )
+        .unwrap();
+    }
+    let (sent, _) = a.pending_uploads(1 << 20).unwrap();
+    let mut ack = accept_all(&sent, 40);
+    ack.audit_acked = a.audit_to_upload(10_000).unwrap().last().unwrap().seq as u64;
+    a.apply_sync_response(&sent, &ack).unwrap();
+    a.record_contact(ack.audit_acked).unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 0);
+    let logged_before = a.audit_to_upload(10_000).unwrap().len();
+
+    // the same cursor, or a higher one: nothing to send
+    a.apply_sync_response(&[], &accept_all(&[], 40)).unwrap();
+    a.apply_sync_response(&[], &accept_all(&[], 41)).unwrap();
+    assert_eq!(a.unsynced_count().unwrap(), 0);
+
+    // restored: the server holds audit entries up to 2 and answers with cursor 0
+    let restored = SyncResponse {
+        cursor: 0,
+        more: true,
+        audit_acked: 2,
+        ..Default::default()
+    };
+    a.apply_sync_response(&[], &restored).unwrap();
+    assert_eq!(a.sync_cursor().unwrap(), 0);
+    assert_eq!(a.unsynced_count().unwrap(), 2);
+    let (again, _) = a.pending_uploads(1 << 20).unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|u| u.doc.base.is_empty()), "sent whole");
+    let audit = a.audit_to_upload(10_000).unwrap();
+    assert_eq!(
+        audit.first().unwrap().seq,
+        3,
+        "the audit log from the server's head"
+    );
+    assert!(audit.len() > logged_before);
+}

@@ -11,8 +11,10 @@
 //!   throttled, audited failed credentials.
 //! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
 //! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
+//! - `backup`, `rotate`: backup and restore of the embedded store, and re-keying it.
 
 pub mod admin;
+pub mod backup;
 pub mod body;
 pub mod credentials;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod http;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod rotate;
 pub mod serve;
 pub mod service;
 pub mod storage;

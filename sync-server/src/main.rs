@@ -28,7 +28,12 @@ struct Cli {
     #[arg(long, env = "PROVIDE_SERVER_DATA_DIR", value_name = "DIR")]
     data_dir: PathBuf,
     /// The store key file (default DIR/server.key, created on first use).
-    #[arg(long, env = "PROVIDE_SERVER_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_SERVER_KEY_FILE",
+        value_name = "FILE"
+    )]
     key_file: Option<PathBuf>,
     /// Keep the data in PostgreSQL instead (`postgres://user@host:port/db`); several server
     /// processes may share one database.
@@ -142,6 +147,26 @@ enum Command {
         /// Check a device's uploaded audit log instead.
         #[arg(long, value_name = "DEVICE")]
         verify_device: Option<String>,
+    },
+    /// Back up the embedded store (while it serves) to a new file, encrypted with the store's
+    /// key. The key file is not in the backup: keep it apart.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data folder, with the key file of the store it was
+    /// taken of (`--key-file`); every device starts over on its next sync.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// After restoring PostgreSQL from a dump: every device starts over on its next sync.
+    MarkRestored,
+    /// Re-key the embedded store (stop the server first) with a new random key, or the key in
+    /// FILE; the key file is replaced, the old key kept as KEY.old until the end.
+    RotateKey {
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
     },
     /// Write the evaluation export (pseudonymised, one row per attendance); audited.
     Report {
@@ -317,6 +342,57 @@ fn run(cli: Cli) -> Result<()> {
                         );
                     }
                 }
+            }
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let done = provide_sync_server::backup::backup(&data, &out)?;
+            eprintln!(
+                "Backup written to {} ({} bytes, schema version {}). It is encrypted with the \
+                 store's key; keep the key file apart from it.",
+                done.file.display(),
+                done.bytes,
+                done.schema_version
+            );
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let key_file = cli.key_file.clone().ok_or_else(|| {
+                ServerError::InvalidInput(
+                    "name the key file of the store the backup was taken of with --key-file".into(),
+                )
+            })?;
+            let target = DataDir {
+                key_file: None,
+                ..data.clone()
+            };
+            let done = provide_sync_server::backup::restore(&target, &from, &key_file)?;
+            eprintln!(
+                "Restored into {} (schema version {}); its key is in {}. {} device(s) will \
+                 start over on their next sync.",
+                done.file.display(),
+                done.schema_version,
+                provide_sync_server::backup::key_path(&target).display(),
+                done.devices
+            );
+            Ok(())
+        }
+        Command::MarkRestored => {
+            let service = data.open(Config::default())?;
+            let n = service.storage.mark_restored()?;
+            eprintln!("{n} device(s) will start over on their next sync.");
+            Ok(())
+        }
+        Command::RotateKey { new_key_file } => {
+            use provide_sync_server::rotate::{rotate_key, Rotated};
+            match rotate_key(&data, new_key_file.as_deref())? {
+                Rotated::Done => {
+                    eprintln!("The store is re-keyed; the new key is in the key file.")
+                }
+                Rotated::Finished => eprintln!(
+                    "An interrupted rotation was finished: the store is under the key now in the \
+                     key file. Run rotate-key again for another key."
+                ),
             }
             Ok(())
         }

@@ -522,3 +522,61 @@ fn finding_2_devices_name_authors_by_the_servers_registry() {
         "an unregistered actor's claim is not confirmed"
     );
 }
+
+/// What a restored server takes from a record sent whole (`own_part`): the device's own
+/// changes whose dependencies it holds, never a change under another user's actor, and never
+/// a change of the device's own that depends on one.
+#[test]
+fn a_forged_change_never_rides_along_with_the_devices_own() {
+    let mut t = team();
+    let attacker = Attacker::of(&t.server, &t.officer);
+    let idva_actor = t.idva.store.actor().clone();
+    let before = heads_on_server(&t.server, &t.case).unwrap();
+
+    // the device's own change first, then one forged under the IDVA's actor on top of it
+    let mut doc = attacker.load(&mut t.officer, &t.case);
+    Attacker::put(&mut doc, &["status"], "closed");
+    Attacker::commit(&mut doc, &before, &message(OFFICER, "officer"), now_ms());
+    let own = doc.get_heads();
+    let mut other = doc.fork().with_actor(idva_actor.clone());
+    Attacker::put(&mut other, &["status"], "handed_over");
+    Attacker::commit(&mut other, &own, &message(IDVA, "idva"), now_ms());
+    doc.merge(&mut other).unwrap();
+    let forged = doc.get_heads();
+    let changes = doc.save_after(&before);
+    let s = seq(&mut t.officer);
+    let answer = attacker.upload(s, &t.case, RecordKind::Case, before.clone(), changes);
+    assert_eq!(refused(&t.server, &answer, &t.case), Refusal::UnknownActor);
+    assert_eq!(
+        heads_on_server(&t.server, &t.case).unwrap(),
+        own,
+        "the device's own change is taken, the forged one is not"
+    );
+    assert_ne!(own, forged);
+
+    // a change of the device's own on top of a forged one is not taken either
+    let now = heads_on_server(&t.server, &t.case).unwrap();
+    // (on the server's copy, which holds the attacker's first change, so the officer's actor
+    // goes on from it)
+    let stored = t.server.service.storage.load_doc(&t.case).unwrap().unwrap();
+    let mut doc = AutoCommit::load(&stored.chunks.concat())
+        .unwrap()
+        .with_actor(attacker.actor.clone());
+    let base = doc.get_heads();
+    assert_eq!(base, now);
+    let mut other = doc.fork().with_actor(idva_actor);
+    Attacker::put(&mut other, &["status"], "handed_over");
+    Attacker::commit(&mut other, &base, &message(IDVA, "idva"), now_ms());
+    doc.merge(&mut other).unwrap();
+    Attacker::put(&mut doc, &["status"], "closed");
+    let changes = Attacker::commit(&mut doc, &base, &message(OFFICER, "officer"), now_ms());
+    let s = seq(&mut t.officer);
+    let answer = attacker.upload(s, &t.case, RecordKind::Case, base, changes);
+    assert_eq!(refused(&t.server, &answer, &t.case), Refusal::UnknownActor);
+    assert_eq!(heads_on_server(&t.server, &t.case).unwrap(), now);
+
+    // and the IDVA's device never sees the forged status
+    t.idva.sync().unwrap();
+    let case = t.idva.store.show_case(&t.case).unwrap().record;
+    assert_eq!(case.status.as_str(), "closed");
+}

@@ -155,3 +155,12 @@ impl Store {
         Ok(())
     }
 }
+
+/// Lowers the audit entry the server is known to hold to `held` (a server restored from a
+/// backup holds less than it acknowledged before).
+pub(super) fn rewind_audit_acked(conn: &rusqlite::Connection, held: u64) -> Result<()> {
+    if held < get_u64(conn, AUDIT_ACKED)? {
+        put(conn, AUDIT_ACKED, &held.to_string())?;
+    }
+    Ok(())
+}

@@ -238,10 +238,27 @@ impl Store {
         Ok((rec, before, existing.is_some(), arrived))
     }
 
+    /// A server answers with a cursor below the one sent only when it was restored from a
+    /// backup (`provide_sync_server::service::sync`): it may lack anything this device sent
+    /// since, so every record is to be sent again whole, and the audit log from what the
+    /// server holds. Nothing local is lost; doing it twice costs only bytes.
+    fn start_over(&mut self, server_audit_head: u64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("UPDATE records SET acked_heads = ''", [])?;
+        super::link::rewind_audit_acked(&tx, server_audit_head)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
-    /// purges documents that left scope and stores the new cursor, in one transaction.
+    /// purges documents that left scope and stores the new cursor, in one transaction (after
+    /// `start_over`, in its own, when the answer's cursor is below the device's).
     pub fn apply_sync_response(&mut self, sent: &[Upload], resp: &SyncResponse) -> Result<Applied> {
         let mut applied = Applied::default();
+        if resp.cursor < self.sync_cursor()? {
+            // the server was restored from a backup and lacks some of what it acknowledged
+            self.start_over(resp.audit_acked)?;
+        }
         // merge updates first, so acknowledged heads can include what the server sent
         let mut merged: Vec<(RecordDoc, Vec<ChangeHash>, bool, Vec<ChangeHash>)> = Vec::new();
         let mut set_aside: Vec<SetAside> = Vec::new();

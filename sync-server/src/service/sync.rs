@@ -28,6 +28,20 @@
 //! an upload that makes nothing (an empty document) is refused and records no delivery.
 //! An accepted case also rewrites its reporting row (`report::Attendance`), in the same commit.
 //!
+//! After a restore from a backup (`backup::restore`, or `mark-restored` after a PostgreSQL
+//! restore) the store lacks what devices sent after the backup, though they hold it as
+//! acknowledged, and their cursors count changes this store never numbered. Each device's
+//! next request is answered (after its uploads are taken as usual) with cursor 0 and `more`,
+//! no updates: a cursor below the one it sent tells a device to start over — forget what the
+//! server acknowledged, send every record whole, and read everything from cursor 0. Its first
+//! request at cursor 0 ends that. A device's cursor above this store's counter (restored by
+//! other means) is answered from the start as well (`fill_page`).
+//!
+//! A record a device sends whole may hold other users' changes this store lacks (after a
+//! restore): the device's own changes whose dependencies are here are taken, as if sent alone,
+//! and the upload is refused (`UnknownActor`) for the rest, which their author's device brings;
+//! the device sends the record again on its next sync, until nothing of it is new here.
+//!
 //! A revoked device makes one final upload: for a day after the server first answers it as
 //! revoked, what it sends is kept apart for review (`Storage::hold_for_review`), audited, and
 //! acknowledged so the device can erase itself; nothing of it reaches any other device. After
@@ -141,13 +155,30 @@ impl Service {
         {
             return Err(ServerError::Replayed(request.request_seq));
         }
+        // restored from a backup, this store is behind what the device believes it holds: the
+        // device is told once to start over (see the module notes); its request at cursor 0
+        // shows it has
+        let start_over = self.storage.resync_pending(&device.id)?;
+        if start_over && request.cursor == 0 {
+            self.storage.resync_done(&device.id)?;
+        }
+        let start_over = start_over && request.cursor > 0;
+        // the device's cursor counts another store's changes: none of this store's pending
+        // deliveries can be confirmed by it
         self.storage
-            .confirm_deliveries(&device.id, request.cursor)?;
+            .confirm_deliveries(&device.id, if start_over { 0 } else { request.cursor })?;
         let mut response = SyncResponse {
             request_seq: request.request_seq,
             ..Default::default()
         };
-        let (audit_acked, audit_rejected) = self.take_device_audit(device, &request)?;
+        // a device about to start over sends audit entries after the head it last heard of,
+        // which this store may lack: they wait for its next request, sent from this head
+        let (audit_acked, audit_rejected) = if start_over {
+            let head = self.storage.device_audit_head(&device.id)?;
+            (head.map_or(0, |(seq, _)| seq as u64), false)
+        } else {
+            self.take_device_audit(device, &request)?
+        };
         response.audit_acked = audit_acked;
         response.audit_rejected = audit_rejected;
 
@@ -228,6 +259,19 @@ impl Service {
             // a revoked device hands over what it holds and receives nothing more
             response.revoked = true;
             response.cursor = request.cursor;
+            return Ok(response.encode_for(version));
+        }
+        if start_over {
+            // a cursor below the device's own is its signal to start over: send every record
+            // again (whole, with its history) and receive everything from the start
+            response.cursor = 0;
+            response.more = true;
+            self.storage.append_audit(&[event(
+                device,
+                "start_over",
+                "",
+                "the store was restored from a backup; the device is told to start over",
+            )])?;
             return Ok(response.encode_for(version));
         }
         self.fill_page(device, &request, &mut response)?;
@@ -435,7 +479,7 @@ impl Service {
                     taken.outcome = DocOutcome::NeedHistory;
                     return Ok(None);
                 }
-                let new = if before.is_some() {
+                let mut new = if before.is_some() {
                     rec.doc_mut().get_changes(&old_heads)
                 } else {
                     rec.doc_mut().get_changes(&[])
@@ -461,6 +505,29 @@ impl Service {
                     return Ok(None);
                 }
                 checks.budget.set(checks.budget.get() - new.len());
+                // a record sent whole after a restore may carry other users' changes this
+                // store lost: this device's own, on what is here, are taken (as if sent
+                // alone), the rest refused until their author's device sends them
+                let mut partial = false;
+                let own = own_part(&new, device, checks);
+                if !own.is_empty() && own.len() < new.len() {
+                    let mut kept = match RecordDoc::load_unmigrated(&up.id, up.kind, &chunks) {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(ServerError::Storage(format!(
+                                "record {} is damaged",
+                                up.id
+                            )))
+                        }
+                    };
+                    let bytes: Vec<u8> = own.iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+                    if kept.merge_bytes(&bytes).is_err() || !kept.missing_deps().is_empty() {
+                        return refuse(&mut taken, Refusal::UnknownActor, None);
+                    }
+                    rec = kept;
+                    new = own;
+                    partial = true;
+                }
                 if let Err((why, rule)) = check_changes(
                     rec.doc_mut(),
                     up.kind,
@@ -526,8 +593,16 @@ impl Service {
                 } else {
                     rec.save()
                 };
-                taken.outcome = DocOutcome::Accepted;
-                taken.device_heads = settle(&mut rec, device_heads);
+                if partial {
+                    taken.outcome = DocOutcome::Refused(Refusal::UnknownActor);
+                    taken.denied = Some(
+                        "changes of another user's actor are not taken; this device's own were"
+                            .into(),
+                    );
+                } else {
+                    taken.outcome = DocOutcome::Accepted;
+                    taken.device_heads = settle(&mut rec, device_heads);
+                }
                 Ok(Some(DocWrite {
                     kind: up.kind,
                     division,
@@ -690,6 +765,37 @@ impl Service {
         response.more = cut_short;
         Ok(())
     }
+}
+
+/// Whether the change's actor is registered to the uploading device's user (on any of their
+/// devices) or to a user added to this device.
+fn own_actor(change: &Change, device: &crate::storage::Device, checks: &Checks) -> bool {
+    checks
+        .owners
+        .get(&change.actor_id().to_hex_string())
+        .and_then(Option::as_ref)
+        .is_some_and(|o| o.user == device.user || o.device_id == device.id)
+}
+
+/// The changes of `new` by this device's own actors whose dependencies are all held: already
+/// here (not in `new`) or themselves kept. One pass over `new`, in the causal order Automerge
+/// gives (a change out of that order is only left for later, never taken without its
+/// dependencies); `new` is within the request's check budget.
+fn own_part(new: &[Change], device: &crate::storage::Device, checks: &Checks) -> Vec<Change> {
+    let fresh: HashSet<ChangeHash> = new.iter().map(Change::hash).collect();
+    let mut kept: HashSet<ChangeHash> = HashSet::new();
+    let mut own = Vec::new();
+    for c in new {
+        let ready = own_actor(c, device, checks)
+            && c.deps()
+                .iter()
+                .all(|d| !fresh.contains(d) || kept.contains(d));
+        if ready {
+            kept.insert(c.hash());
+            own.push(c.clone());
+        }
+    }
+    own
 }
 
 /// Every new change checked against who its actor is and what its role may write.

@@ -335,6 +335,13 @@ pub trait Storage: Send + Sync {
     ) -> Result<()>;
     /// What revoked devices handed over, oldest first: (device, record, kind, bytes, at).
     fn held_for_review(&self) -> Result<Vec<HeldRecord>>;
+    /// After a restore from a backup: every device is to be brought level again (its next
+    /// sync is told to start over, see `service::sync`); returns how many.
+    fn mark_restored(&self) -> Result<usize>;
+    /// Whether the device has yet to start over since the store was restored.
+    fn resync_pending(&self, device: &str) -> Result<bool>;
+    /// The device has started over.
+    fn resync_done(&self, device: &str) -> Result<()>;
     /// Accepts request number `seq` from the device only if it is higher than any before.
     fn claim_request(&self, device: &str, seq: u64, now: &str) -> Result<bool>;
 

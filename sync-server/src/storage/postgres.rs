@@ -48,6 +48,11 @@ const MIGRATIONS: &[PgMigration] = &[
               version BIGINT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
               PRIMARY KEY (kind, id, version))",
     },
+    PgMigration {
+        version: 3,
+        about: "devices to resynchronise after a restore",
+        sql: "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);",
+    },
 ];
 
 /// The 0.1 schema (every statement `IF NOT EXISTS`: a database made before migrations, by
@@ -785,6 +790,29 @@ impl Storage for PostgresStorage {
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES ($1, $2, $3, $4, $5)",
             &[&device, &record, &kind.as_str(), &changes, &at],
         )?;
+        Ok(())
+    }
+
+    fn mark_restored(&self) -> Result<usize> {
+        let mut c = self.client()?;
+        let n = c.execute(
+            "INSERT INTO resync (device_id) SELECT id FROM devices ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+        Ok(n as usize)
+    }
+
+    fn resync_pending(&self, device: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        Ok(
+            c.query_opt("SELECT 1 FROM resync WHERE device_id = $1", &[&device])?
+                .is_some(),
+        )
+    }
+
+    fn resync_done(&self, device: &str) -> Result<()> {
+        let mut c = self.client()?;
+        c.execute("DELETE FROM resync WHERE device_id = $1", &[&device])?;
         Ok(())
     }
 

@@ -44,7 +44,15 @@ pub const MIGRATIONS: &[Migration] = &[
             )
         },
     },
+    Migration {
+        version: 3,
+        about: "devices to resynchronise after a restore",
+        apply: |c| c.execute_batch(RESYNC_TABLE),
+    },
 ];
+
+/// Migration 3: the devices a restored store must bring level again (`Storage::mark_restored`).
+pub const RESYNC_TABLE: &str = "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);";
 
 /// Makes a new store's tables or brings an existing store's up to date; refuses a store made
 /// by a newer release.
@@ -188,6 +196,8 @@ fn put_attendance(tx: &Connection, a: &Attendance) -> Result<()> {
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Held while open, so `rotate-key` does not re-key the store under it.
+    _lock: crate::rotate::FolderLock,
     identity_key: IdentityKey,
 }
 
@@ -261,6 +271,7 @@ impl SqliteStorage {
     /// Opens (creating if needed) the encrypted store in `dir` with `key`.
     pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let lock = crate::rotate::serving_lock(dir)?;
         let conn = Connection::open(dir.join(DB_FILE))?;
         provide_core::store::schema::apply_key(&conn, key).map_err(|_| {
             ServerError::Key("the server store cannot be decrypted with this key".into())
@@ -283,8 +294,14 @@ impl SqliteStorage {
         backfill(&conn, &identity_key)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            _lock: lock,
             identity_key,
         })
+    }
+
+    /// The store's schema version (its last migration).
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(migrations::version(&self.conn())?)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -638,6 +655,32 @@ impl Storage for SqliteStorage {
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![device, record, kind.as_str(), changes, at],
         )?;
+        Ok(())
+    }
+
+    fn mark_restored(&self) -> Result<usize> {
+        let conn = self.conn();
+        Ok(conn.execute(
+            "INSERT OR IGNORE INTO resync (device_id) SELECT id FROM devices",
+            [],
+        )?)
+    }
+
+    fn resync_pending(&self, device: &str) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM resync WHERE device_id = ?1",
+                [device],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn resync_done(&self, device: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM resync WHERE device_id = ?1", [device])?;
         Ok(())
     }
 
