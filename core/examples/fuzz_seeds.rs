@@ -192,4 +192,14 @@ fn main() {
         "dara",
         br#"{"answers": {}, "judgement_level": "medium"}"#,
     );
+    // forms: definitions and a directory as an administrator publishes them
+    let mut next = serde_json::to_value(dash).unwrap();
+    next["version"] = 2.into();
+    write(out, "forms", "dash-v2", &serde_json::to_vec(&next).unwrap());
+    let mut dara = serde_json::to_value(provide_core::forms::latest("dara").unwrap()).unwrap();
+    dara["version"] = 2.into();
+    write(out, "forms", "dara-v2", &serde_json::to_vec(&dara).unwrap());
+    let mut dir = serde_json::to_value(provide_core::directory::Directory::shipped()).unwrap();
+    dir["version"] = 2.into();
+    write(out, "forms", "directory-v2", &serde_json::to_vec(&dir).unwrap());
 }
