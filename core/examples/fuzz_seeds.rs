@@ -201,5 +201,10 @@ fn main() {
     write(out, "forms", "dara-v2", &serde_json::to_vec(&dara).unwrap());
     let mut dir = serde_json::to_value(provide_core::directory::Directory::shipped()).unwrap();
     dir["version"] = 2.into();
-    write(out, "forms", "directory-v2", &serde_json::to_vec(&dir).unwrap());
+    write(
+        out,
+        "forms",
+        "directory-v2",
+        &serde_json::to_vec(&dir).unwrap(),
+    );
 }
