@@ -265,3 +265,85 @@ fn bad_commands_fail_clearly_and_leave_nothing_behind() {
     let out = device(&enrolled, &["sync", "--json"]);
     assert_eq!(out.status.code(), Some(8));
 }
+
+/// The global options of both binaries may come before or after the subcommand, as a new
+/// operator types them: `provide-sync-server serve --data-dir D --database-url URL`.
+#[test]
+fn global_options_are_taken_before_or_after_the_subcommand() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let key = root.path().join("kept-apart.key");
+    let officer = root.path().join("officer");
+    let (srv_s, key_s, officer_s) = (
+        srv.to_str().unwrap(),
+        key.to_str().unwrap(),
+        officer.to_str().unwrap(),
+    );
+    let database = std::env::var("PROVIDE_TEST_DATABASE_URL")
+        .ok()
+        .map(|base| provide_tests::server::fresh_database(&base));
+    // every global option after the subcommand
+    let mut globals = vec!["--data-dir", srv_s, "--key-file", key_s];
+    if let Some(url) = &database {
+        globals.extend(["--database-url", url.as_str()]);
+    }
+    let mut args = vec![
+        "enrol",
+        "--user",
+        "pc.ida.fictional",
+        "--role",
+        "officer",
+        "--division",
+        "west",
+        "--team",
+        "t1",
+    ];
+    args.extend_from_slice(&globals);
+    let code = ok(run("provide-sync-server", &args)).trim().to_string();
+    let (_serving, url) = binaries::serve_with(&[], &globals);
+
+    let mut args = vec!["enrol", "--server", &url, "--code", &code];
+    args.extend_from_slice(FAST_KDF);
+    args.extend(["--data-dir", officer_s]);
+    ok(run("provide", &args));
+    let report: Value = serde_json::from_str(&ok(run(
+        "provide",
+        &["sync", "--json", "--data-dir", officer_s],
+    )))
+    .unwrap();
+    assert_eq!(report["round_trips"], 1, "{report}");
+
+    // mixed: one global before the subcommand, the others after
+    let mut args = vec![
+        "--data-dir",
+        srv_s,
+        "devices",
+        "--json",
+        "--key-file",
+        key_s,
+    ];
+    if let Some(url) = &database {
+        args.extend(["--database-url", url.as_str()]);
+    }
+    let devices: Value = serde_json::from_str(&ok(run("provide-sync-server", &args))).unwrap();
+    assert_eq!(devices.as_array().unwrap().len(), 1, "{devices}");
+    if database.is_none() {
+        assert!(
+            key.exists(),
+            "the key file given after the subcommand is used"
+        );
+        assert!(!srv.join("server.key").exists());
+    }
+
+    // still required: a clear error, the usage exit code, nothing made
+    let out = Command::new(bin("provide-sync-server"))
+        .args(["devices", "--json"])
+        .env_remove("PROVIDE_SERVER_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--data-dir"), "{err}");
+    assert!(err.contains("required"), "{err}");
+}
