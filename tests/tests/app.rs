@@ -14,7 +14,7 @@ use provide_tests::device::fast_options;
 use provide_tests::{Device, TestServer, PASSPHRASE};
 
 fn http() -> TransportFactory {
-    Box::new(|url| Ok(Box::new(HttpTransport::new(url, None)?)))
+    Box::new(|url, _| Ok(Box::new(HttpTransport::new(url, None)?)))
 }
 
 fn enrolled_app(server: &TestServer, user: &str, role: &str) -> (tempfile::TempDir, App) {
@@ -104,7 +104,7 @@ fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
     let app = Arc::new(
         App::new(
             &dir,
-            Box::new(move |_| {
+            Box::new(move |_, _| {
                 Ok(Box::new(Held {
                     inner: HttpTransport::new(&url, None)?,
                     barrier: b.clone(),
@@ -248,4 +248,40 @@ fn the_supervisors_reports_through_the_app() {
     assert_eq!(provide_core::IpcError::from(&e).code, "forbidden", "{e}");
     let e = unit.dashboard("2026-11-30", "2026-11-01").unwrap_err();
     assert!(!e.to_string().is_empty());
+}
+
+#[test]
+fn the_app_trusts_the_server_ca_it_enrolled_with_for_every_sync() {
+    let server = TestServer::start_tls();
+    let ca =
+        provide_core::sync::transport::read_ca_cert(server.ca_cert.as_deref().unwrap()).unwrap();
+    let calls = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let seen = calls.clone();
+    let enrolment_ca = ca.clone();
+    // enrolment trusts the CA it is given (as the shell does from PROVIDE_CA_CERT); every
+    // later transport trusts only what the app hands it
+    let factory: TransportFactory = Box::new(move |url, kept| {
+        let mut seen = seen.lock().unwrap();
+        let trust = if seen.is_empty() {
+            Some(enrolment_ca.clone())
+        } else {
+            kept.map(str::to_string)
+        };
+        seen.push(kept.map(str::to_string));
+        Ok(Box::new(HttpTransport::with_ca(url, trust)?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("idva.gil.fictional", "idva", "west", "t1");
+    app.enrol(&server.url, &code, PASSPHRASE).unwrap();
+    app.with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    app.lock();
+    app.unlock(PASSPHRASE, None).unwrap();
+    let report = app.sync_now(&mut |_| {}).unwrap();
+    assert_eq!(report.docs_sent, 1);
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0], None, "nothing is kept before enrolment");
+    assert_eq!(calls[1].as_deref(), Some(ca.as_str()), "the kept CA");
 }

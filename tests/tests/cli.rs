@@ -16,6 +16,7 @@ fn run(program: &str, args: &[&str]) -> Output {
         .args(args)
         .env("PROVIDE_PASSPHRASE", PASS)
         .env_remove("PROVIDE_DATA_DIR")
+        .env_remove("PROVIDE_CA_CERT")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -346,4 +347,105 @@ fn global_options_are_taken_before_or_after_the_subcommand() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--data-dir"), "{err}");
     assert!(err.contains("required"), "{err}");
+}
+
+/// A throwaway CA and a certificate for localhost signed by it, written to `dir` as
+/// `NAME-ca.pem`, `NAME-cert.pem`, `NAME-key.pem`; returns their paths in that order.
+fn tls_files(dir: &Path, name: &str) -> (String, String, String) {
+    let (ca, cert, key) = provide_tests::server::certificates();
+    let write = |what: &str, text: &str| {
+        let p = dir.join(format!("{name}-{what}.pem"));
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    (write("ca", &ca), write("cert", &cert), write("key", &key))
+}
+
+/// Serves `srv` over TLS with `cert` and `key` at `listen`; the URL names localhost.
+fn serve_tls(srv: &Path, listen: &str, cert: &str, key: &str) -> (Serving, String) {
+    let (serving, url) = binaries::serve_on(
+        &["--data-dir", srv.to_str().unwrap()],
+        listen,
+        &["--tls-cert", cert, "--tls-key", key],
+    );
+    (serving, url.replace("://127.0.0.1:", "://localhost:"))
+}
+
+fn port_of(url: &str) -> &str {
+    url.rsplit_once(':').unwrap().1
+}
+
+#[test]
+fn the_server_ca_given_at_enrolment_is_kept_for_every_later_sync() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let officer = root.path().join("officer");
+    let (ca_a, cert_a, key_a) = tls_files(root.path(), "a");
+    let (ca_b, cert_b, key_b) = tls_files(root.path(), "b");
+    let code = code(&srv, "pc.kit.fictional", "officer", "t1");
+    let (mut serving, url) = serve_tls(&srv, "127.0.0.1:0", &cert_a, &key_a);
+    assert!(url.starts_with("https://localhost:"), "{url}");
+
+    let mut args = vec![
+        "enrol",
+        "--server",
+        &url,
+        "--code",
+        &code,
+        "--ca-cert",
+        &ca_a,
+    ];
+    args.extend_from_slice(FAST_KDF);
+    ok(device(&officer, &args));
+    ok(device(
+        &officer,
+        &[
+            "case",
+            "new",
+            "--deployment",
+            "live",
+            "--set",
+            "victim.name=Lark Fictional",
+        ],
+    ));
+    // no --ca-cert: the one given at enrolment is trusted
+    assert_eq!(sync_json(&officer)["docs_sent"], 1);
+    // kept inside the encrypted store, not beside it in the clear
+    for entry in std::fs::read_dir(&officer).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(11).any(|w| w == b"CERTIFICATE"),
+            "the CA is kept encrypted"
+        );
+    }
+
+    // the force moves its server to a certificate from another CA, at the same address
+    serving.kill();
+    let (_serving, url_b) = serve_tls(
+        &srv,
+        &format!("127.0.0.1:{}", port_of(&url)),
+        &cert_b,
+        &key_b,
+    );
+    assert_eq!(url_b, url);
+    let out = device(&officer, &["sync", "--json"]);
+    assert!(
+        !out.status.success(),
+        "the kept CA does not vouch for the new certificate"
+    );
+    // a CA that fails is not kept
+    let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_a]);
+    assert!(!out.status.success());
+    // the new CA given once replaces the kept one, and says so
+    let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_b]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    ok(out);
+    assert!(err.contains("replaces"), "{err}");
+    let report = sync_json(&officer);
+    assert_eq!(report["round_trips"], 1, "{report}");
+    // a file that is no certificate is refused before anything is sent
+    let out = device(&officer, &["sync", "--ca-cert", &key_b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid PEM"));
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
 }

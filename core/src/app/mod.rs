@@ -31,8 +31,10 @@ use crate::sync::{Progress, SyncOptions, SyncReport};
 pub use background::{Scheduler, Tick};
 pub use status::{AppStatus, Phase, SyncState, SyncStatus};
 
-/// Makes the transport to a server address (HTTPS with the platform's roots, by default).
-pub type TransportFactory = Box<dyn Fn(&str) -> Result<Box<dyn Transport>> + Send + Sync>;
+/// Makes the transport to a server address (HTTPS with the platform's roots, by default),
+/// trusting the server's certificate authority (PEM) kept since enrolment, if any.
+pub type TransportFactory =
+    Box<dyn Fn(&str, Option<&str>) -> Result<Box<dyn Transport>> + Send + Sync>;
 
 /// The time in milliseconds since the Unix epoch. Tests pass their own to move time on.
 pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
@@ -41,12 +43,15 @@ fn system_clock() -> Clock {
     Box::new(|| chrono::Utc::now().timestamp_millis())
 }
 
-/// The default transport: reqwest over rustls, trusting `PROVIDE_CA_CERT` if set.
+/// The default transport: reqwest over rustls, trusting the CA kept since enrolment, or
+/// before there is one (at enrolment), `PROVIDE_CA_CERT` if set.
 pub fn http_transport() -> TransportFactory {
-    Box::new(|url| {
-        Ok(Box::new(crate::sync::transport::HttpTransport::from_env(
-            url,
-        )?))
+    use crate::sync::transport::HttpTransport;
+    Box::new(|url, ca| {
+        Ok(Box::new(match ca {
+            Some(pem) => HttpTransport::with_ca(url, Some(pem.to_string()))?,
+            None => HttpTransport::from_env(url)?,
+        }))
     })
 }
 
@@ -165,7 +170,7 @@ impl App {
 
     /// Enrols this device with a server and a one-time code, and leaves it unlocked.
     pub fn enrol(&self, server: &str, code: &str, passphrase: &str) -> Result<AppStatus> {
-        let mut transport = (self.transport)(server)?;
+        let mut transport = (self.transport)(server, None)?;
         let store = crate::sync::enrol::enrol_with_keystore(
             &self.dir,
             server,
@@ -270,8 +275,8 @@ impl App {
     /// or the error in plain words (also kept in the status line).
     pub fn sync_now(&self, progress: &mut dyn FnMut(&SyncStatus)) -> Result<SyncReport> {
         let _gate = self.sync_gate.try_lock().map_err(|_| Error::SyncBusy)?;
-        let url = self.with_store(|s| Ok(s.server_link()?.url))?;
-        let mut transport = (self.transport)(&url)?;
+        let link = self.with_store(|s| s.server_link())?;
+        let mut transport = (self.transport)(&link.url, link.ca_cert.as_deref())?;
         self.set_sync_state(SyncState::Syncing {
             progress: Progress::default(),
         });

@@ -23,7 +23,7 @@ fn cheap() -> InitOptions {
 }
 
 fn no_network() -> TransportFactory {
-    Box::new(|_| Err(Error::Unreachable("no network in this test".into())))
+    Box::new(|_, _| Err(Error::Unreachable("no network in this test".into())))
 }
 
 /// An app over a store created offline (no server), with a clock the test moves.

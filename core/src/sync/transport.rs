@@ -32,17 +32,54 @@ pub trait Transport {
         query: &[(&str, String)],
         credential: Option<&str>,
     ) -> Result<Vec<u8>>;
+    /// The certificate authority (PEM) this transport trusts for the server beyond the
+    /// built-in roots, if any: enrolment keeps it in the store for every later sync.
+    fn trusted_ca(&self) -> Option<&str> {
+        None
+    }
 }
 
 pub struct HttpTransport {
     base: Url,
     client: Client,
+    ca_pem: Option<String>,
+}
+
+/// Reads a PEM certificate authority file, checked to be one.
+pub fn read_ca_cert(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the CA certificate could not be read ({})",
+            e.kind()
+        ))
+    })?;
+    let pem = String::from_utf8(bytes)
+        .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
+    certificate(&pem)?;
+    Ok(pem)
+}
+
+fn certificate(pem: &str) -> Result<reqwest::Certificate> {
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Error::InvalidInput(
+            "the CA certificate is not valid PEM".into(),
+        ));
+    }
+    reqwest::Certificate::from_pem(pem.as_bytes())
+        .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))
 }
 
 impl HttpTransport {
     /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds a PEM
     /// certificate authority to trust beyond the built-in roots (a force's own CA).
     pub fn new(server: &str, ca_cert: Option<&Path>) -> Result<Self> {
+        let pem = ca_cert.map(read_ca_cert).transpose()?;
+        Self::with_ca(server, pem)
+    }
+
+    /// A transport to `server` trusting the PEM certificate authority `ca_pem` (as kept in
+    /// the store since enrolment) beyond the built-in roots.
+    pub fn with_ca(server: &str, ca_pem: Option<String>) -> Result<Self> {
         let mut base = checked_url(server)?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -52,16 +89,17 @@ impl HttpTransport {
             .timeout(Duration::from_secs(180))
             .https_only(base.scheme() == "https")
             .user_agent(concat!("provide/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path)?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
-            builder = builder.add_root_certificate(cert);
+        if let Some(pem) = &ca_pem {
+            builder = builder.add_root_certificate(certificate(pem)?);
         }
         let client = builder
             .build()
             .map_err(|e| Error::Internal(format!("the HTTP client could not start ({e})")))?;
-        Ok(HttpTransport { base, client })
+        Ok(HttpTransport {
+            base,
+            client,
+            ca_pem,
+        })
     }
 
     /// The CA certificate named by `PROVIDE_CA_CERT`, if set.
@@ -145,6 +183,10 @@ impl Transport for HttpTransport {
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         self.exchange(self.client.get(url), credential)
+    }
+
+    fn trusted_ca(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 }
 
