@@ -285,3 +285,61 @@ fn the_app_trusts_the_server_ca_it_enrolled_with_for_every_sync() {
     assert_eq!(calls[0], None, "nothing is kept before enrolment");
     assert_eq!(calls[1].as_deref(), Some(ca.as_str()), "the kept CA");
 }
+
+#[test]
+fn a_server_the_app_does_not_trust_is_shown_as_a_security_problem_not_offline() {
+    let server = TestServer::start_tls();
+    let (_ca, cert, key) = provide_tests::server::certificates();
+    let (cert_file, key_file) = (
+        server.dir.path().join("b-cert.pem"),
+        server.dir.path().join("b-key.pem"),
+    );
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    // the same data behind a certificate from another CA: what an interceptor would present
+    let other = provide_sync_server::serve::start(
+        server.service.clone(),
+        provide_sync_server::serve::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: Some((cert_file, key_file)),
+        },
+    )
+    .unwrap();
+    let ca = server.ca_cert.clone().unwrap();
+    let intercepted = format!("https://localhost:{}", other.addr.port());
+    let factory: TransportFactory = Box::new(move |_url, kept| {
+        Ok(Box::new(HttpTransport::with_ca(
+            &intercepted,
+            kept.map(str::to_string),
+        )?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("pc.hal.fictional", "officer", "west", "t1");
+    // enrolment over the real server, trusting its CA
+    let mut transport = HttpTransport::new(&server.url, Some(&ca)).unwrap();
+    provide_core::sync::enrol::enrol(
+        app.dir(),
+        &server.url,
+        &code,
+        PASSPHRASE,
+        fast_options(),
+        &mut transport,
+    )
+    .unwrap();
+    app.unlock(PASSPHRASE, None).unwrap();
+    app.with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    let err = app.sync_now(&mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "untrusted_server", "{err}");
+    let status = app.sync_status();
+    match &status.state {
+        SyncState::Error { code, message } => {
+            assert_eq!(code, "untrusted_server");
+            assert!(message.starts_with("Security problem"), "{message}");
+        }
+        s => panic!("shown as {s:?}"),
+    }
+    assert_eq!(status.waiting, 1, "the work is kept");
+    other.stop();
+}

@@ -428,14 +428,21 @@ fn the_server_ca_given_at_enrolment_is_kept_for_every_later_sync() {
         &key_b,
     );
     assert_eq!(url_b, url);
+    // the kept CA does not vouch for the new certificate: a security problem with its own
+    // exit code and words, never "cannot be reached"
     let out = device(&officer, &["sync", "--json"]);
-    assert!(
-        !out.status.success(),
-        "the kept CA does not vouch for the new certificate"
-    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("Security problem"), "{err}");
+    assert!(err.contains("not one this device trusts"), "{err}");
+    assert!(err.contains("intercepting"), "{err}");
+    assert!(!err.contains("cannot be reached"), "{err}");
+    // and `--wait` does not retry it as if there were no signal
+    let out = device(&officer, &["sync", "--json", "--wait", "600"]);
+    assert_eq!(out.status.code(), Some(11));
     // a CA that fails is not kept
     let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_a]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(11));
     // the new CA given once replaces the kept one, and says so
     let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_b]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();

@@ -3,7 +3,8 @@
 //! soon after a local change, and while the server cannot be reached it retries with
 //! exponential back-off and jitter (capped at `max_retry`), so sync starts by itself shortly
 //! after signal returns. A busy server (503 with `Retry-After`) is left alone at least as long
-//! as it asked. A refusal (revoked, bad request) waits a full interval.
+//! as it asked. A refusal (revoked, bad request) waits a full interval, and so does a server
+//! whose certificate is not trusted: a security problem, not a dead spot to retry quickly.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,9 @@ impl Scheduler {
                     wait
                 }
                 Err(Error::SyncBusy) => self.soon,
+                // a certificate not trusted is no dead spot: no quick retries, only the
+                // interval (the warning stays on screen until a sync succeeds)
+                Err(Error::UntrustedServer(_)) => self.interval,
                 Err(_) => self.interval,
             };
     }

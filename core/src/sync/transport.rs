@@ -6,7 +6,10 @@
 //! Failures split in two: the server could not be reached or the exchange broke off
 //! (`Unreachable`: try again later), the server asked to be called again later (`503` or
 //! `429` with `Retry-After`: `ServerBusy`, honoured by the schedulers), or the server answered
-//! with an error (`ServerRefused`, with the server's `{code, message}`).
+//! with an error (`ServerRefused`, with the server's `{code, message}`). A server whose
+//! certificate the device does not trust is none of these: `UntrustedServer`, a security
+//! problem (interception, or a server moved to a CA the device was not given), never
+//! "no signal".
 
 use std::path::Path;
 use std::time::Duration;
@@ -207,6 +210,9 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 
 /// Describes a failed exchange without the address or any body.
 fn unreachable(e: reqwest::Error) -> Error {
+    if let Some(why) = untrusted_certificate(&e) {
+        return Error::UntrustedServer(why);
+    }
     let what = if e.is_timeout() {
         "the connection timed out"
     } else if e.is_connect() {
@@ -217,4 +223,44 @@ fn unreachable(e: reqwest::Error) -> Error {
         "the exchange failed"
     };
     Error::Unreachable(what.into())
+}
+
+/// Why the server's certificate was refused, if that is what failed: rustls's verdict, found
+/// among the error's causes. An I/O error carries its cause as its inner error, which its
+/// `source()` skips, so the walk opens I/O errors with `get_ref` instead.
+fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        match err.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::InvalidCertificate(why)) => return Some(certificate_fault(why)),
+            Some(rustls::Error::NoCertificatesPresented) => {
+                return Some("it presented no certificate".into())
+            }
+            _ => {}
+        }
+        cause = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The certificate's fault in a few words (no names or addresses from the certificate).
+fn certificate_fault(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => "it is signed by an authority this device does not trust",
+        C::Expired | C::ExpiredContext { .. } => "it has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet",
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it was issued for another server name"
+        }
+        C::Revoked => "it has been revoked",
+        C::BadSignature => "its signature does not match the authority this device trusts",
+        _ => "it failed verification",
+    }
+    .to_string()
 }

@@ -46,6 +46,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::Unreachable(_) | Error::ServerBusy { .. } => 8,
         Error::Revoked => 9,
         Error::ContactOverdue(_) => 10,
+        Error::UntrustedServer(_) => 11,
         _ => 1,
     }
 }
