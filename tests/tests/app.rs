@@ -343,3 +343,56 @@ fn a_server_the_app_does_not_trust_is_shown_as_a_security_problem_not_offline() 
     assert_eq!(status.waiting, 1, "the work is kept");
     other.stop();
 }
+
+#[test]
+fn a_ca_that_carried_a_sync_replaces_the_one_the_app_kept() {
+    let server = TestServer::start_tls();
+    let dir_b = tempfile::tempdir().unwrap();
+    let (ca_b, cert, key) = provide_tests::server::certificates();
+    let (cert_file, key_file) = (dir_b.path().join("cert.pem"), dir_b.path().join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    // the force's server, moved to a certificate from a new CA
+    let moved = provide_sync_server::serve::start(
+        server.service.clone(),
+        provide_sync_server::serve::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: Some((cert_file, key_file)),
+        },
+    )
+    .unwrap();
+    let moved_url = format!("https://localhost:{}", moved.addr.port());
+    // what the shell is told to trust now (PROVIDE_CA_CERT), else what the app kept
+    let configured = Arc::new(std::sync::Mutex::new(None::<String>));
+    let given = configured.clone();
+    let factory: TransportFactory = Box::new(move |_url, kept| {
+        let trust = given.lock().unwrap().clone().or(kept.map(str::to_string));
+        Ok(Box::new(HttpTransport::with_ca(&moved_url, trust)?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("pc.mo.fictional", "officer", "west", "t1");
+    let mut transport = HttpTransport::new(&server.url, server.ca_cert.as_deref()).unwrap();
+    provide_core::sync::enrol::enrol(
+        app.dir(),
+        &server.url,
+        &code,
+        PASSPHRASE,
+        fast_options(),
+        &mut transport,
+    )
+    .unwrap();
+    app.unlock(PASSPHRASE, None).unwrap();
+    assert_eq!(
+        app.sync_now(&mut |_| {}).unwrap_err().code(),
+        "untrusted_server",
+        "the kept CA does not vouch for the moved server"
+    );
+    *configured.lock().unwrap() = Some(ca_b.clone());
+    app.sync_now(&mut |_| {}).unwrap();
+    let kept = app.with_store(|s| s.server_link()).unwrap().ca_cert;
+    assert_eq!(kept.as_deref(), Some(ca_b.as_str()), "the new CA is kept");
+    *configured.lock().unwrap() = None;
+    app.sync_now(&mut |_| {}).unwrap();
+    moved.stop();
+}

@@ -456,3 +456,32 @@ fn the_server_ca_given_at_enrolment_is_kept_for_every_later_sync() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid PEM"));
     assert_eq!(sync_json(&officer)["round_trips"], 1);
 }
+
+/// A force moving its server to a new CA gives devices both CAs in one PEM file beforehand;
+/// the kept bundle carries them through the move with no `--ca-cert` at any sync.
+#[test]
+fn a_ca_bundle_kept_at_enrolment_carries_the_device_through_a_move_to_a_new_ca() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let officer = root.path().join("officer");
+    let (ca_a, cert_a, key_a) = tls_files(root.path(), "a");
+    let (ca_b, cert_b, key_b) = tls_files(root.path(), "b");
+    let bundle = root.path().join("both.pem");
+    let both = std::fs::read_to_string(&ca_a).unwrap() + &std::fs::read_to_string(&ca_b).unwrap();
+    std::fs::write(&bundle, both).unwrap();
+    let code = code(&srv, "pc.lou.fictional", "officer", "t1");
+    let (mut serving, url) = serve_tls(&srv, "127.0.0.1:0", &cert_a, &key_a);
+    let mut args = vec!["enrol", "--server", &url, "--code", &code, "--ca-cert"];
+    args.push(bundle.to_str().unwrap());
+    args.extend_from_slice(FAST_KDF);
+    ok(device(&officer, &args));
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
+    serving.kill();
+    let _serving = serve_tls(
+        &srv,
+        &format!("127.0.0.1:{}", port_of(&url)),
+        &cert_b,
+        &key_b,
+    );
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
+}

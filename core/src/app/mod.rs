@@ -43,15 +43,17 @@ fn system_clock() -> Clock {
     Box::new(|| chrono::Utc::now().timestamp_millis())
 }
 
-/// The default transport: reqwest over rustls, trusting the CA kept since enrolment, or
-/// before there is one (at enrolment), `PROVIDE_CA_CERT` if set.
+/// The default transport: reqwest over rustls, trusting the CA named by `PROVIDE_CA_CERT` if
+/// set (at enrolment, or a force moving to a new CA: after a sync succeeds with it, it
+/// replaces the kept one), else the CA kept since enrolment.
 pub fn http_transport() -> TransportFactory {
-    use crate::sync::transport::HttpTransport;
-    Box::new(|url, ca| {
-        Ok(Box::new(match ca {
-            Some(pem) => HttpTransport::with_ca(url, Some(pem.to_string()))?,
-            None => HttpTransport::from_env(url)?,
-        }))
+    use crate::sync::transport::{read_ca_cert, HttpTransport};
+    Box::new(|url, kept| {
+        let ca = match std::env::var_os("PROVIDE_CA_CERT") {
+            Some(path) => Some(read_ca_cert(Path::new(&path))?),
+            None => kept.map(str::to_string),
+        };
+        Ok(Box::new(HttpTransport::with_ca(url, ca)?))
     })
 }
 
@@ -300,6 +302,11 @@ impl App {
         if let Ok(report) = &result {
             if report.revoked {
                 lock(&self.store).take();
+            } else if let Some(ca) = transport.trusted_ca() {
+                // a CA that just carried a whole sync replaces the one kept (a force's move)
+                if link.ca_cert.as_deref() != Some(ca) {
+                    let _ = self.with_store(|s| s.set_server_ca_cert(ca));
+                }
             }
         }
         progress(&self.sync_status());

@@ -48,7 +48,8 @@ pub struct HttpTransport {
     ca_pem: Option<String>,
 }
 
-/// Reads a PEM certificate authority file, checked to be one.
+/// Reads a PEM certificate authority file (one CA, or several, as during a move to a new CA),
+/// checked to hold at least one certificate.
 pub fn read_ca_cert(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::InvalidInput(format!(
@@ -58,23 +59,26 @@ pub fn read_ca_cert(path: &Path) -> Result<String> {
     })?;
     let pem = String::from_utf8(bytes)
         .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
-    certificate(&pem)?;
+    certificates(&pem)?;
     Ok(pem)
 }
 
-fn certificate(pem: &str) -> Result<reqwest::Certificate> {
+/// Every certificate in a PEM text; at least one.
+fn certificates(pem: &str) -> Result<Vec<reqwest::Certificate>> {
+    let bad = || Error::InvalidInput("the CA certificate is not valid PEM".into());
     if !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(Error::InvalidInput(
-            "the CA certificate is not valid PEM".into(),
-        ));
+        return Err(bad());
     }
-    reqwest::Certificate::from_pem(pem.as_bytes())
-        .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| bad())?;
+    if certs.is_empty() {
+        return Err(bad());
+    }
+    Ok(certs)
 }
 
 impl HttpTransport {
-    /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds a PEM
-    /// certificate authority to trust beyond the built-in roots (a force's own CA).
+    /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds PEM
+    /// certificate authorities to trust beyond the built-in roots (a force's own CA).
     pub fn new(server: &str, ca_cert: Option<&Path>) -> Result<Self> {
         let pem = ca_cert.map(read_ca_cert).transpose()?;
         Self::with_ca(server, pem)
@@ -93,7 +97,9 @@ impl HttpTransport {
             .https_only(base.scheme() == "https")
             .user_agent(concat!("provide/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &ca_pem {
-            builder = builder.add_root_certificate(certificate(pem)?);
+            for cert in certificates(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let client = builder
             .build()
