@@ -110,12 +110,6 @@ impl HttpTransport {
             ca_pem,
         })
     }
-
-    /// The CA certificate named by `PROVIDE_CA_CERT`, if set.
-    pub fn from_env(server: &str) -> Result<Self> {
-        let ca = std::env::var_os("PROVIDE_CA_CERT");
-        Self::new(server, ca.as_deref().map(Path::new))
-    }
 }
 
 /// The server's error body.
