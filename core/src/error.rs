@@ -64,6 +64,8 @@ pub enum Error {
     Protocol(String),
     #[error("The sync server cannot be reached: {0}.")]
     Unreachable(String),
+    #[error("Security problem: the sync server's certificate is not one this device trusts ({0}). Someone may be intercepting the connection; nothing was sent. Do not keep trying on this network, and tell your IT or security team.")]
+    UntrustedServer(String),
     #[error("The sync server is busy; the next try is in {retry_after_secs} s.")]
     ServerBusy { retry_after_secs: u64 },
     #[error("The sync server refused the request ({status}): {message}")]
@@ -143,6 +145,7 @@ impl Error {
             Error::Crypto(_) => "crypto",
             Error::Protocol(_) => "protocol",
             Error::Unreachable(_) => "unreachable",
+            Error::UntrustedServer(_) => "untrusted_server",
             Error::ServerBusy { .. } => "server_busy",
             Error::ServerRefused { .. } => "server_refused",
             Error::UpdateRequired { .. } => "update_required",

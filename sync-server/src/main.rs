@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use provide_core::report::CheckedAuditQuery;
 use provide_sync_server::admin::{self, DataDir};
 use provide_sync_server::limits::Limits;
@@ -25,8 +25,14 @@ use provide_sync_server::{Result, ServerError};
 )]
 struct Cli {
     /// The server's data folder (its encrypted store and, by default, the store's key file).
-    #[arg(long, env = "PROVIDE_SERVER_DATA_DIR", value_name = "DIR")]
-    data_dir: PathBuf,
+    /// Required; like every option here, it may come before or after the subcommand.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_SERVER_DATA_DIR",
+        value_name = "DIR"
+    )]
+    data_dir: Option<PathBuf>,
     /// The store key file (default DIR/server.key, created on first use).
     #[arg(
         long,
@@ -37,15 +43,25 @@ struct Cli {
     key_file: Option<PathBuf>,
     /// Keep the data in PostgreSQL instead (`postgres://user@host:port/db`); several server
     /// processes may share one database.
-    #[arg(long, env = "PROVIDE_DATABASE_URL", value_name = "URL")]
+    #[arg(long, global = true, env = "PROVIDE_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
     /// The CA certificate (PEM) to trust for TLS to the database (with `sslmode=require`,
     /// `verify-ca` or `verify-full` in the URL), when the URL names no `sslrootcert`.
-    #[arg(long, env = "PROVIDE_DATABASE_CA_CERT", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_DATABASE_CA_CERT",
+        value_name = "FILE"
+    )]
     database_ca_cert: Option<PathBuf>,
     /// The key of export pseudonyms (default DIR/report.key, created on first export). Every
     /// process that exports must use the same file; back it up.
-    #[arg(long, env = "PROVIDE_REPORT_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_REPORT_KEY_FILE",
+        value_name = "FILE"
+    )]
     report_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -201,7 +217,17 @@ enum Publishing {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let Some(dir) = cli.data_dir.clone() else {
+        // a global option cannot be required by clap itself: the same error, said here
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "the server's data folder is required: give --data-dir DIR \
+                 (before or after the subcommand) or set PROVIDE_SERVER_DATA_DIR",
+            )
+            .exit();
+    };
+    match run(cli, dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -233,9 +259,9 @@ fn json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, dir: PathBuf) -> Result<()> {
     let data = DataDir {
-        dir: cli.data_dir.clone(),
+        dir,
         key_file: cli.key_file.clone(),
         database_url: cli.database_url.clone(),
         database_ca_cert: cli.database_ca_cert.clone(),

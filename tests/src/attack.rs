@@ -138,7 +138,8 @@ impl Attacker {
     }
 }
 
-/// The time now, in milliseconds, as a change carries it.
+/// The time now in milliseconds, as changes from releases before issue 14 carry it (this
+/// release writes seconds; the server takes both).
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -55,9 +55,14 @@ pub fn serve(args: &[&str]) -> (Serving, String) {
 
 /// Starts `provide-sync-server ARGS serve SERVE_ARGS` on a free loopback port.
 pub fn serve_with(args: &[&str], serve_args: &[&str]) -> (Serving, String) {
+    serve_on(args, "127.0.0.1:0", serve_args)
+}
+
+/// Starts `provide-sync-server ARGS serve --listen LISTEN SERVE_ARGS`.
+pub fn serve_on(args: &[&str], listen: &str, serve_args: &[&str]) -> (Serving, String) {
     let mut child = Command::new(bin("provide-sync-server"))
         .args(args)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(serve_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -146,7 +146,7 @@ pub fn fresh_database(base: &str) -> String {
 }
 
 /// A CA, and a server certificate for localhost and 127.0.0.1 signed by it, as PEM.
-fn certificates() -> (String, String, String) {
+pub fn certificates() -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

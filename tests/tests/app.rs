@@ -14,7 +14,7 @@ use provide_tests::device::fast_options;
 use provide_tests::{Device, TestServer, PASSPHRASE};
 
 fn http() -> TransportFactory {
-    Box::new(|url| Ok(Box::new(HttpTransport::new(url, None)?)))
+    Box::new(|url, _| Ok(Box::new(HttpTransport::new(url, None)?)))
 }
 
 fn enrolled_app(server: &TestServer, user: &str, role: &str) -> (tempfile::TempDir, App) {
@@ -104,7 +104,7 @@ fn the_store_stays_usable_while_a_sync_waits_on_the_network() {
     let app = Arc::new(
         App::new(
             &dir,
-            Box::new(move |_| {
+            Box::new(move |_, _| {
                 Ok(Box::new(Held {
                     inner: HttpTransport::new(&url, None)?,
                     barrier: b.clone(),
@@ -248,4 +248,151 @@ fn the_supervisors_reports_through_the_app() {
     assert_eq!(provide_core::IpcError::from(&e).code, "forbidden", "{e}");
     let e = unit.dashboard("2026-11-30", "2026-11-01").unwrap_err();
     assert!(!e.to_string().is_empty());
+}
+
+#[test]
+fn the_app_trusts_the_server_ca_it_enrolled_with_for_every_sync() {
+    let server = TestServer::start_tls();
+    let ca =
+        provide_core::sync::transport::read_ca_cert(server.ca_cert.as_deref().unwrap()).unwrap();
+    let calls = Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let seen = calls.clone();
+    let enrolment_ca = ca.clone();
+    // enrolment trusts the CA it is given (as the shell does from PROVIDE_CA_CERT); every
+    // later transport trusts only what the app hands it
+    let factory: TransportFactory = Box::new(move |url, kept| {
+        let mut seen = seen.lock().unwrap();
+        let trust = if seen.is_empty() {
+            Some(enrolment_ca.clone())
+        } else {
+            kept.map(str::to_string)
+        };
+        seen.push(kept.map(str::to_string));
+        Ok(Box::new(HttpTransport::with_ca(url, trust)?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("idva.gil.fictional", "idva", "west", "t1");
+    app.enrol(&server.url, &code, PASSPHRASE).unwrap();
+    app.with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    app.lock();
+    app.unlock(PASSPHRASE, None).unwrap();
+    let report = app.sync_now(&mut |_| {}).unwrap();
+    assert_eq!(report.docs_sent, 1);
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0], None, "nothing is kept before enrolment");
+    assert_eq!(calls[1].as_deref(), Some(ca.as_str()), "the kept CA");
+}
+
+#[test]
+fn a_server_the_app_does_not_trust_is_shown_as_a_security_problem_not_offline() {
+    let server = TestServer::start_tls();
+    let (_ca, cert, key) = provide_tests::server::certificates();
+    let (cert_file, key_file) = (
+        server.dir.path().join("b-cert.pem"),
+        server.dir.path().join("b-key.pem"),
+    );
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    // the same data behind a certificate from another CA: what an interceptor would present
+    let other = provide_sync_server::serve::start(
+        server.service.clone(),
+        provide_sync_server::serve::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: Some((cert_file, key_file)),
+        },
+    )
+    .unwrap();
+    let ca = server.ca_cert.clone().unwrap();
+    let intercepted = format!("https://localhost:{}", other.addr.port());
+    let factory: TransportFactory = Box::new(move |_url, kept| {
+        Ok(Box::new(HttpTransport::with_ca(
+            &intercepted,
+            kept.map(str::to_string),
+        )?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("pc.hal.fictional", "officer", "west", "t1");
+    // enrolment over the real server, trusting its CA
+    let mut transport = HttpTransport::new(&server.url, Some(&ca)).unwrap();
+    provide_core::sync::enrol::enrol(
+        app.dir(),
+        &server.url,
+        &code,
+        PASSPHRASE,
+        fast_options(),
+        &mut transport,
+    )
+    .unwrap();
+    app.unlock(PASSPHRASE, None).unwrap();
+    app.with_store(|s| s.create_case(Deployment::Live, &[]))
+        .unwrap();
+    let err = app.sync_now(&mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "untrusted_server", "{err}");
+    let status = app.sync_status();
+    match &status.state {
+        SyncState::Error { code, message } => {
+            assert_eq!(code, "untrusted_server");
+            assert!(message.starts_with("Security problem"), "{message}");
+        }
+        s => panic!("shown as {s:?}"),
+    }
+    assert_eq!(status.waiting, 1, "the work is kept");
+    other.stop();
+}
+
+#[test]
+fn a_ca_that_carried_a_sync_replaces_the_one_the_app_kept() {
+    let server = TestServer::start_tls();
+    let dir_b = tempfile::tempdir().unwrap();
+    let (ca_b, cert, key) = provide_tests::server::certificates();
+    let (cert_file, key_file) = (dir_b.path().join("cert.pem"), dir_b.path().join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    // the force's server, moved to a certificate from a new CA
+    let moved = provide_sync_server::serve::start(
+        server.service.clone(),
+        provide_sync_server::serve::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: Some((cert_file, key_file)),
+        },
+    )
+    .unwrap();
+    let moved_url = format!("https://localhost:{}", moved.addr.port());
+    // what the shell is told to trust now (PROVIDE_CA_CERT), else what the app kept
+    let configured = Arc::new(std::sync::Mutex::new(None::<String>));
+    let given = configured.clone();
+    let factory: TransportFactory = Box::new(move |_url, kept| {
+        let trust = given.lock().unwrap().clone().or(kept.map(str::to_string));
+        Ok(Box::new(HttpTransport::with_ca(&moved_url, trust)?))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(&dir.path().join("store"), factory).with_init_options(fast_options());
+    let code = server.code("pc.mo.fictional", "officer", "west", "t1");
+    let mut transport = HttpTransport::new(&server.url, server.ca_cert.as_deref()).unwrap();
+    provide_core::sync::enrol::enrol(
+        app.dir(),
+        &server.url,
+        &code,
+        PASSPHRASE,
+        fast_options(),
+        &mut transport,
+    )
+    .unwrap();
+    app.unlock(PASSPHRASE, None).unwrap();
+    assert_eq!(
+        app.sync_now(&mut |_| {}).unwrap_err().code(),
+        "untrusted_server",
+        "the kept CA does not vouch for the moved server"
+    );
+    *configured.lock().unwrap() = Some(ca_b.clone());
+    app.sync_now(&mut |_| {}).unwrap();
+    let kept = app.with_store(|s| s.server_link()).unwrap().ca_cert;
+    assert_eq!(kept.as_deref(), Some(ca_b.as_str()), "the new CA is kept");
+    *configured.lock().unwrap() = None;
+    app.sync_now(&mut |_| {}).unwrap();
+    moved.stop();
 }

@@ -16,6 +16,7 @@ fn run(program: &str, args: &[&str]) -> Output {
         .args(args)
         .env("PROVIDE_PASSPHRASE", PASS)
         .env_remove("PROVIDE_DATA_DIR")
+        .env_remove("PROVIDE_CA_CERT")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -264,4 +265,223 @@ fn bad_commands_fail_clearly_and_leave_nothing_behind() {
     drop(_serving);
     let out = device(&enrolled, &["sync", "--json"]);
     assert_eq!(out.status.code(), Some(8));
+}
+
+/// The global options of both binaries may come before or after the subcommand, as a new
+/// operator types them: `provide-sync-server serve --data-dir D --database-url URL`.
+#[test]
+fn global_options_are_taken_before_or_after_the_subcommand() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let key = root.path().join("kept-apart.key");
+    let officer = root.path().join("officer");
+    let (srv_s, key_s, officer_s) = (
+        srv.to_str().unwrap(),
+        key.to_str().unwrap(),
+        officer.to_str().unwrap(),
+    );
+    let database = std::env::var("PROVIDE_TEST_DATABASE_URL")
+        .ok()
+        .map(|base| provide_tests::server::fresh_database(&base));
+    // every global option after the subcommand
+    let mut globals = vec!["--data-dir", srv_s, "--key-file", key_s];
+    if let Some(url) = &database {
+        globals.extend(["--database-url", url.as_str()]);
+    }
+    let mut args = vec![
+        "enrol",
+        "--user",
+        "pc.ida.fictional",
+        "--role",
+        "officer",
+        "--division",
+        "west",
+        "--team",
+        "t1",
+    ];
+    args.extend_from_slice(&globals);
+    let code = ok(run("provide-sync-server", &args)).trim().to_string();
+    let (_serving, url) = binaries::serve_with(&[], &globals);
+
+    let mut args = vec!["enrol", "--server", &url, "--code", &code];
+    args.extend_from_slice(FAST_KDF);
+    args.extend(["--data-dir", officer_s]);
+    ok(run("provide", &args));
+    let report: Value = serde_json::from_str(&ok(run(
+        "provide",
+        &["sync", "--json", "--data-dir", officer_s],
+    )))
+    .unwrap();
+    assert_eq!(report["round_trips"], 1, "{report}");
+
+    // mixed: one global before the subcommand, the others after
+    let mut args = vec![
+        "--data-dir",
+        srv_s,
+        "devices",
+        "--json",
+        "--key-file",
+        key_s,
+    ];
+    if let Some(url) = &database {
+        args.extend(["--database-url", url.as_str()]);
+    }
+    let devices: Value = serde_json::from_str(&ok(run("provide-sync-server", &args))).unwrap();
+    assert_eq!(devices.as_array().unwrap().len(), 1, "{devices}");
+    if database.is_none() {
+        assert!(
+            key.exists(),
+            "the key file given after the subcommand is used"
+        );
+        assert!(!srv.join("server.key").exists());
+    }
+
+    // still required: a clear error, the usage exit code, nothing made
+    let out = Command::new(bin("provide-sync-server"))
+        .args(["devices", "--json"])
+        .env_remove("PROVIDE_SERVER_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--data-dir"), "{err}");
+    assert!(err.contains("required"), "{err}");
+}
+
+/// A throwaway CA and a certificate for localhost signed by it, written to `dir` as
+/// `NAME-ca.pem`, `NAME-cert.pem`, `NAME-key.pem`; returns their paths in that order.
+fn tls_files(dir: &Path, name: &str) -> (String, String, String) {
+    let (ca, cert, key) = provide_tests::server::certificates();
+    let write = |what: &str, text: &str| {
+        let p = dir.join(format!("{name}-{what}.pem"));
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    (write("ca", &ca), write("cert", &cert), write("key", &key))
+}
+
+/// Serves `srv` over TLS with `cert` and `key` at `listen`; the URL names localhost.
+fn serve_tls(srv: &Path, listen: &str, cert: &str, key: &str) -> (Serving, String) {
+    let (serving, url) = binaries::serve_on(
+        &["--data-dir", srv.to_str().unwrap()],
+        listen,
+        &["--tls-cert", cert, "--tls-key", key],
+    );
+    (serving, url.replace("://127.0.0.1:", "://localhost:"))
+}
+
+fn port_of(url: &str) -> &str {
+    url.rsplit_once(':').unwrap().1
+}
+
+#[test]
+fn the_server_ca_given_at_enrolment_is_kept_for_every_later_sync() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let officer = root.path().join("officer");
+    let (ca_a, cert_a, key_a) = tls_files(root.path(), "a");
+    let (ca_b, cert_b, key_b) = tls_files(root.path(), "b");
+    let code = code(&srv, "pc.kit.fictional", "officer", "t1");
+    let (mut serving, url) = serve_tls(&srv, "127.0.0.1:0", &cert_a, &key_a);
+    assert!(url.starts_with("https://localhost:"), "{url}");
+
+    let mut args = vec![
+        "enrol",
+        "--server",
+        &url,
+        "--code",
+        &code,
+        "--ca-cert",
+        &ca_a,
+    ];
+    args.extend_from_slice(FAST_KDF);
+    ok(device(&officer, &args));
+    ok(device(
+        &officer,
+        &[
+            "case",
+            "new",
+            "--deployment",
+            "live",
+            "--set",
+            "victim.name=Lark Fictional",
+        ],
+    ));
+    // no --ca-cert: the one given at enrolment is trusted
+    assert_eq!(sync_json(&officer)["docs_sent"], 1);
+    // kept inside the encrypted store, not beside it in the clear
+    for entry in std::fs::read_dir(&officer).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(11).any(|w| w == b"CERTIFICATE"),
+            "the CA is kept encrypted"
+        );
+    }
+
+    // the force moves its server to a certificate from another CA, at the same address
+    serving.kill();
+    let (_serving, url_b) = serve_tls(
+        &srv,
+        &format!("127.0.0.1:{}", port_of(&url)),
+        &cert_b,
+        &key_b,
+    );
+    assert_eq!(url_b, url);
+    // the kept CA does not vouch for the new certificate: a security problem with its own
+    // exit code and words, never "cannot be reached"
+    let out = device(&officer, &["sync", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("Security problem"), "{err}");
+    assert!(err.contains("not one this device trusts"), "{err}");
+    assert!(err.contains("intercepting"), "{err}");
+    assert!(!err.contains("cannot be reached"), "{err}");
+    // and `--wait` does not retry it as if there were no signal
+    let out = device(&officer, &["sync", "--json", "--wait", "600"]);
+    assert_eq!(out.status.code(), Some(11));
+    // a CA that fails is not kept
+    let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_a]);
+    assert_eq!(out.status.code(), Some(11));
+    // the new CA given once replaces the kept one, and says so
+    let out = device(&officer, &["sync", "--json", "--ca-cert", &ca_b]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    ok(out);
+    assert!(err.contains("replaces"), "{err}");
+    let report = sync_json(&officer);
+    assert_eq!(report["round_trips"], 1, "{report}");
+    // a file that is no certificate is refused before anything is sent
+    let out = device(&officer, &["sync", "--ca-cert", &key_b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid PEM"));
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
+}
+
+/// A force moving its server to a new CA gives devices both CAs in one PEM file beforehand;
+/// the kept bundle carries them through the move with no `--ca-cert` at any sync.
+#[test]
+fn a_ca_bundle_kept_at_enrolment_carries_the_device_through_a_move_to_a_new_ca() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let officer = root.path().join("officer");
+    let (ca_a, cert_a, key_a) = tls_files(root.path(), "a");
+    let (ca_b, cert_b, key_b) = tls_files(root.path(), "b");
+    let bundle = root.path().join("both.pem");
+    let both = std::fs::read_to_string(&ca_a).unwrap() + &std::fs::read_to_string(&ca_b).unwrap();
+    std::fs::write(&bundle, both).unwrap();
+    let code = code(&srv, "pc.lou.fictional", "officer", "t1");
+    let (mut serving, url) = serve_tls(&srv, "127.0.0.1:0", &cert_a, &key_a);
+    let mut args = vec!["enrol", "--server", &url, "--code", &code, "--ca-cert"];
+    args.push(bundle.to_str().unwrap());
+    args.extend_from_slice(FAST_KDF);
+    ok(device(&officer, &args));
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
+    serving.kill();
+    let _serving = serve_tls(
+        &srv,
+        &format!("127.0.0.1:{}", port_of(&url)),
+        &cert_b,
+        &key_b,
+    );
+    assert_eq!(sync_json(&officer)["round_trips"], 1);
 }

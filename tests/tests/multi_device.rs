@@ -477,7 +477,8 @@ fn enrolment_and_sync_over_tls() {
     let err = officer
         .sync_over(&mut untrusting, &Default::default())
         .unwrap_err();
-    assert!(matches!(err, Error::Unreachable(_)), "{err}");
+    assert!(matches!(err, Error::UntrustedServer(_)), "{err}");
+    assert_eq!(err.code(), "untrusted_server");
 }
 
 #[test]

@@ -3,9 +3,10 @@
 //! soon after a local change, and while the server cannot be reached it retries with
 //! exponential back-off and jitter (capped at `max_retry`), so sync starts by itself shortly
 //! after signal returns. A busy server (503 with `Retry-After`) is left alone at least as long
-//! as it asked. A refusal (revoked, bad request) waits a full interval. A server that no
-//! longer speaks this app's protocol (or not yet) is not called again by itself: only an
-//! update changes that answer (the user may still press Sync).
+//! as it asked. A refusal (revoked, bad request) waits a full interval, and so does a server
+//! whose certificate is not trusted: a security problem, not a dead spot to retry quickly. A
+//! server that no longer speaks this app's protocol (or not yet) is not called again by
+//! itself: only an update changes that answer (the user may still press Sync).
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,9 @@ impl Scheduler {
                     self.not_before = now + Self::AFTER_VERSION_REFUSAL;
                     Self::AFTER_VERSION_REFUSAL
                 }
+                // a certificate not trusted is no dead spot: no quick retries, only the
+                // interval (the warning stays on screen until a sync succeeds)
+                Err(Error::UntrustedServer(_)) => self.interval,
                 Err(_) => self.interval,
             };
     }

@@ -31,8 +31,10 @@ use crate::sync::{Progress, SyncOptions, SyncReport};
 pub use background::{Scheduler, Tick};
 pub use status::{AppStatus, Phase, SyncState, SyncStatus};
 
-/// Makes the transport to a server address (HTTPS with the platform's roots, by default).
-pub type TransportFactory = Box<dyn Fn(&str) -> Result<Box<dyn Transport>> + Send + Sync>;
+/// Makes the transport to a server address (HTTPS with the platform's roots, by default),
+/// trusting the server's certificate authority (PEM) kept since enrolment, if any.
+pub type TransportFactory =
+    Box<dyn Fn(&str, Option<&str>) -> Result<Box<dyn Transport>> + Send + Sync>;
 
 /// The time in milliseconds since the Unix epoch. Tests pass their own to move time on.
 pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
@@ -41,12 +43,17 @@ fn system_clock() -> Clock {
     Box::new(|| chrono::Utc::now().timestamp_millis())
 }
 
-/// The default transport: reqwest over rustls, trusting `PROVIDE_CA_CERT` if set.
+/// The default transport: reqwest over rustls, trusting the CA named by `PROVIDE_CA_CERT` if
+/// set (at enrolment, or a force moving to a new CA: after a sync succeeds with it, it
+/// replaces the kept one), else the CA kept since enrolment.
 pub fn http_transport() -> TransportFactory {
-    Box::new(|url| {
-        Ok(Box::new(crate::sync::transport::HttpTransport::from_env(
-            url,
-        )?))
+    use crate::sync::transport::{read_ca_cert, HttpTransport};
+    Box::new(|url, kept| {
+        let ca = match std::env::var_os("PROVIDE_CA_CERT") {
+            Some(path) => Some(read_ca_cert(Path::new(&path))?),
+            None => kept.map(str::to_string),
+        };
+        Ok(Box::new(HttpTransport::with_ca(url, ca)?))
     })
 }
 
@@ -165,7 +172,7 @@ impl App {
 
     /// Enrols this device with a server and a one-time code, and leaves it unlocked.
     pub fn enrol(&self, server: &str, code: &str, passphrase: &str) -> Result<AppStatus> {
-        let mut transport = (self.transport)(server)?;
+        let mut transport = (self.transport)(server, None)?;
         let store = crate::sync::enrol::enrol_with_keystore(
             &self.dir,
             server,
@@ -284,8 +291,8 @@ impl App {
     /// or the error in plain words (also kept in the status line).
     pub fn sync_now(&self, progress: &mut dyn FnMut(&SyncStatus)) -> Result<SyncReport> {
         let _gate = self.sync_gate.try_lock().map_err(|_| Error::SyncBusy)?;
-        let url = self.with_store(|s| Ok(s.server_link()?.url))?;
-        let mut transport = (self.transport)(&url)?;
+        let link = self.with_store(|s| s.server_link())?;
+        let mut transport = (self.transport)(&link.url, link.ca_cert.as_deref())?;
         self.set_sync_state(SyncState::Syncing {
             progress: Progress::default(),
         });
@@ -309,6 +316,11 @@ impl App {
         if let Ok(report) = &result {
             if report.revoked {
                 lock(&self.store).take();
+            } else if let Some(ca) = transport.trusted_ca() {
+                // a CA that just carried a whole sync replaces the one kept (a force's move)
+                if link.ca_cert.as_deref() != Some(ca) {
+                    let _ = self.with_store(|s| s.set_server_ca_cert(ca));
+                }
             }
         }
         progress(&self.sync_status());

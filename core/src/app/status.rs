@@ -54,7 +54,8 @@ pub enum SyncState {
     Offline {
         message: String,
     },
-    /// The server answered with a refusal, or something else failed.
+    /// The server answered with a refusal, or something else failed. `untrusted_server` is a
+    /// security problem (the server's certificate is not trusted), shown as one.
     Error {
         code: String,
         message: String,

@@ -23,7 +23,7 @@ fn cheap() -> InitOptions {
 }
 
 fn no_network() -> TransportFactory {
-    Box::new(|_| Err(Error::Unreachable("no network in this test".into())))
+    Box::new(|_, _| Err(Error::Unreachable("no network in this test".into())))
 }
 
 /// An app over a store created offline (no server), with a clock the test moves.
@@ -188,6 +188,11 @@ fn scheduler_syncs_at_once_then_on_interval_backs_off_and_is_nudged() {
     // a refusal is an answer: wait the full interval, do not hammer
     s.after_sync(&Err(Error::Revoked), t0);
     assert_eq!(s.next_sync(), t0 + Duration::from_secs(30));
+    // so is a certificate not trusted, however often: a security problem, not a dead spot
+    for _ in 0..4 {
+        s.after_sync(&Err(Error::UntrustedServer("unknown issuer".into())), t0);
+        assert_eq!(s.next_sync(), t0 + Duration::from_secs(30));
+    }
     // a busy server: at least its Retry-After, and a local change does not bring it forward
     s.after_sync(
         &Err(Error::ServerBusy {

@@ -1,5 +1,6 @@
 //! Who made a change and when, carried in every commit's metadata: the message holds the user
-//! and role as JSON, the timestamp holds milliseconds since the epoch. This makes every field's
+//! and role as JSON, the timestamp holds seconds since the epoch as Automerge specifies
+//! (milliseconds before issue 14: `change_time` reads both). This makes every field's
 //! history attributable, which is what makes the record evidential.
 //!
 //! The message is only the device's word. The server registers each actor id to one device and
@@ -65,12 +66,13 @@ impl Author {
         let msg = serde_json::json!({"user": self.user, "role": self.role.as_str()}).to_string();
         CommitOptions::default()
             .with_message(msg)
-            .with_time(chrono::Utc::now().timestamp_millis())
+            .with_time(super::change_time::now())
     }
 }
 
-/// Reads the author back from a change's message and timestamp.
-pub fn change_author(message: Option<&str>, timestamp_ms: i64) -> ChangeAuthor {
+/// Reads the author back from a change's message and timestamp (seconds, or legacy
+/// milliseconds).
+pub fn change_author(message: Option<&str>, timestamp: i64) -> ChangeAuthor {
     #[derive(Deserialize)]
     struct Msg {
         user: String,
@@ -83,14 +85,9 @@ pub fn change_author(message: Option<&str>, timestamp_ms: i64) -> ChangeAuthor {
     ChangeAuthor {
         user,
         role,
-        at: format_ms(timestamp_ms),
+        at: super::change_time::change_time(timestamp)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
         verified: false,
     }
-}
-
-/// Milliseconds since the epoch as RFC 3339 UTC.
-pub fn format_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }

@@ -5,6 +5,7 @@
 //! struct would overwrite a concurrent conflict with whichever value happened to be shown.
 
 pub mod author;
+pub mod change_time;
 pub mod conflicts;
 pub mod edit;
 pub mod heads;
@@ -20,6 +21,7 @@ use autosurgeon::{hydrate, reconcile};
 use crate::error::{Error, Result};
 use crate::model::{Case, HealthRecord, RecordKind, Shift};
 pub use author::Author;
+pub use change_time::change_time;
 
 /// One record's document, with the kind and id it is stored under.
 pub struct RecordDoc {

@@ -21,6 +21,7 @@ const MAX_OFFLINE: &str = "max_offline_hours";
 const REQUEST_SEQ: &str = "request_seq";
 const AUDIT_ACKED: &str = "audit_acked";
 const LAST_CONTACT: &str = "last_contact_ms";
+const CA_CERT: &str = "server_ca_cert";
 
 /// What enrolment with a server gave this device.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct Enrolled {
     pub server_url: String,
     pub credential: Zeroizing<String>,
     pub max_offline_hours: u64,
+    /// The certificate authority (PEM) the device trusted for the server at enrolment, if not
+    /// one of the built-in roots: kept, and trusted for every later sync.
+    pub ca_cert: Option<String>,
 }
 
 /// How to reach the server.
@@ -41,6 +45,8 @@ pub struct Enrolled {
 pub struct ServerLink {
     pub url: String,
     pub credential: Zeroizing<String>,
+    /// The server's certificate authority (PEM) kept since enrolment, if any.
+    pub ca_cert: Option<String>,
 }
 
 /// The device's contact with its server, for the status line.
@@ -77,6 +83,9 @@ pub(super) fn save(conn: &Connection, e: &Enrolled) -> Result<()> {
     put(conn, URL, &e.server_url)?;
     put(conn, CREDENTIAL, &e.credential)?;
     put(conn, MAX_OFFLINE, &e.max_offline_hours.to_string())?;
+    if let Some(pem) = &e.ca_cert {
+        put(conn, CA_CERT, pem)?;
+    }
     put(
         conn,
         LAST_CONTACT,
@@ -93,7 +102,26 @@ impl Store {
         }
         let url = get(&self.conn, URL)?.ok_or(Error::NotEnrolled)?;
         let credential = Zeroizing::new(get(&self.conn, CREDENTIAL)?.ok_or(Error::NotEnrolled)?);
-        Ok(ServerLink { url, credential })
+        let ca_cert = get(&self.conn, CA_CERT)?;
+        Ok(ServerLink {
+            url,
+            credential,
+            ca_cert,
+        })
+    }
+
+    /// Replaces the server's certificate authority kept since enrolment (a force that moved
+    /// its server to a new CA). True if it differed from the one kept.
+    pub fn set_server_ca_cert(&mut self, pem: &str) -> Result<bool> {
+        if self.erased {
+            return Err(Error::Revoked);
+        }
+        get(&self.conn, URL)?.ok_or(Error::NotEnrolled)?;
+        if get(&self.conn, CA_CERT)?.as_deref() == Some(pem) {
+            return Ok(false);
+        }
+        put(&self.conn, CA_CERT, pem)?;
+        Ok(true)
     }
 
     /// The next request number, stored before it is used so it is never used twice.

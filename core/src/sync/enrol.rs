@@ -91,6 +91,8 @@ pub fn enrol_with_keystore(
         server_url: server_url.trim().to_string(),
         credential: Zeroizing::new(r.credential),
         max_offline_hours: r.max_offline_hours,
+        // the CA this enrolment trusted is the one every later sync trusts
+        ca_cert: transport.trusted_ca().map(str::to_string),
     };
     Store::init_enrolled(dir, &enrolled, passphrase, opts, keystore)
 }

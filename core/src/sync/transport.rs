@@ -8,7 +8,9 @@
 //! `429` with `Retry-After`: `ServerBusy`, honoured by the schedulers), or the server answered
 //! with an error (`ServerRefused`, with the server's `{code, message}`). A refusal of the
 //! protocol version is neither: it becomes `UpdateRequired` (or `ServerOutdated`), from the
-//! versions the server says it speaks, and nothing retries it.
+//! versions the server says it speaks, and nothing retries it. A server whose certificate the
+//! device does not trust is none of these: `UntrustedServer`, a security problem
+//! (interception, or a server moved to a CA the device was not given), never "no signal".
 
 use std::path::Path;
 use std::time::Duration;
@@ -39,18 +41,60 @@ pub trait Transport {
     fn reference_tag(&self) -> Option<String> {
         None
     }
+
+    /// The certificate authority (PEM) this transport trusts for the server beyond the
+    /// built-in roots, if any: enrolment keeps it in the store for every later sync.
+    fn trusted_ca(&self) -> Option<&str> {
+        None
+    }
 }
 
 pub struct HttpTransport {
     base: Url,
     client: Client,
     reference_tag: std::sync::Mutex<Option<String>>,
+    ca_pem: Option<String>,
+}
+
+/// Reads a PEM certificate authority file (one CA, or several, as during a move to a new CA),
+/// checked to hold at least one certificate.
+pub fn read_ca_cert(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the CA certificate could not be read ({})",
+            e.kind()
+        ))
+    })?;
+    let pem = String::from_utf8(bytes)
+        .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
+    certificates(&pem)?;
+    Ok(pem)
+}
+
+/// Every certificate in a PEM text; at least one.
+fn certificates(pem: &str) -> Result<Vec<reqwest::Certificate>> {
+    let bad = || Error::InvalidInput("the CA certificate is not valid PEM".into());
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad());
+    }
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| bad())?;
+    if certs.is_empty() {
+        return Err(bad());
+    }
+    Ok(certs)
 }
 
 impl HttpTransport {
-    /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds a PEM
-    /// certificate authority to trust beyond the built-in roots (a force's own CA).
+    /// A transport to `server` (checked: https, or http to loopback). `ca_cert` adds PEM
+    /// certificate authorities to trust beyond the built-in roots (a force's own CA).
     pub fn new(server: &str, ca_cert: Option<&Path>) -> Result<Self> {
+        let pem = ca_cert.map(read_ca_cert).transpose()?;
+        Self::with_ca(server, pem)
+    }
+
+    /// A transport to `server` trusting the PEM certificate authority `ca_pem` (as kept in
+    /// the store since enrolment) beyond the built-in roots.
+    pub fn with_ca(server: &str, ca_pem: Option<String>) -> Result<Self> {
         let mut base = checked_url(server)?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -60,11 +104,10 @@ impl HttpTransport {
             .timeout(Duration::from_secs(180))
             .https_only(base.scheme() == "https")
             .user_agent(concat!("provide/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path)?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|_| Error::InvalidInput("the CA certificate is not valid PEM".into()))?;
-            builder = builder.add_root_certificate(cert);
+        if let Some(pem) = &ca_pem {
+            for cert in certificates(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let client = builder
             .build()
@@ -73,13 +116,8 @@ impl HttpTransport {
             base,
             client,
             reference_tag: Default::default(),
+            ca_pem,
         })
-    }
-
-    /// The CA certificate named by `PROVIDE_CA_CERT`, if set.
-    pub fn from_env(server: &str) -> Result<Self> {
-        let ca = std::env::var_os("PROVIDE_CA_CERT");
-        Self::new(server, ca.as_deref().map(Path::new))
     }
 }
 
@@ -187,6 +225,10 @@ impl Transport for HttpTransport {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    fn trusted_ca(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
 }
 
 /// The longest wait a server may ask for: a misconfigured one must not silence a device.
@@ -206,6 +248,9 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 
 /// Describes a failed exchange without the address or any body.
 fn unreachable(e: reqwest::Error) -> Error {
+    if let Some(why) = untrusted_certificate(&e) {
+        return Error::UntrustedServer(why);
+    }
     let what = if e.is_timeout() {
         "the connection timed out"
     } else if e.is_connect() {
@@ -216,4 +261,44 @@ fn unreachable(e: reqwest::Error) -> Error {
         "the exchange failed"
     };
     Error::Unreachable(what.into())
+}
+
+/// Why the server's certificate was refused, if that is what failed: rustls's verdict, found
+/// among the error's causes. An I/O error carries its cause as its inner error, which its
+/// `source()` skips, so the walk opens I/O errors with `get_ref` instead.
+fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        match err.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::InvalidCertificate(why)) => return Some(certificate_fault(why)),
+            Some(rustls::Error::NoCertificatesPresented) => {
+                return Some("it presented no certificate".into())
+            }
+            _ => {}
+        }
+        cause = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// The certificate's fault in a few words (no names or addresses from the certificate).
+fn certificate_fault(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => "it is signed by an authority this device does not trust",
+        C::Expired | C::ExpiredContext { .. } => "it has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet",
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it was issued for another server name"
+        }
+        C::Revoked => "it has been revoked",
+        C::BadSignature => "its signature does not match the authority this device trusts",
+        _ => "it failed verification",
+    }
+    .to_string()
 }

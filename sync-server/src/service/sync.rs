@@ -825,7 +825,8 @@ fn check_changes(
                 "the actor belongs to another user".into(),
             ));
         }
-        let t = change.timestamp();
+        // seconds from devices of this release, milliseconds from those not yet upgraded
+        let t = provide_core::record::change_time::change_time_ms(change.timestamp());
         if t < owner.registered_at_ms - MAX_CLOCK_BEHIND_MS
             || t > checks.now_ms + MAX_CLOCK_AHEAD_MS
         {

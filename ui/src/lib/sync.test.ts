@@ -18,6 +18,10 @@ test("sync status in plain words", () => {
   expect(err.tone).toBe("error");
   expect(err.detail).toMatch(/overdue/);
   expect(syncSummary({ ...base, waiting: 1, state: { state: "idle" } }).headline).toBe("1 change waiting");
+  const untrusted = syncSummary({ ...base, waiting: 1, state: { state: "error", code: "untrusted_server", message: "Security problem: the sync server's certificate is not one this device trusts." } });
+  expect(untrusted.headline).toBe("Security problem: server not trusted");
+  expect(untrusted.tone).toBe("error");
+  expect(untrusted.headline).not.toMatch(/offline/i);
 });
 
 test("records set aside by a sync are said, and the line is not all clear", () => {

@@ -37,6 +37,9 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
     case "offline":
       return { state: "offline", headline: "Offline", detail: join(st.message, waiting, overdue), tone: s.overdue ? "error" : "warn" };
     case "error":
+      // a server certificate the device does not trust: a security problem, never "offline"
+      if (st.code === "untrusted_server")
+        return { state: "untrusted", headline: "Security problem: server not trusted", detail: join(st.message, waiting, overdue), tone: "error" };
       return { state: "error", headline: ERROR_HEADLINES[st.code] ?? "Sync failed", detail: join(st.message, waiting, overdue), tone: "error" };
     case "synced":
       return {

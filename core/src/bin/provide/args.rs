@@ -110,7 +110,8 @@ pub struct EnrolArgs {
     /// The one-time enrolment code from the administrator.
     #[arg(long)]
     pub code: String,
-    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT); the
+    /// device keeps it, encrypted, and trusts it for every later sync.
     #[arg(long, env = "PROVIDE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
@@ -125,7 +126,8 @@ pub struct SyncArgs {
     /// If the server cannot be reached, keep trying with backoff for up to this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
-    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+    /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT), in place
+    /// of the one kept since enrolment; once a sync with it succeeds, it replaces that one.
     #[arg(long, env = "PROVIDE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// About how many bytes of changes each request carries (default 262144).
@@ -144,7 +146,8 @@ pub enum UserCmd {
     Add {
         #[arg(long)]
         code: String,
-        /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT).
+        /// A PEM certificate authority to trust for the server (also PROVIDE_CA_CERT) in place
+        /// of the one kept since enrolment.
         #[arg(long, env = "PROVIDE_CA_CERT")]
         ca_cert: Option<PathBuf>,
     },

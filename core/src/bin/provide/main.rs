@@ -19,7 +19,7 @@ use provide_core::model::{Deployment, Pattern, Role};
 use provide_core::store::{CaseFilter, ShiftInput};
 use provide_core::sync::auto::{sync_when_reachable, Backoff};
 use provide_core::sync::enrol::enrol;
-use provide_core::sync::transport::HttpTransport;
+use provide_core::sync::transport::{read_ca_cert, HttpTransport};
 use provide_core::sync::{sync, Progress, SyncOptions};
 use provide_core::{Error, InitOptions, NewUser, Result, Store};
 
@@ -46,6 +46,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::Unreachable(_) | Error::ServerBusy { .. } => 8,
         Error::Revoked => 9,
         Error::ContactOverdue(_) => 10,
+        Error::UntrustedServer(_) => 11,
         Error::UpdateRequired { .. } | Error::ServerOutdated { .. } => 12,
         _ => 1,
     }
@@ -161,7 +162,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sync(a) => {
             let mut store = unlock(&cli)?;
             let link = store.server_link()?;
-            let mut transport = HttpTransport::new(&link.url, a.ca_cert.as_deref())?;
+            // the CA kept since enrolment, or the one given now, which replaces it once a sync
+            // has succeeded with it
+            let given = a.ca_cert.as_deref().map(read_ca_cert).transpose()?;
+            let replaces = given.is_some() && given != link.ca_cert;
+            let mut transport =
+                HttpTransport::with_ca(&link.url, given.clone().or(link.ca_cert.clone()))?;
             let defaults = SyncOptions::default();
             let opts = SyncOptions {
                 max_upload_bytes: a.max_upload_bytes.unwrap_or(defaults.max_upload_bytes),
@@ -192,6 +198,12 @@ fn run(cli: Cli) -> Result<()> {
             if report.revoked {
                 return Err(Error::Revoked);
             }
+            if let (true, Some(pem)) = (replaces, &given) {
+                store.set_server_ca_cert(pem)?;
+                eprintln!(
+                    "The CA certificate given with --ca-cert replaces the one this device kept; later syncs trust it without --ca-cert."
+                );
+            }
             Ok(())
         }
         Command::Status { json } => {
@@ -204,7 +216,11 @@ fn run(cli: Cli) -> Result<()> {
             match cmd {
                 UserCmd::Add { code, ca_cert } => {
                     let link = provide_core::sync::users::server_of(&store)?;
-                    let mut transport = HttpTransport::new(&link.url, ca_cert.as_deref())?;
+                    let ca = match ca_cert {
+                        Some(path) => Some(read_ca_cert(path)?),
+                        None => store.server_link()?.ca_cert,
+                    };
+                    let mut transport = HttpTransport::with_ca(&link.url, ca)?;
                     let pass = passphrase::read_new("PROVIDE_NEW_PASSPHRASE")?;
                     let added = provide_core::sync::users::add_user(
                         &mut store,
