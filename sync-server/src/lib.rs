@@ -11,6 +11,8 @@
 //!   throttled, audited failed credentials.
 //! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
 //! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
+//! - `logging`, `request`, `metrics`: the log (one line per request, no personal data), and
+//!   the Prometheus metrics on their own listener.
 
 pub mod admin;
 pub mod body;
@@ -21,6 +23,9 @@ pub mod http;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod request;
 pub mod serve;
 pub mod service;
 pub mod storage;

@@ -1045,4 +1045,27 @@ impl Storage for PostgresStorage {
         })
         .collect())
     }
+
+    fn ping(&self) -> Result<()> {
+        self.client()?.simple_query("SELECT 1")?;
+        Ok(())
+    }
+
+    fn count_docs(&self) -> Result<u64> {
+        let n: i64 = self
+            .client()?
+            .query_one("SELECT COUNT(*) FROM docs", &[])?
+            .get(0);
+        Ok(n.max(0) as u64)
+    }
+
+    fn pool_use(&self) -> super::PoolUse {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let open = *self.open.lock().unwrap_or_else(|p| p.into_inner());
+        super::PoolUse {
+            in_use: open.saturating_sub(idle),
+            idle,
+            max: self.max,
+        }
+    }
 }
