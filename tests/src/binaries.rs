@@ -74,3 +74,65 @@ pub fn serve_with(args: &[&str], serve_args: &[&str]) -> (Serving, String) {
         .to_string();
     (Serving(child), url)
 }
+
+/// A server process started by `serve_logged`: its URL, its metrics URL (when asked for with
+/// `--metrics-listen`), and the file its log (standard error) goes to.
+pub struct LoggedServer {
+    pub serving: Serving,
+    pub url: String,
+    pub metrics_url: Option<String>,
+    pub log: PathBuf,
+}
+
+/// Starts `provide-sync-server ARGS serve SERVE_ARGS` on a free loopback port with its log
+/// written to `log` (the environment's log level is cleared: the server's default applies).
+pub fn serve_logged(args: &[&str], serve_args: &[&str], log: &std::path::Path) -> LoggedServer {
+    let file = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(bin("provide-sync-server"))
+        .args(args)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(serve_args)
+        .env_remove("RUST_LOG")
+        .env_remove("PROVIDE_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let metrics_url = serve_args.contains(&"--metrics-listen").then(|| {
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix("metrics on ")
+            .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+            .to_string()
+    });
+    LoggedServer {
+        serving: Serving(child),
+        url,
+        metrics_url,
+        log: log.to_path_buf(),
+    }
+}
+
+/// `provide-sync-server ARGS enrol ...`: a one-time code for a new user of division `west`.
+pub fn enrol_code(args: &[&str], user: &str, role: &str, team: &str) -> String {
+    let out = Command::new(bin("provide-sync-server"))
+        .args(args)
+        .args(["enrol", "--user", user, "--role", role, "--division", "west", "--team", team])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "enrol failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
