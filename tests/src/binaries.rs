@@ -126,7 +126,17 @@ pub fn serve_logged(args: &[&str], serve_args: &[&str], log: &std::path::Path) -
 pub fn enrol_code(args: &[&str], user: &str, role: &str, team: &str) -> String {
     let out = Command::new(bin("provide-sync-server"))
         .args(args)
-        .args(["enrol", "--user", user, "--role", role, "--division", "west", "--team", team])
+        .args([
+            "enrol",
+            "--user",
+            user,
+            "--role",
+            role,
+            "--division",
+            "west",
+            "--team",
+            team,
+        ])
         .output()
         .unwrap();
     assert!(

@@ -38,7 +38,12 @@ fn dash(yes: usize, reason: &str) -> AssessmentInput {
         answers: def
             .question_ids()
             .enumerate()
-            .map(|(i, q)| (q.to_string(), if i < yes { "yes" } else { "no" }.to_string()))
+            .map(|(i, q)| {
+                (
+                    q.to_string(),
+                    if i < yes { "yes" } else { "no" }.to_string(),
+                )
+            })
             .collect(),
         judgement_level: Some("high".into()),
         judgement_reason: Some(reason.into()),
@@ -130,7 +135,10 @@ pub fn run(url: &str, code: &dyn Fn(&str, &str, &str) -> String) -> Outcome {
         .store
         .add_case_item(&case, "notes", &note(&note_text))
         .unwrap();
-    officer.store.assess(&case, "dash", &dash(14, &reason)).unwrap();
+    officer
+        .store
+        .assess(&case, "dash", &dash(14, &reason))
+        .unwrap();
     out.records.insert(case.clone());
     synced(&mut officer, &mut out);
     synced(&mut idva, &mut out);
@@ -143,13 +151,12 @@ pub fn run(url: &str, code: &dyn Fn(&str, &str, &str) -> String) -> Outcome {
         .store
         .create_case(
             Deployment::Live,
-            &sets(&[
-                ("victim.name", &victim2),
-                ("victim.address", &address2),
-            ]),
+            &sets(&[("victim.name", &victim2), ("victim.address", &address2)]),
         )
         .unwrap();
-    idva.store.assess(&case2, "dash", &dash(3, &reason)).unwrap();
+    idva.store
+        .assess(&case2, "dash", &dash(3, &reason))
+        .unwrap();
     out.records.insert(case2.clone());
     synced(&mut idva, &mut out);
     synced(&mut officer, &mut out);

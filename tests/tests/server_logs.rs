@@ -42,7 +42,10 @@ fn scenario_log(format: &str) -> (String, canary::Outcome) {
     assert_eq!(health("probe-0001").as_deref(), Some("probe-0001"));
     let replaced = health("probe_0002 {unsafe}").expect("a request id is always returned");
     assert_ne!(replaced, "probe_0002 {unsafe}");
-    assert!(replaced.bytes().all(|b| b.is_ascii_hexdigit()), "{replaced}");
+    assert!(
+        replaced.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{replaced}"
+    );
 
     server.serving.kill();
     (std::fs::read_to_string(&server.log).unwrap(), outcome)
@@ -131,7 +134,9 @@ fn the_json_log_holds_every_request_and_nothing_personal() {
         })
         .collect();
     assert_eq!(auth.len() as u64, outcome.bad_credentials);
-    assert!(auth.iter().all(|l| l["level"] == "WARN" && l["source"] == "127.0.0.1"));
+    assert!(auth
+        .iter()
+        .all(|l| l["level"] == "WARN" && l["source"] == "127.0.0.1"));
     assert_eq!(auth[0]["device"], outcome.device_ids[0].as_str());
     assert!(auth[1]["device"].is_null());
     let enrol_refused: Vec<_> = lines
@@ -166,14 +171,23 @@ fn the_text_log_holds_every_request_and_nothing_personal() {
     assert_nothing_personal(&log, &outcome);
     let lines: Vec<&str> = log.lines().collect();
     assert!(
-        lines.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+        lines
+            .iter()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
         "text, not JSON"
     );
     let ok = sync_lines(&lines, "status=200");
     assert_eq!(ok.len() as u64, outcome.sync_round_trips, "{log}");
     for l in &ok {
         assert!(l.contains(" INFO "), "{l}");
-        for field in ["request_id=", "method=", "latency_ms=", "bytes_in=", "bytes_out=", "device="] {
+        for field in [
+            "request_id=",
+            "method=",
+            "latency_ms=",
+            "bytes_in=",
+            "bytes_out=",
+            "device=",
+        ] {
             assert!(l.contains(field), "{field} missing from {l}");
         }
     }

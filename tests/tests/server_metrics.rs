@@ -80,11 +80,19 @@ fn metrics_pass_promtool_and_count_a_multi_device_scenario() {
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let server = serve_logged(
         &args,
-        &["--metrics-listen", "127.0.0.1:0", "--max-syncs-in-flight", "48"],
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--max-syncs-in-flight",
+            "48",
+        ],
         &dir.path().join("server.log"),
     );
     let metrics_url = server.metrics_url.clone().unwrap();
-    assert!(metrics_url.starts_with("http://127.0.0.1:"), "{metrics_url}");
+    assert!(
+        metrics_url.starts_with("http://127.0.0.1:"),
+        "{metrics_url}"
+    );
     let client = reqwest::blocking::Client::new();
     let scrape = || {
         let r = client.get(&metrics_url).send().unwrap();
@@ -102,7 +110,10 @@ fn metrics_pass_promtool_and_count_a_multi_device_scenario() {
     assert_eq!(get(&before, "provide_documents_stored"), 0.0);
     assert_eq!(get(&before, "provide_syncs_in_flight_max"), 48.0);
 
-    let ready = client.get(format!("{}/v1/ready", server.url)).send().unwrap();
+    let ready = client
+        .get(format!("{}/v1/ready", server.url))
+        .send()
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     assert_eq!(ready.text().unwrap(), "ready");
 

@@ -142,8 +142,14 @@ impl Drop for PostgresStorage {
 
 impl From<::postgres::Error> for ServerError {
     fn from(e: ::postgres::Error) -> Self {
-        // the driver's text names statements and the server's reason, never bound values
-        ServerError::Storage(e.to_string())
+        // the database's own reason (its SQLSTATE and primary message, which name tables,
+        // columns and constraints), never its DETAIL, which can quote a row's values
+        match e.as_db_error() {
+            Some(db) => {
+                ServerError::Storage(format!("{} ({}): {}", e, db.code().code(), db.message()))
+            }
+            None => ServerError::Storage(e.to_string()),
+        }
     }
 }
 
