@@ -83,7 +83,9 @@ impl Guard {
             keys.push(Key::Device(id.to_string()));
         }
         if let Err(wait) = self.throttle.check(&keys, claimed) {
-            tracing::warn!(source = %peer.ip(), "authentication throttled");
+            // refused unchecked: counted (audit, metrics), and only a debug line, so a flood
+            // cannot fill the log with warnings
+            tracing::debug!(source = %peer.ip(), "authentication throttled");
             self.throttle.count(Refusal::Auth, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
@@ -153,7 +155,9 @@ impl Guard {
     ) -> Result<provide_core::sync::enrol::EnrolResponse, ServerError> {
         let source = Key::Source(source_of(peer.ip()));
         if let Err(wait) = self.throttle.check(std::slice::from_ref(&source), None) {
-            tracing::warn!(source = %peer.ip(), "enrolment throttled");
+            // refused unchecked: counted (audit, metrics), and only a debug line, so a flood
+            // cannot fill the log with warnings
+            tracing::debug!(source = %peer.ip(), "enrolment throttled");
             self.throttle.count(Refusal::Enrol, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
