@@ -255,7 +255,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 println!("metrics on http://{m}/metrics");
             }
-            tracing::info!(addr = %running.addr, metrics = ?running.metrics_addr, "serving");
+            let metrics = running.metrics_addr.map_or("off".to_string(), |m| m.to_string());
+            tracing::info!(addr = %running.addr, metrics = %metrics, "serving");
             wait_for_stop();
             running.stop();
             Ok(())

@@ -203,8 +203,10 @@ async fn seed(
                 .unwrap();
                 dev = d;
                 let answer = dev.sync(&c, &url, docs).await.unwrap();
-                assert_eq!(answer.acks.len(), batch, "every seeded document answered");
-                n += batch;
+                // a request takes what fits its budget (500 documents, 5 s of work: see
+                // service/sync.rs), in order; the rest are built and sent again
+                assert!(!answer.acks.is_empty(), "the server took none of a batch");
+                n += answer.acks.len();
             }
             dev
         }));
