@@ -207,7 +207,8 @@ fn run(cli: Cli) -> Result<()> {
             log_level,
             metrics_listen,
         } => {
-            logging::init(
+            // held until serving stops, so the last lines are written out
+            let _log = logging::init(
                 LogFormat::parse(&log_format)?,
                 &logging::level_directive(log_level.as_deref()),
             )?;
@@ -255,7 +256,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 println!("metrics on http://{m}/metrics");
             }
-            let metrics = running.metrics_addr.map_or("off".to_string(), |m| m.to_string());
+            let metrics = running
+                .metrics_addr
+                .map_or("off".to_string(), |m| m.to_string());
             tracing::info!(addr = %running.addr, metrics = %metrics, "serving");
             wait_for_stop();
             running.stop();

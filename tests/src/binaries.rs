@@ -34,6 +34,17 @@ impl Serving {
         let _ = self.0.wait();
     }
 
+    /// Stops the process as an operator would (SIGTERM: requests in flight finish and the log
+    /// is written out) and waits for it.
+    pub fn stop(&mut self) {
+        let pid = libc::pid_t::try_from(self.0.id()).expect("a process id");
+        // SAFETY: kill(2) on the id of our own child, which has not been waited for
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.0.id()
     }

@@ -9,7 +9,7 @@ use provide_core::model::Deployment;
 use provide_core::sync::protocol::SyncRequest;
 use provide_core::sync::transport::CONTENT_TYPE;
 use provide_core::Error;
-use provide_tests::binaries::{enrol_code, serve_logged};
+use provide_tests::binaries::{enrol_code, serve_logged, LoggedServer};
 use provide_tests::{sets, Device};
 
 /// Runs `sql` on the server's store: its PostgreSQL database, or its SQLCipher file opened
@@ -112,33 +112,6 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
     assert!(!message.contains("docs"), "{message}");
     assert!(message.contains(&format!("request id {id}")), "{message}");
 
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(!log.to_lowercase().contains("failcanary"), "{log}");
-    let lines = json_lines(&log);
-    let failure = lines
-        .iter()
-        .find(|l| l["level"] == "ERROR" && l["request_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("no error logged for request {id}:\n{log}"));
-    assert_eq!(failure["code"], "storage");
-    let cause = failure["cause"].as_str().unwrap();
-    assert!(cause.contains("docs"), "the cause names the table: {cause}");
-    let line = lines
-        .iter()
-        .find(|l| l["target"] == "provide::request" && l["request_id"] == id.as_str())
-        .unwrap();
-    assert_eq!(line["status"], "500");
-    assert_eq!(line["route"], "/v1/sync");
-    assert_eq!(line["code"], "storage");
-    assert!(line["device"].is_string());
-    // the device's own attempt failed the same way, logged too
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l["level"] == "ERROR" && l["code"] == "storage")
-            .count(),
-        2
-    );
-
     let metrics = reqwest::blocking::get(server.metrics_url.clone().unwrap())
         .unwrap()
         .text()
@@ -172,6 +145,7 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
         eprintln!(
             "the readiness failure is shown in the PostgreSQL pass (a database that goes away)"
         );
+        check_log(server, &log_path, &id, false);
         return;
     };
     let (base, name) = url.rsplit_once('/').unwrap();
@@ -186,6 +160,40 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
     c.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true;"))
         .unwrap();
     assert_eq!(ready(&server.url), 200);
+    check_log(server, &log_path, &id, true);
+}
+
+/// The log, read once the server has stopped (and written out every line).
+fn check_log(mut server: LoggedServer, log_path: &std::path::Path, id: &str, not_ready: bool) {
+    server.serving.stop();
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("not ready"), "{log}");
+    assert!(!log.to_lowercase().contains("failcanary"), "{log}");
+    let lines = json_lines(&log);
+    let failure = lines
+        .iter()
+        .find(|l| l["level"] == "ERROR" && l["request_id"] == id)
+        .unwrap_or_else(|| panic!("no error logged for request {id}:\n{log}"));
+    assert_eq!(failure["code"], "storage");
+    let cause = failure["cause"].as_str().unwrap();
+    assert!(cause.contains("docs"), "the cause names the table: {cause}");
+    let line = lines
+        .iter()
+        .find(|l| l["target"] == "provide::request" && l["request_id"] == id)
+        .unwrap();
+    assert_eq!(line["status"], "500");
+    assert_eq!(line["route"], "/v1/sync");
+    assert_eq!(line["code"], "storage");
+    assert!(line["device"].is_string());
+    // the device's own attempt failed the same way, logged too
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["level"] == "ERROR" && l["code"] == "storage")
+            .count(),
+        2
+    );
+
+    if not_ready {
+        assert!(log.contains("not ready"), "{log}");
+    }
 }

@@ -2,7 +2,8 @@
 //! after a full multi-device scenario full of canary strings (`provide_tests::canary`): not
 //! one name, address, phone number, note, health note, assessment reason, enrolment code or
 //! device secret appears in it, while every request is there with its id, route, status,
-//! latency, sizes and device, and the wrong credential and the wrong code are logged.
+//! latency, sizes and device, and the wrong credential and the wrong code are logged. At
+//! `trace` too, nothing personal.
 
 use provide_tests::binaries::{enrol_code, serve_logged};
 use provide_tests::canary;
@@ -18,12 +19,16 @@ fn server_args(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// Runs the scenario against a server logging in `format`; returns the log and the outcome.
-fn scenario_log(format: &str) -> (String, canary::Outcome) {
+fn scenario_log(format: &str, level: Option<&str>) -> (String, canary::Outcome) {
     let dir = tempfile::tempdir().unwrap();
     let owned = server_args(&dir.path().join("data"));
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let log = dir.path().join("server.log");
-    let mut server = serve_logged(&args, &["--log-format", format], &log);
+    let mut serve_args = vec!["--log-format", format];
+    if let Some(level) = level {
+        serve_args.extend(["--log-level", level]);
+    }
+    let mut server = serve_logged(&args, &serve_args, &log);
     let url = server.url.clone();
     let outcome = canary::run(&url, &|u, r, t| enrol_code(&args, u, r, t));
 
@@ -47,7 +52,7 @@ fn scenario_log(format: &str) -> (String, canary::Outcome) {
         "{replaced}"
     );
 
-    server.serving.kill();
+    server.serving.stop();
     (std::fs::read_to_string(&server.log).unwrap(), outcome)
 }
 
@@ -75,7 +80,7 @@ fn sync_lines<'a>(lines: &[&'a str], status: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_json_log_holds_every_request_and_nothing_personal() {
-    let (log, outcome) = scenario_log("json");
+    let (log, outcome) = scenario_log("json", None);
     assert_nothing_personal(&log, &outcome);
 
     let lines: Vec<serde_json::Value> = log
@@ -167,7 +172,7 @@ fn the_json_log_holds_every_request_and_nothing_personal() {
 
 #[test]
 fn the_text_log_holds_every_request_and_nothing_personal() {
-    let (log, outcome) = scenario_log("text");
+    let (log, outcome) = scenario_log("text", None);
     assert_nothing_personal(&log, &outcome);
     let lines: Vec<&str> = log.lines().collect();
     assert!(
@@ -210,4 +215,16 @@ fn the_text_log_holds_every_request_and_nothing_personal() {
         outcome.bad_codes
     );
     assert!(lines.iter().any(|l| l.contains("probe-0001")));
+}
+
+/// At the most verbose level too: nothing personal (Automerge's own spans, whose fields are
+/// its functions' arguments, stay off whatever the level).
+#[test]
+fn even_the_trace_log_holds_nothing_personal() {
+    let (log, outcome) = scenario_log("text", Some("trace"));
+    assert_nothing_personal(&log, &outcome);
+    assert!(!log.contains("automerge"), "Automerge's spans are logged");
+    assert!(
+        log.lines().filter(|l| l.contains("/v1/sync")).count() as u64 >= outcome.sync_round_trips
+    );
 }
