@@ -166,7 +166,7 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
 /// The log, read once the server has stopped (and written out every line).
 fn check_log(mut server: LoggedServer, log_path: &std::path::Path, id: &str, not_ready: bool) {
     server.serving.stop();
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = std::fs::read_to_string(log_path).unwrap();
     assert!(!log.to_lowercase().contains("failcanary"), "{log}");
     let lines = json_lines(&log);
     let failure = lines
