@@ -3,7 +3,8 @@
 # Debian packages (compilers, PostgreSQL, the WebKitGTK the Tauri app is built on, Xvfb,
 # WebKitWebDriver and xwd/netpbm (window screenshots) for the native suite, Chromium for the browser tests,
 # libdbus (provide-core reaches the Secret Service through it) and a D-Bus session bus with GNOME Keyring
-# for the keystore tests, Node.js if missing),
+# for the keystore tests, Prometheus for `promtool check metrics` on the server's metrics,
+# Node.js if missing),
 # tauri-driver from crates.io, and the UI's npm packages from ui/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config libssl-dev ca-certificates python3 postgresql
       libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
       xvfb xauth x11-apps netpbm webkit2gtk-driver chromium fonts-dejavu-core
-      libdbus-1-dev dbus-daemon gnome-keyring systemd)
+      libdbus-1-dev dbus-daemon gnome-keyring systemd prometheus)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 need_pkgs=()
 for pkg in "${pkgs[@]}"; do
@@ -22,6 +23,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # only promtool is wanted from the prometheus package: not its daemon, where systemd runs
+  if [[ " ${need_pkgs[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

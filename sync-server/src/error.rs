@@ -94,6 +94,27 @@ impl ServerError {
         }
     }
 
+    /// A failure of the server itself (a 5xx other than `busy`): logged with its cause, and
+    /// answered with a generic message.
+    pub fn is_failure(&self) -> bool {
+        self.status() >= 500 && !matches!(self, ServerError::Busy(_))
+    }
+
+    /// This error's text for the log: its first line, without control characters, at most 300
+    /// characters. A failure's text names a statement, a file error kind or a reason, never a
+    /// record's content: the database drivers' texts carry no bound values, and any further
+    /// lines a driver adds (PostgreSQL's `DETAIL`, which can quote a row) are cut here.
+    pub fn loggable(&self) -> String {
+        let text = self.to_string();
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect()
+    }
+
     /// The seconds a client should wait before trying again (`Retry-After`), when it should.
     pub fn retry_after(&self) -> Option<u64> {
         match self {

@@ -83,6 +83,9 @@ impl Guard {
             keys.push(Key::Device(id.to_string()));
         }
         if let Err(wait) = self.throttle.check(&keys, claimed) {
+            // refused unchecked: counted (audit, metrics), and only a debug line, so a flood
+            // cannot fill the log with warnings
+            tracing::debug!(source = %peer.ip(), "authentication throttled");
             self.throttle.count(Refusal::Auth, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
@@ -99,6 +102,7 @@ impl Guard {
             }
         };
         let Some(credential) = credential else {
+            tracing::warn!(source = %peer.ip(), "authentication refused: no credential");
             failed(self);
             self.throttle.count(Refusal::Auth, source, "", "", false);
             return Err(ServerError::Unauthorized);
@@ -116,6 +120,13 @@ impl Guard {
                 Ok(device)
             }
             Presented::Refused { claimed } => {
+                // the device is named only when it is one the server enrolled (never the text
+                // presented, and never the secret)
+                tracing::warn!(
+                    source = %peer.ip(),
+                    device = claimed.as_ref().map(|d| d.id.as_str()),
+                    "authentication refused: unknown, wrong or revoked credential"
+                );
                 failed(self);
                 let (device, user) = match &claimed {
                     Some(d) => {
@@ -144,6 +155,9 @@ impl Guard {
     ) -> Result<provide_core::sync::enrol::EnrolResponse, ServerError> {
         let source = Key::Source(source_of(peer.ip()));
         if let Err(wait) = self.throttle.check(std::slice::from_ref(&source), None) {
+            // refused unchecked: counted (audit, metrics), and only a debug line, so a flood
+            // cannot fill the log with warnings
+            tracing::debug!(source = %peer.ip(), "enrolment throttled");
             self.throttle.count(Refusal::Enrol, source, "", "", true);
             return Err(ServerError::Throttled(wait));
         }
@@ -171,6 +185,11 @@ impl Guard {
             .map_err(|_| ServerError::Internal("the request's task failed".into()))?;
         match &answer {
             Err(ServerError::EnrolmentRefused) => {
+                // never the code presented
+                tracing::warn!(
+                    source = %peer.ip(),
+                    "enrolment refused: unknown, used or expired code"
+                );
                 if taken.is_none() {
                     self.throttle.failed(std::slice::from_ref(&source), None);
                 }
@@ -225,9 +244,10 @@ impl Guard {
             return;
         }
         if let Err(e) = service.storage.append_audit(&events) {
-            eprintln!(
-                "provide-sync-server: refused attempts could not be audited: {}",
-                e.code()
+            tracing::error!(
+                code = e.code(),
+                cause = %e.loggable(),
+                "refused attempts could not be audited"
             );
         }
     }

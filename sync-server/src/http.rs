@@ -10,7 +10,13 @@
 //! - `GET /v1/reference?have=TAG`: bearer credential → JSON `ReferenceUpdate` (the forms and
 //!   directory published since the device's tag; every sync answer carries the server's tag in
 //!   `Provide-Reference`).
-//! - `GET /v1/health`: `ok`, for load balancers and reachability checks.
+//! - `GET /v1/health`: `ok` while the process serves (liveness).
+//! - `GET /v1/ready`: `ready` once the database answers a trivial query, else `503`
+//!   (readiness: take the server out of a load balancer while it fails).
+//!
+//! Every request passes `request::observe` (its id, log line and counts). A server failure
+//! (5xx other than `busy`) is logged with its cause and answered with a generic message
+//! naming the request id, so its cause never reaches the device.
 //!
 //! Every authenticated route checks the credential (throttled, see `guard`) before anything
 //! else, and `/v1/sync` reads its body only after that, within the caps on syncs and body
@@ -40,6 +46,8 @@ use provide_core::sync::transport::CONTENT_TYPE;
 
 use crate::error::ServerError;
 use crate::guard::Guard;
+use crate::metrics::Metrics;
+use crate::request;
 use crate::service::reports::Reading;
 use crate::service::Service;
 use crate::storage::Device;
@@ -51,7 +59,23 @@ impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let failed = self.is_failure();
+        request::note_error(self.code(), failed);
+        let message = if failed {
+            let id = request::request_id();
+            tracing::error!(
+                request_id = %id,
+                code = self.code(),
+                cause = %self.loggable(),
+                "the server failed a request"
+            );
+            format!(
+                "The server could not complete the request; its operator can look it up by request id {id}."
+            )
+        } else {
+            self.to_string()
+        };
+        let body = serde_json::json!({ "code": self.code(), "message": message });
         let mut answer = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
             answer
@@ -69,13 +93,20 @@ pub struct App {
     pub guard: Arc<Guard>,
 }
 
+/// How long the readiness probe waits for the database.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl App {
     async fn device(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<Device, ServerError> {
-        self.guard.authenticate(&self.service, peer, headers).await
+        let device = self
+            .guard
+            .authenticate(&self.service, peer, headers)
+            .await?;
+        request::note_device(&device.id);
+        Ok(device)
     }
 }
 
-/// The routes. Requests must carry `ConnectInfo<SocketAddr>` (as `listener` adds it).
 /// Adds `Provide-Protocol` to an answer.
 pub fn mark_versions(resp: &mut Response) {
     if let Ok(v) = HeaderValue::from_str(&provide_core::sync::protocol::versions_spoken()) {
@@ -89,9 +120,11 @@ async fn name_versions(mut resp: Response) -> Response {
     resp
 }
 
-pub fn router(service: Service, guard: Arc<Guard>) -> Router {
+/// The routes. Requests must carry `ConnectInfo<SocketAddr>` (as `listener` adds it).
+pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/ready", get(ready))
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
@@ -100,7 +133,36 @@ pub fn router(service: Service, guard: Arc<Guard>) -> Router {
         .route("/v1/audit", get(audit))
         .route("/v1/reference", get(reference_data))
         .with_state(App { service, guard })
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            request::observe,
+        ))
         .layer(axum::middleware::map_response(name_versions))
+}
+
+/// `GET /v1/ready`: the database answers a trivial query within `READY_WAIT`.
+async fn ready(State(app): State<App>) -> Response {
+    let service = app.service;
+    let ping = tokio::task::spawn_blocking(move || service.storage.ping());
+    match tokio::time::timeout(READY_WAIT, ping).await {
+        Ok(Ok(Ok(()))) => "ready".into_response(),
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(code = e.code(), cause = %e.loggable(), "not ready: the database failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database failed",
+            )
+                .into_response()
+        }
+        _ => {
+            tracing::warn!("not ready: the database did not answer in time");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database did not answer in time",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -136,13 +198,13 @@ async fn sync(
         .await?;
     let worker = app.guard.gates.worker(body.len()).await?;
     let service = app.service.clone();
-    let answer = blocking(move || {
+    let (answer, docs, tag) = blocking(move || {
         let _held = (admitted, worker);
-        let answer = service.sync(&device, &body)?;
-        Ok((answer, service.reference_tag()?))
+        let (answer, docs) = service.sync_counted(&device, &body)?;
+        Ok((answer, docs, service.reference_tag()?))
     })
     .await?;
-    let (answer, tag) = answer;
+    request::note_docs(docs);
     Ok((
         [
             (header::CONTENT_TYPE, CONTENT_TYPE.to_string()),

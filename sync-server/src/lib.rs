@@ -12,6 +12,8 @@
 //! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
 //! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
 //! - `backup`, `rotate`: backup and restore of the embedded store, and re-keying it.
+//! - `logging`, `request`, `metrics`: the log (one line per request, no personal data), and
+//!   the Prometheus metrics on their own listener.
 
 pub mod admin;
 pub mod backup;
@@ -23,6 +25,9 @@ pub mod http;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod logging;
+pub mod metrics;
+pub mod request;
 pub mod rotate;
 pub mod serve;
 pub mod service;

@@ -117,6 +117,14 @@ impl Gates {
         ServerError::Busy(self.limits.retry_after_secs)
     }
 
+    /// Syncs holding a place now.
+    pub fn syncs_in_flight(&self) -> usize {
+        self.limits
+            .max_syncs_in_flight
+            .max(1)
+            .saturating_sub(self.syncs.available_permits())
+    }
+
     /// A place among the syncs in flight, or `Busy` at once.
     pub fn sync_slot(&self) -> Result<Slot, ServerError> {
         self.syncs

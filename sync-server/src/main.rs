@@ -12,7 +12,8 @@ use provide_core::report::CheckedAuditQuery;
 use provide_sync_server::admin::{self, DataDir};
 use provide_sync_server::limits::Limits;
 use provide_sync_server::listener;
-use provide_sync_server::serve::{start, Listen};
+use provide_sync_server::logging::{self, LogFormat};
+use provide_sync_server::serve::{start_with_metrics, Listen};
 use provide_sync_server::service::Config;
 use provide_sync_server::storage::AuditFilter;
 use provide_sync_server::{Result, ServerError};
@@ -102,6 +103,17 @@ enum Command {
         /// as revoked; what it sends is kept for review, and after this it can send nothing.
         #[arg(long, default_value_t = Config::default().final_upload_minutes / 60)]
         final_upload_hours: u64,
+        /// How the log (standard error) is written: text, or json (one object a line).
+        #[arg(long, default_value = "text", value_name = "text|json")]
+        log_format: String,
+        /// The log level (off, error, warn, info, debug, trace, or a tracing filter); default
+        /// from PROVIDE_LOG, else RUST_LOG, else info.
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<String>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP: loopback or a private
+        /// monitoring network only, never a public address).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Issue a one-time enrolment code for a user; prints the code alone.
     Enrol {
@@ -280,7 +292,15 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             body_min_rate,
             request_timeout_secs,
             final_upload_hours,
+            log_format,
+            log_level,
+            metrics_listen,
         } => {
+            // held until serving stops, so the last lines are written out
+            let _log = logging::init(
+                LogFormat::parse(&log_format)?,
+                &logging::level_directive(log_level.as_deref()),
+            )?;
             if max_connections == 0
                 || max_syncs_in_flight == 0
                 || sync_workers == 0
@@ -310,12 +330,25 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             let tls = tls_cert.zip(tls_key);
             let scheme = if tls.is_some() { "https" } else { "http" };
             if tls.is_none() && !listen.ip().is_loopback() {
-                eprintln!(
-                    "warning: serving plain http on a non-loopback address; devices will refuse it"
+                tracing::warn!(
+                    "serving plain http on a non-loopback address; devices will refuse it"
                 );
             }
-            let running = start(service, Listen { addr: listen, tls })?;
+            let running =
+                start_with_metrics(service, Listen { addr: listen, tls }, metrics_listen)?;
             println!("listening on {scheme}://{}", running.addr);
+            if let Some(m) = running.metrics_addr {
+                if !m.ip().is_loopback() {
+                    tracing::warn!(
+                        "metrics served on a non-loopback address; keep it off public networks"
+                    );
+                }
+                println!("metrics on http://{m}/metrics");
+            }
+            let metrics = running
+                .metrics_addr
+                .map_or("off".to_string(), |m| m.to_string());
+            tracing::info!(addr = %running.addr, metrics = %metrics, "serving");
             wait_for_stop();
             running.stop();
             Ok(())

@@ -3,6 +3,7 @@
 //! bound address, which is how the tests and the demo get a real server on loopback.
 //! Connections are served by `listener` within the service's `Limits`; refused credentials
 //! counted by the guard are written to the audit log every `audit_window` and on stopping.
+//! With a metrics address, `GET /metrics` is served there too (see `metrics`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::error::{Result, ServerError};
 use crate::guard::Guard;
 use crate::http::router;
 use crate::listener;
+use crate::metrics::{self, Metrics};
 use crate::service::Service;
 
 /// How long requests in flight get to finish when the server stops.
@@ -31,6 +33,8 @@ pub struct Listen {
 /// A server running on its own thread.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the metrics are served, when they are.
+    pub metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -82,6 +86,15 @@ fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
 
 /// Starts the server on a new thread with its own runtime; returns once it is listening.
 pub fn start(service: Service, listen: Listen) -> Result<Running> {
+    start_with_metrics(service, listen, None)
+}
+
+/// `start`, also serving the metrics on `metrics_addr` when given.
+pub fn start_with_metrics(
+    service: Service,
+    listen: Listen,
+    metrics_addr: Option<SocketAddr>,
+) -> Result<Running> {
     let tls = match &listen.tls {
         Some((cert, key)) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(
             cert, key,
@@ -91,6 +104,11 @@ pub fn start(service: Service, listen: Listen) -> Result<Running> {
     let listener = std::net::TcpListener::bind(listen.addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let metrics_listener = metrics_addr.map(metrics::bind).transpose()?;
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
     let (stop, stopped) = watch::channel(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,16 +116,26 @@ pub fn start(service: Service, listen: Listen) -> Result<Running> {
         .build()?;
     let limits = service.config.limits;
     let guard = Arc::new(Guard::new(limits));
-    let app = router(service.clone(), guard.clone());
+    let counters = Arc::new(Metrics::new());
+    let app = router(service.clone(), guard.clone(), counters.clone());
     let thread = std::thread::spawn(move || {
         runtime.block_on(async move {
             let listener = match tokio::net::TcpListener::from_std(listener) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("provide-sync-server: the server stopped: {}", e.kind());
+                    tracing::error!(cause = %e.kind(), "the server stopped");
                     return;
                 }
             };
+            let scraper = metrics_listener.map(|l| {
+                tokio::spawn(metrics::serve(
+                    l,
+                    counters,
+                    service.clone(),
+                    guard.clone(),
+                    stopped.clone(),
+                ))
+            });
             let auditor = {
                 let (guard, service) = (guard.clone(), service.clone());
                 tokio::spawn(async move {
@@ -124,11 +152,15 @@ pub fn start(service: Service, listen: Listen) -> Result<Running> {
             };
             listener::serve(listener, tls, app, limits, stopped, STOP_GRACE).await;
             auditor.abort();
+            if let Some(s) = scraper {
+                let _ = s.await;
+            }
             let _ = tokio::task::spawn_blocking(move || guard.flush_audit(&service)).await;
         });
     });
     Ok(Running {
         addr,
+        metrics_addr,
         stop,
         thread: Some(thread),
     })

@@ -3,13 +3,15 @@
 //! drops, delays and reorders answers (`link`). For the benchmarks: a link shaper imposing
 //! bandwidth, latency, loss and cuts by named profile (`shaper`), counting what crosses a
 //! transport (`metered`), stock Automerge sync as the baseline to beat (`baseline`), and a
-//! lightweight device that speaks the real protocol, for load (`light`).
+//! lightweight device that speaks the real protocol, for load (`light`). A multi-device
+//! scenario full of canary strings, to search a server's output for (`canary`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
 pub mod amplifiers;
 pub mod attack;
 pub mod baseline;
 pub mod binaries;
+pub mod canary;
 pub mod device;
 pub mod light;
 pub mod link;

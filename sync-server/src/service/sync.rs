@@ -126,9 +126,36 @@ fn event(device: &crate::storage::Device, action: &str, record: &str, detail: &s
     }
 }
 
+/// How many documents one sync carried each way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DocCounts {
+    /// Documents the device sent up.
+    pub received: u64,
+    /// Documents sent down to the device.
+    pub sent: u64,
+}
+
+impl DocCounts {
+    fn of(request: &SyncRequest, response: &SyncResponse) -> Self {
+        DocCounts {
+            received: request.docs.len() as u64,
+            sent: response.updates.len() as u64,
+        }
+    }
+}
+
 impl Service {
     /// Answers one sync request from an authenticated device.
     pub fn sync(&self, device: &crate::storage::Device, body: &[u8]) -> Result<Vec<u8>> {
+        self.sync_counted(device, body).map(|(answer, _)| answer)
+    }
+
+    /// `sync`, also saying how many documents came up and went down (for the metrics).
+    pub fn sync_counted(
+        &self,
+        device: &crate::storage::Device,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, DocCounts)> {
         let version = protocol::version_of(body).unwrap_or(protocol::VERSION);
         let final_upload = device.revoked && self.final_upload_open(device)?;
         // a request refused whole (malformed, over the decode budget, corrupt changes) is
@@ -259,7 +286,8 @@ impl Service {
             // a revoked device hands over what it holds and receives nothing more
             response.revoked = true;
             response.cursor = request.cursor;
-            return Ok(response.encode_for(version));
+            let counts = DocCounts::of(&request, &response);
+            return Ok((response.encode_for(version), counts));
         }
         if start_over {
             // a cursor below the device's own is its signal to start over: send every record
@@ -272,10 +300,12 @@ impl Service {
                 "",
                 "the store was restored from a backup; the device is told to start over",
             )])?;
-            return Ok(response.encode_for(version));
+            let counts = DocCounts::of(&request, &response);
+            return Ok((response.encode_for(version), counts));
         }
         self.fill_page(device, &request, &mut response)?;
-        Ok(response.encode_for(version))
+        let counts = DocCounts::of(&request, &response);
+        Ok((response.encode_for(version), counts))
     }
 
     /// Whether a revoked device's final upload is still open (opening it on first contact);

@@ -401,4 +401,20 @@ pub trait Storage: Send + Sync {
     /// division(s): with the period's own rows, what repeat victims and prior attendances are
     /// counted from.
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>>;
+
+    // ---- health and metrics
+    /// A trivial query: the database answers (the readiness probe).
+    fn ping(&self) -> Result<()>;
+    /// How many documents are stored (one count query; the metrics cache it).
+    fn count_docs(&self) -> Result<u64>;
+    /// The database connections in use and idle, and the most there may be.
+    fn pool_use(&self) -> PoolUse;
+}
+
+/// Database connections, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
 }

@@ -206,8 +206,14 @@ impl Drop for PostgresStorage {
 
 impl From<::postgres::Error> for ServerError {
     fn from(e: ::postgres::Error) -> Self {
-        // the driver's text names statements and the server's reason, never bound values
-        ServerError::Storage(e.to_string())
+        // the database's own reason (its SQLSTATE and primary message, which name tables,
+        // columns and constraints), never its DETAIL, which can quote a row's values
+        match e.as_db_error() {
+            Some(db) => {
+                ServerError::Storage(format!("{} ({}): {}", e, db.code().code(), db.message()))
+            }
+            None => ServerError::Storage(e.to_string()),
+        }
     }
 }
 
@@ -1164,5 +1170,28 @@ impl Storage for PostgresStorage {
             incident_date: r.get(2),
         })
         .collect())
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.client()?.simple_query("SELECT 1")?;
+        Ok(())
+    }
+
+    fn count_docs(&self) -> Result<u64> {
+        let n: i64 = self
+            .client()?
+            .query_one("SELECT COUNT(*) FROM docs", &[])?
+            .get(0);
+        Ok(n.max(0) as u64)
+    }
+
+    fn pool_use(&self) -> super::PoolUse {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let open = *self.open.lock().unwrap_or_else(|p| p.into_inner());
+        super::PoolUse {
+            in_use: open.saturating_sub(idle),
+            idle,
+            max: self.max,
+        }
     }
 }

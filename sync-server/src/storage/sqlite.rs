@@ -1042,6 +1042,28 @@ impl Storage for SqliteStorage {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn ping(&self) -> Result<()> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn count_docs(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM docs", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn pool_use(&self) -> super::PoolUse {
+        // one connection behind a lock: in use while the lock is held
+        let in_use = usize::from(self.conn.try_lock().is_err());
+        super::PoolUse {
+            in_use,
+            idle: 1 - in_use,
+            max: 1,
+        }
+    }
 }
 
 /// The division condition on `?1`: a plain comparison, so the planner can use the indexes (a
