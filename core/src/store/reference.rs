@@ -18,7 +18,7 @@ const DIRECTORY: &str = "directory";
 
 /// The table (device store migration 2).
 pub(crate) const SCHEMA: &str = "
-CREATE TABLE reference_data (
+CREATE TABLE IF NOT EXISTS reference_data (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,

@@ -44,7 +44,7 @@ const MIGRATIONS: &[PgMigration] = &[
     PgMigration {
         version: 2,
         about: "published reference data: forms and the directory",
-        sql: "CREATE TABLE reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
+        sql: "CREATE TABLE IF NOT EXISTS reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
               version BIGINT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
               PRIMARY KEY (kind, id, version))",
     },

@@ -38,7 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "published reference data: forms and the directory",
         apply: |c| {
             c.execute_batch(
-                "CREATE TABLE reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
+                "CREATE TABLE IF NOT EXISTS reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
                  version INTEGER NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
                  PRIMARY KEY (kind, id, version))",
             )
