@@ -18,9 +18,9 @@ status=0
 npm --prefix ui run build --silent
 cargo build --workspace --bins --tests
 echo "== all Rust suites, sync server on its embedded SQLite store, OS keystore: GNOME Keyring"
-scripts/with-keyring.sh cargo test --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+scripts/with-keyring.sh cargo test --no-fail-fast --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"
-scripts/with-postgres.sh cargo test -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
+scripts/with-postgres.sh cargo test --no-fail-fast -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
 echo "== UI: unit tests (Vitest)"
 (cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$uilog" || status=$?
 echo "== UI: browser tests of the built UI (Chromium, mockIPC, axe-core)"
