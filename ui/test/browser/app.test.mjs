@@ -361,6 +361,10 @@ describe("roles and locking", () => {
     await page.getByTestId("nav-settings").click();
     await page.getByTestId("settings-idle").selectOption("2");
     await page.waitForFunction(() => window.__fake.state.idle === 2);
+    // which reference data the device holds (updated from the server)
+    await page.getByTestId("settings-directory").waitFor();
+    assert.match(await page.getByTestId("settings-directory").innerText(), /Services directory \(Lancashire\): version 1, as shipped with this app/);
+    assert.match(await page.getByTestId("settings-forms").innerText(), /DASH version 1/);
     await checkScreen(page, "21-settings");
     await page.getByTestId("lock-button").click();
     await page.getByTestId("unlock-form").waitFor();
