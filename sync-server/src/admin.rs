@@ -109,20 +109,6 @@ pub fn enrol(
     )
 }
 
-/// Revokes one device; its next contact uploads what it holds and erases it.
-pub fn revoke_device(service: &Service, id: &str) -> Result<()> {
-    if service.storage.revoke_device(id)? {
-        Ok(())
-    } else {
-        Err(ServerError::NoSuchDevice(id.to_string()))
-    }
-}
-
-/// Revokes every device of a user; returns how many.
-pub fn revoke_user(service: &Service, user: &str) -> Result<usize> {
-    service.storage.revoke_user(user)
-}
-
 /// What revoked devices handed over in their final uploads, oldest first.
 pub fn held_for_review(service: &Service) -> Result<Vec<crate::storage::HeldRecord>> {
     service.storage.held_for_review()

@@ -472,11 +472,11 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             let service = data.open(Config::default())?;
             match (device, user) {
                 (Some(d), _) => {
-                    admin::revoke_device(&service, &d)?;
+                    service.revoke_device(&d)?;
                     eprintln!("Device {d} revoked.");
                 }
                 (None, Some(u)) => {
-                    let n = admin::revoke_user(&service, &u)?;
+                    let n = service.revoke_user(&u)?;
                     eprintln!("{n} device(s) revoked.");
                 }
                 (None, None) => unreachable!("clap requires one"),

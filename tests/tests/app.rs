@@ -9,7 +9,6 @@ use provide_core::app::{App, Phase, SyncState, TransportFactory};
 use provide_core::model::Deployment;
 use provide_core::sync::transport::{HttpTransport, Transport};
 use provide_core::Result;
-use provide_sync_server::admin;
 use provide_tests::device::fast_options;
 use provide_tests::{Device, TestServer, PASSPHRASE};
 
@@ -171,7 +170,7 @@ fn a_revoked_device_locks_itself_after_uploading() {
         .with_store(|s| s.create_case(Deployment::Live, &[]))
         .unwrap();
     let device_id = app.with_store(|s| Ok(s.device_id().to_string())).unwrap();
-    admin::revoke_device(&server.service, &device_id).unwrap();
+    server.service.revoke_device(&device_id).unwrap();
     let report = app.sync_now(&mut |_| {}).unwrap();
     assert!(report.revoked);
     assert!(!app.is_unlocked());

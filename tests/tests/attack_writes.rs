@@ -12,7 +12,6 @@ use provide_core::model::{health_id, Deployment, RecordKind};
 use provide_core::store::CaseFilter;
 use provide_core::sync::protocol::{DocOutcome, Refusal};
 use provide_core::Error;
-use provide_sync_server::admin;
 use provide_sync_server::service::Config;
 use provide_tests::attack::{message, now_ms, Answer, Attacker};
 use provide_tests::{sets, Device, TestServer};
@@ -375,7 +374,10 @@ fn finding_5_a_revoked_device_makes_one_final_upload_held_for_review_then_writes
     let before = heads_on_server(&t.server, &t.case).unwrap();
     let attacker = Attacker::of(&t.server, &t.officer);
 
-    admin::revoke_device(&t.server.service, t.officer.store.device_id()).unwrap();
+    t.server
+        .service
+        .revoke_device(t.officer.store.device_id())
+        .unwrap();
     let report = t.officer.sync().unwrap();
     assert!(report.revoked);
     assert_eq!(report.docs_sent, 1, "{report:?}");

@@ -388,6 +388,13 @@ fn enrolment_refuses_bad_unknown_spent_and_expired_codes() {
                 team: "t1".into(),
             },
             past,
+            &provide_sync_server::storage::AuditEvent {
+                device: String::new(),
+                user: "pc.dee.fictional".into(),
+                action: "enrolment_code".into(),
+                record: String::new(),
+                detail: "code issued for a test".into(),
+            },
         )
         .unwrap();
     assert_eq!(

@@ -238,7 +238,10 @@ fn a_revoked_device_adds_no_user() {
     let server = TestServer::start();
     let mut officer = Device::enrol(&server, "pc-ada", "officer", "west", "t1");
     let code = server.code("idva-kit", "idva", "west", "t1");
-    provide_sync_server::admin::revoke_device(&server.service, officer.store.device_id()).unwrap();
+    server
+        .service
+        .revoke_device(officer.store.device_id())
+        .unwrap();
     let e = add_user(
         &mut officer.store,
         &code,

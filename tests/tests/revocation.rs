@@ -34,7 +34,10 @@ fn a_revoked_device_uploads_what_it_holds_then_erases_itself() {
         .unwrap();
     assert_eq!(officer.store.unsynced_count().unwrap(), 2);
 
-    admin::revoke_device(&server.service, officer.store.device_id()).unwrap();
+    server
+        .service
+        .revoke_device(officer.store.device_id())
+        .unwrap();
     let report = officer.sync().unwrap();
     assert!(report.revoked);
     assert_eq!(report.docs_sent, 2, "{report:?}");
@@ -90,10 +93,7 @@ fn revoking_a_user_reaches_every_device_and_their_unused_codes() {
     let mut tablet = Device::enrol_with_code(&server, &tablet_code).unwrap();
     let spare_code = server.code("pc.kay.fictional", "officer", "west", "t1");
     let mut bystander = Device::enrol(&server, "pc.lee.fictional", "officer", "west", "t1");
-    assert_eq!(
-        admin::revoke_user(&server.service, "pc.kay.fictional").unwrap(),
-        2
-    );
+    assert_eq!(server.service.revoke_user("pc.kay.fictional").unwrap(), 2);
     assert!(phone.sync().unwrap().revoked);
     assert!(tablet.sync().unwrap().revoked);
     assert!(!bystander.sync().unwrap().revoked);

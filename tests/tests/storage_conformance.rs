@@ -12,7 +12,8 @@ use provide_core::model::{RecordKind, Role};
 use provide_sync_server::error::ServerError;
 use provide_sync_server::service::Config;
 use provide_sync_server::storage::{
-    AuditEvent, AuditFilter, DocWrite, NewDevice, PublishedItem, Storage, UserProfile,
+    AuditEvent, AuditFilter, DocWrite, EnrolmentCode, NewDevice, NewDeviceUser, PublishedItem,
+    Redemption, Revoke, RevokedDevice, Storage, UserProfile,
 };
 use provide_tests::server::data_dir;
 
@@ -72,45 +73,90 @@ fn write(bytes: Vec<u8>, heads: Vec<ChangeHash>, team: &str) -> DocWrite {
     }
 }
 
+/// Stores an enrolment code for `user`, valid until `expires_at_ms`.
+fn issue(s: &dyn Storage, code: &str, user: &str, expires_at_ms: i64) {
+    s.create_enrolment(
+        code,
+        &profile(user, Role::Officer),
+        expires_at_ms,
+        &event("enrolment_code", ""),
+    )
+    .unwrap();
+}
+
+/// Spends `code` for a new device, accepting whatever the code is.
+fn enrol(s: &dyn Storage, code: &str, id: &str, actor: &str) -> Result<UserProfile, ServerError> {
+    s.redeem_code(code, &Redemption::Device(new_device(id, actor)), &|_| {
+        Ok(event("enrol", ""))
+    })
+}
+
+fn audited(s: &dyn Storage, action: &str) -> usize {
+    let mut filter = AuditFilter::default();
+    filter.entries.action = Some(action.into());
+    s.audit(&filter).unwrap().len()
+}
+
 #[test]
-fn an_enrolment_code_enrols_one_device_once_and_never_after_it_expires() {
+fn a_code_is_spent_once_and_only_as_the_service_decides() {
     let (_d, s) = storage();
-    s.create_enrolment("code-a", &profile("pc.a.fictional", Role::Officer), 2_000)
-        .unwrap();
-    let got = s
-        .redeem_enrolment("code-a", 1_000, &new_device("dev-a", "aa01"))
-        .unwrap();
-    assert_eq!(got, profile("pc.a.fictional", Role::Officer));
-    let again = s.redeem_enrolment("code-a", 1_000, &new_device("dev-b", "aa02"));
-    assert!(matches!(again, Err(ServerError::EnrolmentRefused)), "spent");
-    assert!(matches!(
-        s.redeem_enrolment("no-such-code", 1_000, &new_device("dev-c", "aa03")),
-        Err(ServerError::EnrolmentRefused)
-    ));
-    s.create_enrolment("code-old", &profile("pc.b.fictional", Role::Officer), 500)
-        .unwrap();
-    assert!(matches!(
-        s.redeem_enrolment("code-old", 1_000, &new_device("dev-d", "aa04")),
-        Err(ServerError::EnrolmentRefused)
-    ));
-    // an actor id is registered once
-    s.create_enrolment("code-c", &profile("pc.c.fictional", Role::Officer), 2_000)
-        .unwrap();
-    assert!(s
-        .redeem_enrolment("code-c", 1_000, &new_device("dev-e", "aa01"))
-        .is_err());
-    let devices = s.devices().unwrap();
+    let s = s.as_ref();
+    issue(s, "code-a", "pc.a.fictional", 2_000);
     assert_eq!(
-        devices.len(),
+        audited(s, "enrolment_code"),
         1,
-        "only the one good redemption enrolled a device"
+        "issuing is audited with the code"
     );
+    // decide sees the stored code; its refusal leaves the code unspent and nothing written
+    let seen = std::cell::RefCell::new(None);
+    let refused = s.redeem_code(
+        "code-a",
+        &Redemption::Device(new_device("dev-x", "aa09")),
+        &|code| {
+            *seen.borrow_mut() = code.cloned();
+            Err(ServerError::EnrolmentRefused)
+        },
+    );
+    assert!(matches!(refused, Err(ServerError::EnrolmentRefused)));
+    assert_eq!(
+        seen.into_inner(),
+        Some(EnrolmentCode {
+            user: profile("pc.a.fictional", Role::Officer),
+            expires_at_ms: 2_000,
+            spent: false,
+        })
+    );
+    assert!(s.device("dev-x").unwrap().is_none());
+    assert_eq!(audited(s, "enrol"), 0);
+    // allowed: the device is enrolled with the event, and the code is spent
+    let got = enrol(s, "code-a", "dev-a", "aa01").unwrap();
+    assert_eq!(got, profile("pc.a.fictional", Role::Officer));
+    assert_eq!(audited(s, "enrol"), 1);
+    let spent = s.redeem_code(
+        "code-a",
+        &Redemption::Device(new_device("dev-b", "aa02")),
+        &|code| {
+            assert!(code.unwrap().spent, "the store says the code was spent");
+            Err(ServerError::EnrolmentRefused)
+        },
+    );
+    assert!(spent.is_err());
+    // an unknown code reaches decide as None, and is refused even if decide allowed it
+    let unknown = s.redeem_code(
+        "no-such-code",
+        &Redemption::Device(new_device("dev-c", "aa03")),
+        &|code| {
+            assert!(code.is_none());
+            Ok(event("enrol", ""))
+        },
+    );
+    assert!(matches!(unknown, Err(ServerError::EnrolmentRefused)));
     let d = s.device("dev-a").unwrap().unwrap();
     assert_eq!(
         (d.user.as_str(), d.actor.as_str(), d.revoked),
         ("pc.a.fictional", "aa01", false)
     );
-    assert!(s.device("dev-b").unwrap().is_none());
+    assert_eq!(s.devices().unwrap().len(), 1);
     let owner = s.actor_owner("aa01").unwrap().unwrap();
     assert_eq!(
         (owner.device_id.as_str(), owner.user.as_str()),
@@ -121,27 +167,135 @@ fn an_enrolment_code_enrols_one_device_once_and_never_after_it_expires() {
 }
 
 #[test]
-fn revocation_holds_and_is_counted() {
+fn an_actor_is_registered_once_whether_to_a_device_or_to_a_user_on_one() {
     let (_d, s) = storage();
+    let s = s.as_ref();
+    issue(s, "code-a", "pc.a.fictional", i64::MAX);
+    enrol(s, "code-a", "dev-a", "aa01").unwrap();
+    // a second user on the device, with an actor of their own
+    issue(s, "code-b", "pc.b.fictional", i64::MAX);
+    let added = s
+        .redeem_code(
+            "code-b",
+            &Redemption::DeviceUser(NewDeviceUser {
+                device_id: "dev-a".into(),
+                actor: "aa02".into(),
+            }),
+            &|_| Ok(event("add_user", "")),
+        )
+        .unwrap();
+    assert_eq!(added.name, "pc.b.fictional");
+    assert_eq!(audited(s, "add_user"), 1);
+    let owner = s.actor_owner("aa02").unwrap().unwrap();
+    assert_eq!(
+        (owner.device_id.as_str(), owner.user.as_str()),
+        ("dev-a", "pc.b.fictional")
+    );
+    assert_eq!(s.actors_of_device("dev-a").unwrap().len(), 2);
+    // the enrolling user's actor and the added user's actor are both taken, for a device
+    // and for a user alike; the codes stay unspent
+    for (i, taken) in ["aa01", "aa02"].iter().enumerate() {
+        let code = format!("code-c{i}");
+        issue(s, &code, "pc.c.fictional", i64::MAX);
+        assert!(matches!(
+            enrol(s, &code, &format!("dev-c{i}"), taken),
+            Err(ServerError::InvalidInput(_))
+        ));
+        let as_user = s.redeem_code(
+            &code,
+            &Redemption::DeviceUser(NewDeviceUser {
+                device_id: "dev-a".into(),
+                actor: taken.to_string(),
+            }),
+            &|_| Ok(event("add_user", "")),
+        );
+        assert!(matches!(as_user, Err(ServerError::InvalidInput(_))));
+        enrol(s, &code, &format!("dev-c{i}"), &format!("ab0{i}")).unwrap();
+    }
+    // a user already on the device is not added again
+    issue(s, "code-b2", "pc.b.fictional", i64::MAX);
+    let again = s.redeem_code(
+        "code-b2",
+        &Redemption::DeviceUser(NewDeviceUser {
+            device_id: "dev-a".into(),
+            actor: "aa07".into(),
+        }),
+        &|_| Ok(event("add_user", "")),
+    );
+    assert!(matches!(again, Err(ServerError::Forbidden(_))));
+    assert_eq!(audited(s, "add_user"), 1);
+}
+
+#[test]
+fn revocation_marks_what_it_is_told_with_its_audit_in_one_commit() {
+    let (_d, s) = storage();
+    let s = s.as_ref();
     for (i, user) in ["pc.r.fictional", "pc.r.fictional", "pc.s.fictional"]
         .iter()
         .enumerate()
     {
         let code = format!("code-{i}");
-        s.create_enrolment(&code, &profile(user, Role::Officer), i64::MAX)
-            .unwrap();
-        s.redeem_enrolment(
-            &code,
-            0,
-            &new_device(&format!("dev-{i}"), &format!("ab0{i}")),
-        )
-        .unwrap();
+        issue(s, &code, user, i64::MAX);
+        enrol(s, &code, &format!("dev-{i}"), &format!("ab0{i}")).unwrap();
     }
-    assert!(s.revoke_device("dev-2").unwrap());
+    issue(s, "unspent", "pc.r.fictional", i64::MAX);
+    let one_event = |devices: &[RevokedDevice]| {
+        devices
+            .iter()
+            .map(|d| event("revoke", &d.id))
+            .collect::<Vec<_>>()
+    };
+    let revoked = s.revoke(Revoke::Device("dev-2"), None, &one_event).unwrap();
+    assert_eq!(
+        revoked,
+        vec![RevokedDevice {
+            id: "dev-2".into(),
+            user: "pc.s.fictional".into()
+        }]
+    );
     assert!(s.device("dev-2").unwrap().unwrap().revoked);
-    assert!(!s.revoke_device("no-such-device").unwrap());
-    assert_eq!(s.revoke_user("pc.r.fictional").unwrap(), 2);
+    // a device already revoked is reached again; an unknown one is not
+    assert_eq!(
+        s.revoke(Revoke::Device("dev-2"), None, &one_event)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .revoke(Revoke::Device("no-such-device"), None, &one_event)
+        .unwrap()
+        .is_empty());
+    assert_eq!(audited(s, "revoke"), 2);
+    let mut ids: Vec<String> = s
+        .revoke(
+            Revoke::DevicesOf("pc.r.fictional"),
+            Some("pc.r.fictional"),
+            &one_event,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["dev-0", "dev-1"]);
+    assert_eq!(audited(s, "revoke"), 4);
     assert!(s.devices().unwrap().iter().all(|d| d.revoked));
+    // the user's unused code was spent with the revocation
+    let code = std::cell::RefCell::new(None);
+    let _ = s.redeem_code(
+        "unspent",
+        &Redemption::Device(new_device("dev-9", "ab09")),
+        &|c| {
+            *code.borrow_mut() = c.cloned();
+            Err(ServerError::EnrolmentRefused)
+        },
+    );
+    assert!(code.into_inner().unwrap().spent);
+    // revoking the user's devices again reaches none
+    assert!(s
+        .revoke(Revoke::DevicesOf("pc.r.fictional"), None, &one_event)
+        .unwrap()
+        .is_empty());
     // the final upload opens once: the first time is kept
     let opened = s.open_final_upload("dev-2", 10_000).unwrap();
     assert_eq!(s.open_final_upload("dev-2", 99_000).unwrap(), opened);
@@ -150,10 +304,8 @@ fn revocation_holds_and_is_counted() {
 #[test]
 fn request_numbers_only_go_up() {
     let (_d, s) = storage();
-    s.create_enrolment("c", &profile("pc.q.fictional", Role::Officer), i64::MAX)
-        .unwrap();
-    s.redeem_enrolment("c", 0, &new_device("dev-q", "ac01"))
-        .unwrap();
+    issue(s.as_ref(), "c", "pc.q.fictional", i64::MAX);
+    enrol(s.as_ref(), "c", "dev-q", "ac01").unwrap();
     let now = "2026-11-30T12:00:00.000Z";
     assert!(s.claim_request("dev-q", 5, now).unwrap());
     assert!(!s.claim_request("dev-q", 5, now).unwrap(), "a replay");
@@ -383,10 +535,8 @@ fn a_published_version_is_stored_once_and_never_changes() {
 #[test]
 fn records_held_for_review_and_restore_marks_are_kept_per_device() {
     let (_d, s) = storage();
-    s.create_enrolment("c", &profile("pc.h.fictional", Role::Officer), i64::MAX)
-        .unwrap();
-    s.redeem_enrolment("c", 0, &new_device("dev-h", "ad01"))
-        .unwrap();
+    issue(s.as_ref(), "c", "pc.h.fictional", i64::MAX);
+    enrol(s.as_ref(), "c", "dev-h", "ad01").unwrap();
     s.hold_for_review(
         "dev-h",
         "case-h",

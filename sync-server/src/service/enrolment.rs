@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::Service;
 use crate::credentials;
 use crate::error::{Result, ServerError};
-use crate::storage::{Device, NewDevice, UserProfile};
+use crate::storage::{AuditEvent, Device, EnrolmentCode, NewDevice, Redemption, UserProfile};
 
 /// The longest an enrolment code may stay valid.
 pub const MAX_CODE_HOURS: u64 = 24;
@@ -25,6 +25,15 @@ fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
         Err(ServerError::InvalidInput(format!(
             "{what} must be 1-64 printable characters"
         )))
+    }
+}
+
+/// The rule for spending a code: it exists, was never spent, and has not expired. Returns
+/// whom it enrols.
+pub(crate) fn spendable(code: Option<&EnrolmentCode>, now_ms: i64) -> Result<&UserProfile> {
+    match code {
+        Some(code) if !code.spent && code.expires_at_ms >= now_ms => Ok(&code.user),
+        _ => Err(ServerError::EnrolmentRefused),
     }
 }
 
@@ -50,6 +59,16 @@ impl Service {
             &credentials::hash(&credentials::normalise_code(&code)),
             user,
             expires,
+            &AuditEvent {
+                device: String::new(),
+                user: user.name.clone(),
+                action: "enrolment_code".into(),
+                record: String::new(),
+                detail: format!(
+                    "code issued for {} {} {}",
+                    user.role, user.division, user.team
+                ),
+            },
         )?;
         Ok(code)
     }
@@ -69,13 +88,23 @@ impl Service {
         }
         let device_id = uuid::Uuid::new_v4().to_string();
         let (credential, credential_hash) = credentials::new_credential(&device_id);
-        let user = self.storage.redeem_enrolment(
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let user = self.storage.redeem_code(
             &credentials::hash(&code),
-            chrono::Utc::now().timestamp_millis(),
-            &NewDevice {
+            &Redemption::Device(NewDevice {
                 id: device_id.clone(),
                 actor: req.actor_id.to_lowercase(),
                 credential_hash,
+            }),
+            &|code| {
+                let user = spendable(code, now_ms)?;
+                Ok(AuditEvent {
+                    device: device_id.clone(),
+                    user: user.name.clone(),
+                    action: "enrol".into(),
+                    record: String::new(),
+                    detail: format!("device enrolled as {}", user.role),
+                })
             },
         )?;
         Ok(EnrolResponse {

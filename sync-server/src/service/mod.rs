@@ -1,11 +1,14 @@
 //! What the server does, independent of HTTP: enrolment and authentication (`enrolment`),
-//! the sync exchange (`sync`), and reports and the audit log for supervisors (`reports`). The
-//! HTTP layer only moves bytes in and out of these, and the admin commands call them directly
-//! on the same storage.
+//! users added to a shared device (`users`), revocation (`revocation`), the sync exchange
+//! (`sync`), published forms and directory (`reference`), and reports and the audit log for
+//! supervisors (`reports`). The service holds the policy and composes every audit event;
+//! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
+//! admin commands call them directly on the same storage.
 
 pub mod enrolment;
 pub mod reference;
 pub mod reports;
+pub mod revocation;
 pub mod sync;
 pub mod users;
 

@@ -13,7 +13,7 @@ use provide_core::sync::users::{AddUserRequest, AddUserResponse};
 use super::Service;
 use crate::credentials;
 use crate::error::{Result, ServerError};
-use crate::storage::{Device, NewDeviceUser, UserProfile};
+use crate::storage::{AuditEvent, Device, NewDeviceUser, Redemption, UserProfile};
 
 /// The rule for who may share a device: the same division and team as its enrolling user.
 fn may_share(device: &Device, user: &UserProfile) -> Result<()> {
@@ -44,14 +44,24 @@ impl Service {
         if code.len() != 20 {
             return Err(ServerError::EnrolmentRefused);
         }
-        let user = self.storage.redeem_user_code(
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let user = self.storage.redeem_code(
             &credentials::hash(&code),
-            chrono::Utc::now().timestamp_millis(),
-            &NewDeviceUser {
+            &Redemption::DeviceUser(NewDeviceUser {
                 device_id: device.id.clone(),
                 actor: req.actor_id.to_lowercase(),
+            }),
+            &|code| {
+                let user = super::enrolment::spendable(code, now_ms)?;
+                may_share(device, user)?;
+                Ok(AuditEvent {
+                    device: device.id.clone(),
+                    user: user.name.clone(),
+                    action: "add_user".into(),
+                    record: String::new(),
+                    detail: format!("user added to the device as {}", user.role),
+                })
             },
-            &|user| may_share(device, user),
         )?;
         Ok(AddUserResponse {
             user: user.name,

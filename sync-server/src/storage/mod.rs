@@ -132,6 +132,57 @@ pub struct NewDeviceUser {
     pub actor: String,
 }
 
+/// An enrolment code as stored: whom it enrols, until when, and whether it was spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentCode {
+    pub user: UserProfile,
+    pub expires_at_ms: i64,
+    pub spent: bool,
+}
+
+/// What spending an enrolment code registers.
+#[derive(Debug, Clone)]
+pub enum Redemption {
+    /// A new device, enrolled for the code's user.
+    Device(NewDevice),
+    /// The code's user, added to an enrolled device with an actor of their own.
+    DeviceUser(NewDeviceUser),
+}
+
+impl Redemption {
+    /// The device the code is spent by.
+    pub fn device_id(&self) -> &str {
+        match self {
+            Redemption::Device(d) => &d.id,
+            Redemption::DeviceUser(u) => &u.device_id,
+        }
+    }
+
+    /// The actor id being registered.
+    pub fn actor(&self) -> &str {
+        match self {
+            Redemption::Device(d) => &d.actor,
+            Redemption::DeviceUser(u) => &u.actor,
+        }
+    }
+}
+
+/// Which devices a revocation reaches.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoke<'a> {
+    /// One device (marked again, and audited again, when it already was).
+    Device(&'a str),
+    /// Every device of a user not revoked yet.
+    DevicesOf(&'a str),
+}
+
+/// A device a revocation reached: its id and its enrolling user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedDevice {
+    pub id: String,
+    pub user: String,
+}
+
 /// A device being enrolled.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
@@ -277,30 +328,27 @@ pub type Decide<'a> = dyn FnMut(Option<StoredDoc>) -> Result<Option<DocWrite>> +
 
 pub trait Storage: Send + Sync {
     // ---- enrolment and devices
+    /// Stores a new enrolment code (by its hash) for `user`, with its audit event, in one
+    /// transaction.
     fn create_enrolment(
         &self,
         code_hash: &str,
         user: &UserProfile,
         expires_at_ms: i64,
+        audit: &AuditEvent,
     ) -> Result<()>;
-    /// Spends an unexpired, unused code and enrols the device, atomically. Refuses a code that
-    /// is unknown, spent or expired, and an actor id already registered.
-    fn redeem_enrolment(
+    /// Spends an enrolment code, atomically: the code's row is locked and handed to `decide`
+    /// (`None` when no code has this hash), which applies the service's rules and returns
+    /// the audit event to commit, or an error that leaves everything as it was. Then the code
+    /// is marked spent by the device and `redemption` registered, with the event. Whatever
+    /// `decide` allows, the store refuses an actor id already registered to anyone
+    /// (`InvalidInput`) and a user already on the device (`Forbidden`). Returns the code's
+    /// user.
+    fn redeem_code(
         &self,
         code_hash: &str,
-        now_ms: i64,
-        device: &NewDevice,
-    ) -> Result<UserProfile>;
-    /// Spends an unexpired, unused code to add its user to an enrolled device, registering
-    /// their actor id to (device, user, role), atomically. Refuses (`EnrolmentRefused`) a code
-    /// that is unknown, spent or expired; whatever `check` refuses for the code's user (the
-    /// code is then kept); a user already on the device; an actor id already registered.
-    fn redeem_user_code(
-        &self,
-        code_hash: &str,
-        now_ms: i64,
-        user: &NewDeviceUser,
-        check: &dyn Fn(&UserProfile) -> Result<()>,
+        redemption: &Redemption,
+        decide: &dyn Fn(Option<&EnrolmentCode>) -> Result<AuditEvent>,
     ) -> Result<UserProfile>;
     /// Stores a published reference item (a form version or a directory) with its audit
     /// event, in one transaction. Refuses (`InvalidInput`) one already published under the
@@ -310,9 +358,15 @@ pub trait Storage: Send + Sync {
     fn published_reference(&self) -> Result<Vec<PublishedItem>>;
     fn device(&self, id: &str) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
-    fn revoke_device(&self, id: &str) -> Result<bool>;
-    /// Revokes every device of the user; returns how many.
-    fn revoke_user(&self, user: &str) -> Result<usize>;
+    /// Marks the devices `which` chooses revoked and, when `void_codes_of` names a user, spends
+    /// that user's unused enrolment codes, with the audit events `audit` makes of the devices
+    /// revoked, in one transaction. Returns the devices revoked.
+    fn revoke(
+        &self,
+        which: Revoke,
+        void_codes_of: Option<&str>,
+        audit: &dyn Fn(&[RevokedDevice]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<RevokedDevice>>;
     /// The actor ids registered to the user's devices (as enrolling user or added user).
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>>;
     /// The actor ids registered on the device: its enrolling user's and its added users'.

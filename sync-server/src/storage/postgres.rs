@@ -9,11 +9,13 @@
 //!   belongs to a committed transaction and a cursor can never skip one;
 //! - request numbers are claimed by one conditional UPDATE.
 //!
-//! Connections come from a small pool; migrations run once, under an advisory lock. TLS to
-//! the database follows the URL's `sslmode` (see `pg_tls`).
+//! Connections come from an `r2d2` pool (`Connector` makes them; a caller waits at most
+//! `POOL_WAIT` for one, then gets a storage error, never an endless queue); migrations run
+//! once, under an advisory lock. TLS to the database follows the URL's `sslmode` (see
+//! `pg_tls`).
 
 use std::collections::HashSet;
-use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use ::postgres::{Client, GenericClient, NoTls, Row};
 use automerge::ChangeHash;
@@ -110,6 +112,10 @@ CREATE INDEX IF NOT EXISTS device_users_by_user ON device_users (user_name);
 /// The advisory lock key that lets one process at a time backfill reporting rows.
 const BACKFILL_LOCK: i64 = 0x0050_524f_5649_4446;
 
+/// The advisory lock key that serialises registering actors (enrolments, users added to a
+/// device), so an actor id is checked and registered as one step across processes.
+const REGISTRATION_LOCK: i64 = 0x0050_524f_5649_4452;
+
 const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
     (case_id, version, division, status, incident_date, victim_digest, facts)
     VALUES ($1,$2,$3,$4,$5,$6,$7)
@@ -185,13 +191,76 @@ fn migrate(tx: &mut ::postgres::Transaction) -> Result<()> {
     Ok(())
 }
 
-pub struct PostgresStorage {
+/// The longest a request waits for a free database connection.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// Makes (and checks) the pool's connections: the URL's settings and its TLS.
+struct Connector {
     config: ::postgres::Config,
     tls: Option<pg_tls::RustlsMake>,
-    idle: Mutex<Vec<Client>>,
-    open: Mutex<usize>,
-    freed: Condvar,
-    max: usize,
+}
+
+impl Connector {
+    fn connect(&self) -> Result<Client> {
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| {
+            // the driver's text, and its causes (the TLS layer's reason is only in a cause)
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text = format!("{text}: {more}");
+                }
+                cause = c.source();
+            }
+            if self.tls.is_some() && text.to_lowercase().contains("tls") {
+                ServerError::Tls(format!(
+                    "the connection to the database could not be secured ({text})"
+                ))
+            } else {
+                e.into()
+            }
+        })
+    }
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = Client;
+    type Error = ServerError;
+
+    fn connect(&self) -> Result<Client> {
+        Connector::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut Client) -> Result<()> {
+        conn.simple_query("")?;
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Client) -> bool {
+        conn.is_closed()
+    }
+}
+
+/// The pool's connection failures go to the server's log (they name no record or person).
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<ServerError> for LogPoolErrors {
+    fn handle_error(&self, error: ServerError) {
+        tracing::warn!(error = %error, "a database connection failed");
+    }
+}
+
+type Pooled = r2d2::PooledConnection<Connector>;
+
+pub struct PostgresStorage {
+    /// `None` only while being dropped.
+    pool: Option<r2d2::Pool<Connector>>,
     identity_key: IdentityKey,
 }
 
@@ -199,8 +268,8 @@ impl Drop for PostgresStorage {
     fn drop(&mut self) {
         // a synchronous client closes its connection on its own runtime, which must not happen
         // on a thread inside another runtime (the server's, when it shuts down)
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        let _ = std::thread::spawn(move || drop(idle)).join();
+        let pool = self.pool.take();
+        let _ = std::thread::spawn(move || drop(pool)).join();
     }
 }
 
@@ -213,42 +282,6 @@ impl From<::postgres::Error> for ServerError {
                 ServerError::Storage(format!("{} ({}): {}", e, db.code().code(), db.message()))
             }
             None => ServerError::Storage(e.to_string()),
-        }
-    }
-}
-
-/// A pooled connection, returned to the pool when dropped.
-struct Pooled<'a> {
-    pool: &'a PostgresStorage,
-    client: Option<Client>,
-}
-
-impl std::ops::Deref for Pooled<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until drop")
-    }
-}
-
-impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until drop")
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            if c.is_closed() {
-                *self.pool.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            } else {
-                self.pool
-                    .idle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(c);
-            }
-            self.pool.freed.notify_one();
         }
     }
 }
@@ -353,19 +386,12 @@ impl PostgresStorage {
                 )))
             }
         };
-        let storage = PostgresStorage {
-            config,
-            tls,
-            idle: Mutex::new(Vec::new()),
-            open: Mutex::new(0),
-            freed: Condvar::new(),
-            max: max.max(1),
-            identity_key: zeroize::Zeroizing::new([0u8; 32]),
-        };
-        let mut storage = storage;
-        {
-            let mut c = storage.client()?;
-            let mut tx = c.transaction()?;
+        let connector = Connector { config, tls };
+        // the first connection is made here, so a database that cannot be reached (or
+        // secured) is reported as what it is; it runs the migrations and reads the key
+        let mut first = connector.connect()?;
+        let key = (|| -> Result<IdentityKey> {
+            let mut tx = first.transaction()?;
             migrate(&mut tx)?;
             // the first process to get here generates the key; every other one reads it
             tx.execute(
@@ -381,9 +407,20 @@ impl PostgresStorage {
             );
             let key = identity_key_from_hex(&stored)?;
             tx.commit()?;
-            drop(c);
-            storage.identity_key = key;
-        }
+            Ok(key)
+        })();
+        let _ = std::thread::spawn(move || drop(first)).join();
+        let pool = r2d2::Pool::builder()
+            .max_size(max.clamp(1, u32::MAX as usize) as u32)
+            .min_idle(Some(0))
+            .connection_timeout(POOL_WAIT)
+            .test_on_check_out(false)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(connector);
+        let storage = PostgresStorage {
+            pool: Some(pool),
+            identity_key: key?,
+        };
         storage.backfill()?;
         Ok(storage)
     }
@@ -423,60 +460,16 @@ impl PostgresStorage {
         result
     }
 
-    fn connect(&self) -> Result<Client> {
-        let connected = match &self.tls {
-            Some(tls) => self.config.connect(tls.clone()),
-            None => self.config.connect(NoTls),
-        };
-        connected.map_err(|e| {
-            // the driver's text, and its causes (the TLS layer's reason is only in a cause)
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                let more = c.to_string();
-                if !text.contains(&more) {
-                    text = format!("{text}: {more}");
-                }
-                cause = c.source();
-            }
-            if self.tls.is_some() && text.to_lowercase().contains("tls") {
-                ServerError::Tls(format!(
-                    "the connection to the database could not be secured ({text})"
-                ))
-            } else {
-                e.into()
-            }
-        })
+    fn pool(&self) -> &r2d2::Pool<Connector> {
+        self.pool
+            .as_ref()
+            .expect("the pool is there until the storage is dropped")
     }
 
-    fn client(&self) -> Result<Pooled<'_>> {
-        loop {
-            if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-                return Ok(Pooled {
-                    pool: self,
-                    client: Some(c),
-                });
-            }
-            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-            if *open < self.max {
-                *open += 1;
-                drop(open);
-                return match self.connect() {
-                    Ok(c) => Ok(Pooled {
-                        pool: self,
-                        client: Some(c),
-                    }),
-                    Err(e) => {
-                        *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                        Err(e)
-                    }
-                };
-            }
-            let _unused = self
-                .freed
-                .wait_timeout(open, std::time::Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner());
-        }
+    fn client(&self) -> Result<Pooled> {
+        self.pool()
+            .get()
+            .map_err(|e| ServerError::Storage(format!("no database connection is available ({e})")))
     }
 }
 
@@ -522,6 +515,7 @@ impl Storage for PostgresStorage {
         code_hash: &str,
         user: &UserProfile,
         expires_at_ms: i64,
+        audit: &AuditEvent,
     ) -> Result<()> {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
@@ -529,50 +523,62 @@ impl Storage for PostgresStorage {
             "INSERT INTO enrolments (code_hash, user_name, role, division, team, expires_at_ms) VALUES ($1,$2,$3,$4,$5,$6)",
             &[&code_hash, &user.name, &user.role.as_str(), &user.division, &user.team, &expires_at_ms],
         )?;
-        insert_audit(
-            &mut tx,
-            &[AuditEvent {
-                device: String::new(),
-                user: user.name.clone(),
-                action: "enrolment_code".into(),
-                record: String::new(),
-                detail: format!(
-                    "code issued for {} {} {}",
-                    user.role, user.division, user.team
-                ),
-            }],
-        )?;
+        insert_audit(&mut tx, std::slice::from_ref(audit))?;
         tx.commit()?;
         Ok(())
     }
 
-    fn redeem_enrolment(
+    fn redeem_code(
         &self,
         code_hash: &str,
-        now_ms: i64,
-        device: &NewDevice,
+        redemption: &Redemption,
+        decide: &dyn Fn(Option<&EnrolmentCode>) -> Result<AuditEvent>,
     ) -> Result<UserProfile> {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
-        let row = tx.query_opt(
-            "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = $1 FOR UPDATE",
-            &[&code_hash],
-        )?;
-        let Some(row) = row else {
+        let code = tx
+            .query_opt(
+                "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = $1 FOR UPDATE",
+                &[&code_hash],
+            )?
+            .map(|row| -> Result<EnrolmentCode> {
+                Ok(EnrolmentCode {
+                    user: UserProfile {
+                        name: row.get(0),
+                        role: parse_role(row.get(1))?,
+                        division: row.get(2),
+                        team: row.get(3),
+                    },
+                    expires_at_ms: row.get(4),
+                    spent: row.get::<_, Option<String>>(5).is_some(),
+                })
+            })
+            .transpose()?;
+        let event = decide(code.as_ref())?;
+        let Some(code) = code else {
             return Err(ServerError::EnrolmentRefused);
         };
-        let used: Option<String> = row.get(5);
-        if used.is_some() || row.get::<_, i64>(4) < now_ms {
-            return Err(ServerError::EnrolmentRefused);
-        }
-        let user = UserProfile {
-            name: row.get(0),
-            role: parse_role(row.get(1))?,
-            division: row.get(2),
-            team: row.get(3),
-        };
+        let user = code.user;
+        let device_id = redemption.device_id();
+        // two redemptions registering the same actor (or adding the same user to the same
+        // device) run one after another, so the checks below see each other's rows
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REGISTRATION_LOCK])?;
         if tx
-            .query_opt("SELECT 1 FROM devices WHERE actor = $1", &[&device.actor])?
+            .query_opt(
+                "SELECT 1 FROM devices WHERE id = $1 AND user_name = $2 UNION ALL SELECT 1 FROM device_users WHERE device_id = $1 AND user_name = $2",
+                &[&device_id, &user.name],
+            )?
+            .is_some()
+        {
+            return Err(ServerError::Forbidden(
+                "this user is already on this device".into(),
+            ));
+        }
+        if tx
+            .query_opt(
+                "SELECT 1 FROM devices WHERE actor = $1 UNION ALL SELECT 1 FROM device_users WHERE actor = $1",
+                &[&redemption.actor()],
+            )?
             .is_some()
         {
             return Err(ServerError::InvalidInput(
@@ -581,22 +587,19 @@ impl Storage for PostgresStorage {
         }
         tx.execute(
             "UPDATE enrolments SET used_by = $2 WHERE code_hash = $1",
-            &[&code_hash, &device.id],
+            &[&code_hash, &device_id],
         )?;
-        tx.execute(
-            "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            &[&device.id, &user.name, &user.role.as_str(), &user.division, &user.team, &device.actor, &device.credential_hash, &now_text()],
-        )?;
-        insert_audit(
-            &mut tx,
-            &[AuditEvent {
-                device: device.id.clone(),
-                user: user.name.clone(),
-                action: "enrol".into(),
-                record: String::new(),
-                detail: format!("device enrolled as {}", user.role),
-            }],
-        )?;
+        match redemption {
+            Redemption::Device(d) => tx.execute(
+                "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                &[&d.id, &user.name, &user.role.as_str(), &user.division, &user.team, &d.actor, &d.credential_hash, &now_text()],
+            )?,
+            Redemption::DeviceUser(u) => tx.execute(
+                "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                &[&u.device_id, &user.name, &user.role.as_str(), &user.division, &user.team, &u.actor, &now_text()],
+            )?,
+        };
+        insert_audit(&mut tx, std::slice::from_ref(&event))?;
         tx.commit()?;
         Ok(user)
     }
@@ -622,121 +625,40 @@ impl Storage for PostgresStorage {
         .collect()
     }
 
-    fn revoke_device(&self, id: &str) -> Result<bool> {
-        let mut c = self.client()?;
-        let mut tx = c.transaction()?;
-        let Some(row) = tx.query_opt("SELECT user_name FROM devices WHERE id = $1", &[&id])? else {
-            return Ok(false);
-        };
-        tx.execute("UPDATE devices SET revoked = TRUE WHERE id = $1", &[&id])?;
-        insert_audit(
-            &mut tx,
-            &[AuditEvent {
-                device: id.to_string(),
-                user: row.get(0),
-                action: "revoke".into(),
-                record: String::new(),
-                detail: "device revoked".into(),
-            }],
-        )?;
-        tx.commit()?;
-        Ok(true)
-    }
-
-    fn revoke_user(&self, user: &str) -> Result<usize> {
-        let mut c = self.client()?;
-        let mut tx = c.transaction()?;
-        let n = tx.execute(
-            "UPDATE devices SET revoked = TRUE WHERE user_name = $1 AND NOT revoked",
-            &[&user],
-        )? as usize;
-        tx.execute(
-            "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = $1 AND used_by IS NULL",
-            &[&user],
-        )?;
-        insert_audit(
-            &mut tx,
-            &[AuditEvent {
-                device: String::new(),
-                user: user.to_string(),
-                action: "revoke".into(),
-                record: String::new(),
-                detail: format!("user revoked ({n} devices)"),
-            }],
-        )?;
-        tx.commit()?;
-        Ok(n)
-    }
-
-    fn redeem_user_code(
+    fn revoke(
         &self,
-        code_hash: &str,
-        now_ms: i64,
-        user: &NewDeviceUser,
-        check: &dyn Fn(&UserProfile) -> Result<()>,
-    ) -> Result<UserProfile> {
+        which: Revoke,
+        void_codes_of: Option<&str>,
+        audit: &dyn Fn(&[RevokedDevice]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<RevokedDevice>> {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
-        let row = tx.query_opt(
-            "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = $1 FOR UPDATE",
-            &[&code_hash],
-        )?;
-        let Some(row) = row else {
-            return Err(ServerError::EnrolmentRefused);
+        let rows = match which {
+            Revoke::Device(id) => tx.query(
+                "UPDATE devices SET revoked = TRUE WHERE id = $1 RETURNING id, user_name",
+                &[&id],
+            )?,
+            Revoke::DevicesOf(user) => tx.query(
+                "UPDATE devices SET revoked = TRUE WHERE user_name = $1 AND NOT revoked RETURNING id, user_name",
+                &[&user],
+            )?,
         };
-        let used: Option<String> = row.get(5);
-        if used.is_some() || row.get::<_, i64>(4) < now_ms {
-            return Err(ServerError::EnrolmentRefused);
+        let revoked: Vec<RevokedDevice> = rows
+            .iter()
+            .map(|r| RevokedDevice {
+                id: r.get(0),
+                user: r.get(1),
+            })
+            .collect();
+        if let Some(user) = void_codes_of {
+            tx.execute(
+                "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = $1 AND used_by IS NULL",
+                &[&user],
+            )?;
         }
-        let profile = UserProfile {
-            name: row.get(0),
-            role: parse_role(row.get(1))?,
-            division: row.get(2),
-            team: row.get(3),
-        };
-        check(&profile)?;
-        if tx
-            .query_opt(
-                "SELECT 1 FROM devices WHERE id = $1 AND user_name = $2 UNION ALL SELECT 1 FROM device_users WHERE device_id = $1 AND user_name = $2",
-                &[&user.device_id, &profile.name],
-            )?
-            .is_some()
-        {
-            return Err(ServerError::Forbidden(
-                "this user is already on this device".into(),
-            ));
-        }
-        if tx
-            .query_opt(
-                "SELECT 1 FROM devices WHERE actor = $1 UNION ALL SELECT 1 FROM device_users WHERE actor = $1",
-                &[&user.actor],
-            )?
-            .is_some()
-        {
-            return Err(ServerError::InvalidInput(
-                "this actor id is already registered".into(),
-            ));
-        }
-        tx.execute(
-            "UPDATE enrolments SET used_by = $2 WHERE code_hash = $1",
-            &[&code_hash, &user.device_id],
-        )?;
-        tx.execute(
-            "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-            &[&user.device_id, &profile.name, &profile.role.as_str(), &profile.division, &profile.team, &user.actor, &now_text()],
-        )?;
-        insert_audit(
-            &mut tx,
-            &[AuditEvent {
-                device: user.device_id.clone(),
-                user: profile.name.clone(),
-                action: "add_user".into(),
-                record: String::new(),
-                detail: format!("user added to the device as {}", profile.role),
-            }],
-        )?;
+        insert_audit(&mut tx, &audit(&revoked))?;
         tx.commit()?;
-        Ok(profile)
+        Ok(revoked)
     }
 
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
@@ -1186,12 +1108,11 @@ impl Storage for PostgresStorage {
     }
 
     fn pool_use(&self) -> super::PoolUse {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
-        let open = *self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.pool().state();
         super::PoolUse {
-            in_use: open.saturating_sub(idle),
-            idle,
-            max: self.max,
+            in_use: state.connections.saturating_sub(state.idle_connections) as usize,
+            idle: state.idle_connections as usize,
+            max: self.pool().max_size() as usize,
         }
     }
 }

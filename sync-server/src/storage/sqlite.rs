@@ -352,6 +352,7 @@ impl Storage for SqliteStorage {
         code_hash: &str,
         user: &UserProfile,
         expires_at_ms: i64,
+        audit: &AuditEvent,
     ) -> Result<()> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
@@ -359,86 +360,77 @@ impl Storage for SqliteStorage {
             "INSERT INTO enrolments (code_hash, user_name, role, division, team, expires_at_ms) VALUES (?1,?2,?3,?4,?5,?6)",
             params![code_hash, user.name, user.role.as_str(), user.division, user.team, expires_at_ms],
         )?;
-        insert_audit(
-            &tx,
-            &[AuditEvent {
-                device: String::new(),
-                user: user.name.clone(),
-                action: "enrolment_code".into(),
-                record: String::new(),
-                detail: format!(
-                    "code issued for {} {} {}",
-                    user.role, user.division, user.team
-                ),
-            }],
-        )?;
+        insert_audit(&tx, std::slice::from_ref(audit))?;
         tx.commit()?;
         Ok(())
     }
 
-    fn redeem_enrolment(
+    fn redeem_code(
         &self,
         code_hash: &str,
-        now_ms: i64,
-        device: &NewDevice,
+        redemption: &Redemption,
+        decide: &dyn Fn(Option<&EnrolmentCode>) -> Result<AuditEvent>,
     ) -> Result<UserProfile> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let row = tx
+        let code = tx
             .query_row(
                 "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = ?1",
                 [code_hash],
                 |r| {
-                    Ok((
-                        UserProfile {
+                    Ok(EnrolmentCode {
+                        user: UserProfile {
                             name: r.get(0)?,
                             role: role(&r.get::<_, String>(1)?)?,
                             division: r.get(2)?,
                             team: r.get(3)?,
                         },
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
+                        expires_at_ms: r.get(4)?,
+                        spent: r.get::<_, Option<String>>(5)?.is_some(),
+                    })
                 },
             )
             .optional()?;
-        let Some((user, expires, None)) = row else {
+        let event = decide(code.as_ref())?;
+        let Some(code) = code else {
             return Err(ServerError::EnrolmentRefused);
         };
-        if expires < now_ms {
-            return Err(ServerError::EnrolmentRefused);
+        let user = code.user;
+        let found = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<bool> {
+            Ok(tx.query_row(sql, p, |_| Ok(())).optional()?.is_some())
+        };
+        let device_id = redemption.device_id();
+        if found(
+            "SELECT 1 FROM devices WHERE id = ?1 AND user_name = ?2 UNION ALL SELECT 1 FROM device_users WHERE device_id = ?1 AND user_name = ?2",
+            &[&device_id, &user.name],
+        )? {
+            return Err(ServerError::Forbidden(
+                "this user is already on this device".into(),
+            ));
         }
-        let taken: bool = tx
-            .query_row(
-                "SELECT 1 FROM devices WHERE actor = ?1",
-                [&device.actor],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if taken {
+        if found(
+            "SELECT 1 FROM devices WHERE actor = ?1 UNION ALL SELECT 1 FROM device_users WHERE actor = ?1",
+            &[&redemption.actor()],
+        )? {
             return Err(ServerError::InvalidInput(
                 "this actor id is already registered".into(),
             ));
         }
         tx.execute(
             "UPDATE enrolments SET used_by = ?2 WHERE code_hash = ?1",
-            params![code_hash, device.id],
+            params![code_hash, device_id],
         )?;
-        tx.execute(
-            "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            params![device.id, user.name, user.role.as_str(), user.division, user.team, device.actor, device.credential_hash, now_text()],
-        )?;
-        insert_audit(
-            &tx,
-            &[AuditEvent {
-                device: device.id.clone(),
-                user: user.name.clone(),
-                action: "enrol".into(),
-                record: String::new(),
-                detail: format!("device enrolled as {}", user.role),
-            }],
-        )?;
+        match redemption {
+            Redemption::Device(d) => tx.execute(
+                "INSERT INTO devices (id, user_name, role, division, team, actor, credential_hash, enrolled_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![d.id, user.name, user.role.as_str(), user.division, user.team, d.actor, d.credential_hash, now_text()],
+            )?,
+            Redemption::DeviceUser(u) => tx.execute(
+                "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                params![u.device_id, user.name, user.role.as_str(), user.division, user.team, u.actor, now_text()],
+            )?,
+        };
+        insert_audit(&tx, std::slice::from_ref(&event))?;
         tx.commit()?;
         Ok(user)
     }
@@ -463,136 +455,43 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn revoke_device(&self, id: &str) -> Result<bool> {
-        let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
-        let user: Option<String> = tx
-            .query_row("SELECT user_name FROM devices WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let Some(user) = user else { return Ok(false) };
-        tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [id])?;
-        insert_audit(
-            &tx,
-            &[AuditEvent {
-                device: id.to_string(),
-                user,
-                action: "revoke".into(),
-                record: String::new(),
-                detail: "device revoked".into(),
-            }],
-        )?;
-        tx.commit()?;
-        Ok(true)
-    }
-
-    fn revoke_user(&self, user: &str) -> Result<usize> {
-        let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
-        let n = tx.execute(
-            "UPDATE devices SET revoked = 1 WHERE user_name = ?1 AND revoked = 0",
-            [user],
-        )?;
-        // codes not yet used can no longer enrol this user
-        tx.execute(
-            "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = ?1 AND used_by IS NULL",
-            [user],
-        )?;
-        insert_audit(
-            &tx,
-            &[AuditEvent {
-                device: String::new(),
-                user: user.to_string(),
-                action: "revoke".into(),
-                record: String::new(),
-                detail: format!("user revoked ({n} devices)"),
-            }],
-        )?;
-        tx.commit()?;
-        Ok(n)
-    }
-
-    fn redeem_user_code(
+    fn revoke(
         &self,
-        code_hash: &str,
-        now_ms: i64,
-        user: &NewDeviceUser,
-        check: &dyn Fn(&UserProfile) -> Result<()>,
-    ) -> Result<UserProfile> {
+        which: Revoke,
+        void_codes_of: Option<&str>,
+        audit: &dyn Fn(&[RevokedDevice]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<RevokedDevice>> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let row = tx
-            .query_row(
-                "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = ?1",
-                [code_hash],
-                |r| {
-                    Ok((
-                        UserProfile {
-                            name: r.get(0)?,
-                            role: role(&r.get::<_, String>(1)?)?,
-                            division: r.get(2)?,
-                            team: r.get(3)?,
-                        },
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((profile, expires, None)) = row else {
-            return Err(ServerError::EnrolmentRefused);
+        let (sql, key) = match which {
+            Revoke::Device(id) => (
+                "UPDATE devices SET revoked = 1 WHERE id = ?1 RETURNING id, user_name",
+                id,
+            ),
+            Revoke::DevicesOf(user) => (
+                "UPDATE devices SET revoked = 1 WHERE user_name = ?1 AND revoked = 0 RETURNING id, user_name",
+                user,
+            ),
         };
-        if expires < now_ms {
-            return Err(ServerError::EnrolmentRefused);
+        let revoked = {
+            let mut stmt = tx.prepare(sql)?;
+            let rows = stmt.query_map([key], |r| {
+                Ok(RevokedDevice {
+                    id: r.get(0)?,
+                    user: r.get(1)?,
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        if let Some(user) = void_codes_of {
+            tx.execute(
+                "UPDATE enrolments SET used_by = 'revoked' WHERE user_name = ?1 AND used_by IS NULL",
+                [user],
+            )?;
         }
-        check(&profile)?;
-        let on_device: bool = tx
-            .query_row(
-                "SELECT 1 FROM devices WHERE id = ?1 AND user_name = ?2 UNION ALL SELECT 1 FROM device_users WHERE device_id = ?1 AND user_name = ?2",
-                params![user.device_id, profile.name],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if on_device {
-            return Err(ServerError::Forbidden(
-                "this user is already on this device".into(),
-            ));
-        }
-        let taken: bool = tx
-            .query_row(
-                "SELECT 1 FROM devices WHERE actor = ?1 UNION ALL SELECT 1 FROM device_users WHERE actor = ?1",
-                [&user.actor],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if taken {
-            return Err(ServerError::InvalidInput(
-                "this actor id is already registered".into(),
-            ));
-        }
-        tx.execute(
-            "UPDATE enrolments SET used_by = ?2 WHERE code_hash = ?1",
-            params![code_hash, user.device_id],
-        )?;
-        tx.execute(
-            "INSERT INTO device_users (device_id, user_name, role, division, team, actor, added_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            params![user.device_id, profile.name, profile.role.as_str(), profile.division, profile.team, user.actor, now_text()],
-        )?;
-        insert_audit(
-            &tx,
-            &[AuditEvent {
-                device: user.device_id.clone(),
-                user: profile.name.clone(),
-                action: "add_user".into(),
-                record: String::new(),
-                detail: format!("user added to the device as {}", profile.role),
-            }],
-        )?;
+        insert_audit(&tx, &audit(&revoked))?;
         tx.commit()?;
-        Ok(profile)
+        Ok(revoked)
     }
 
     fn actors_of_user(&self, user: &str) -> Result<HashSet<String>> {
