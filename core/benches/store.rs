@@ -3,7 +3,9 @@
 //! Rows: unlock (with the Argon2id parameters), durable commit latency of one field edit
 //! (p50/p99), creating 10,000 cases, listing and searching over them, loading a case with 1,000
 //! changes, bytes on disk per case against its plain JSON, and the same write workload on
-//! SQLCipher beside plain SQLite.
+//! SQLCipher beside plain SQLite. Then purging: the time a sync answer that purges one case
+//! (and its health record) takes to apply on a device holding 500, secure delete, incremental
+//! vacuum and WAL truncation included, beside the same answer without the purge.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -65,11 +67,12 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let kdf = KdfParams::default();
+    // the safeguarding unit: the role that may set every status the cases below carry
     let user = NewUser {
-        name: "pc-bench".into(),
-        role: Role::Idva,
+        name: "sg-bench".into(),
+        role: Role::Safeguarding,
         division: "west".into(),
-        team: "t1".into(),
+        team: String::new(),
     };
     let mut store = Store::init(
         &dir,
@@ -258,9 +261,114 @@ fn main() {
         format!("{:.2}x", enc.as_secs_f64() / plain.as_secs_f64()),
         "<= 1.3x",
     );
+    purge_table(tmp.path());
 }
 
 const WORKLOAD_TX: usize = 2_000;
+
+/// Cases on the device for the purge measurement.
+const PURGE_CASES: usize = 500;
+
+/// Applying a sync answer that purges one case (and its health record) on a device holding
+/// `PURGE_CASES`, every one acknowledged, beside the same answer purging nothing.
+fn purge_table(root: &Path) {
+    use provide_core::sync::protocol::{DocAck, DocOutcome, SyncResponse};
+    let dir = root.join("purge");
+    let mut store = Store::init(
+        &dir,
+        NewUser {
+            name: "idva-bench".into(),
+            role: Role::Idva,
+            division: "west".into(),
+            team: "t1".into(),
+        },
+        PASS,
+        InitOptions {
+            kdf: KdfParams::FLOOR,
+            policy: LockPolicy::default(),
+        },
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..PURGE_CASES {
+        let id = store
+            .create_case(
+                Deployment::PostIncident,
+                &fictional_sets(i)
+                    .into_iter()
+                    .filter(|(k, _)| k != "status")
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+        store
+            .add_health_note(&id, &format!("fictional health note {i}"))
+            .unwrap();
+        for k in 0..5 {
+            store
+                .set_case_fields(&id, &[("victim.phone".into(), format!("07700 90{k:04}"))])
+                .unwrap();
+        }
+        ids.push(id);
+    }
+    // the server acknowledges everything
+    let (sent, _) = store.pending_uploads(usize::MAX).unwrap();
+    let acked = SyncResponse {
+        acks: (0..sent.len())
+            .map(|doc| DocAck {
+                doc,
+                outcome: DocOutcome::Accepted,
+            })
+            .collect(),
+        cursor: 1,
+        ..Default::default()
+    };
+    store.apply_sync_response(&sent, &acked).unwrap();
+    let mut purge = Vec::new();
+    let mut quiet = Vec::new();
+    for (round, id) in ids.iter().take(20).enumerate() {
+        let cursor = 2 + 2 * round as u64;
+        let t = Instant::now();
+        store
+            .apply_sync_response(
+                &[],
+                &SyncResponse {
+                    cursor,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        quiet.push(t.elapsed());
+        let t = Instant::now();
+        let applied = store
+            .apply_sync_response(
+                &[],
+                &SyncResponse {
+                    purge: vec![id.clone(), format!("{id}.health")],
+                    cursor: cursor + 1,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        purge.push(t.elapsed());
+        assert_eq!(applied.purged, 2);
+    }
+    println!("\n## Purging a case on a device holding {PURGE_CASES} (20 purges)\n");
+    println!(
+        "| {:<46} | {:>22} | {:<18} |",
+        "sync answer applied", "p50 / p99", "target"
+    );
+    println!("|{}|{}|{}|", "-".repeat(48), "-".repeat(24), "-".repeat(20));
+    row(
+        "nothing to purge",
+        format!("{} / {}", ms(pct(quiet.clone(), 0.5)), ms(pct(quiet, 0.99))),
+        "",
+    );
+    row(
+        "a case and its health record purged",
+        format!("{} / {}", ms(pct(purge.clone(), 0.5)), ms(pct(purge, 0.99))),
+        "",
+    );
+}
 
 /// The store's own write pattern (one transaction: update the record row, append a chunk) on
 /// the store's schema and pragmas, once keyed with SQLCipher and once plain.

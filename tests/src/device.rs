@@ -70,11 +70,19 @@ impl Device {
         sync(&mut self.store, t, opts, &mut |_| {})
     }
 
+    /// The store's data key, as the passphrase unwraps it from the key slots.
+    pub fn data_key(&self) -> [u8; 32] {
+        let mut slots = provide_core::crypto::keyslots::KeySlots::load(self.dir.path()).unwrap();
+        let (_, key) = slots.unlock(PASSPHRASE, None).unwrap();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(key.as_ref());
+        out
+    }
+
     /// The device's database opened directly with its key, as someone holding the key could:
     /// for tests that must set up states the app never produces on its own.
     pub fn raw_db(&self) -> rusqlite::Connection {
-        let mut slots = provide_core::crypto::keyslots::KeySlots::load(self.dir.path()).unwrap();
-        let (_, key) = slots.unlock(PASSPHRASE, None).unwrap();
+        let key = self.data_key();
         let conn = rusqlite::Connection::open(self.dir.path().join("provide.db")).unwrap();
         conn.execute_batch(&format!(
             "PRAGMA key = \"x'{}'\";",

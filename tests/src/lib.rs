@@ -4,7 +4,8 @@
 //! bandwidth, latency, loss and cuts by named profile (`shaper`), counting what crosses a
 //! transport (`metered`), stock Automerge sync as the baseline to beat (`baseline`), and a
 //! lightweight device that speaks the real protocol, for load (`light`). A multi-device
-//! scenario full of canary strings, to search a server's output for (`canary`).
+//! scenario full of canary strings, to search a server's output for (`canary`). What a
+//! device's files hold, decrypted page by page with its key (`forensics`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
 pub mod amplifiers;
@@ -13,6 +14,7 @@ pub mod baseline;
 pub mod binaries;
 pub mod canary;
 pub mod device;
+pub mod forensics;
 pub mod light;
 pub mod link;
 pub mod metered;

@@ -12,6 +12,7 @@ mod health;
 mod health_key;
 mod link;
 pub mod migrations;
+mod purge;
 mod records;
 mod reference;
 mod safeguarding;
@@ -106,6 +107,9 @@ fn open_db(path: &Path, key: &SecretKey, create: bool) -> Result<Connection> {
     schema::apply_key(&conn, key).map_err(|_| {
         Error::Database("the database could not be decrypted (damaged file or wrong key)".into())
     })?;
+    if create {
+        conn.execute_batch(schema::NEW_DATABASE)?;
+    }
     conn.execute_batch(schema::PRAGMAS)?;
     Ok(conn)
 }
@@ -202,6 +206,7 @@ impl Store {
         let health_key = (user.role == Role::Idva).then(random_key);
         let conn = open_db(&db_path(dir), &key, true)?;
         schema::migrate(&conn)?;
+        purge::ensure_reclaimable(&conn)?;
         let (actor, device_id) = match enrolled {
             Some(e) => (e.actor.clone(), e.device_id.clone()),
             None => (ActorId::random(), uuid::Uuid::new_v4().to_string()),
@@ -309,6 +314,8 @@ impl Store {
         }
         let conn = open_db(&path, &key, false)?;
         schema::migrate(&conn)?;
+        purge::ensure_reclaimable(&conn)?;
+        purge::reclaim(&conn)?;
         let session = conn
             .query_row(
                 "SELECT name, role, division, team, actor FROM users WHERE name = ?1",

@@ -11,6 +11,8 @@ use crate::error::Result;
 
 /// SQLCipher and SQLite settings applied to every connection after the key.
 /// `synchronous = FULL` in WAL mode: a commit that returned survives power loss.
+/// With `auto_vacuum = INCREMENTAL` (`NEW_DATABASE`), `secure_delete` lets a purge leave
+/// nothing of a record in the file (`purge`).
 pub const PRAGMAS: &str = "
 PRAGMA secure_delete = ON;
 PRAGMA temp_store = MEMORY;
@@ -18,6 +20,11 @@ PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 ";
+
+/// Applied to a new database before its first table: `auto_vacuum` takes effect only then
+/// (`purge::ensure_reclaimable` converts an older store, once). Setting it on an existing
+/// database would write its header even when unchanged, so it is never applied there.
+pub const NEW_DATABASE: &str = "PRAGMA auto_vacuum = INCREMENTAL;";
 
 pub const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

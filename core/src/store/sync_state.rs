@@ -376,19 +376,7 @@ impl Store {
         }
         for id in &resp.purge {
             // a record holding edits the server has not acknowledged is kept, never lost
-            let n = tx.execute(
-                "DELETE FROM records WHERE id = ?1 AND heads = acked_heads",
-                [id],
-            )?;
-            if n > 0 {
-                audit::append(
-                    &tx,
-                    &user,
-                    role,
-                    Action::Erase,
-                    id,
-                    "left this device's scope",
-                )?;
+            if super::purge::purge_record(&tx, id, &user, role, "left this device's scope")? {
                 applied.purged += 1;
             }
         }
@@ -397,6 +385,9 @@ impl Store {
             params![CURSOR_KEY, resp.cursor.to_string()],
         )?;
         tx.commit()?;
+        if applied.purged > 0 {
+            super::purge::reclaim(&self.conn)?;
+        }
         Ok(applied)
     }
 }
