@@ -199,7 +199,7 @@ pub struct ChainCheck {
 
 impl ChainCheck {
     pub fn new(anchor: Option<Anchor>) -> Self {
-        let anchor_seen = anchor.as_ref().is_some_and(|a| a.seq == 0);
+        let anchor_seen = anchor.as_ref().is_some_and(|a| *a == Anchor::empty());
         ChainCheck {
             prev: Anchor::empty(),
             anchor,
@@ -303,7 +303,11 @@ impl ChainCheck {
                     return Err(broken(
                         a.seq,
                         Tamper::AnchorDiffers,
-                        format!("the anchor names entry {}, which this log never had", a.seq),
+                        if a.seq == 0 {
+                            "the anchor of an empty log has the genesis hash".to_string()
+                        } else {
+                            format!("the anchor names entry {}, which this log never had", a.seq)
+                        },
                     ));
                 }
                 if e.hash != a.hash {
