@@ -545,8 +545,7 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             Ok(())
         }
         Command::Audit {
-            chain: Some(chain),
-            ..
+            chain: Some(chain), ..
         } => {
             let service = data.open(Config::default())?;
             match chain {

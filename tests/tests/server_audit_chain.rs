@@ -218,7 +218,10 @@ fn the_last_entries_deleted_are_caught_only_with_an_anchor() {
     assert_eq!(verifies(&server, &["--anchor", &kept]), head as u64);
 
     // the last entries, back to before the anchor, removed
-    tamper(&server, &format!("DELETE FROM audit WHERE seq > {}", at - 3));
+    tamper(
+        &server,
+        &format!("DELETE FROM audit WHERE seq > {}", at - 3),
+    );
     assert_eq!(
         verifies(&server, &[]),
         (at - 3) as u64,
@@ -229,8 +232,16 @@ fn the_last_entries_deleted_are_caught_only_with_an_anchor() {
     // an anchor whose entry is there with another hash fails too
     let (short, _) = anchor(&server);
     let (seq, hash) = short.split_once(':').unwrap();
-    let other = format!("{seq}:{}", if hash.starts_with('0') { "1" } else { "0" }.repeat(64));
-    names(&server, &["--anchor", &other], seq.parse().unwrap(), "anchor_differs");
+    let other = format!(
+        "{seq}:{}",
+        if hash.starts_with('0') { "1" } else { "0" }.repeat(64)
+    );
+    names(
+        &server,
+        &["--anchor", &other],
+        seq.parse().unwrap(),
+        "anchor_differs",
+    );
 
     // and an anchor that is not one is refused as bad input
     let out = cli(&server, &["audit", "verify", "--anchor", "yesterday"]);

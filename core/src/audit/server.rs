@@ -266,16 +266,14 @@ impl ChainCheck {
                     ),
                 ));
             }
-            (false, true) if p > 0 => {
-                return Err(broken(
-                    p,
-                    Tamper::Edited,
-                    format!(
-                        "entry {p} was rewritten (its hash recomputed): entry {} no longer follows it",
-                        e.seq
-                    ),
-                ))
-            }
+            (false, true) if p > 0 => return Err(broken(
+                p,
+                Tamper::Edited,
+                format!(
+                    "entry {p} was rewritten (its hash recomputed): entry {} no longer follows it",
+                    e.seq
+                ),
+            )),
             (false, _) => {
                 let mut relinked = e.clone();
                 relinked.relink(&self.prev.hash);
@@ -283,7 +281,10 @@ impl ChainCheck {
                     broken(
                         e.seq,
                         Tamper::Edited,
-                        format!("entry {} was edited: its link to the entry before it was changed", e.seq),
+                        format!(
+                            "entry {} was edited: its link to the entry before it was changed",
+                            e.seq
+                        ),
                     )
                 } else {
                     broken(

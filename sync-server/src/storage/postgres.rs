@@ -92,35 +92,35 @@ fn chain_audit(tx: &mut ::postgres::Transaction) -> Result<()> {
 
 /// Up to `limit` audit entries after number `after`, oldest first, with their chain columns.
 fn audit_page(c: &mut impl GenericClient, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
-    Ok(c
-        .query(
-            "SELECT seq, at, device, user_name, action, record, detail, prev_hash, hash FROM audit
+    Ok(c.query(
+        "SELECT seq, at, device, user_name, action, record, detail, prev_hash, hash FROM audit
              WHERE seq > $1 ORDER BY seq LIMIT $2",
-            &[&after, &limit],
-        )?
-        .iter()
-        .map(|r| ServerEntry {
-            seq: r.get(0),
-            at: r.get(1),
-            device: r.get(2),
-            user: r.get(3),
-            action: r.get(4),
-            record: r.get(5),
-            detail: r.get(6),
-            prev_hash: r.get(7),
-            hash: r.get(8),
-        })
-        .collect())
+        &[&after, &limit],
+    )?
+    .iter()
+    .map(|r| ServerEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        device: r.get(2),
+        user: r.get(3),
+        action: r.get(4),
+        record: r.get(5),
+        detail: r.get(6),
+        prev_hash: r.get(7),
+        hash: r.get(8),
+    })
+    .collect())
 }
 
 /// The audit log's last entry (`None`: the log is empty).
 fn audit_head_in(c: &mut impl GenericClient) -> Result<Option<Anchor>> {
-    Ok(c
-        .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
-        .map(|r| Anchor {
-            seq: r.get(0),
-            hash: r.get(1),
-        }))
+    Ok(
+        c.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
+            .map(|r| Anchor {
+                seq: r.get(0),
+                hash: r.get(1),
+            }),
+    )
 }
 
 /// The advisory lock key that serialises audit appenders, across every process.

@@ -116,18 +116,17 @@ fn audit_page(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<Se
 
 /// The audit log's last entry (`None`: the log is empty).
 fn audit_head_in(c: &Connection) -> Result<Option<Anchor>> {
-    Ok(c
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| {
-                Ok(Anchor {
-                    seq: r.get(0)?,
-                    hash: r.get(1)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(Anchor {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        },
+    )
+    .optional()?)
 }
 
 /// Makes a new store's tables or brings an existing store's up to date; refuses a store made
