@@ -87,6 +87,9 @@ $B bundle import "$WORK/a-to-b.bundle"
 
 say "The server's audit log: every disclosure, by device, with no personal data"
 $S audit | tail -n 8
+say "The server's audit log is hash-chained: it verifies, and its head is an anchor to keep elsewhere"
+$S audit verify
+$S audit anchor
 
 say "Every device's audit log verifies, and reached the server"
 $A audit verify; $B audit verify; $C audit verify

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod server;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -70,8 +72,8 @@ const HEAD_KEY: &str = "audit_head";
 
 /// The hash of an entry: its sequence number and its fields in order (at, user, role, action,
 /// record, detail, prev_hash), each length-prefixed so no two entries can collide by shifting
-/// text between fields.
-fn entry_hash(seq: i64, fields: [&str; 7]) -> String {
+/// text between fields. The server's log (`server`) hashes its own fields by the same rule.
+fn entry_hash(seq: i64, fields: &[&str]) -> String {
     let mut h = Sha256::new();
     h.update(seq.to_be_bytes());
     for field in fields {
@@ -102,7 +104,7 @@ pub fn append(
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let hash = entry_hash(
         seq,
-        [&at, user, role, action.as_str(), record, detail, &prev],
+        &[&at, user, role, action.as_str(), record, detail, &prev],
     );
     conn.execute(
         "INSERT INTO audit (seq, at, user, role, action, record, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -229,7 +231,7 @@ pub fn rebuild_continuation(after_seq: i64, after_hash: &str, all: &mut [Entry])
 fn hash_of(e: &Entry) -> String {
     entry_hash(
         e.seq,
-        [
+        &[
             &e.at,
             &e.user,
             &e.role,
@@ -312,7 +314,7 @@ mod tests {
         let e = &entries(&c).unwrap()[1];
         let forged = entry_hash(
             e.seq,
-            [
+            &[
                 &e.at,
                 &e.user,
                 &e.role,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use provide_core::audit::server::{Anchor, ChainBreak, ChainCheck};
 use provide_core::model::Role;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -140,6 +141,83 @@ pub fn verify_device_audit(service: &Service, device: &str) -> Result<DeviceAudi
         verified: result.is_ok(),
         problem: result.err().map(|e| e.to_string()),
     })
+}
+
+/// Entries read at a time by `verify_audit`: its memory stays bounded however long the log.
+const AUDIT_PAGE: i64 = 1000;
+
+/// The server's own audit log checked from its first entry, and against an anchor (an earlier
+/// head, kept where the database's administrators cannot write) when one is given.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditChainCheck {
+    pub verified: bool,
+    /// The entries that verified (all of them, or those before the first wrong one).
+    pub entries: u64,
+    /// The log's head, `SEQ:HASH`, when it verified: the next anchor to keep.
+    pub head: Option<String>,
+    pub anchor: Option<String>,
+    /// The first wrong entry and how it is wrong.
+    pub problem: Option<ChainBreak>,
+}
+
+impl AuditChainCheck {
+    /// The check as a result: a broken log is an `AuditBroken` error naming its first wrong
+    /// entry.
+    pub fn into_result(self) -> Result<Self> {
+        match &self.problem {
+            Some(b) => Err(ServerError::AuditBroken {
+                seq: b.seq,
+                reason: b.reason.clone(),
+            }),
+            None => Ok(self),
+        }
+    }
+}
+
+/// Verifies the server's audit log (provide-core's `audit::server` rule), page by page.
+/// `anchor` is `SEQ:HASH` as `audit_anchor` gave it.
+pub fn verify_audit(service: &Service, anchor: Option<&str>) -> Result<AuditChainCheck> {
+    let anchor = anchor.map(Anchor::parse).transpose()?;
+    let mut check = ChainCheck::new(anchor.clone());
+    let anchor = anchor.map(|a| a.to_string());
+    loop {
+        let page = service.storage.audit_chain(check.last_seq(), AUDIT_PAGE)?;
+        if let Err(problem) = check.check(&page) {
+            return Ok(AuditChainCheck {
+                verified: false,
+                entries: check.entries(),
+                head: None,
+                anchor,
+                problem: Some(problem),
+            });
+        }
+        if (page.len() as i64) < AUDIT_PAGE {
+            break;
+        }
+    }
+    let entries = check.entries();
+    Ok(match check.finish() {
+        Ok(v) => AuditChainCheck {
+            verified: true,
+            entries: v.entries,
+            head: Some(v.head.to_string()),
+            anchor,
+            problem: None,
+        },
+        Err(problem) => AuditChainCheck {
+            verified: false,
+            entries,
+            head: None,
+            anchor,
+            problem: Some(problem),
+        },
+    })
+}
+
+/// The head of the server's audit log now (its last entry's number and hash), to keep
+/// elsewhere as an anchor.
+pub fn audit_anchor(service: &Service) -> Result<Anchor> {
+    Ok(service.storage.audit_head()?.unwrap_or_else(Anchor::empty))
 }
 
 /// Writes an evaluation export at the operator's command line, audited as `export` by

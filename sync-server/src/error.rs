@@ -47,6 +47,9 @@ pub enum ServerError {
     Throttled(u64),
     #[error("The request took too long to arrive.")]
     TimedOut,
+    /// The server's own audit log failed verification (`audit verify`).
+    #[error("The server's audit log is broken at entry {seq}: {reason}.")]
+    AuditBroken { seq: i64, reason: String },
 }
 
 impl ServerError {
@@ -72,6 +75,7 @@ impl ServerError {
             ServerError::Busy(_) => "busy",
             ServerError::Throttled(_) => "throttled",
             ServerError::TimedOut => "timed_out",
+            ServerError::AuditBroken { .. } => "audit_broken",
         }
     }
 

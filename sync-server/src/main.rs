@@ -160,8 +160,12 @@ enum Command {
         #[command(subcommand)]
         action: Publishing,
     },
-    /// Read the server's audit log.
+    /// Read the server's audit log; or verify its chain (`audit verify`), or print its head to
+    /// keep elsewhere (`audit anchor`).
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        chain: Option<AuditChain>,
         #[arg(long)]
         json: bool,
         #[arg(long)]
@@ -216,6 +220,27 @@ enum Command {
     },
 }
 
+/// The server audit log's hash chain.
+#[derive(Subcommand)]
+enum AuditChain {
+    /// Check every entry from the first: exits 5 naming the first edited, removed or
+    /// reordered entry, 0 with the number of entries verified.
+    Verify {
+        /// A head printed earlier by `audit anchor` and kept elsewhere: also fails if the log
+        /// was cut short, or rewritten, up to that entry.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the log's head, `SEQ:HASH`, to keep where the database's administrators cannot
+    /// write; `audit verify --anchor` checks the log against it later.
+    Anchor {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum Publishing {
     /// Check and publish the JSON definition in FILE; nothing is stored if it is refused.
@@ -246,6 +271,7 @@ fn main() -> ExitCode {
             ExitCode::from(match e {
                 ServerError::InvalidInput(_) => 2,
                 ServerError::NoSuchDevice(_) => 7,
+                ServerError::AuditBroken { .. } => 5,
                 _ => 1,
             })
         }
@@ -519,6 +545,44 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             Ok(())
         }
         Command::Audit {
+            chain: Some(chain), ..
+        } => {
+            let service = data.open(Config::default())?;
+            match chain {
+                AuditChain::Verify {
+                    anchor,
+                    json: as_json,
+                } => {
+                    let check = admin::verify_audit(&service, anchor.as_deref())?;
+                    if as_json {
+                        json(&check);
+                    } else if check.verified {
+                        println!(
+                            "{} entries verified{}; head {}",
+                            check.entries,
+                            check
+                                .anchor
+                                .as_deref()
+                                .map(|a| format!(", anchor {a} found"))
+                                .unwrap_or_default(),
+                            check.head.as_deref().unwrap_or_default()
+                        );
+                    }
+                    check.into_result().map(|_| ())
+                }
+                AuditChain::Anchor { json: as_json } => {
+                    let head = admin::audit_anchor(&service)?;
+                    if as_json {
+                        json(&head);
+                    } else {
+                        println!("{head}");
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Audit {
+            chain: None,
             json: as_json,
             device,
             user,

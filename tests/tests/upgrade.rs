@@ -208,9 +208,18 @@ fn the_sqlite_server_of_0_1_serves_again_and_the_old_device_converges() {
         2,
         "both devices enrolled under 0.1.0 are still known"
     );
+    let before = chain_verifies(&server);
+    assert!(
+        before > 0,
+        "0.1.0's audit entries are the start of the chain"
+    );
     let scratch = tempfile::tempdir().unwrap();
     let old = open_old_device("sqlite", scratch.path());
     old_device_syncs_and_converges(&server, old, &want);
+    assert!(
+        chain_verifies(&server) > before,
+        "entries written after the upgrade continue it"
+    );
 }
 
 #[test]
@@ -233,9 +242,33 @@ fn the_postgres_database_of_0_1_serves_again_and_the_old_device_converges() {
         .unwrap()
         .get(0);
     assert!(applied >= 1, "the migrations are recorded");
+    let before = chain_verifies(&server);
+    assert!(
+        before > 0,
+        "0.1.0's audit entries are the start of the chain"
+    );
     let scratch = tempfile::tempdir().unwrap();
     let old = open_old_device("postgres", scratch.path());
     old_device_syncs_and_converges(&server, old, &want);
+    assert!(
+        chain_verifies(&server) > before,
+        "entries written after the upgrade continue it"
+    );
+}
+
+/// The upgraded server's audit log verifies as one chain (`audit verify`); the number of its
+/// entries.
+fn chain_verifies(server: &TestServer) -> u64 {
+    let check = provide_sync_server::admin::verify_audit(&server.service, None).unwrap();
+    assert!(check.verified, "{:?}", check.problem);
+    let rows = server
+        .service
+        .storage
+        .audit(&Default::default())
+        .unwrap()
+        .len() as u64;
+    assert_eq!(check.entries, rows, "every entry is in the chain");
+    check.entries
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub mod sqlite;
 use std::collections::HashSet;
 
 use automerge::ChangeHash;
+use provide_core::audit::server::{Anchor, ServerEntry};
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::RecordDoc;
@@ -440,6 +441,11 @@ pub trait Storage: Send + Sync {
     // ---- audit
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
     fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>>;
+    /// Up to `limit` entries of the audit log after number `after`, oldest first, with their
+    /// chain (`prev_hash`, `hash`), for verification.
+    fn audit_chain(&self, after: i64, limit: i64) -> Result<Vec<ServerEntry>>;
+    /// The audit log's last entry (`None`: it is empty).
+    fn audit_head(&self) -> Result<Option<Anchor>>;
     /// The last verified entry of a device's uploaded audit log: (seq, hash).
     fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>>;
     fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()>;

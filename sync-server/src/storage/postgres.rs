@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use ::postgres::{Client, GenericClient, NoTls, Row};
 use automerge::ChangeHash;
+use provide_core::audit::server::{Anchor, ServerEntry};
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
@@ -33,6 +34,8 @@ struct PgMigration {
     version: i32,
     about: &'static str,
     sql: &'static str,
+    /// A step SQL alone should not do, run after `sql` in the same transaction.
+    then: Option<fn(&mut ::postgres::Transaction) -> Result<()>>,
 }
 
 /// The database's migrations, in order, applied by `migrate`. Append only (never edit or
@@ -42,6 +45,7 @@ const MIGRATIONS: &[PgMigration] = &[
         version: 1,
         about: "the 0.1 tables",
         sql: RELEASE_0_1,
+        then: None,
     },
     PgMigration {
         version: 2,
@@ -49,13 +53,80 @@ const MIGRATIONS: &[PgMigration] = &[
         sql: "CREATE TABLE IF NOT EXISTS reference_data (kind TEXT NOT NULL, id TEXT NOT NULL,
               version BIGINT NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,
               PRIMARY KEY (kind, id, version))",
+        then: None,
     },
     PgMigration {
         version: 3,
         about: "devices to resynchronise after a restore",
         sql: "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);",
+        then: None,
+    },
+    PgMigration {
+        version: 4,
+        about: "the audit log hash-chained",
+        // numbers are given under the appenders' lock from now on (`insert_audit`): no default
+        // lets a write skip the chain
+        sql: "ALTER TABLE audit ADD COLUMN IF NOT EXISTS prev_hash TEXT NOT NULL DEFAULT '';
+              ALTER TABLE audit ADD COLUMN IF NOT EXISTS hash TEXT NOT NULL DEFAULT '';
+              ALTER TABLE audit ALTER COLUMN seq DROP DEFAULT;",
+        then: Some(chain_audit),
     },
 ];
+
+/// Migration 4: chains the audit entries already there, in order of their numbers (gaps left
+/// by rolled-back inserts stay: see provide-core's `audit::server`), so the log from before
+/// the upgrade is the start of the chain.
+fn chain_audit(tx: &mut ::postgres::Transaction) -> Result<()> {
+    let mut prev = Anchor::empty();
+    loop {
+        let page = audit_page(tx, prev.seq, 1000)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let update = tx.prepare("UPDATE audit SET prev_hash = $1, hash = $2 WHERE seq = $3")?;
+        for mut e in page {
+            e.relink(&prev.hash);
+            tx.execute(&update, &[&e.prev_hash, &e.hash, &e.seq])?;
+            prev = e.anchor();
+        }
+    }
+}
+
+/// Up to `limit` audit entries after number `after`, oldest first, with their chain columns.
+fn audit_page(c: &mut impl GenericClient, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
+    Ok(c.query(
+        "SELECT seq, at, device, user_name, action, record, detail, prev_hash, hash FROM audit
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[&after, &limit],
+    )?
+    .iter()
+    .map(|r| ServerEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        device: r.get(2),
+        user: r.get(3),
+        action: r.get(4),
+        record: r.get(5),
+        detail: r.get(6),
+        prev_hash: r.get(7),
+        hash: r.get(8),
+    })
+    .collect())
+}
+
+/// The audit log's last entry (`None`: the log is empty).
+fn audit_head_in(c: &mut impl GenericClient) -> Result<Option<Anchor>> {
+    Ok(
+        c.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
+            .map(|r| Anchor {
+                seq: r.get(0),
+                hash: r.get(1),
+            }),
+    )
+}
+
+/// The advisory lock key that serialises audit appenders, across every process.
+const AUDIT_LOCK: i64 = 0x0050_524f_5649_4441;
 
 /// The 0.1 schema (every statement `IF NOT EXISTS`: a database made before migrations, by
 /// any 0.1 build, is made whole).
@@ -183,6 +254,11 @@ fn migrate(tx: &mut ::postgres::Transaction) -> Result<()> {
         tx.batch_execute(m.sql).map_err(|e| {
             ServerError::Storage(format!("migration {} ({}) failed: {e}", m.version, m.about))
         })?;
+        if let Some(then) = m.then {
+            then(tx).map_err(|e| {
+                ServerError::Storage(format!("migration {} ({}) failed: {e}", m.version, m.about))
+            })?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, about) VALUES ($1, $2)",
             &[&m.version, &m.about],
@@ -327,13 +403,50 @@ fn meta_of(r: &Row) -> Result<DocMeta> {
 const DEVICE_COLUMNS: &str =
     "id, user_name, role, division, team, actor, credential_hash, revoked, enrolled_at, last_seen";
 
+/// Appends events to the audit log, each chained to the one before (provide-core's
+/// `audit::server`). Call inside the transaction that makes the change they record, as its
+/// last step before the commit.
+///
+/// Several processes append at once, so the transaction first takes `AUDIT_LOCK`
+/// (`pg_advisory_xact_lock`, held to its commit or rollback): appenders run one after another
+/// from reading the head to committing, and each entry is chained to the entry committed
+/// before it. Its number is the head's plus one, given here under the lock, not by a
+/// sequence: a rolled-back append leaves no gap (the next appender reads the same head), so
+/// the chain's numbers run without gaps. The lock is held only for this tail of the
+/// transaction; nothing after it in the transaction waits on another lock, so no deadlock.
 fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    c.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
     let at = now_text();
+    let mut head = audit_head_in(c)?;
     for e in events {
+        let entry = ServerEntry::after(
+            head.as_ref(),
+            &at,
+            &e.device,
+            &e.user,
+            &e.action,
+            &e.record,
+            &e.detail,
+        );
         c.execute(
-            "INSERT INTO audit (at, device, user_name, action, record, detail) VALUES ($1,$2,$3,$4,$5,$6)",
-            &[&at, &e.device, &e.user, &e.action, &e.record, &e.detail],
+            "INSERT INTO audit (seq, at, device, user_name, action, record, detail, prev_hash, hash)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+            &[
+                &entry.seq,
+                &entry.at,
+                &entry.device,
+                &entry.user,
+                &entry.action,
+                &entry.record,
+                &entry.detail,
+                &entry.prev_hash,
+                &entry.hash,
+            ],
         )?;
+        head = Some(entry.anchor());
     }
     Ok(())
 }
@@ -1004,6 +1117,14 @@ impl Storage for PostgresStorage {
             })
         })
         .collect()
+    }
+
+    fn audit_chain(&self, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
+        audit_page(&mut *self.client()?, after, limit)
+    }
+
+    fn audit_head(&self) -> Result<Option<Anchor>> {
+        audit_head_in(&mut *self.client()?)
     }
 
     fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>> {

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use automerge::ChangeHash;
+use provide_core::audit::server::{Anchor, ServerEntry};
 use provide_core::audit::Entry;
 use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
@@ -49,10 +50,84 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "devices to resynchronise after a restore",
         apply: |c| c.execute_batch(RESYNC_TABLE),
     },
+    Migration {
+        version: 4,
+        about: "the audit log hash-chained",
+        apply: chain_audit,
+    },
 ];
 
 /// Migration 3: the devices a restored store must bring level again (`Storage::mark_restored`).
 pub const RESYNC_TABLE: &str = "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);";
+
+/// Migration 4: gives the audit log its `prev_hash` and `hash` columns and chains the entries
+/// already there, in order of their numbers (provide-core's `audit::server`), so the log from
+/// before the upgrade is the start of the chain.
+fn chain_audit(c: &Connection) -> rusqlite::Result<()> {
+    let has_hash: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('audit') WHERE name = 'hash'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_hash {
+        c.execute_batch(
+            "ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+             ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';",
+        )?;
+    }
+    let mut prev = Anchor::empty();
+    loop {
+        let page = audit_page(c, prev.seq, 1000)?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        let mut update =
+            c.prepare_cached("UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3")?;
+        for mut e in page {
+            e.relink(&prev.hash);
+            update.execute(params![e.prev_hash, e.hash, e.seq])?;
+            prev = e.anchor();
+        }
+        debug_assert_eq!(prev.seq, last);
+    }
+}
+
+/// Up to `limit` audit entries after number `after`, oldest first, with their chain columns.
+fn audit_page(c: &Connection, after: i64, limit: i64) -> rusqlite::Result<Vec<ServerEntry>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT seq, at, device, user_name, action, record, detail, prev_hash, hash FROM audit
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map([after, limit], |r| {
+        Ok(ServerEntry {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            device: r.get(2)?,
+            user: r.get(3)?,
+            action: r.get(4)?,
+            record: r.get(5)?,
+            detail: r.get(6)?,
+            prev_hash: r.get(7)?,
+            hash: r.get(8)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The audit log's last entry (`None`: the log is empty).
+fn audit_head_in(c: &Connection) -> Result<Option<Anchor>> {
+    Ok(c.query_row(
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(Anchor {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        },
+    )
+    .optional()?)
+}
 
 /// Makes a new store's tables or brings an existing store's up to date; refuses a store made
 /// by a newer release.
@@ -246,13 +321,39 @@ fn meta_row(r: &rusqlite::Row) -> rusqlite::Result<DocMeta> {
     })
 }
 
+/// Appends events to the audit log, each chained to the one before (provide-core's
+/// `audit::server`). Call inside the transaction that makes the change they record: the one
+/// connection, and SQLite's single writer, serialise appenders, so the head read here is
+/// still the head when the entries are written.
 fn insert_audit(tx: &Connection, events: &[AuditEvent]) -> Result<()> {
     let at = now_text();
+    let mut head = audit_head_in(tx)?;
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO audit (at, device, user_name, action, record, detail) VALUES (?1,?2,?3,?4,?5,?6)",
+        "INSERT INTO audit (seq, at, device, user_name, action, record, detail, prev_hash, hash)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     )?;
     for e in events {
-        stmt.execute(params![at, e.device, e.user, e.action, e.record, e.detail])?;
+        let entry = ServerEntry::after(
+            head.as_ref(),
+            &at,
+            &e.device,
+            &e.user,
+            &e.action,
+            &e.record,
+            &e.detail,
+        );
+        stmt.execute(params![
+            entry.seq,
+            entry.at,
+            entry.device,
+            entry.user,
+            entry.action,
+            entry.record,
+            entry.detail,
+            entry.prev_hash,
+            entry.hash
+        ])?;
+        head = Some(entry.anchor());
     }
     Ok(())
 }
@@ -841,6 +942,14 @@ impl Storage for SqliteStorage {
             },
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit_chain(&self, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
+        Ok(audit_page(&self.conn(), after, limit)?)
+    }
+
+    fn audit_head(&self) -> Result<Option<Anchor>> {
+        audit_head_in(&self.conn())
     }
 
     fn device_audit_head(&self, device: &str) -> Result<Option<(i64, String)>> {
