@@ -119,6 +119,7 @@ fn main() {
             user: "pc.seed.fictional".into(),
             role: provide_core::model::Role::Officer,
         }],
+        retention: Some(provide_core::sync::scope::Retention { grace_hours: 72 }),
     };
     write(out, "protocol", "response", &response.encode());
 

@@ -180,6 +180,11 @@ enum Command {
         #[arg(long, value_name = "DEVICE")]
         verify_device: Option<String>,
     },
+    /// How long handed-over and closed cases stay on devices, per division.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Back up the embedded store (while it serves) to a new file, encrypted with the store's
     /// key. The key file is not in the backup: keep it apart.
     Backup {
@@ -217,6 +222,24 @@ enum Command {
         /// Write to this new file (mode 0600) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+/// A division's retention policy.
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Set how long handed-over and closed cases stay on the division's devices (0 to 8784
+    /// hours; 0: they leave at the next sync). Devices learn it on their next sync.
+    Set {
+        #[arg(long)]
+        division: String,
+        #[arg(long, value_name = "HOURS")]
+        handover_grace_hours: i64,
+    },
+    /// Every division's policy that was set, and the default for the others.
+    Show {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -506,6 +529,42 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                     eprintln!("{n} device(s) revoked.");
                 }
                 (None, None) => unreachable!("clap requires one"),
+            }
+            Ok(())
+        }
+        Command::Policy { action } => {
+            let service = data.open(Config::default())?;
+            match action {
+                PolicyAction::Set {
+                    division,
+                    handover_grace_hours,
+                } => {
+                    let set =
+                        service.set_retention(&division, handover_grace_hours, &operator())?;
+                    eprintln!(
+                        "Division {}: handed-over and closed cases stay on devices for {} hours.",
+                        division.trim(),
+                        set.grace_hours
+                    );
+                }
+                PolicyAction::Show { json: as_json } => {
+                    let set = service.retention_policies()?;
+                    let default = provide_core::sync::scope::DEFAULT_GRACE_HOURS;
+                    if as_json {
+                        json(&serde_json::json!({
+                            "default_handover_grace_hours": default,
+                            "divisions": set,
+                        }));
+                    } else {
+                        println!("default: {default} hours");
+                        for p in set {
+                            println!(
+                                "{}: {} hours (set {})",
+                                p.division, p.handover_grace_hours, p.set_at
+                            );
+                        }
+                    }
+                }
             }
             Ok(())
         }

@@ -182,3 +182,14 @@ pub fn enrol_code(args: &[&str], user: &str, role: &str, team: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// `provide-sync-server --data-dir D [--database-url URL] ARGS` against a test server's data,
+/// as its operator would run it beside the serving process.
+pub fn admin(server: &crate::TestServer, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(bin("provide-sync-server"));
+    cmd.arg("--data-dir").arg(&server.data.dir);
+    if let Some(url) = &server.data.database_url {
+        cmd.args(["--database-url", url]);
+    }
+    cmd.args(args).output().unwrap()
+}

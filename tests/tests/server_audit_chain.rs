@@ -18,14 +18,9 @@ use provide_tests::server::fresh_database;
 use provide_tests::{sets, Device, TestServer};
 use serde_json::Value;
 
-/// `provide-sync-server --data-dir D [--database-url URL] ARGS` against the test server's data.
+/// `provide-sync-server` against the test server's data.
 fn cli(server: &TestServer, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bin("provide-sync-server"));
-    cmd.arg("--data-dir").arg(&server.data.dir);
-    if let Some(url) = &server.data.database_url {
-        cmd.args(["--database-url", url]);
-    }
-    cmd.args(args).output().unwrap()
+    binaries::admin(server, args)
 }
 
 fn stdout(out: &Output) -> String {

@@ -13,7 +13,7 @@ use provide_sync_server::error::ServerError;
 use provide_sync_server::service::Config;
 use provide_sync_server::storage::{
     AuditEvent, AuditFilter, DocWrite, EnrolmentCode, NewDevice, NewDeviceUser, PublishedItem,
-    Redemption, Revoke, RevokedDevice, Storage, UserProfile,
+    Redemption, Revoke, RevokedDevice, Standing, Storage, UserProfile,
 };
 use provide_tests::server::data_dir;
 
@@ -70,6 +70,7 @@ fn write(bytes: Vec<u8>, heads: Vec<ChangeHash>, team: &str) -> DocWrite {
         bytes,
         replace: true,
         attendance: None,
+        standing: Standing::OPEN,
     }
 }
 
@@ -556,4 +557,89 @@ fn records_held_for_review_and_restore_marks_are_kept_per_device() {
     assert!(s.resync_pending("dev-h").unwrap());
     s.resync_done("dev-h").unwrap();
     assert!(!s.resync_pending("dev-h").unwrap());
+}
+
+#[test]
+fn a_documents_standing_is_kept_and_what_a_device_holds_is_found_by_it() {
+    use provide_core::model::case::Status;
+    let (_d, s) = storage();
+    let at = |status: Status, since_ms: i64| Standing {
+        status: Some(status),
+        since_ms,
+    };
+    let stand = |id: &str, standing: Standing| {
+        let (bytes, heads) = doc(1);
+        s.update_doc(id, &mut |_| {
+            Ok(Some(DocWrite {
+                standing,
+                ..write(bytes.clone(), heads.clone(), "t1")
+            }))
+        })
+        .unwrap();
+    };
+    stand("case-open", at(Status::Active, 100));
+    stand("case-old", at(Status::Closed, 1_000));
+    stand("case-new", at(Status::Closed, 5_000));
+    stand("case-over", at(Status::HandedOver, 2_000));
+    stand("shift-1", Standing::OPEN);
+    stand("case-elsewhere", at(Status::Closed, 10));
+    assert_eq!(
+        s.doc_meta("case-old").unwrap().unwrap().standing,
+        at(Status::Closed, 1_000)
+    );
+    assert_eq!(
+        s.doc_meta("shift-1").unwrap().unwrap().standing,
+        Standing::OPEN
+    );
+    // the device holds all but one
+    let all = ["case-open", "case-old", "case-new", "case-over", "shift-1"];
+    let delivered: Vec<(String, Vec<ChangeHash>)> =
+        all.iter().map(|id| (id.to_string(), vec![])).collect();
+    s.record_delivery("dev-s", &delivered, &[], &[], 1).unwrap();
+    let ids = |statuses: &[&str], before: i64| -> Vec<String> {
+        s.held_in_status_before("dev-s", statuses, before, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    assert_eq!(ids(&["closed"], 4_999), ["case-old"]);
+    assert_eq!(ids(&["closed"], 5_000), ["case-old", "case-new"]);
+    assert_eq!(
+        ids(&["handed_over", "closed"], 9_999),
+        ["case-old", "case-over", "case-new"],
+        "oldest first"
+    );
+    assert!(ids(&["triaged"], 9_999).is_empty());
+    assert_eq!(
+        s.held_in_status_before("dev-s", &["closed"], 9_999, 1)
+            .unwrap()
+            .len(),
+        1,
+        "at most the limit"
+    );
+    // told to purge: no longer counted as held
+    s.record_delivery("dev-s", &[], &["case-old".to_string()], &[], 2)
+        .unwrap();
+    assert_eq!(ids(&["closed"], 9_999), ["case-new"]);
+    // status changes and the new time is kept; reopened, it is no longer found
+    stand("case-new", at(Status::Active, 6_000));
+    assert!(ids(&["closed"], 9_999).is_empty());
+}
+
+#[test]
+fn retention_policies_are_kept_per_division_with_their_audit() {
+    let (_d, s) = storage();
+    assert!(s.retentions().unwrap().is_empty());
+    s.set_retention("west", 24, &event("policy", "")).unwrap();
+    s.set_retention("east", 0, &event("policy", "")).unwrap();
+    s.set_retention("west", 48, &event("policy", "")).unwrap();
+    let got: Vec<(String, u32)> = s
+        .retentions()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.division, p.handover_grace_hours))
+        .collect();
+    assert_eq!(got, [("east".to_string(), 0), ("west".to_string(), 48)]);
+    assert_eq!(audited(s.as_ref(), "policy"), 3);
 }

@@ -51,6 +51,8 @@ struct SetAside {
 }
 
 const CURSOR_KEY: &str = "sync_cursor";
+/// The division's grace period for handed-over and closed cases, as the server last said.
+const RETENTION_KEY: &str = "retention_grace_hours";
 
 impl Store {
     fn acked_heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
@@ -64,6 +66,14 @@ impl Store {
     }
 
     /// The server cursor this device last fully received.
+    /// The division's retention policy as the server last told it (`None` before a server
+    /// speaking protocol 6 has answered).
+    pub fn retention(&self) -> Result<Option<crate::sync::scope::Retention>> {
+        Ok(super::health_key::meta(&self.conn, RETENTION_KEY)?
+            .and_then(|v| v.parse().ok())
+            .map(|grace_hours| crate::sync::scope::Retention { grace_hours }))
+    }
+
     pub fn sync_cursor(&self) -> Result<u64> {
         let v: Option<String> = self
             .conn
@@ -384,6 +394,9 @@ impl Store {
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![CURSOR_KEY, resp.cursor.to_string()],
         )?;
+        if let Some(r) = resp.retention {
+            super::health_key::set_meta(&tx, RETENTION_KEY, &r.grace_hours.to_string())?;
+        }
         tx.commit()?;
         if applied.purged > 0 {
             super::purge::reclaim(&self.conn)?;

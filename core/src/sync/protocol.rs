@@ -23,13 +23,16 @@ use crate::model::RecordKind;
 
 pub const MAGIC: &[u8; 2] = b"PV";
 /// The version this build writes. Version 5 added the refusals of the server's write rules
-/// (`Refusal::NotAllowed` and after); its layout is version 4's.
-pub const VERSION: u16 = 5;
+/// (`Refusal::NotAllowed` and after); its layout is version 4's. Version 6 (issue 15) adds
+/// the division's retention policy to the answer (`SyncResponse::retention`, flag bit 7);
+/// requests are as in version 5.
+pub const VERSION: u16 = 6;
 /// The oldest version still accepted, so a device that has not upgraded is never stranded
-/// holding evidence: the server answers it in its own version.
+/// holding evidence: the server answers it in its own version. (At least the previous one;
+/// the 0.1 release's version 4 is still answered.)
 pub const OLDEST_VERSION: u16 = 4;
 /// The HTTP header on every answer of the sync server naming the versions it speaks, as
-/// `OLDEST-NEWEST` (`4-5`): a device that is refused for its version learns from it whether
+/// `OLDEST-NEWEST` (`4-6`): a device that is refused for its version learns from it whether
 /// the app or the server is the one to update.
 pub const VERSIONS_HEADER: &str = "provide-protocol";
 
@@ -196,6 +199,9 @@ pub struct SyncResponse {
     /// Who each actor of this answer's updates was registered to, from the server's own
     /// records (v5): history and conflicts name authors by this, not by a change's message.
     pub authors: Vec<ActorAuthor>,
+    /// The device's division's retention policy (v6): how long handed-over and closed cases
+    /// stay on devices after they leave open work.
+    pub retention: Option<crate::sync::scope::Retention>,
 }
 
 /// An actor id and the user and role it was registered to at enrolment.
@@ -575,7 +581,8 @@ impl SyncResponse {
             | (u8::from(!self.acks.is_empty()) << 3)
             | (u8::from(!self.updates.is_empty()) << 4)
             | (u8::from(!self.purge.is_empty()) << 5)
-            | (u8::from(version >= 5 && !self.authors.is_empty()) << 6));
+            | (u8::from(version >= 5 && !self.authors.is_empty()) << 6)
+            | (u8::from(version >= 6 && self.retention.is_some()) << 7));
         if !self.acks.is_empty() {
             w.varint(self.acks.len() as u64);
         }
@@ -604,6 +611,9 @@ impl SyncResponse {
                 w.str(a.role.as_str());
             }
         }
+        if let Some(r) = self.retention.filter(|_| version >= 6) {
+            w.varint(u64::from(r.grace_hours));
+        }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
         w.into_bytes()
@@ -615,9 +625,6 @@ impl SyncResponse {
         let resp = (|| {
             let request_seq = r.varint()?;
             let flags = r.u8()?;
-            if flags >> 7 != 0 {
-                return Err(DecodeError("unknown flags"));
-            }
             let n = if flags & 8 != 0 { r.count(2)? } else { 0 };
             let mut acks = Vec::with_capacity(n);
             for _ in 0..n {
@@ -643,6 +650,16 @@ impl SyncResponse {
             } else {
                 vec![]
             };
+            let retention = if flags & 128 != 0 {
+                let hours = r.varint()?;
+                let checked = i64::try_from(hours)
+                    .ok()
+                    .and_then(|h| crate::sync::scope::Retention::checked(h).ok())
+                    .ok_or(DecodeError("retention"))?;
+                Some(checked)
+            } else {
+                None
+            };
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             Ok(SyncResponse {
@@ -656,6 +673,7 @@ impl SyncResponse {
                 audit_acked,
                 audit_rejected: flags & 4 != 0,
                 authors,
+                retention,
             })
         })()
         .map_err(malformed)?;
@@ -703,7 +721,26 @@ mod tests {
                 user: "pc.abe.fictional".into(),
                 role: crate::model::Role::Officer,
             }],
+            retention: Some(crate::sync::scope::Retention { grace_hours: 48 }),
         }
+    }
+
+    #[test]
+    fn a_version_5_device_reads_its_answers_without_the_retention_policy() {
+        let resp = sample_response();
+        let v5 = resp.encode_for(5);
+        assert_eq!(version_of(&v5), Some(5));
+        let read = SyncResponse::decode(&v5).unwrap();
+        assert_eq!(read.retention, None);
+        assert_eq!(read.authors, resp.authors);
+        let flags_byte = dictionary::unpack(&v5[HEADER_LEN..], MAX_BODY).unwrap()[1];
+        assert_eq!(flags_byte >> 7, 0, "no flag a version 5 reader refuses");
+        // a retention beyond what a division may set is malformed, not read
+        let mut bad = resp.clone();
+        bad.retention = Some(crate::sync::scope::Retention {
+            grace_hours: crate::sync::scope::MAX_GRACE_HOURS + 1,
+        });
+        assert!(SyncResponse::decode(&bad.encode()).is_err());
     }
 
     /// A real change chunk: what arrives must be Automerge chunks (`record::untrusted`).

@@ -5,8 +5,116 @@
 //! - idva: the same, and the health records of their team's cases;
 //! - safeguarding: every shared record in their division, never health records;
 //! - admin: no case content at all.
+//!
+//! And for how long (`holds_now`, issue 15): a device holds only open work. A patrol device
+//! (officer, IDVA) holds a case, and its health record, while it is triaged for or active
+//! with its team, and for the division's grace period after it is handed over or closed; the
+//! safeguarding unit holds its division's cases until the grace period after one is closed,
+//! and a closed case it fetched on request for the grace period after the fetch. `may_hold`
+//! says where a record may ever go (and so who may write it); `holds_now` says who keeps it.
 
+use crate::model::case::Status;
 use crate::model::{RecordKind, Role};
+
+/// The default grace period after a case is handed over or closed, in hours.
+pub const DEFAULT_GRACE_HOURS: u32 = 72;
+
+/// The longest grace period a division may set (a year): past it a device is not "holding
+/// only open work" any more.
+pub const MAX_GRACE_HOURS: u32 = 24 * 366;
+
+/// A division's rule for how long handed-over and closed cases stay on devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub grace_hours: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            grace_hours: DEFAULT_GRACE_HOURS,
+        }
+    }
+}
+
+impl Retention {
+    fn grace_ms(self) -> i64 {
+        i64::from(self.grace_hours) * 3_600_000
+    }
+
+    /// When a case that reached its status at `since_ms` leaves devices that keep it only for
+    /// the grace period.
+    pub fn leaves_at(self, since_ms: i64) -> i64 {
+        since_ms.saturating_add(self.grace_ms())
+    }
+
+    /// Checks a grace period an administrator asks for.
+    pub fn checked(grace_hours: i64) -> Result<Retention, String> {
+        if !(0..=i64::from(MAX_GRACE_HOURS)).contains(&grace_hours) {
+            return Err(format!(
+                "the grace period must be 0 to {MAX_GRACE_HOURS} hours"
+            ));
+        }
+        Ok(Retention {
+            grace_hours: grace_hours as u32,
+        })
+    }
+}
+
+/// Where a case stands in its life, as the server recorded it: its status and when (server
+/// time, milliseconds) it took that status. Health records stand where their case does;
+/// records of other kinds are always open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub status: Option<Status>,
+    pub since_ms: i64,
+}
+
+impl Standing {
+    pub const OPEN: Standing = Standing {
+        status: None,
+        since_ms: 0,
+    };
+
+    /// A standing read from stored columns (an unknown or missing status is open: a record
+    /// is never purged on a guess).
+    pub fn of(status: Option<&str>, since_ms: Option<i64>) -> Standing {
+        match (status.and_then(|s| Status::parse(s).ok()), since_ms) {
+            (Some(status), Some(since_ms)) => Standing {
+                status: Some(status),
+                since_ms,
+            },
+            _ => Standing::OPEN,
+        }
+    }
+}
+
+/// Whether `holder` keeps the document at `doc` at `now_ms`: it may hold it (`may_hold`), and
+/// the case is open work for it, or within `retention`'s grace period, or (the safeguarding
+/// unit) was fetched on request at `fetched_ms` within the grace period.
+pub fn holds_now(
+    holder: &Holder,
+    doc: &Placement,
+    standing: Standing,
+    retention: Retention,
+    fetched_ms: Option<i64>,
+    now_ms: i64,
+) -> bool {
+    if !may_hold(holder, doc) {
+        return false;
+    }
+    let within = |since: i64| now_ms < retention.leaves_at(since);
+    let open_for_role = match (holder.role, standing.status) {
+        (_, None | Some(Status::Triaged) | Some(Status::Active)) => true,
+        (Role::Officer | Role::Idva, Some(Status::HandedOver | Status::Closed)) => {
+            within(standing.since_ms)
+        }
+        (Role::Safeguarding, Some(Status::HandedOver)) => true,
+        (Role::Safeguarding, Some(Status::Closed)) => within(standing.since_ms),
+        (Role::Admin, _) => false,
+    };
+    open_for_role || (holder.role == Role::Safeguarding && fetched_ms.is_some_and(within))
+}
 
 /// The part of a user that decides what they may hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,5 +204,115 @@ mod tests {
             team: "",
         };
         assert!(!may_hold(&no_division, &nowhere));
+    }
+
+    #[test]
+    fn devices_hold_open_work_and_let_go_after_the_grace_period() {
+        let officer = Holder {
+            role: Role::Officer,
+            division: "west",
+            team: "t1",
+        };
+        let idva = Holder {
+            role: Role::Idva,
+            ..officer.clone()
+        };
+        let safeguarding = Holder {
+            role: Role::Safeguarding,
+            division: "west",
+            team: "",
+        };
+        let hour = 3_600_000;
+        let policy = Retention { grace_hours: 72 };
+        let at = |status: Status| Standing {
+            status: Some(status),
+            since_ms: 1_000 * hour,
+        };
+        let case = Placement {
+            kind: RecordKind::Case,
+            division: "west",
+            team: "t1",
+        };
+        let health = Placement {
+            kind: RecordKind::Health,
+            ..case.clone()
+        };
+        let now = |h: i64| 1_000 * hour + h * hour;
+        for (holder, doc) in [(&officer, &case), (&idva, &case), (&idva, &health)] {
+            for s in [Status::Triaged, Status::Active] {
+                assert!(holds_now(holder, doc, at(s), policy, None, now(10_000)));
+            }
+            for s in [Status::HandedOver, Status::Closed] {
+                assert!(holds_now(holder, doc, at(s), policy, None, now(71)));
+                assert!(!holds_now(holder, doc, at(s), policy, None, now(72)));
+            }
+        }
+        // the safeguarding unit keeps handed-over cases; closed ones go after the grace period,
+        // unless fetched on request (then for the grace period after the fetch)
+        assert!(holds_now(
+            &safeguarding,
+            &case,
+            at(Status::HandedOver),
+            policy,
+            None,
+            now(10_000)
+        ));
+        assert!(!holds_now(
+            &safeguarding,
+            &case,
+            at(Status::Closed),
+            policy,
+            None,
+            now(72)
+        ));
+        assert!(holds_now(
+            &safeguarding,
+            &case,
+            at(Status::Closed),
+            policy,
+            Some(now(100)),
+            now(171)
+        ));
+        assert!(!holds_now(
+            &safeguarding,
+            &case,
+            at(Status::Closed),
+            policy,
+            Some(now(100)),
+            now(172)
+        ));
+        // a fetch gives a patrol device nothing
+        assert!(!holds_now(
+            &officer,
+            &case,
+            at(Status::Closed),
+            policy,
+            Some(now(100)),
+            now(101)
+        ));
+        // grace 0: gone at once; where it may not be held at all, never
+        let none = Retention { grace_hours: 0 };
+        assert!(!holds_now(
+            &officer,
+            &case,
+            at(Status::Closed),
+            none,
+            None,
+            now(0)
+        ));
+        assert!(!holds_now(
+            &officer,
+            &health,
+            Standing::OPEN,
+            policy,
+            None,
+            now(0)
+        ));
+        // an unknown status is open
+        assert_eq!(Standing::of(Some("archived"), Some(5)), Standing::OPEN);
+        assert_eq!(Standing::of(Some("closed"), None), Standing::OPEN);
+        assert!(Retention::checked(-1).is_err());
+        assert!(Retention::checked(i64::from(MAX_GRACE_HOURS) + 1).is_err());
+        assert_eq!(Retention::checked(0).unwrap().grace_hours, 0);
     }
 }

@@ -1,5 +1,6 @@
 //! What the server does, independent of HTTP: enrolment and authentication (`enrolment`),
-//! users added to a shared device (`users`), revocation (`revocation`), the sync exchange
+//! users added to a shared device (`users`), revocation (`revocation`), how long devices keep
+//! handed-over and closed cases (`retention`), the sync exchange
 //! (`sync`), published forms and directory (`reference`), and reports and the audit log for
 //! supervisors (`reports`). The service holds the policy and composes every audit event;
 //! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
@@ -8,6 +9,7 @@
 pub mod enrolment;
 pub mod reference;
 pub mod reports;
+pub mod retention;
 pub mod revocation;
 pub mod sync;
 pub mod users;

@@ -67,11 +67,13 @@ use provide_core::report::Attendance;
 use provide_core::sync::protocol::{
     self, ActorAuthor, DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
 };
-use provide_core::sync::scope::{may_hold, Holder, Placement};
+use provide_core::sync::scope::{holds_now, may_hold, Holder, Placement, Standing};
+
+use super::retention::placement;
 
 use super::Service;
 use crate::error::{Result, ServerError};
-use crate::storage::{ActorOwner, AuditEvent, DocMeta, DocWrite, StoredDoc};
+use crate::storage::{ActorOwner, AuditEvent, DocWrite, StoredDoc};
 
 /// How far ahead of the server's clock a change's time may be (devices' clocks drift).
 pub const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60_000;
@@ -95,8 +97,9 @@ struct Taken {
     outcome: DocOutcome,
     /// The heads the device now surely holds (when accepted).
     device_heads: Vec<ChangeHash>,
-    /// The document moved to another team or division (its health record must follow).
-    moved_to: Option<(String, String)>,
+    /// The case moved to another team or division, or changed status: its health record
+    /// follows it (where it belongs, where it stands).
+    follow: Option<(String, String, Standing)>,
     /// The rule a refused change broke, for the audit log (names fields, never values).
     denied: Option<String>,
     /// The device held the document once but may not now (it moved away while the device was
@@ -272,8 +275,8 @@ impl Service {
                 self.storage
                     .set_known_heads(&device.id, &doc.id, &taken.device_heads)?;
             }
-            if let Some((division, team)) = &taken.moved_to {
-                self.move_health_record(&doc.id, division, team)?;
+            if let Some((division, team, standing)) = &taken.follow {
+                self.follow_case(&doc.id, division, team, *standing)?;
             }
             response.acks.push(DocAck {
                 doc: index,
@@ -406,7 +409,7 @@ impl Service {
         let mut taken = Taken {
             outcome: DocOutcome::Refused(Refusal::InvalidRecord),
             device_heads: vec![],
-            moved_to: None,
+            follow: None,
             denied: None,
             hold: false,
         };
@@ -452,7 +455,7 @@ impl Service {
             self.storage
                 .doc_meta(case_id)?
                 .filter(|m| m.kind == RecordKind::Case)
-                .map(|m| (m.division, m.team))
+                .map(|m| (m.division, m.team, m.standing))
         } else {
             None
         };
@@ -576,13 +579,26 @@ impl Service {
                 device_heads.extend(tips(&new));
                 // the typed record, hydrated once: its id, where it belongs, and for a case
                 // its reporting row
-                let (division, team, case) = match up.kind {
+                let (division, team, case, standing) = match up.kind {
                     RecordKind::Case => match rec.case() {
-                        Ok(c) if c.id == up.id => (c.division.clone(), c.team.clone(), Some(c)),
+                        Ok(c) if c.id == up.id => {
+                            // since when it stands where it does: kept while the status stays
+                            let since_ms = match &before {
+                                Some(b) if b.standing.status == Some(c.status) => {
+                                    b.standing.since_ms
+                                }
+                                _ => checks.now_ms,
+                            };
+                            let standing = Standing {
+                                status: Some(c.status),
+                                since_ms,
+                            };
+                            (c.division.clone(), c.team.clone(), Some(c), standing)
+                        }
                         _ => return refuse(&mut taken, Refusal::InvalidRecord, None),
                     },
                     RecordKind::Shift => match rec.shift() {
-                        Ok(s) if s.id == up.id => (s.division, s.team, None),
+                        Ok(s) if s.id == up.id => (s.division, s.team, None, Standing::OPEN),
                         _ => return refuse(&mut taken, Refusal::InvalidRecord, None),
                     },
                     RecordKind::Health => {
@@ -594,7 +610,7 @@ impl Service {
                             return refuse(&mut taken, Refusal::InvalidRecord, None);
                         }
                         match &case_placement {
-                            Some((d, t)) => (d.clone(), t.clone(), None),
+                            Some((d, t, standing)) => (d.clone(), t.clone(), None, *standing),
                             None => return refuse(&mut taken, Refusal::OutOfScope, None),
                         }
                     }
@@ -610,8 +626,9 @@ impl Service {
                 if !unmoved && !may_hold(&holder, &after) {
                     return refuse(&mut taken, Refusal::OutOfScope, None);
                 }
-                if before.is_some() && !unmoved && up.kind == RecordKind::Case {
-                    taken.moved_to = Some((division.clone(), team.clone()));
+                let restood = before.as_ref().is_some_and(|b| b.standing != standing);
+                if before.is_some() && (!unmoved || restood) && up.kind == RecordKind::Case {
+                    taken.follow = Some((division.clone(), team.clone(), standing));
                 }
                 let attendance = case.as_ref().map(|c| Attendance::of(c, identity_key));
                 let heads = rec.heads();
@@ -641,6 +658,7 @@ impl Service {
                     bytes,
                     replace: compact,
                     attendance,
+                    standing,
                 }))
             })?;
         if over_budget {
@@ -649,8 +667,14 @@ impl Service {
         Ok(Some(taken))
     }
 
-    /// A case moved team or division: its health record follows it.
-    fn move_health_record(&self, case_id: &str, division: &str, team: &str) -> Result<()> {
+    /// A case moved team or division, or changed status: its health record follows it.
+    fn follow_case(
+        &self,
+        case_id: &str,
+        division: &str,
+        team: &str,
+        standing: Standing,
+    ) -> Result<()> {
         let health_id = format!("{case_id}.health");
         self.storage
             .update_doc(&health_id, &mut |stored: Option<StoredDoc>| {
@@ -662,6 +686,7 @@ impl Service {
                     bytes: vec![],
                     replace: false,
                     attendance: None,
+                    standing,
                 }))
             })?;
         Ok(())
@@ -681,6 +706,9 @@ impl Service {
             team: &device.team,
         };
         let budget = request.max_response_bytes.clamp(16 * 1024, 8 * 1024 * 1024) as usize;
+        let retention = self.retention_for(&device.division)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        response.retention = Some(retention);
         // a patrol device holds its own team's documents only: never walk the others'
         let team = match device.role {
             Role::Officer | Role::Idva => Some(device.team.as_str()),
@@ -718,10 +746,22 @@ impl Service {
                 break;
             }
             let known = self.storage.known_heads(&device.id, &meta.id)?;
-            if !may_hold(&holder, &placement(meta)) {
+            if !holds_now(
+                &holder,
+                &placement(meta),
+                meta.standing,
+                retention,
+                None,
+                now_ms,
+            ) {
                 if known.is_some() {
                     purged.push(meta.id.clone());
-                    events.push(event(device, "purge", &meta.id, "left the device's scope"));
+                    let why = if may_hold(&holder, &placement(meta)) {
+                        "handed over or closed, past the grace period"
+                    } else {
+                        "left the device's scope"
+                    };
+                    events.push(event(device, "purge", &meta.id, why));
                 }
                 cursor = meta.seq;
                 continue;
@@ -777,6 +817,19 @@ impl Service {
         }
         if !cut_short {
             cursor = page.upper;
+        }
+        // what the device holds that has aged out since it changed (no change brings these
+        // into a page): handed over or closed longer ago than the grace period
+        for meta in self.expired_holdings(&device.id, &holder, retention, now_ms)? {
+            if !purged.contains(&meta.id) && !delivered.iter().any(|(id, _)| *id == meta.id) {
+                events.push(event(
+                    device,
+                    "purge",
+                    &meta.id,
+                    "handed over or closed, past the grace period",
+                ));
+                purged.push(meta.id);
+            }
         }
         self.storage
             .record_delivery(&device.id, &delivered, &purged, &events, cursor)?;
@@ -879,14 +932,6 @@ fn check_changes(
         }
     }
     Ok(())
-}
-
-fn placement(meta: &DocMeta) -> Placement<'_> {
-    Placement {
-        kind: meta.kind,
-        division: &meta.division,
-        team: &meta.team,
-    }
 }
 
 fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {

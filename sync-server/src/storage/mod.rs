@@ -28,6 +28,7 @@ use provide_core::model::{RecordKind, Role};
 use provide_core::record::RecordDoc;
 pub use provide_core::report::AuditRow;
 use provide_core::report::{Attendance, CheckedAuditQuery, Sighting};
+pub use provide_core::sync::scope::Standing;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -201,6 +202,17 @@ pub struct DocMeta {
     pub team: String,
     pub heads: Vec<ChangeHash>,
     pub seq: u64,
+    /// Where the case (for a health record, its case) stands: its status and since when.
+    pub standing: Standing,
+}
+
+/// A division's retention policy as stored: how long handed-over and closed cases stay on
+/// devices, and when it was set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionPolicy {
+    pub division: String,
+    pub handover_grace_hours: u32,
+    pub set_at: String,
 }
 
 /// A stored document: its columns and its saved chunks, oldest first.
@@ -224,6 +236,8 @@ pub struct DocWrite {
     /// The reporting row of a case, derived from the merged document; `None` leaves the row
     /// as it is.
     pub attendance: Option<Attendance>,
+    /// Where the case stands (a health record: its case), as the service decided.
+    pub standing: Standing,
 }
 
 /// Documents changed after a cursor, in change order, and the bound the page was read under.
@@ -417,6 +431,15 @@ pub trait Storage: Send + Sync {
         device: &str,
         limit: usize,
     ) -> Result<ChangedPage>;
+    /// Documents the device holds or was sent (and not told to purge) whose status is one of
+    /// `statuses` since `before_ms` or earlier, longest first, at most `limit`.
+    fn held_in_status_before(
+        &self,
+        device: &str,
+        statuses: &[&str],
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DocMeta>>;
     /// The heads the device is known to hold for a document: `None` when it was never sent
     /// there nor uploaded from there; empty when it was sent but the device has not yet
     /// confirmed receiving it.
@@ -437,6 +460,12 @@ pub trait Storage: Send + Sync {
     /// arrived (the device stores its cursor with what it applied); those of later responses
     /// were lost and are forgotten, to be sent again.
     fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()>;
+
+    // ---- retention policy
+    /// Sets a division's grace period, with its audit event, in one transaction.
+    fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()>;
+    /// Every division's policy that was set, by division.
+    fn retentions(&self) -> Result<Vec<RetentionPolicy>>;
 
     // ---- audit
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;

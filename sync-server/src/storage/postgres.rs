@@ -71,7 +71,28 @@ const MIGRATIONS: &[PgMigration] = &[
               ALTER TABLE audit ALTER COLUMN seq DROP DEFAULT;",
         then: Some(chain_audit),
     },
+    PgMigration {
+        version: 5,
+        about: "where each case stands (status and since when), division retention policies",
+        // filled from the reporting rows with the time of the upgrade: the grace period of a
+        // case already handed over or closed starts then
+        sql: "ALTER TABLE docs ADD COLUMN IF NOT EXISTS status TEXT;
+              ALTER TABLE docs ADD COLUMN IF NOT EXISTS status_since_ms BIGINT;
+              UPDATE docs SET status = a.status,
+                  status_since_ms = (extract(epoch FROM now()) * 1000)::bigint
+                  FROM attendance a WHERE a.case_id = docs.id AND docs.kind = 'case';
+              UPDATE docs SET status = c.status, status_since_ms = c.status_since_ms
+                  FROM docs c WHERE docs.kind = 'health'
+                  AND c.id = left(docs.id, length(docs.id) - 7) AND c.kind = 'case';
+              CREATE INDEX IF NOT EXISTS docs_by_standing ON docs (status, status_since_ms);
+              CREATE TABLE IF NOT EXISTS retention (division TEXT PRIMARY KEY,
+                  handover_grace_hours INTEGER NOT NULL, set_at TEXT NOT NULL);",
+        then: None,
+    },
 ];
+
+/// The columns `meta_of` reads, in its order.
+const DOC_COLUMNS: &str = "id, kind, division, team, heads, seq, status, status_since_ms";
 
 /// Migration 4: chains the audit entries already there, in order of their numbers (gaps left
 /// by rolled-back inserts stay: see provide-core's `audit::server`), so the log from before
@@ -397,6 +418,7 @@ fn meta_of(r: &Row) -> Result<DocMeta> {
         team: r.get(3),
         heads: parse_heads(r.get(4)),
         seq: r.get::<_, i64>(5) as u64,
+        standing: Standing::of(r.get::<_, Option<&str>>(6), r.get(7)),
     })
 }
 
@@ -453,7 +475,7 @@ fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()>
 
 fn load_in(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
     let Some(row) = c.query_opt(
-        "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = $1",
+        &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = $1"),
         &[&id],
     )?
     else {
@@ -890,7 +912,7 @@ impl Storage for PostgresStorage {
     fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>> {
         let mut c = self.client()?;
         c.query_opt(
-            "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = $1",
+            &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = $1"),
             &[&id],
         )?
         .map(|r| meta_of(&r))
@@ -940,9 +962,10 @@ impl Storage for PostgresStorage {
             )?
             .get(0);
         tx.execute(
-            "INSERT INTO docs (id, kind, division, team, heads, seq) VALUES ($1,$2,$3,$4,$5,$6)
+            "INSERT INTO docs (id, kind, division, team, heads, seq, status, status_since_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
-             team = excluded.team, heads = excluded.heads, seq = excluded.seq",
+             team = excluded.team, heads = excluded.heads, seq = excluded.seq,
+             status = excluded.status, status_since_ms = excluded.status_since_ms",
             &[
                 &id,
                 &write.kind.as_str(),
@@ -950,6 +973,8 @@ impl Storage for PostgresStorage {
                 &write.team,
                 &heads_text(&write.heads),
                 &seq,
+                &write.standing.status.map(|s| s.as_str()),
+                &write.standing.status.map(|_| write.standing.since_ms),
             ],
         )?;
         tx.commit()?;
@@ -969,11 +994,13 @@ impl Storage for PostgresStorage {
             .query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?
             .get(0);
         let rows = c.query(
-            "SELECT id, kind, division, team, heads, seq FROM docs
+            &format!(
+                "SELECT {DOC_COLUMNS} FROM docs
              WHERE seq > $1 AND seq <= $2
                AND ((division = $3 AND ($6::text IS NULL OR team = $6))
                     OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $4))
-             ORDER BY seq LIMIT $5",
+             ORDER BY seq LIMIT $5"
+            ),
             &[
                 &(cursor as i64),
                 &upper,
@@ -991,6 +1018,63 @@ impl Storage for PostgresStorage {
             upper: upper as u64,
             truncated,
         })
+    }
+
+    fn held_in_status_before(
+        &self,
+        device: &str,
+        statuses: &[&str],
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DocMeta>> {
+        let mut c = self.client()?;
+        let cols = DOC_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statuses: Vec<String> = statuses.iter().map(|s| s.to_string()).collect();
+        c.query(
+            &format!(
+                "SELECT {cols} FROM docs d JOIN deliveries v ON v.doc_id = d.id
+                 WHERE v.device_id = $1 AND v.purge_cursor IS NULL
+                   AND d.status = ANY($2) AND d.status_since_ms <= $3
+                 ORDER BY d.status_since_ms, d.id LIMIT $4"
+            ),
+            &[&device, &statuses, &before_ms, &(limit as i64)],
+        )?
+        .iter()
+        .map(meta_of)
+        .collect()
+    }
+
+    fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO retention (division, handover_grace_hours, set_at) VALUES ($1, $2, $3)
+             ON CONFLICT (division) DO UPDATE SET handover_grace_hours = excluded.handover_grace_hours,
+             set_at = excluded.set_at",
+            &[&division, &(grace_hours as i32), &now_text()],
+        )?;
+        insert_audit(&mut tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn retentions(&self) -> Result<Vec<RetentionPolicy>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT division, handover_grace_hours, set_at FROM retention ORDER BY division",
+            &[],
+        )?
+        .iter()
+        .map(|r| RetentionPolicy {
+            division: r.get(0),
+            handover_grace_hours: r.get::<_, i32>(1).max(0) as u32,
+            set_at: r.get(2),
+        })
+        .collect())
     }
 
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {

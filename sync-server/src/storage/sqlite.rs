@@ -55,7 +55,35 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "the audit log hash-chained",
         apply: chain_audit,
     },
+    Migration {
+        version: 5,
+        about: "where each case stands (status and since when), division retention policies",
+        apply: |c| c.execute_batch(STANDING),
+    },
 ];
+
+/// Migration 5: each document's standing (a health record's is its case's), filled from the
+/// reporting rows with the time of the upgrade (the grace period of a case already handed
+/// over or closed starts then), and the divisions' retention policies.
+const STANDING: &str = "
+ALTER TABLE docs ADD COLUMN status TEXT;
+ALTER TABLE docs ADD COLUMN status_since_ms INTEGER;
+UPDATE docs SET status = (SELECT a.status FROM attendance a WHERE a.case_id = docs.id),
+    status_since_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+    WHERE kind = 'case';
+UPDATE docs SET status = (SELECT c.status FROM docs c WHERE c.id = substr(docs.id, 1, length(docs.id) - 7)),
+    status_since_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+    WHERE kind = 'health';
+CREATE INDEX IF NOT EXISTS docs_by_standing ON docs (status, status_since_ms);
+CREATE TABLE IF NOT EXISTS retention (
+    division TEXT PRIMARY KEY,
+    handover_grace_hours INTEGER NOT NULL,
+    set_at TEXT NOT NULL
+);
+";
+
+/// The columns `meta_row` reads, in its order.
+const DOC_COLUMNS: &str = "id, kind, division, team, heads, seq, status, status_since_ms";
 
 /// Migration 3: the devices a restored store must bring level again (`Storage::mark_restored`).
 pub const RESYNC_TABLE: &str = "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);";
@@ -318,6 +346,7 @@ fn meta_row(r: &rusqlite::Row) -> rusqlite::Result<DocMeta> {
         team: r.get(3)?,
         heads: parse_heads(&r.get::<_, String>(4)?),
         seq: r.get::<_, i64>(5)? as u64,
+        standing: Standing::of(r.get::<_, Option<String>>(6)?.as_deref(), r.get(7)?),
     })
 }
 
@@ -361,7 +390,7 @@ fn insert_audit(tx: &Connection, events: &[AuditEvent]) -> Result<()> {
 fn meta_of(tx: &Transaction, id: &str) -> Result<Option<DocMeta>> {
     Ok(tx
         .query_row(
-            "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = ?1",
+            &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = ?1"),
             [id],
             meta_row,
         )
@@ -719,7 +748,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT id, kind, division, team, heads, seq FROM docs WHERE id = ?1",
+                &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = ?1"),
                 [id],
                 meta_row,
             )
@@ -748,16 +777,19 @@ impl Storage for SqliteStorage {
             |r| r.get(0),
         )?;
         tx.execute(
-            "INSERT INTO docs (id, kind, division, team, heads, seq) VALUES (?1,?2,?3,?4,?5,?6)
+            "INSERT INTO docs (id, kind, division, team, heads, seq, status, status_since_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)
              ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
-             team = excluded.team, heads = excluded.heads, seq = excluded.seq",
+             team = excluded.team, heads = excluded.heads, seq = excluded.seq,
+             status = excluded.status, status_since_ms = excluded.status_since_ms",
             params![
                 id,
                 write.kind.as_str(),
                 write.division,
                 write.team,
                 heads_text(&write.heads),
-                seq
+                seq,
+                write.standing.status.map(|s| s.as_str()),
+                write.standing.status.map(|_| write.standing.since_ms),
             ],
         )?;
         if write.replace {
@@ -794,13 +826,13 @@ impl Storage for SqliteStorage {
             [],
             |r| r.get(0),
         )?;
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, kind, division, team, heads, seq FROM docs
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS} FROM docs
              WHERE seq > ?1 AND seq <= ?2
                AND ((division = ?3 AND (?6 IS NULL OR team = ?6))
                     OR id IN (SELECT doc_id FROM deliveries WHERE device_id = ?4))
-             ORDER BY seq LIMIT ?5",
-        )?;
+             ORDER BY seq LIMIT ?5"
+        ))?;
         let rows = stmt.query_map(
             params![
                 cursor as i64,
@@ -822,6 +854,60 @@ impl Storage for SqliteStorage {
             upper: upper as u64,
             truncated,
         })
+    }
+
+    fn held_in_status_before(
+        &self,
+        device: &str,
+        statuses: &[&str],
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DocMeta>> {
+        let conn = self.conn();
+        let cols = DOC_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {cols} FROM docs d JOIN deliveries v ON v.doc_id = d.id
+             WHERE v.device_id = ?1 AND v.purge_cursor IS NULL
+               AND d.status IN (SELECT value FROM json_each(?2)) AND d.status_since_ms <= ?3
+             ORDER BY d.status_since_ms, d.id LIMIT ?4"
+        ))?;
+        let statuses = serde_json::to_string(statuses)
+            .map_err(|_| ServerError::Internal("statuses could not be written".into()))?;
+        let rows = stmt.query_map(params![device, statuses, before_ms, limit as i64], meta_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO retention (division, handover_grace_hours, set_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(division) DO UPDATE SET handover_grace_hours = excluded.handover_grace_hours,
+             set_at = excluded.set_at",
+            params![division, grace_hours, now_text()],
+        )?;
+        insert_audit(&tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn retentions(&self) -> Result<Vec<RetentionPolicy>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT division, handover_grace_hours, set_at FROM retention ORDER BY division",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RetentionPolicy {
+                division: r.get(0)?,
+                handover_grace_hours: r.get(1)?,
+                set_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {
