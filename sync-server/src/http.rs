@@ -128,6 +128,7 @@ pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Rou
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
+        .route("/v1/cases/fetch", post(fetch_closed))
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
@@ -251,6 +252,29 @@ async fn add_user(
     let service = app.service.clone();
     let answer = blocking(move || service.add_device_user(&device, &body)).await?;
     Ok(axum::Json(answer).into_response())
+}
+
+/// `POST /v1/cases/fetch`: bearer credential, JSON `FetchRequest` (≤ 1 KiB) → a sync answer
+/// carrying the closed cases found (`service::fetch`).
+async fn fetch_closed(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let device = app.device(peer, &headers).await?;
+    let body = app
+        .guard
+        .read_body(body, &headers, provide_core::sync::fetch::MAX_FETCH_BODY)
+        .await?;
+    let worker = app.guard.gates.worker(body.len()).await?;
+    let service = app.service.clone();
+    let answer = blocking(move || {
+        let _held = worker;
+        service.fetch_closed(&device, &body)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE.to_string())], answer).into_response())
 }
 
 /// The longest query string accepted.

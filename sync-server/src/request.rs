@@ -26,11 +26,13 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_CLIENT_ID: usize = 64;
 
 /// The route templates served; any other path is logged and counted as `unmatched`.
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 10] = [
     "/v1/health",
     "/v1/ready",
     "/v1/enrol",
     "/v1/sync",
+    "/v1/reference",
+    "/v1/cases/fetch",
     "/v1/device/users",
     "/v1/reports/dashboard",
     "/v1/reports/export",

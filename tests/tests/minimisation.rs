@@ -239,6 +239,70 @@ fn an_edit_made_offline_reaches_the_server_before_the_case_leaves_the_device() {
 }
 
 #[test]
+fn a_record_with_edits_the_server_has_not_acknowledged_stays_until_it_has_them() {
+    let Team {
+        server,
+        mut unit,
+        officer: _o,
+        mut idva,
+        case,
+    } = team();
+    let health = format!("{case}.health");
+    set_grace(&server, "0");
+    // offline, the IDVA edits another case of the team and adds to this case's health record;
+    // meanwhile the case is handed over
+    let other = idva
+        .store
+        .create_case(
+            Deployment::Live,
+            &sets(&[("victim.name", "Other Fictional")]),
+        )
+        .unwrap();
+    idva.store.add_health_note(&case, LATE_NOTE).unwrap();
+    set_status(&mut unit, &case, "handed_over");
+    // one exchange carrying one record (the other case: cases go first): its answer tells
+    // the device to purge the handed-over case and its health record
+    let mut link = provide_core::sync::transport::HttpTransport::new(&server.url, None).unwrap();
+    let one_step = provide_core::sync::SyncOptions {
+        max_upload_bytes: 1,
+        max_round_trips: 1,
+        ..Default::default()
+    };
+    assert!(
+        idva.sync_over(&mut link, &one_step).is_err(),
+        "stopped after one exchange"
+    );
+    assert!(holds(&mut idva, &other));
+    assert!(
+        !holds(&mut idva, &case),
+        "the case, fully acknowledged, left"
+    );
+    assert!(
+        holds(&mut idva, &health),
+        "the health record holding an unacknowledged note stayed"
+    );
+    assert!(idva.store.unsynced_ids().unwrap().contains(&health));
+    // the next sync hands the note in; acknowledged, the record leaves
+    let r = idva.sync().unwrap();
+    assert!(r.docs_sent >= 1 && r.docs_purged == 1, "{r:?}");
+    assert!(!holds(&mut idva, &health));
+    assert_gone(&idva, &[VICTIM, HEALTH_NOTE, LATE_NOTE]);
+    let stored = server.service.storage.load_doc(&health).unwrap().unwrap();
+    let rec = provide_core::record::RecordDoc::load_unmigrated(
+        &health,
+        provide_core::model::RecordKind::Health,
+        &stored.chunks,
+    )
+    .unwrap();
+    assert!(rec
+        .health()
+        .unwrap()
+        .notes
+        .iter()
+        .any(|n| n.text == LATE_NOTE));
+}
+
+#[test]
 fn the_safeguarding_unit_keeps_handed_over_cases_and_lets_closed_ones_go() {
     let Team {
         server,

@@ -12,8 +12,8 @@ use provide_core::model::{RecordKind, Role};
 use provide_sync_server::error::ServerError;
 use provide_sync_server::service::Config;
 use provide_sync_server::storage::{
-    AuditEvent, AuditFilter, DocWrite, EnrolmentCode, NewDevice, NewDeviceUser, PublishedItem,
-    Redemption, Revoke, RevokedDevice, Standing, Storage, UserProfile,
+    AuditEvent, AuditFilter, DocWrite, EnrolmentCode, Holding, NewDevice, NewDeviceUser,
+    PublishedItem, Redemption, Revoke, RevokedDevice, Standing, Storage, UserProfile,
 };
 use provide_tests::server::data_dir;
 
@@ -600,7 +600,7 @@ fn a_documents_standing_is_kept_and_what_a_device_holds_is_found_by_it() {
         s.held_in_status_before("dev-s", statuses, before, 10)
             .unwrap()
             .into_iter()
-            .map(|m| m.id)
+            .map(|(m, _)| m.id)
             .collect()
     };
     assert_eq!(ids(&["closed"], 4_999), ["case-old"]);
@@ -625,6 +625,40 @@ fn a_documents_standing_is_kept_and_what_a_device_holds_is_found_by_it() {
     // status changes and the new time is kept; reopened, it is no longer found
     stand("case-new", at(Status::Active, 6_000));
     assert!(ids(&["closed"], 9_999).is_empty());
+    // a fetch on request: held again, with when it was fetched, the pending purge forgotten
+    assert_eq!(
+        s.holding("dev-s", "case-old").unwrap(),
+        None,
+        "purge pending"
+    );
+    assert_eq!(
+        s.holding("dev-s", "case-over").unwrap(),
+        Some(Holding { fetched_ms: None })
+    );
+    s.record_fetch(
+        "dev-s",
+        &[("case-old".to_string(), vec![])],
+        &[event("consult", "case-old")],
+        3,
+        77_000,
+    )
+    .unwrap();
+    assert_eq!(
+        s.holding("dev-s", "case-old").unwrap(),
+        Some(Holding {
+            fetched_ms: Some(77_000)
+        })
+    );
+    let held = s
+        .held_in_status_before("dev-s", &["closed"], 9_999, 10)
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].0.id.as_str(), held[0].1),
+        ("case-old", Some(77_000))
+    );
+    assert_eq!(audited(s.as_ref(), "consult"), 1);
+    assert_eq!(s.holding("dev-other", "case-old").unwrap(), None);
 }
 
 #[test]

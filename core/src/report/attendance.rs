@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::pseudonym::victim_digest;
+use super::pseudonym::{name_lookup, reference_lookup, victim_digest};
 use crate::forms;
 use crate::model::{
     Case, ConsentAnswer, Deployment, ReferralKind, RiskLevel, Role, Status, TriState, VisitOutcome,
@@ -19,7 +19,7 @@ use crate::model::{
 
 /// The version of the derivation below. Rows written by an older version are derived again
 /// from their documents when the server opens its store.
-pub const PROJECTION_VERSION: i64 = 1;
+pub const PROJECTION_VERSION: i64 = 2;
 
 /// The six kinds of IDVA support given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +78,10 @@ pub struct Attendance {
     pub outcome: Outcomes,
     pub children: u64,
     pub children_present: u64,
+    /// The digests the case can be found by when closed (`pseudonym::reference_lookup`,
+    /// `name_lookup`): kept in the server's lookup table, never in the row's facts.
+    #[serde(skip)]
+    pub lookup: Vec<String>,
 }
 
 fn parse_time(t: &str) -> Option<DateTime<FixedOffset>> {
@@ -156,6 +160,10 @@ impl Attendance {
                 .iter()
                 .filter(|c| c.present_at_incident == Some(true))
                 .count() as u64,
+            lookup: reference_lookup(identity_key, &case.incident.reference)
+                .into_iter()
+                .chain(name_lookup(identity_key, &case.victim.name))
+                .collect(),
         }
     }
 
@@ -407,7 +415,17 @@ mod tests {
             assert!(!json.contains(needle), "{needle} leaked into {json}");
         }
         let back: Attendance = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, Attendance::of(&c, &KEY));
+        let row = Attendance::of(&c, &KEY);
+        // the lookup digests go to the lookup table, not into the facts
+        assert_eq!(row.lookup.len(), 2);
+        assert!(row.lookup.iter().all(|d| !json.contains(d.as_str())));
+        assert_eq!(
+            back,
+            Attendance {
+                lookup: vec![],
+                ..row
+            }
+        );
     }
 
     #[test]

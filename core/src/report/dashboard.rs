@@ -229,6 +229,7 @@ mod tests {
             outcome: Outcomes::default(),
             children: 0,
             children_present: 0,
+            lookup: vec![],
         }
     }
 

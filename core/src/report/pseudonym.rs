@@ -56,6 +56,30 @@ pub fn victim_digest(identity_key: &[u8], victim: &Victim) -> Option<String> {
     victim_identity(victim).map(|id| hex::encode(hmac_sha256(identity_key, id.as_bytes())))
 }
 
+/// A police reference as compared when searching: upper case, with no whitespace.
+pub fn normalise_reference(reference: &str) -> String {
+    reference
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// What a closed case can be found by on the server when the safeguarding unit asks for it
+/// (issue 15): its police reference, or its victim's whole name (as `normalise_name`
+/// compares). The server keeps only these digests (HMAC-SHA256 under its identity key, like
+/// the victim digest), never the text, so its lookup table holds no name.
+pub fn reference_lookup(identity_key: &[u8], reference: &str) -> Option<String> {
+    let r = normalise_reference(reference);
+    (!r.is_empty()).then(|| hex::encode(hmac_sha256(identity_key, format!("ref:{r}").as_bytes())))
+}
+
+/// See `reference_lookup`.
+pub fn name_lookup(identity_key: &[u8], name: &str) -> Option<String> {
+    let n = normalise_name(name);
+    (!n.is_empty()).then(|| hex::encode(hmac_sha256(identity_key, format!("name:{n}").as_bytes())))
+}
+
 fn pseudonym(report_key: &[u8], label: &str, value: &str) -> String {
     let mut message = Vec::with_capacity(label.len() + 1 + value.len());
     message.extend_from_slice(label.as_bytes());

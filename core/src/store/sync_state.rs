@@ -260,6 +260,30 @@ impl Store {
         Ok(())
     }
 
+    /// Stores the closed cases a fetch on request brought (`sync::fetch`), as a sync answer's
+    /// updates, each audited as consulted. Returns their ids.
+    pub fn apply_fetched(&mut self, resp: &SyncResponse) -> Result<Vec<String>> {
+        let applied = self.apply_sync_response(&[], resp)?;
+        let set_aside: Vec<&str> = applied
+            .quarantined
+            .iter()
+            .filter_map(|q| q.split(':').next())
+            .collect();
+        let mut fetched = Vec::new();
+        for u in &resp.updates {
+            if set_aside.contains(&u.id.as_str()) {
+                continue;
+            }
+            self.audit(
+                Action::View,
+                &u.id,
+                "closed case fetched from the server on request",
+            )?;
+            fetched.push(u.id.clone());
+        }
+        Ok(fetched)
+    }
+
     /// Applies the server's answer to `sent`: merges updates, advances acknowledged heads,
     /// purges documents that left scope and stores the new cursor, in one transaction (after
     /// `start_over`, in its own, when the answer's cursor is below the device's).

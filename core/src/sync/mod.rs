@@ -7,6 +7,7 @@
 //! - `scope`: which documents a user may receive and change (design §7).
 //! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
 //! - `enrol`: turning a one-time code into an enrolled device store.
+//! - `fetch`: the safeguarding unit fetching a closed case from the server on request.
 //! - `client`: one sync, start to finish. `auto`: syncing by itself, with backoff.
 //! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
 
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod dictionary;
 pub mod endpoint;
 pub mod enrol;
+pub mod fetch;
 pub mod protocol;
 pub mod reference;
 pub mod reports;

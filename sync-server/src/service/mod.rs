@@ -1,12 +1,14 @@
 //! What the server does, independent of HTTP: enrolment and authentication (`enrolment`),
 //! users added to a shared device (`users`), revocation (`revocation`), how long devices keep
-//! handed-over and closed cases (`retention`), the sync exchange
+//! handed-over and closed cases (`retention`), closed cases fetched on request (`fetch`), the
+//! sync exchange
 //! (`sync`), published forms and directory (`reference`), and reports and the audit log for
 //! supervisors (`reports`). The service holds the policy and composes every audit event;
 //! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
 //! admin commands call them directly on the same storage.
 
 pub mod enrolment;
+pub mod fetch;
 pub mod reference;
 pub mod reports;
 pub mod retention;

@@ -91,7 +91,17 @@ impl Service {
         )?;
         Ok(held
             .into_iter()
-            .filter(|m| !holds_now(holder, &placement(m), m.standing, retention, None, now_ms))
+            .filter(|(m, fetched)| {
+                !holds_now(
+                    holder,
+                    &placement(m),
+                    m.standing,
+                    retention,
+                    *fetched,
+                    now_ms,
+                )
+            })
+            .map(|(m, _)| m)
             .collect())
     }
 }

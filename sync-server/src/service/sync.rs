@@ -667,6 +667,24 @@ impl Service {
         Ok(Some(taken))
     }
 
+    /// Who each actor was registered to, as an answer names the authors of what it carries.
+    pub(crate) fn authors_of(
+        &self,
+        actors: impl IntoIterator<Item = automerge::ActorId>,
+    ) -> Result<Vec<ActorAuthor>> {
+        let mut authors = Vec::new();
+        for actor in actors {
+            if let Some(owner) = self.storage.actor_owner(&actor.to_hex_string())? {
+                authors.push(ActorAuthor {
+                    actor: actor.to_bytes().to_vec(),
+                    user: owner.user,
+                    role: owner.role,
+                });
+            }
+        }
+        Ok(authors)
+    }
+
     /// A case moved team or division, or changed status: its health record follows it.
     fn follow_case(
         &self,
@@ -746,12 +764,22 @@ impl Service {
                 break;
             }
             let known = self.storage.known_heads(&device.id, &meta.id)?;
+            // a closed case the safeguarding unit fetched on request stays its grace period
+            let fetched = if device.role == Role::Safeguarding
+                && meta.standing.status == Some(provide_core::model::case::Status::Closed)
+            {
+                self.storage
+                    .holding(&device.id, &meta.id)?
+                    .and_then(|h| h.fetched_ms)
+            } else {
+                None
+            };
             if !holds_now(
                 &holder,
                 &placement(meta),
                 meta.standing,
                 retention,
-                None,
+                fetched,
                 now_ms,
             ) {
                 if known.is_some() {
@@ -834,15 +862,7 @@ impl Service {
         self.storage
             .record_delivery(&device.id, &delivered, &purged, &events, cursor)?;
         // who wrote what this page carries, as the server registered them
-        for actor in actors {
-            if let Some(owner) = self.storage.actor_owner(&actor.to_hex_string())? {
-                response.authors.push(ActorAuthor {
-                    actor: actor.to_bytes().to_vec(),
-                    user: owner.user,
-                    role: owner.role,
-                });
-            }
-        }
+        response.authors = self.authors_of(actors)?;
         response.purge = purged;
         response.cursor = cursor;
         response.more = cut_short;

@@ -206,6 +206,13 @@ pub struct DocMeta {
     pub standing: Standing,
 }
 
+/// A document a device holds, as the server recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    /// When the device fetched it on request (a closed case), if it did.
+    pub fetched_ms: Option<i64>,
+}
+
 /// A division's retention policy as stored: how long handed-over and closed cases stay on
 /// devices, and when it was set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -337,6 +344,19 @@ pub fn facts_of(text: &str) -> Result<Attendance> {
         .map_err(|_| crate::error::ServerError::Storage("a reporting row could not be read".into()))
 }
 
+/// A stored document's listing columns as both backends select them, in `DocMeta`'s order.
+pub(crate) const DOC_COLUMNS: &str =
+    "id, kind, division, team, heads, seq, status, status_since_ms";
+
+/// `DOC_COLUMNS` of the table named `alias` in a join.
+pub(crate) fn doc_columns_of(alias: &str) -> String {
+    DOC_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The function `update_doc` calls with the stored document (if any); it returns the write to
 /// commit, or `None` to leave the document as it is.
 pub type Decide<'a> = dyn FnMut(Option<StoredDoc>) -> Result<Option<DocWrite>> + 'a;
@@ -432,14 +452,32 @@ pub trait Storage: Send + Sync {
         limit: usize,
     ) -> Result<ChangedPage>;
     /// Documents the device holds or was sent (and not told to purge) whose status is one of
-    /// `statuses` since `before_ms` or earlier, longest first, at most `limit`.
+    /// `statuses` since `before_ms` or earlier, longest first, at most `limit`, each with when
+    /// the device fetched it on request (if it did).
     fn held_in_status_before(
         &self,
         device: &str,
         statuses: &[&str],
         before_ms: i64,
         limit: usize,
-    ) -> Result<Vec<DocMeta>>;
+    ) -> Result<Vec<(DocMeta, Option<i64>)>>;
+    /// Whether the device holds the document (it was sent there or uploaded from there, and
+    /// no purge of it is pending), and when it fetched it on request if it did.
+    fn holding(&self, device: &str, doc: &str) -> Result<Option<Holding>>;
+    /// The cases of `division` one of `digests` finds (`Attendance::lookup`), most recently
+    /// changed standing first, at most `limit`.
+    fn find_cases(&self, digests: &[String], division: &str, limit: usize) -> Result<Vec<DocMeta>>;
+    /// Records what a fetch on request delivers, as `record_delivery` does (pending until the
+    /// device confirms `cursor`), marking each as fetched at `now_ms`, with the audit, in one
+    /// commit.
+    fn record_fetch(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        audit: &[AuditEvent],
+        cursor: u64,
+        now_ms: i64,
+    ) -> Result<()>;
     /// The heads the device is known to hold for a document: `None` when it was never sent
     /// there nor uploaded from there; empty when it was sent but the device has not yet
     /// confirmed receiving it.

@@ -89,10 +89,18 @@ const MIGRATIONS: &[PgMigration] = &[
                   handover_grace_hours INTEGER NOT NULL, set_at TEXT NOT NULL);",
         then: None,
     },
+    PgMigration {
+        version: 6,
+        about: "closed cases found by keyed digests; fetches on request",
+        // the digests are filled for every case when the store opens (the reporting
+        // projection's version went up)
+        sql: "CREATE TABLE IF NOT EXISTS case_keys (digest TEXT NOT NULL, case_id TEXT NOT NULL,
+                  PRIMARY KEY (digest, case_id));
+              CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
+              ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS fetched_ms BIGINT;",
+        then: None,
+    },
 ];
-
-/// The columns `meta_of` reads, in its order.
-const DOC_COLUMNS: &str = "id, kind, division, team, heads, seq, status, status_since_ms";
 
 /// Migration 4: chains the audit entries already there, in order of their numbers (gaps left
 /// by rolled-back inserts stay: see provide-core's `audit::server`), so the log from before
@@ -238,6 +246,13 @@ fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
             &facts_json(a)?,
         ],
     )?;
+    c.execute("DELETE FROM case_keys WHERE case_id = $1", &[&a.case_id])?;
+    for d in &a.lookup {
+        c.execute(
+            "INSERT INTO case_keys (digest, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[d, &a.case_id],
+        )?;
+    }
     Ok(())
 }
 
@@ -1026,26 +1041,74 @@ impl Storage for PostgresStorage {
         statuses: &[&str],
         before_ms: i64,
         limit: usize,
-    ) -> Result<Vec<DocMeta>> {
+    ) -> Result<Vec<(DocMeta, Option<i64>)>> {
         let mut c = self.client()?;
-        let cols = DOC_COLUMNS
-            .split(", ")
-            .map(|c| format!("d.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let statuses: Vec<String> = statuses.iter().map(|s| s.to_string()).collect();
         c.query(
             &format!(
-                "SELECT {cols} FROM docs d JOIN deliveries v ON v.doc_id = d.id
+                "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
                  WHERE v.device_id = $1 AND v.purge_cursor IS NULL
                    AND d.status = ANY($2) AND d.status_since_ms <= $3
-                 ORDER BY d.status_since_ms, d.id LIMIT $4"
+                 ORDER BY d.status_since_ms, d.id LIMIT $4",
+                doc_columns_of("d")
             ),
             &[&device, &statuses, &before_ms, &(limit as i64)],
         )?
         .iter()
+        .map(|r| Ok((meta_of(r)?, r.get(8))))
+        .collect()
+    }
+
+    fn holding(&self, device: &str, doc: &str) -> Result<Option<Holding>> {
+        let mut c = self.client()?;
+        Ok(c.query_opt(
+            "SELECT fetched_ms FROM deliveries WHERE device_id = $1 AND doc_id = $2 AND purge_cursor IS NULL",
+            &[&device, &doc],
+        )?
+        .map(|r| Holding {
+            fetched_ms: r.get(0),
+        }))
+    }
+
+    fn find_cases(&self, digests: &[String], division: &str, limit: usize) -> Result<Vec<DocMeta>> {
+        let mut c = self.client()?;
+        c.query(
+            &format!(
+                "SELECT {} FROM docs d WHERE d.kind = 'case' AND d.division = $2 AND d.id IN
+                 (SELECT case_id FROM case_keys WHERE digest = ANY($1))
+                 ORDER BY d.status_since_ms DESC NULLS LAST, d.id LIMIT $3",
+                doc_columns_of("d")
+            ),
+            &[&digests, &division, &(limit as i64)],
+        )?
+        .iter()
         .map(meta_of)
         .collect()
+    }
+
+    fn record_fetch(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        audit: &[AuditEvent],
+        cursor: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let cursor = cursor as i64;
+        for (doc, heads) in delivered {
+            tx.execute(
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES ($1,$2,'',$3,$4,$5)
+                 ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
+                 pending_cursor = excluded.pending_cursor, fetched_ms = excluded.fetched_ms,
+                 purge_cursor = NULL",
+                &[&device, doc, &heads_text(heads), &cursor, &now_ms],
+            )?;
+        }
+        insert_audit(&mut tx, audit)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()> {

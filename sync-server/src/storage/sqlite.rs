@@ -60,7 +60,24 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "where each case stands (status and since when), division retention policies",
         apply: |c| c.execute_batch(STANDING),
     },
+    Migration {
+        version: 6,
+        about: "closed cases found by keyed digests; fetches on request",
+        apply: |c| c.execute_batch(LOOKUP),
+    },
 ];
+
+/// Migration 6: the digests a case can be found by (filled for every case when the store
+/// opens: the reporting projection's version went up) and when a device fetched a case.
+const LOOKUP: &str = "
+CREATE TABLE IF NOT EXISTS case_keys (
+    digest TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (digest, case_id)
+);
+CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
+ALTER TABLE deliveries ADD COLUMN fetched_ms INTEGER;
+";
 
 /// Migration 5: each document's standing (a health record's is its case's), filled from the
 /// reporting rows with the time of the upgrade (the grace period of a case already handed
@@ -81,9 +98,6 @@ CREATE TABLE IF NOT EXISTS retention (
     set_at TEXT NOT NULL
 );
 ";
-
-/// The columns `meta_row` reads, in its order.
-const DOC_COLUMNS: &str = "id, kind, division, team, heads, seq, status, status_since_ms";
 
 /// Migration 3: the devices a restored store must bring level again (`Storage::mark_restored`).
 pub const RESYNC_TABLE: &str = "CREATE TABLE IF NOT EXISTS resync (device_id TEXT PRIMARY KEY);";
@@ -294,6 +308,13 @@ fn put_attendance(tx: &Connection, a: &Attendance) -> Result<()> {
         a.victim_digest,
         facts_json(a)?
     ])?;
+    tx.prepare_cached("DELETE FROM case_keys WHERE case_id = ?1")?
+        .execute([&a.case_id])?;
+    let mut put =
+        tx.prepare_cached("INSERT OR IGNORE INTO case_keys (digest, case_id) VALUES (?1, ?2)")?;
+    for d in &a.lookup {
+        put.execute(params![d, a.case_id])?;
+    }
     Ok(())
 }
 
@@ -862,23 +883,78 @@ impl Storage for SqliteStorage {
         statuses: &[&str],
         before_ms: i64,
         limit: usize,
-    ) -> Result<Vec<DocMeta>> {
+    ) -> Result<Vec<(DocMeta, Option<i64>)>> {
         let conn = self.conn();
-        let cols = DOC_COLUMNS
-            .split(", ")
-            .map(|c| format!("d.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {cols} FROM docs d JOIN deliveries v ON v.doc_id = d.id
+            "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
              WHERE v.device_id = ?1 AND v.purge_cursor IS NULL
                AND d.status IN (SELECT value FROM json_each(?2)) AND d.status_since_ms <= ?3
-             ORDER BY d.status_since_ms, d.id LIMIT ?4"
+             ORDER BY d.status_since_ms, d.id LIMIT ?4",
+            doc_columns_of("d")
         ))?;
         let statuses = serde_json::to_string(statuses)
             .map_err(|_| ServerError::Internal("statuses could not be written".into()))?;
-        let rows = stmt.query_map(params![device, statuses, before_ms, limit as i64], meta_row)?;
+        let rows = stmt.query_map(params![device, statuses, before_ms, limit as i64], |r| {
+            Ok((meta_row(r)?, r.get(8)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn holding(&self, device: &str, doc: &str) -> Result<Option<Holding>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT fetched_ms FROM deliveries WHERE device_id = ?1 AND doc_id = ?2 AND purge_cursor IS NULL",
+                params![device, doc],
+                |r| Ok(Holding { fetched_ms: r.get(0)? }),
+            )
+            .optional()?)
+    }
+
+    fn find_cases(&self, digests: &[String], division: &str, limit: usize) -> Result<Vec<DocMeta>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM docs d WHERE d.kind = 'case' AND d.division = ?2 AND d.id IN
+             (SELECT case_id FROM case_keys WHERE digest IN (SELECT value FROM json_each(?1)))
+             ORDER BY d.status_since_ms DESC, d.id LIMIT ?3",
+            doc_columns_of("d")
+        ))?;
+        let digests = serde_json::to_string(digests)
+            .map_err(|_| ServerError::Internal("digests could not be written".into()))?;
+        let rows = stmt.query_map(params![digests, division, limit as i64], meta_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_fetch(
+        &self,
+        device: &str,
+        delivered: &[(String, Vec<ChangeHash>)],
+        audit: &[AuditEvent],
+        cursor: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES (?1,?2,'',?3,?4,?5)
+                 ON CONFLICT(device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
+                 pending_cursor = excluded.pending_cursor, fetched_ms = excluded.fetched_ms,
+                 purge_cursor = NULL",
+            )?;
+            for (doc, heads) in delivered {
+                put.execute(params![
+                    device,
+                    doc,
+                    heads_text(heads),
+                    cursor as i64,
+                    now_ms
+                ])?;
+            }
+        }
+        insert_audit(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()> {

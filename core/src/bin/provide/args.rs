@@ -224,6 +224,17 @@ pub enum CaseCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The safeguarding unit: fetch a closed case from the server by its police reference or
+    /// the victim's whole name (audited on both sides; it leaves again after the grace period).
+    Fetch {
+        #[arg(long, conflicts_with = "search", required_unless_present = "search")]
+        reference: Option<String>,
+        /// The victim's whole name (case and spacing ignored).
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -460,6 +460,34 @@ fn case(cli: &Cli, cmd: &CaseCmd) -> Result<()> {
                 print::case_list(&rows);
             }
         }
+        CaseCmd::Fetch {
+            reference,
+            search,
+            json,
+        } => {
+            let mut store = unlock(cli)?;
+            let link = store.server_link()?;
+            let mut transport = HttpTransport::with_ca(&link.url, link.ca_cert.clone())?;
+            let report = provide_core::sync::fetch::fetch_closed(
+                &mut store,
+                &mut transport,
+                reference.as_deref(),
+                search.as_deref(),
+            )?;
+            if *json {
+                print::json(&report);
+            } else if report.fetched.is_empty() {
+                println!("No closed case found (open cases are already on this device).");
+            } else {
+                for id in &report.fetched {
+                    println!("{id}");
+                }
+                eprintln!(
+                    "{} closed case(s) fetched; they leave this device again after the grace period.",
+                    report.fetched.len()
+                );
+            }
+        }
         CaseCmd::History { id, path, json } => {
             let entries = unlock(cli)?.case_history(id, path.as_deref())?;
             if *json {
