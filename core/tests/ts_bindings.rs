@@ -16,6 +16,7 @@ use provide_core::store::{
     Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
     ShiftInput, TriageInput, TriagedCase,
 };
+use provide_core::sync::fetch::FetchReport;
 use provide_core::sync::SyncReport;
 use provide_core::IpcError;
 use ts_rs::TS;
@@ -53,6 +54,7 @@ fn export_all(dir: &Path) {
         AuditQuery,
         AuditRow,
         ExportSaved,
+        FetchReport,
     );
 }
 

@@ -46,6 +46,7 @@ macro_rules! provide_handlers {
             $crate::commands::safeguarding::handover_queue,
             $crate::commands::safeguarding::mark_reviewed,
             $crate::commands::safeguarding::marac_list,
+            $crate::commands::safeguarding::fetch_closed_cases,
             $crate::commands::reports::dashboard,
             $crate::commands::reports::export_report,
             $crate::commands::reports::audit_log,

@@ -241,3 +241,31 @@ fn the_command_line_fetches_a_closed_case() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_app_fetches_a_closed_case_while_its_own_syncs_go_on() {
+    use provide_core::app::{App, Phase, TransportFactory};
+    let (server, _unit, case) = closed_case();
+    let dir = tempfile::tempdir().unwrap();
+    let http: TransportFactory = Box::new(|url, _| Ok(Box::new(HttpTransport::new(url, None)?)));
+    let app = App::new(&dir.path().join("store"), http)
+        .with_init_options(provide_tests::device::fast_options());
+    let code = server.code("sg.gus.fictional", "safeguarding", "west", "");
+    let st = app.enrol(&server.url, &code, PASSPHRASE).unwrap();
+    assert!(matches!(st.phase, Phase::Unlocked { .. }), "{st:?}");
+    app.sync_now(&mut |_| {}).unwrap();
+    let report = app.fetch_closed(None, Some(VICTIM)).unwrap();
+    assert_eq!(report.fetched, std::slice::from_ref(&case));
+    let name = app
+        .with_store(|s| Ok(s.show_case(&case)?.record.victim.name))
+        .unwrap();
+    assert_eq!(name, VICTIM);
+    // the app's cursor was not moved by the fetch: its next sync confirms it and, with no
+    // grace period, lets the case go
+    let r = app.sync_now(&mut |_| {}).unwrap();
+    assert_eq!(r.docs_purged, 1, "{r:?}");
+    assert!(matches!(
+        app.fetch_closed(Some(""), None),
+        Err(Error::InvalidInput(_))
+    ));
+}

@@ -36,6 +36,22 @@ impl App {
         self.ask_server(|t, c| reports::dashboard(t, c, from, to))
     }
 
+    /// The safeguarding unit: fetches the closed cases a police reference or the victim's
+    /// whole name finds on the server (`sync::fetch`); the store is not held while the request
+    /// travels.
+    pub fn fetch_closed(
+        &self,
+        reference: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<crate::sync::fetch::FetchReport> {
+        use crate::sync::fetch;
+        let (request, link) = self.with_store(|s| fetch::prepare(s, reference, name))?;
+        let mut transport = (self.transport)(&link.url, link.ca_cert.as_deref())?;
+        let response = fetch::ask(transport.as_mut(), &link.credential, &request)?;
+        let fetched = self.with_store(|s| s.apply_fetched(&response))?;
+        Ok(fetch::FetchReport { fetched })
+    }
+
     /// The server's audit log (admins and supervisors).
     pub fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRow>> {
         self.ask_server(|t, c| reports::audit(t, c, query))

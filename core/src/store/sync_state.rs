@@ -263,7 +263,15 @@ impl Store {
     /// Stores the closed cases a fetch on request brought (`sync::fetch`), as a sync answer's
     /// updates, each audited as consulted. Returns their ids.
     pub fn apply_fetched(&mut self, resp: &SyncResponse) -> Result<Vec<String>> {
-        let applied = self.apply_sync_response(&[], resp)?;
+        // only its updates: the device's cursor stays where it is now (a sync may have moved
+        // it while the fetch travelled), and the answer's cursor is never taken
+        let updates_only = SyncResponse {
+            updates: resp.updates.clone(),
+            authors: resp.authors.clone(),
+            cursor: self.sync_cursor()?,
+            ..Default::default()
+        };
+        let applied = self.apply_sync_response(&[], &updates_only)?;
         let set_aside: Vec<&str> = applied
             .quarantined
             .iter()

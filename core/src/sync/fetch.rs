@@ -13,7 +13,7 @@ use super::protocol::SyncResponse;
 use super::transport::{Transport, FETCH_PATH};
 use crate::error::{Error, Result};
 use crate::model::Role;
-use crate::store::Store;
+use crate::store::{ServerLink, Store};
 
 /// The largest body the server accepts on `FETCH_PATH`.
 pub const MAX_FETCH_BODY: usize = 1024;
@@ -76,14 +76,13 @@ pub struct FetchReport {
     pub fetched: Vec<String>,
 }
 
-/// Asks the server for the closed cases `request` finds and stores them. Only the safeguarding
-/// unit may; the query is checked before anything is sent.
-pub fn fetch_closed(
-    store: &mut Store,
-    transport: &mut dyn Transport,
+/// The request for `reference` or `name` from this device, checked, and the server to send
+/// it to. Only the safeguarding unit may fetch.
+pub fn prepare(
+    store: &Store,
     reference: Option<&str>,
     name: Option<&str>,
-) -> Result<FetchReport> {
+) -> Result<(FetchRequest, ServerLink)> {
     if store.session().role != Role::Safeguarding {
         return Err(Error::Forbidden {
             role: store.session().role.as_str().into(),
@@ -97,15 +96,43 @@ pub fn fetch_closed(
         cursor: store.sync_cursor()?,
     };
     request.query().map_err(Error::InvalidInput)?;
-    let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?;
-    let answer = transport.post(FETCH_PATH, &body, Some(&link.credential))?;
+    Ok((request, link))
+}
+
+/// Sends the request; the answer is checked to be a fetch's (updates only, the cursor sent).
+pub fn ask(
+    transport: &mut dyn Transport,
+    credential: &str,
+    request: &FetchRequest,
+) -> Result<SyncResponse> {
+    let body = serde_json::to_vec(request).map_err(|e| Error::Internal(e.to_string()))?;
+    let answer = transport.post(FETCH_PATH, &body, Some(credential))?;
     let response = SyncResponse::decode(&answer)?;
-    if response.cursor != request.cursor || !response.acks.is_empty() || !response.purge.is_empty()
+    if response.cursor != request.cursor
+        || !response.acks.is_empty()
+        || !response.purge.is_empty()
+        || response.revoked
+        || response.more
     {
         return Err(Error::Protocol(
             "the server's answer to a fetch is not one".into(),
         ));
     }
-    let fetched = store.apply_fetched(&response)?;
-    Ok(FetchReport { fetched })
+    Ok(response)
+}
+
+/// Asks the server for the closed cases `reference` or `name` finds and stores them (the
+/// command line; the app does the same in three steps so the store is not held while the
+/// request travels).
+pub fn fetch_closed(
+    store: &mut Store,
+    transport: &mut dyn Transport,
+    reference: Option<&str>,
+    name: Option<&str>,
+) -> Result<FetchReport> {
+    let (request, link) = prepare(store, reference, name)?;
+    let response = ask(transport, &link.credential, &request)?;
+    Ok(FetchReport {
+        fetched: store.apply_fetched(&response)?,
+    })
 }

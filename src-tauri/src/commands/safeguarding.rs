@@ -1,12 +1,28 @@
 //! The safeguarding unit's commands: triage incidents into cases for a team, the handover
-//! queue and its review, and the MARAC list. The store refuses every other role.
+//! queue and its review, the MARAC list, and closed cases fetched from the server on request.
+//! The store refuses every other role.
 
 use provide_core::store::{HandoverItem, MaracEntry, TriageInput, TriagedCase};
+use provide_core::sync::fetch::FetchReport;
 use tauri::State;
 
 use super::{change, with_store};
 use crate::error::ShellResult;
 use crate::state::AppState;
+
+/// Fetches the closed cases a police reference or the victim's whole name finds on the
+/// server (`App::fetch_closed`; audited on both sides).
+#[tauri::command]
+pub async fn fetch_closed_cases(
+    state: State<'_, AppState>,
+    reference: Option<String>,
+    name: Option<String>,
+) -> ShellResult<FetchReport> {
+    super::blocking(&state.app, move |app| {
+        app.fetch_closed(reference.as_deref(), name.as_deref())
+    })
+    .await
+}
 
 /// Creates a triaged case; returns its id.
 #[tauri::command]

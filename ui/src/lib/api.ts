@@ -10,6 +10,7 @@ import type { AuditQuery } from "./bindings/AuditQuery";
 import type { AuditRow } from "./bindings/AuditRow";
 import type { Dashboard } from "./bindings/Dashboard";
 import type { ExportSaved } from "./bindings/ExportSaved";
+import type { FetchReport } from "./bindings/FetchReport";
 import type { HandoverItem } from "./bindings/HandoverItem";
 import type { MaracEntry } from "./bindings/MaracEntry";
 import type { TriageInput } from "./bindings/TriageInput";
@@ -104,6 +105,10 @@ export const api = {
   handoverQueue: () => call<HandoverItem[]>("handover_queue"),
   markReviewed: (caseId: string) => call<HandoverItem[]>("mark_reviewed", { caseId }),
   maracList: () => call<MaracEntry[]>("marac_list"),
+  /** Closed cases leave devices; this fetches those a police reference or the victim's whole
+   * name finds on the server (audited there and here). Fails when offline. */
+  fetchClosedCases: (query: { reference: string } | { name: string }) =>
+    call<FetchReport>("fetch_closed_cases", { reference: "reference" in query ? query.reference : null, name: "name" in query ? query.name : null }),
   /** Computed by the server; `from`/`to` are YYYY-MM-DD, inclusive. Fails when offline. */
   dashboard: (from: string, to: string) => call<Dashboard>("dashboard", { from, to }),
   /** The server's evaluator export, saved to the device's Downloads folder. Audited. */

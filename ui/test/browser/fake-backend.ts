@@ -77,6 +77,8 @@ const state = {
   /** Whether the sync server can be reached (dashboard, export and audit log need it). */
   online: q.get("online") !== "0",
   audit: [] as AuditRow[],
+  /** Closed cases the server holds and this device does not (the unit fetches them). */
+  archive: new Map<string, Case>(),
   exports: 0,
   sync: {
     state: { state: "offline", message: "No connection to the sync server (no route to host). Changes are kept on this device and sent when it is back." },
@@ -204,7 +206,15 @@ function seed() {
   // Morgan Test was triaged by the unit
   const m = state.cases.get("case-5")!;
   m.triage = { reason: "vulnerability", priority: 3, visit_date: day(0), shift: "late", notes: "Lives alone, limited English", triaged_at: hoursAgo(22), triaged_by: "ds.sample" };
-  if (role === "safeguarding") seedSafeguarding();
+  if (role === "safeguarding") {
+    seedSafeguarding();
+    const gone = blankCase("case-archived-1", "post_incident");
+    gone.status = "closed";
+    gone.victim.name = "Rosa Longclosed";
+    gone.incident = { reference: "LC-20250101-0001", occurred_at: hoursAgo(24 * 200), location: "Preston" };
+    gone.created_at = hoursAgo(24 * 200);
+    state.archive.set(gone.id, gone);
+  }
   seedAudit();
   const many = Number(q.get("many") ?? "0");
   for (let i = 0; i < many; i++) {
@@ -973,6 +983,22 @@ function handle(cmd: string, a: Args): unknown {
       if (u.role !== "admin" && u.role !== "safeguarding") fail("forbidden", "Only administrators and the safeguarding unit may read the audit log.");
       requireServer("audit log");
       return auditLog(a.query as AuditQuery);
+    }
+    case "fetch_closed_cases": {
+      requireUnit();
+      requireServer("search of closed cases");
+      const reference = a.reference == null ? "" : String(a.reference).replace(/\s+/g, "").toUpperCase();
+      const name = a.name == null ? "" : String(a.name).trim().split(/\s+/).join(" ").toLowerCase();
+      if (!reference === !name) fail("invalid_input", "Give a police reference or the victim's name, not both.");
+      const found = [...state.archive.values()].filter((c) =>
+        reference ? c.incident.reference.replace(/\s+/g, "").toUpperCase() === reference : c.victim.name.toLowerCase() === name,
+      );
+      for (const c of found) {
+        state.archive.delete(c.id);
+        state.cases.set(c.id, c);
+        audit("view", c.id, "closed case fetched from the server on request");
+      }
+      return { fetched: found.map((c) => c.id) };
     }
     case "sync_now":
       return syncNow();

@@ -380,6 +380,44 @@ describe("dashboard", () => {
   });
 });
 
+describe("closed cases fetched from the server", () => {
+  test("the unit finds a closed case by reference or whole name, and the search is recorded", async () => {
+    const page = await unit();
+    await page.getByTestId("nav-cases").click();
+    await page.getByTestId("case-list").waitFor();
+    await page.getByTestId("case-search").fill("Longclosed");
+    await page.getByTestId("case-count").filter({ hasText: "0 cases" }).waitFor();
+    // part of a name finds nothing on the server either
+    await page.getByTestId("fetch-by-name").check();
+    await page.getByTestId("fetch-text").fill("Rosa");
+    await page.getByTestId("fetch-submit").click();
+    await page.getByTestId("fetch-result").filter({ hasText: "No closed case found" }).waitFor();
+    // by the police reference, spacing and case as typed
+    await page.getByTestId("fetch-by-reference").check();
+    await page.getByTestId("fetch-text").fill(" lc-20250101-0001 ");
+    await page.getByTestId("fetch-submit").click();
+    await page.getByTestId("fetch-result").filter({ hasText: "1 closed case fetched" }).waitFor();
+    await page.getByTestId("case-list").getByText("Rosa Longclosed").waitFor();
+    const audited = await page.evaluate(() => window.__fake.state.audit.some((r) => r.record === "case-archived-1" && r.action === "view"));
+    assert.ok(audited, "the fetch is audited");
+    await checkScreen(page, "cases-fetch-closed");
+    // offline: said plainly
+    await page.evaluate(() => (window.__fake.state.online = false));
+    await page.getByTestId("fetch-submit").click();
+    await page.getByTestId("fetch-error").filter({ hasText: "cannot reach" }).waitFor();
+    await page.close();
+  });
+
+  test("patrol devices are not offered the server search", async () => {
+    const page = await open(env, "phase=locked&role=officer");
+    await unlock(page);
+    await page.getByTestId("nav-cases").click();
+    await page.getByTestId("case-list").waitFor();
+    assert.equal(await page.getByTestId("fetch-closed").count(), 0);
+    await page.close();
+  });
+});
+
 describe("layouts of the unit's screens", () => {
   for (const [w, h] of [
     [360, 740],
