@@ -266,14 +266,16 @@ impl ChainCheck {
                     ),
                 ));
             }
-            (false, true) if p > 0 => return Err(broken(
-                p,
-                Tamper::Edited,
-                format!(
+            (false, true) if p > 0 => {
+                return Err(broken(
+                    p,
+                    Tamper::Edited,
+                    format!(
                     "entry {p} was rewritten (its hash recomputed): entry {} no longer follows it",
                     e.seq
                 ),
-            )),
+                ))
+            }
             (false, _) => {
                 let mut relinked = e.clone();
                 relinked.relink(&self.prev.hash);
