@@ -174,6 +174,21 @@ fn a_handed_over_case_leaves_the_team_after_the_grace_period_and_nothing_of_it_s
         "{purges:?}"
     );
 
+    // and the device's own log, which reaches the server with its next sync, says when it
+    // purged it: the server holds which device purged which record and when
+    officer.sync().unwrap();
+    let uploaded = server
+        .service
+        .storage
+        .device_audit(officer.store.device_id())
+        .unwrap();
+    assert!(
+        uploaded
+            .iter()
+            .any(|e| e.action == Action::Erase.as_str() && e.record == case && !e.at.is_empty()),
+        "the purge is in the device's log on the server"
+    );
+
     // the safeguarding unit (which keeps handed-over cases) and the server hold it whole
     unit.sync().unwrap();
     assert!(holds(&mut unit, &case));

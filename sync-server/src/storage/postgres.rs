@@ -80,9 +80,10 @@ const MIGRATIONS: &[PgMigration] = &[
               ALTER TABLE docs ADD COLUMN IF NOT EXISTS status_since_ms BIGINT;
               UPDATE docs SET status = a.status,
                   status_since_ms = (extract(epoch FROM now()) * 1000)::bigint
-                  FROM attendance a WHERE a.case_id = docs.id AND docs.kind = 'case';
+                  FROM attendance a WHERE a.case_id = docs.id AND docs.kind = 'case'
+                  AND docs.status IS NULL;
               UPDATE docs SET status = c.status, status_since_ms = c.status_since_ms
-                  FROM docs c WHERE docs.kind = 'health'
+                  FROM docs c WHERE docs.kind = 'health' AND docs.status IS NULL
                   AND c.id = left(docs.id, length(docs.id) - 7) AND c.kind = 'case';
               CREATE INDEX IF NOT EXISTS docs_by_standing ON docs (status, status_since_ms);
               CREATE TABLE IF NOT EXISTS retention (division TEXT PRIMARY KEY,

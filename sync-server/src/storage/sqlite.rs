@@ -58,12 +58,19 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 5,
         about: "where each case stands (status and since when), division retention policies",
-        apply: |c| c.execute_batch(STANDING),
+        apply: |c| {
+            add_column(c, "docs", "status", "TEXT")?;
+            add_column(c, "docs", "status_since_ms", "INTEGER")?;
+            c.execute_batch(STANDING)
+        },
     },
     Migration {
         version: 6,
         about: "closed cases found by keyed digests; fetches on request",
-        apply: |c| c.execute_batch(LOOKUP),
+        apply: |c| {
+            add_column(c, "deliveries", "fetched_ms", "INTEGER")?;
+            c.execute_batch(LOOKUP)
+        },
     },
 ];
 
@@ -76,21 +83,32 @@ CREATE TABLE IF NOT EXISTS case_keys (
     PRIMARY KEY (digest, case_id)
 );
 CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
-ALTER TABLE deliveries ADD COLUMN fetched_ms INTEGER;
 ";
+
+/// Adds a column unless the table has it: a migration run again (a store whose version was
+/// lost) changes nothing.
+fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    let has: bool = c
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?
+        .exists([column])?;
+    if !has {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
 
 /// Migration 5: each document's standing (a health record's is its case's), filled from the
 /// reporting rows with the time of the upgrade (the grace period of a case already handed
 /// over or closed starts then), and the divisions' retention policies.
 const STANDING: &str = "
-ALTER TABLE docs ADD COLUMN status TEXT;
-ALTER TABLE docs ADD COLUMN status_since_ms INTEGER;
 UPDATE docs SET status = (SELECT a.status FROM attendance a WHERE a.case_id = docs.id),
     status_since_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000
-    WHERE kind = 'case';
+    WHERE kind = 'case' AND status IS NULL;
 UPDATE docs SET status = (SELECT c.status FROM docs c WHERE c.id = substr(docs.id, 1, length(docs.id) - 7)),
     status_since_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000
-    WHERE kind = 'health';
+    WHERE kind = 'health' AND status IS NULL;
 CREATE INDEX IF NOT EXISTS docs_by_standing ON docs (status, status_since_ms);
 CREATE TABLE IF NOT EXISTS retention (
     division TEXT PRIMARY KEY,
