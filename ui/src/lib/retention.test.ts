@@ -4,27 +4,31 @@ import { hours, leavesText, policySource, policyText, whenShort } from "./retent
 const heard = { grace_hours: 72, heard_from_server: true };
 const unheard = { grace_hours: 72, heard_from_server: false };
 
-test("a leaving time within the week is a weekday and time, further ones a date", () => {
+test("a leaving time: today, tomorrow, a weekday within the week, further ones a date", () => {
   const now = new Date(2026, 10, 30, 9, 0); // Monday
-  expect(whenShort(new Date(2026, 11, 1, 14, 5).toISOString(), now)).toBe("Tue 14:05");
+  expect(whenShort(new Date(2026, 10, 30, 23, 59).toISOString(), now)).toBe("today 23:59");
+  expect(whenShort(new Date(2026, 11, 1, 0, 30).toISOString(), now)).toBe("tomorrow 00:30");
+  expect(whenShort(new Date(2026, 11, 3, 14, 5).toISOString(), now)).toBe("Thu 14:05");
+  expect(whenShort(new Date(2026, 11, 6, 14, 5).toISOString(), now)).toBe("Sun 14:05");
+  expect(whenShort(new Date(2026, 11, 7, 14, 5).toISOString(), now)).toBe("7 Dec 2026, 14:05");
   expect(whenShort(new Date(2026, 11, 20, 8, 0).toISOString(), now)).toBe("20 Dec 2026, 08:00");
   expect(whenShort("not a time", now)).toBe("");
 });
 
 test("the case row says when, why and by which policy", () => {
   const now = new Date(2026, 10, 30, 9, 0);
-  const at = new Date(2026, 11, 1, 14, 5).toISOString();
+  const at = new Date(2026, 11, 3, 14, 5).toISOString();
   expect(leavesText({ at, due: false, policy: heard }, "handed_over", now)).toBe(
-    "Leaves this device about Tue 14:05 (handed over; 72 h policy)",
+    "Leaves this device about Thu 14:05 (handed over; 72 h policy)",
   );
   expect(leavesText({ at, due: false, policy: unheard }, "closed", now)).toBe(
-    "Leaves this device about Tue 14:05 (closed; usual 72 h, not yet heard from the server)",
+    "Leaves this device about Thu 14:05 (closed; usual 72 h, not yet heard from the server)",
   );
   // past, by the app's word or by the clock since
   expect(leavesText({ at, due: true, policy: heard }, "closed", now)).toBe(
     "Leaves this device at the next sync (closed; 72 h policy)",
   );
-  expect(leavesText({ at, due: false, policy: heard }, "closed", new Date(2026, 11, 2))).toMatch(/^Leaves this device at the next sync/);
+  expect(leavesText({ at, due: false, policy: heard }, "closed", new Date(2026, 11, 4))).toMatch(/^Leaves this device at the next sync/);
 });
 
 test("the Settings card words the policy for each role", () => {

@@ -15,12 +15,20 @@ export function hours(n: number): string {
   return `${n} ${n === 1 ? "hour" : "hours"}`;
 }
 
-/** "Tue 14:05" within the coming week, else "3 Dec 2026, 14:05" (local time). */
+/** Local midnight of `d`'s day, as a day number (whole days from the epoch, local time). */
+function dayNumber(d: Date): number {
+  return Math.round(new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime() / DAY_MS);
+}
+
+/** "today 14:05", "tomorrow 09:00", "Thu 14:05" within the coming week, else
+ * "3 Dec 2026, 14:05" (local time). */
 export function whenShort(iso: string, now: Date = new Date()): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
-  const ahead = d.getTime() - now.getTime();
-  return ahead >= 0 && ahead < 6 * DAY_MS ? `${DAYS[d.getDay()]} ${formatTime(iso)}` : formatDateTime(iso);
+  const days = dayNumber(d) - dayNumber(now);
+  if (days === 0) return `today ${formatTime(iso)}`;
+  if (days === 1) return `tomorrow ${formatTime(iso)}`;
+  return days > 1 && days < 7 ? `${DAYS[d.getDay()]} ${formatTime(iso)}` : formatDateTime(iso);
 }
 
 /** The policy as a case row says it: "72 h policy", or "usual 72 h" before the server said. */
@@ -28,7 +36,7 @@ function policyShort(p: DevicePolicy): string {
   return p.heard_from_server ? `${p.grace_hours} h policy` : `usual ${p.grace_hours} h, not yet heard from the server`;
 }
 
-/** "Leaves this device about Tue 14:05 (handed over; 72 h policy)", or "Leaves this device at
+/** "Leaves this device about Thu 14:05 (handed over; 72 h policy)", or "Leaves this device at
  * the next sync (closed; 72 h policy)" once the time has passed. */
 export function leavesText(l: Leaving, status: string, now: Date = new Date()): string {
   const why = `(${label(status).toLowerCase()}; ${policyShort(l.policy)})`;
