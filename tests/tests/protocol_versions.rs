@@ -139,11 +139,7 @@ fn the_server_answers_each_device_in_its_own_version_and_names_the_versions_it_s
         );
         // version 6 added the division's retention policy; older versions read without it
         let answer = protocol::SyncResponse::decode(&body).unwrap();
-        assert_eq!(
-            answer.retention.is_some(),
-            version >= 6,
-            "version {version}"
-        );
+        assert_eq!(answer.retention.is_some(), version >= 6, "version {version}");
     }
     // refusals and unknown routes say it too
     for resp in [
