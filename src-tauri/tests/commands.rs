@@ -89,10 +89,9 @@ fn code(e: &Value) -> &str {
 #[test]
 fn first_run_is_not_enrolled_and_locked_commands_say_so() {
     let h = harness(None);
-    assert_eq!(
-        h.ok("app_status", json!({}))["phase"]["phase"],
-        "not_enrolled"
-    );
+    let st = h.ok("app_status", json!({}));
+    assert_eq!(st["phase"]["phase"], "not_enrolled");
+    assert_eq!(st["device_policy"], Value::Null, "no store, no policy");
     let e = h.err("list_cases", json!({"filter": {}}));
     assert_eq!(code(&e), "locked");
     assert!(e["message"].as_str().unwrap().contains("locked"));
@@ -153,6 +152,11 @@ fn case_shift_health_and_sync_commands() {
     let h = harness(Some(Role::Idva));
     let st = h.ok("unlock", json!({"passphrase": PASS, "user": null}));
     assert_eq!(st["phase"]["session"]["role"], "idva");
+    // Settings: how long handed-over and closed cases stay; this store never heard a server
+    assert_eq!(
+        h.ok("app_status", json!({}))["device_policy"],
+        json!({"grace_hours": 72, "heard_from_server": false})
+    );
     assert_eq!(h.ok("sync_status", json!({}))["waiting"], 0);
 
     let shift = h.ok(

@@ -139,6 +139,7 @@ impl App {
                 },
                 idle_lock_minutes: policy.idle_lock_minutes,
                 key_protection: store.key_protection()?,
+                device_policy: Some(store.device_policy()?),
             });
         }
         drop(guard);
@@ -148,6 +149,7 @@ impl App {
                 phase: Phase::NotEnrolled,
                 idle_lock_minutes: LockPolicy::default().idle_lock_minutes,
                 key_protection: self.available_protection(),
+                device_policy: None,
             });
         }
         // with the keystore: a bound store's count and policy are the keystore's too
@@ -157,6 +159,7 @@ impl App {
                 phase: Phase::Wiped,
                 idle_lock_minutes: slots.policy().idle_lock_minutes,
                 key_protection: self.available_protection(),
+                device_policy: None,
             });
         }
         Ok(AppStatus {
@@ -167,6 +170,7 @@ impl App {
             },
             idle_lock_minutes: slots.policy().idle_lock_minutes,
             key_protection: slots.protection(),
+            device_policy: None,
         })
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::crypto::keyslots::KeyProtection;
 use crate::error::{Error, Result};
-use crate::store::{Session, Store};
+use crate::store::{DevicePolicy, Session, Store};
 use crate::sync::{Progress, SyncReport};
 
 #[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
@@ -36,6 +36,9 @@ pub struct AppStatus {
     /// the passphrase alone (`passphrase_only`: no keystore on this platform or none reachable).
     /// Before enrolment: what enrolling now would give.
     pub key_protection: KeyProtection,
+    /// How long handed-over and closed cases stay on this device (Settings); `None` while
+    /// locked (the policy is kept inside the store).
+    pub device_policy: Option<DevicePolicy>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, ts_rs::TS)]

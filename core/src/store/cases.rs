@@ -4,6 +4,7 @@
 use rusqlite::params_from_iter;
 use serde::Serialize;
 
+use super::leaving::{leaving, Leaving};
 use super::Store;
 use crate::audit::Action;
 use crate::error::{Error, Result};
@@ -41,6 +42,8 @@ pub struct CaseView {
     #[ts(type = "number | null")]
     pub days_since_incident: Option<i64>,
     pub conflicts: Vec<Conflict>,
+    /// When this case leaves this device (`None` while it is open work here).
+    pub leaves_device: Option<Leaving>,
 }
 
 /// One row of the case list.
@@ -56,6 +59,8 @@ pub struct CaseSummary {
     pub updated_at: String,
     #[ts(type = "number")]
     pub conflicts: i64,
+    /// When this case leaves this device (`None` while it is open work here).
+    pub leaves_device: Option<Leaving>,
 }
 
 impl CaseSummary {
@@ -210,6 +215,18 @@ impl Store {
         let mut rec = self.load_record(id, RecordKind::Case)?;
         let case = rec.case()?;
         let conflicts = conflicts::find(rec.doc_mut(), &self.author_registry()?);
+        let since: Option<String> = self.conn.query_row(
+            "SELECT status_since FROM records WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let leaves_device = leaving(
+            self.session.role,
+            case.status.as_str(),
+            since.as_deref(),
+            self.device_policy()?,
+            chrono::Utc::now().timestamp_millis(),
+        );
         self.audit(Action::View, id, "case opened")?;
         let mut assessments: Vec<RiskView> =
             case.risk_assessments.iter().filter_map(view_of).collect();
@@ -223,6 +240,7 @@ impl Store {
             assessments,
             days_since_incident: days_since(case.incident.occurred_at.as_deref()),
             conflicts,
+            leaves_device,
             record: case,
         })
     }
@@ -279,7 +297,7 @@ impl Store {
     ) -> Result<Vec<CaseSummary>> {
         let mut sql = String::from(
             "SELECT id, deployment, status, risk_level, coalesce(victim_name, ''), coalesce(incident_reference, ''),
-             coalesce(team, ''), updated_at, conflict_count FROM records WHERE kind = 'case'",
+             coalesce(team, ''), updated_at, conflict_count, status_since FROM records WHERE kind = 'case'",
         );
         for c in clauses {
             sql.push_str(" AND ");
@@ -290,12 +308,17 @@ impl Store {
         if let Some(n) = limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
+        let (role, policy) = (self.session.role, self.device_policy()?);
+        let now_ms = chrono::Utc::now().timestamp_millis();
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+            let status: String = r.get(2)?;
+            let since: Option<String> = r.get(9)?;
             Ok(CaseSummary {
+                leaves_device: leaving(role, &status, since.as_deref(), policy, now_ms),
                 id: r.get(0)?,
                 deployment: r.get(1)?,
-                status: r.get(2)?,
+                status,
                 risk_level: r.get(3)?,
                 victim_name: r.get(4)?,
                 incident_reference: r.get(5)?,

@@ -10,6 +10,7 @@ mod bundles;
 mod cases;
 mod health;
 mod health_key;
+mod leaving;
 mod link;
 pub mod migrations;
 mod purge;
@@ -38,6 +39,7 @@ use crate::record::Author;
 
 pub use cases::{Assessed, CaseFilter, CaseSummary, CaseView, RiskView};
 pub use health::HealthView;
+pub use leaving::{DevicePolicy, Leaving};
 pub use link::{ContactStatus, Enrolled, ServerLink};
 pub use records::{summarize, Summary};
 pub use safeguarding::{done, marac_grounds, HandoverItem, MaracEntry, TriageInput, TriagedCase};

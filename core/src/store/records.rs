@@ -78,6 +78,24 @@ pub fn summarize(rec: &mut RecordDoc) -> Result<Summary> {
     })
 }
 
+/// Since when a case stands where it does, on this device's clock: kept while its status is
+/// unchanged, `now` when it changed (by an edit here or a sync) or the case is new here.
+/// Only cases have one.
+fn status_since(
+    kind: RecordKind,
+    summary: &Summary,
+    previous: Option<&(Option<String>, Option<String>)>,
+    now: &str,
+) -> Option<String> {
+    if kind != RecordKind::Case {
+        return None;
+    }
+    match previous {
+        Some((status, Some(since))) if *status == summary.status => Some(since.clone()),
+        _ => Some(now.to_string()),
+    }
+}
+
 pub(crate) fn audience_of(kind: RecordKind) -> Audience {
     match kind {
         RecordKind::Health => Audience::Health,
@@ -93,29 +111,34 @@ pub(crate) fn persist(conn: &Connection, rec: &mut RecordDoc, before: &[ChangeHa
         return Ok(());
     }
     let summary = summarize(rec)?;
-    let exists: bool = conn
-        .query_row("SELECT 1 FROM records WHERE id = ?1", [&rec.id], |_| Ok(()))
-        .optional()?
-        .is_some();
+    let previous: Option<(Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT status, status_since FROM records WHERE id = ?1",
+            [&rec.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
     let now = now_rfc3339();
+    let status_since = status_since(rec.kind, &summary, previous.as_ref(), &now);
     let risk_rank = summary.risk_level.map(|l| l as i64 + 1).unwrap_or(0);
-    if exists {
+    if previous.is_some() {
         conn.execute(
             "UPDATE records SET heads=?2, updated_at=?3, status=?4, risk_level=?5, risk_rank=?6, deployment=?7, victim_name=?8,
-             incident_reference=?9, division=?10, team=?11, search_text=?12, conflict_count=?13, case_id=?14 WHERE id=?1",
+             incident_reference=?9, division=?10, team=?11, search_text=?12, conflict_count=?13, case_id=?14,
+             status_since=?15 WHERE id=?1",
             params![rec.id, heads_text(&heads), now, summary.status, summary.risk_level.map(|l| l.as_str()), risk_rank,
                 summary.deployment, summary.victim_name, summary.incident_reference, summary.division, summary.team,
-                summary.search_text, summary.conflict_count as i64, summary.case_id],
+                summary.search_text, summary.conflict_count as i64, summary.case_id, status_since],
         )?;
     } else {
         conn.execute(
             "INSERT INTO records (id, kind, audience, heads, updated_at, status, risk_level, risk_rank, deployment, victim_name,
-             incident_reference, division, team, search_text, conflict_count, case_id)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+             incident_reference, division, team, search_text, conflict_count, case_id, status_since)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             params![rec.id, rec.kind.as_str(), audience_of(rec.kind).as_str(), heads_text(&heads), now, summary.status,
                 summary.risk_level.map(|l| l.as_str()), risk_rank, summary.deployment, summary.victim_name,
                 summary.incident_reference, summary.division, summary.team, summary.search_text,
-                summary.conflict_count as i64, summary.case_id],
+                summary.conflict_count as i64, summary.case_id, status_since],
         )?;
     }
     let (count, max): (i64, i64) = conn.query_row(

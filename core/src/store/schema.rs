@@ -139,7 +139,25 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "reference data received from the server: forms and the directory",
         apply: |c| c.execute_batch(super::reference::SCHEMA),
     },
+    Migration {
+        version: 3,
+        about: "records.status_since: since when each case stands where it does",
+        apply: add_status_since,
+    },
 ];
+
+/// Gives each case row the time (RFC 3339, device clock) its status last changed on this
+/// device, so the case list can say when a handed-over or closed case leaves it. Cases already
+/// here get the time of the upgrade: the grace period is counted from then, never from a
+/// guess at the past. Health records and shifts are not listed and keep NULL.
+fn add_status_since(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("ALTER TABLE records ADD COLUMN status_since TEXT")?;
+    conn.execute(
+        "UPDATE records SET status_since = ?1 WHERE kind = 'case'",
+        [super::now_rfc3339()],
+    )?;
+    Ok(())
+}
 
 /// Makes a new store's tables, or brings an existing store's up to date; refuses a store
 /// made by a newer release.

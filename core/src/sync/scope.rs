@@ -144,6 +144,24 @@ pub fn may_hold(holder: &Holder, doc: &Placement) -> bool {
     }
 }
 
+/// When a case standing at `standing` leaves the devices of `role` that may hold it
+/// (milliseconds): `None` while it is open work for that role, kept for as long as it stays
+/// so. Patrol devices (officer, IDVA) keep triaged and active cases, and handed-over and
+/// closed ones until the grace period after; the safeguarding unit keeps handed-over cases
+/// and closed ones until the grace period after. An administrator holds no case at all. The
+/// same rule as `holds_now` (a test holds them to it), for saying when rather than whether.
+pub fn leaves_device_at(role: Role, standing: Standing, retention: Retention) -> Option<i64> {
+    match (role, standing.status) {
+        (Role::Admin, _) => Some(i64::MIN),
+        (_, None | Some(Status::Triaged) | Some(Status::Active)) => None,
+        (Role::Safeguarding, Some(Status::HandedOver)) => None,
+        (
+            Role::Officer | Role::Idva | Role::Safeguarding,
+            Some(Status::HandedOver | Status::Closed),
+        ) => Some(retention.leaves_at(standing.since_ms)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +332,80 @@ mod tests {
         assert!(Retention::checked(-1).is_err());
         assert!(Retention::checked(i64::from(MAX_GRACE_HOURS) + 1).is_err());
         assert_eq!(Retention::checked(0).unwrap().grace_hours, 0);
+    }
+
+    #[test]
+    fn when_a_case_leaves_each_role_s_devices() {
+        let hour = 3_600_000;
+        let since = 500 * hour;
+        let at = |status: Status| Standing {
+            status: Some(status),
+            since_ms: since,
+        };
+        for grace_hours in [0, 72] {
+            let policy = Retention { grace_hours };
+            let after_grace = Some(since + i64::from(grace_hours) * hour);
+            for role in [Role::Officer, Role::Idva] {
+                assert_eq!(leaves_device_at(role, at(Status::Triaged), policy), None);
+                assert_eq!(leaves_device_at(role, at(Status::Active), policy), None);
+                assert_eq!(
+                    leaves_device_at(role, at(Status::HandedOver), policy),
+                    after_grace
+                );
+                assert_eq!(
+                    leaves_device_at(role, at(Status::Closed), policy),
+                    after_grace
+                );
+                assert_eq!(leaves_device_at(role, Standing::OPEN, policy), None);
+            }
+            let sg = Role::Safeguarding;
+            assert_eq!(leaves_device_at(sg, at(Status::Triaged), policy), None);
+            assert_eq!(leaves_device_at(sg, at(Status::Active), policy), None);
+            assert_eq!(leaves_device_at(sg, at(Status::HandedOver), policy), None);
+            assert_eq!(
+                leaves_device_at(sg, at(Status::Closed), policy),
+                after_grace
+            );
+            assert_eq!(leaves_device_at(sg, Standing::OPEN, policy), None);
+            // an administrator holds no case: gone whatever its standing
+            for s in [
+                Status::Triaged,
+                Status::Active,
+                Status::HandedOver,
+                Status::Closed,
+            ] {
+                assert_eq!(leaves_device_at(Role::Admin, at(s), policy), Some(i64::MIN));
+            }
+            // the same rule as holds_now, for a case its holder may hold
+            let case = Placement {
+                kind: RecordKind::Case,
+                division: "west",
+                team: "t1",
+            };
+            for role in [Role::Officer, Role::Idva, Role::Safeguarding] {
+                let holder = Holder {
+                    role,
+                    division: "west",
+                    team: "t1",
+                };
+                for s in [
+                    Status::Triaged,
+                    Status::Active,
+                    Status::HandedOver,
+                    Status::Closed,
+                ] {
+                    for now in [
+                        since - 1,
+                        since,
+                        since + 71 * hour,
+                        since + 72 * hour,
+                        since + 1_000 * hour,
+                    ] {
+                        let kept = leaves_device_at(role, at(s), policy).is_none_or(|t| now < t);
+                        assert_eq!(kept, holds_now(&holder, &case, at(s), policy, None, now));
+                    }
+                }
+            }
+        }
     }
 }

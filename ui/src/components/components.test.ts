@@ -95,6 +95,7 @@ test("a case row shows its conflict marker", async () => {
     team: "Provide 1",
     updated_at: new Date().toISOString(),
     conflicts: 2,
+    leaves_device: null,
   };
   render(CaseRow, { item, onopen });
   expect(screen.getByTestId("conflict-marker").textContent).toMatch(/2 conflicts/);
@@ -104,4 +105,23 @@ test("a case row shows its conflict marker", async () => {
   cleanup();
   render(CaseRow, { item: { ...item, conflicts: 0 }, onopen });
   expect(screen.queryByTestId("conflict-marker")).toBeNull();
+  expect(screen.queryByTestId("case-leaves")).toBeNull();
+});
+
+test("a handed-over case row says when it leaves this device", () => {
+  const at = new Date(Date.now() + 30 * 3600_000).toISOString();
+  const item = {
+    id: "c10",
+    deployment: "post_incident",
+    status: "handed_over",
+    risk_level: null,
+    victim_name: "Ada Fictional",
+    incident_reference: "LC-2",
+    team: "Provide 1",
+    updated_at: new Date().toISOString(),
+    conflicts: 0,
+    leaves_device: { at, due: false, policy: { grace_hours: 72, heard_from_server: true } },
+  };
+  render(CaseRow, { item, onopen: vi.fn() });
+  expect(screen.getByTestId("case-leaves").textContent).toMatch(/^Leaves this device about (today|tomorrow|\w{3}) \d\d:\d\d \(handed over; 72 h policy\)$/);
 });

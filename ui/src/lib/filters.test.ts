@@ -76,6 +76,7 @@ test("highest risk first, then most recently updated", () => {
     team: "",
     updated_at: at,
     conflicts: 0,
+    leaves_device: null,
   });
   const out = byRisk([c("a", "standard", "2026-01-02"), c("b", null, "2026-01-05"), c("c", "high", "2026-01-01"), c("d", "high", "2026-01-03"), c("e", "medium", "2026-01-01")]);
   expect(out.map((x) => x.id)).toEqual(["d", "c", "e", "a", "b"]);

@@ -372,6 +372,57 @@ describe("roles and locking", () => {
   });
 });
 
+describe("how long cases stay on this device", () => {
+  test("a handed-over case says when it leaves; Settings: the usual 72 hours, not yet heard from the server", async () => {
+    const page = await open(env, "phase=locked");
+    await unlock(page);
+    await page.getByTestId("nav-cases").click();
+    await page.getByTestId("case-list").waitFor();
+    assert.equal(await page.getByTestId("case-leaves").count(), 0, "open work says nothing");
+    await openCase(page, "Sam Sample");
+    await page.getByTestId("field-status").selectOption("handed_over");
+    const onCase = page.getByTestId("case-leaves-device");
+    await onCase.waitFor();
+    const said = await onCase.innerText();
+    assert.match(said, /^Leaves this device about (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:\d\d \(handed over; usual 72 h, not yet heard from the server\)$/);
+    await page.getByTestId("nav-cases").click();
+    const row = page.getByTestId("case-row").filter({ hasText: "Sam Sample" });
+    await row.getByTestId("case-leaves").waitFor();
+    assert.equal(await row.getByTestId("case-leaves").innerText(), said, "the list says what the case screen said");
+    await checkScreen(page, "22-cases-leaving");
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("settings-device").waitFor();
+    assert.equal(
+      await page.getByTestId("settings-policy").innerText(),
+      "Handed-over and closed cases stay 72 hours after hand-over or closing, then leave this device at the next sync.",
+    );
+    assert.match(await page.getByTestId("settings-policy-source").innerText(), /^Not yet heard from the server/);
+    // a sync brings the division's policy
+    await page.getByTestId("sync-now").click();
+    await page.getByTestId("sync-status").and(page.locator('[data-state="synced"]')).waitFor();
+    await page.getByTestId("nav-cases").click();
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("settings-policy-source").filter({ hasText: "your division's policy" }).waitFor();
+    assert.match(await page.getByTestId("settings-policy").innerText(), /stay 72 hours/);
+    await checkScreen(page, "23-settings-policy");
+    await page.close();
+  });
+
+  test("past its time, a closed case leaves at the next sync (a 0 hour policy)", async () => {
+    const page = await open(env, "phase=locked&role=officer&policy=0");
+    await unlock(page);
+    await openCase(page, "Ali Example");
+    await page.getByTestId("field-status").selectOption("closed");
+    await page.getByTestId("case-leaves-device").filter({ hasText: "Leaves this device at the next sync (closed; 0 h policy)" }).waitFor();
+    await page.getByTestId("nav-cases").click();
+    const row = page.getByTestId("case-row").filter({ hasText: "Ali Example" });
+    assert.equal(await row.getByTestId("case-leaves").innerText(), "Leaves this device at the next sync (closed; 0 h policy)");
+    await page.getByTestId("nav-settings").click();
+    assert.equal(await page.getByTestId("settings-policy").innerText(), "Handed-over and closed cases leave this device at the next sync.");
+    await page.close();
+  });
+});
+
 describe("layouts", () => {
   for (const [w, h] of [
     [360, 740],

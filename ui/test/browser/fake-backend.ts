@@ -5,13 +5,17 @@
 // (triage, handover queue and review, MARAC list, dashboard, export, audit log) work in memory
 // with the role rules of the shell; with `role=safeguarding` more cases are seeded (triaged,
 // handed over, closed) and the dashboard is computed from the fake's own cases. `online=0`
-// makes the server-side commands (dashboard, export, audit log) fail as offline.
+// makes the server-side commands (dashboard, export, audit log) fail as offline. How long
+// handed-over and closed cases stay: `policy=N` as if the server had said N hours, else the
+// usual 72 not yet heard (a sync makes it heard); each case's status is dated when it changes.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { AppStatus } from "../../src/lib/bindings/AppStatus";
 import type { Case } from "../../src/lib/bindings/Case";
 import type { CaseSummary } from "../../src/lib/bindings/CaseSummary";
 import type { CaseView } from "../../src/lib/bindings/CaseView";
+import type { DevicePolicy } from "../../src/lib/bindings/DevicePolicy";
+import type { Leaving } from "../../src/lib/bindings/Leaving";
 import type { Conflict } from "../../src/lib/bindings/Conflict";
 import type { FormDef } from "../../src/lib/bindings/FormDef";
 import type { Directory } from "../../src/lib/bindings/Directory";
@@ -80,6 +84,11 @@ const state = {
   /** Closed cases the server holds and this device does not (the unit fetches them). */
   archive: new Map<string, Case>(),
   exports: 0,
+  policy: (q.get("policy") === null
+    ? { grace_hours: 72, heard_from_server: false }
+    : { grace_hours: Number(q.get("policy")), heard_from_server: true }) as DevicePolicy,
+  /** Since when each case stands where it does (RFC 3339). */
+  statusSince: new Map<string, string>(),
   sync: {
     state: { state: "offline", message: "No connection to the sync server (no route to host). Changes are kept on this device and sent when it is back." },
     waiting: 2,
@@ -226,6 +235,8 @@ function seed() {
     state.cases.set(id, c);
   }
   if (q.get("shift") === "1") startShift({ pattern: "early", call_sign: "PR01", partner: "pc.example", date: null });
+  // as if each status had been learned at a sync two hours ago
+  for (const id of state.cases.keys()) state.statusSince.set(id, hoursAgo(2));
 }
 
 function session() {
@@ -241,7 +252,8 @@ function appStatus(): AppStatus {
       : state.phase === "locked"
         ? { phase: "locked", users: USERS.map((x) => x.name), failed_attempts: state.failed, wait_ms: Math.max(0, state.waitUntil - Date.now()) }
         : { phase: state.phase as "not_enrolled" | "wiped" };
-  return { phase, idle_lock_minutes: state.idle, key_protection: "os_keystore" };
+  const unlocked = phase.phase === "unlocked";
+  return { phase, idle_lock_minutes: state.idle, key_protection: "os_keystore", device_policy: unlocked ? { ...state.policy } : null };
 }
 
 function riskViews(c: Case): RiskView[] {
@@ -268,7 +280,19 @@ function view(id: string): CaseView {
   const assessments = riskViews(c);
   const risk = assessments[assessments.length - 1] ?? null;
   const occurred = c.incident.occurred_at ? Math.floor((Date.now() - Date.parse(c.incident.occurred_at)) / 86400_000) : null;
-  return { id, record: structuredClone(c), risk_level: risk?.level ?? null, risk, assessments, days_since_incident: occurred, conflicts: structuredClone(state.conflicts.get(id) ?? []) };
+  return { id, record: structuredClone(c), risk_level: risk?.level ?? null, risk, assessments, days_since_incident: occurred, conflicts: structuredClone(state.conflicts.get(id) ?? []), leaves_device: leaving(c) };
+}
+
+/** When a case leaves this device, by the rule of the app (provide-core `leaves_device_at`):
+ * patrol devices let handed-over and closed cases go after the grace period, the unit closed
+ * ones only. */
+function leaving(c: Case): Leaving | null {
+  const r = state.user?.role;
+  const goes = c.status === "closed" || (c.status === "handed_over" && r !== "safeguarding");
+  const since = state.statusSince.get(c.id);
+  if (!goes || !since) return null;
+  const at = Date.parse(since) + state.policy.grace_hours * 3600_000;
+  return { at: new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z"), due: Date.now() >= at, policy: { ...state.policy } };
 }
 
 function summary(c: Case): CaseSummary {
@@ -283,6 +307,7 @@ function summary(c: Case): CaseSummary {
     team: c.team,
     updated_at: c.notes[c.notes.length - 1]?.at ?? c.created_at,
     conflicts: state.conflicts.get(c.id)?.length ?? 0,
+    leaves_device: leaving(c),
   };
 }
 
@@ -464,6 +489,7 @@ function triage(input: TriageInput, by: string): string {
     role: "safeguarding",
   });
   state.cases.set(id, c);
+  state.statusSince.set(id, now());
   return id;
 }
 
@@ -679,7 +705,9 @@ function setField(c: Case, path: string, text: string, u: User) {
   } else {
     for (const p of parts.slice(0, -1)) obj = obj[p] as Record<string, unknown>;
     if (!obj || !(parts[parts.length - 1] in obj)) fail("unknown_path", `There is no field called ${path}.`);
+    const before = obj[parts[parts.length - 1]];
     obj[parts[parts.length - 1]] = typed(path, text);
+    if (path === "status" && before !== c.status) state.statusSince.set(c.id, now());
   }
   const cs = state.conflicts.get(c.id);
   if (cs) state.conflicts.set(c.id, cs.filter((x) => x.path !== path));
@@ -775,6 +803,7 @@ async function syncNow() {
   await emit("sync-status", state.sync);
   await new Promise((r) => setTimeout(r, 300));
   state.unsynced.clear();
+  state.policy = { ...state.policy, heard_from_server: true };
   state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0 };
   await emit("sync-status", state.sync);
   return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false };
@@ -847,6 +876,7 @@ function handle(cmd: string, a: Args): unknown {
       const c = blankCase(id, a.deployment as Case["deployment"]);
       c.status = "active";
       state.cases.set(id, c);
+      state.statusSince.set(id, now());
       for (const [p, v] of a.sets as [string, string][]) setField(c, p, v, u);
       touch(id, "created the case");
       return id;

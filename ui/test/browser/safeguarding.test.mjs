@@ -104,6 +104,35 @@ describe("navigation by role", () => {
   });
 });
 
+describe("how long cases stay on the unit's devices", () => {
+  test("handed-over cases stay, closed ones say when they leave; Settings says the unit's policy", async () => {
+    const page = await unit();
+    await page.getByTestId("nav-cases").click();
+    await page.getByTestId("case-list").waitFor();
+    const handedOver = page.locator('[data-case-id="sg-erin"]');
+    await handedOver.waitFor();
+    assert.equal(await handedOver.getByTestId("case-leaves").count(), 0, "a handed-over case stays with the unit");
+    const closed = page.locator('[data-case-id="sg-jane-old"]');
+    assert.match(await closed.getByTestId("case-leaves").innerText(), /^Leaves this device about .+ \(closed; usual 72 h, not yet heard from the server\)$/);
+    await page.getByTestId("nav-settings").click();
+    assert.equal(
+      await page.getByTestId("settings-policy").innerText(),
+      "Handed-over cases stay on this device. Closed cases stay 72 hours after they are closed, then leave at the next sync.",
+    );
+    await checkScreen(page, "sg-settings-policy");
+    await page.close();
+  });
+
+  test("an administrator's Settings has no such card: no case is ever on their device", async () => {
+    const page = await open(env, "phase=locked&role=admin");
+    await unlockAdmin(page);
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("settings-idle").waitFor();
+    assert.equal(await page.getByTestId("settings-device").count(), 0);
+    await page.close();
+  });
+});
+
 describe("triage", () => {
   test("a validation error first, then the case joins the queue", async () => {
     const page = await unit();
