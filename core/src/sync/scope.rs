@@ -103,17 +103,10 @@ pub fn holds_now(
     if !may_hold(holder, doc) {
         return false;
     }
-    let within = |since: i64| now_ms < retention.leaves_at(since);
-    let open_for_role = match (holder.role, standing.status) {
-        (_, None | Some(Status::Triaged) | Some(Status::Active)) => true,
-        (Role::Officer | Role::Idva, Some(Status::HandedOver | Status::Closed)) => {
-            within(standing.since_ms)
-        }
-        (Role::Safeguarding, Some(Status::HandedOver)) => true,
-        (Role::Safeguarding, Some(Status::Closed)) => within(standing.since_ms),
-        (Role::Admin, _) => false,
-    };
-    open_for_role || (holder.role == Role::Safeguarding && fetched_ms.is_some_and(within))
+    let kept = leaves_device_at(holder.role, standing, retention).is_none_or(|t| now_ms < t);
+    let fetched = holder.role == Role::Safeguarding
+        && fetched_ms.is_some_and(|at| now_ms < retention.leaves_at(at));
+    kept || fetched
 }
 
 /// The part of a user that decides what they may hold.
@@ -148,8 +141,8 @@ pub fn may_hold(holder: &Holder, doc: &Placement) -> bool {
 /// (milliseconds): `None` while it is open work for that role, kept for as long as it stays
 /// so. Patrol devices (officer, IDVA) keep triaged and active cases, and handed-over and
 /// closed ones until the grace period after; the safeguarding unit keeps handed-over cases
-/// and closed ones until the grace period after. An administrator holds no case at all. The
-/// same rule as `holds_now` (a test holds them to it), for saying when rather than whether.
+/// and closed ones until the grace period after. An administrator holds no case at all.
+/// `holds_now` asks it, so the devices' "leaves about" and the server's purge are one rule.
 pub fn leaves_device_at(role: Role, standing: Standing, retention: Retention) -> Option<i64> {
     match (role, standing.status) {
         (Role::Admin, _) => Some(i64::MIN),
