@@ -334,3 +334,61 @@ fn a_cursor_below_the_devices_makes_everything_go_up_again_whole() {
     );
     assert!(audit.len() > logged_before);
 }
+
+/// Issue 15 review, R3: a record this device set aside (its bytes kept, e.g. one "of another
+/// kind") is removed with the purge of its id, even though no record row of it exists: a set-
+/// aside copy of a case must not outlive the case on the device.
+#[test]
+fn a_purge_removes_what_was_set_aside_under_the_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut officer = store(tmp.path(), "pc-q", Role::Officer);
+    let mut other = store(tmp.path(), "pc-r", Role::Officer);
+    let id = officer.create_case(Deployment::Live, &[]).unwrap();
+    // the same id arriving as a shift: set aside, bytes kept
+    let shift_id = other
+        .start_shift(&provide_core::store::ShiftInput {
+            pattern: provide_core::model::shift::Pattern::Early,
+            call_sign: "PR9".into(),
+            partner: "pc.fictional".into(),
+            date: None,
+        })
+        .unwrap();
+    let (uploads, _) = other.pending_uploads(1 << 20).unwrap();
+    let mut doc = uploads
+        .iter()
+        .find(|u| u.doc.id == shift_id)
+        .unwrap()
+        .doc
+        .clone();
+    doc.id = id.clone();
+    let applied = officer
+        .apply_sync_response(
+            &[],
+            &SyncResponse {
+                updates: vec![doc],
+                cursor: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(applied.quarantined.len(), 1, "{applied:?}");
+    let count = || -> i64 {
+        let conn = support::open_raw(&tmp.path().join("pc-q"), "fictional passphrase 3");
+        conn.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(), 1);
+    // the case itself holds an unacknowledged edit (kept), but the set-aside copy goes
+    officer
+        .apply_sync_response(
+            &[],
+            &SyncResponse {
+                purge: vec![id.clone()],
+                cursor: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(count(), 0);
+    assert!(officer.show_case(&id).is_ok(), "unsent edits keep the case");
+}

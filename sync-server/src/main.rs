@@ -541,6 +541,15 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                 } => {
                     let set =
                         service.set_retention(&division, handover_grace_hours, &operator())?;
+                    if !admin::devices(&service)?
+                        .iter()
+                        .any(|d| d.division == division.trim())
+                    {
+                        eprintln!(
+                            "Note: no device is enrolled in division {} (divisions are matched exactly, case included).",
+                            division.trim()
+                        );
+                    }
                     eprintln!(
                         "Division {}: handed-over and closed cases stay on devices for {} hours.",
                         division.trim(),

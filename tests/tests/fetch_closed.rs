@@ -111,7 +111,12 @@ fn a_closed_case_is_fetched_by_reference_or_whole_name_audited_and_leaves_again(
     assert_eq!(consults[0].device, unit.store.device_id());
     let searches = audited(&server, "search");
     assert_eq!(searches.len(), 1);
-    assert!(searches[0].detail.contains("by reference: 1 found, 1 sent"));
+    assert!(
+        searches[0].detail.contains("1 found, 1 sent"),
+        "{}",
+        searches[0].detail
+    );
+    assert!(searches[0].detail.contains(&case), "what it found is named");
     // the server's log never holds what was searched for
     for row in server
         .service
@@ -192,6 +197,9 @@ fn only_a_whole_name_or_reference_finds_and_only_the_unit_of_the_division_may_as
         post(r#"{"reference":"WE-FETCH-0042"}"#, &credential),
         (403, "forbidden".into())
     );
+    let refused = audited(&server, "fetch_refused");
+    assert_eq!(refused.len(), 1, "the refusal is audited");
+    assert_eq!(refused[0].device, officer.store.device_id());
     // bad queries from the unit: a clear refusal, nothing fetched
     let unit_credential = unit.store.server_link().unwrap().credential.to_string();
     for (body, code) in [
@@ -268,4 +276,23 @@ fn the_app_fetches_a_closed_case_while_its_own_syncs_go_on() {
         app.fetch_closed(Some(""), None),
         Err(Error::InvalidInput(_))
     ));
+}
+
+/// Issue 15 review, R2: a stolen safeguarding laptop trying reference after reference meets
+/// a quota per person; each refusal is audited, and nothing more is found.
+#[test]
+fn enumerating_closed_cases_stops_at_the_quota() {
+    let (server, mut unit, case) = closed_case();
+    let (per_hour, _) = (provide_sync_server::service::fetch::FETCH_QUOTAS[0].1, ());
+    let mut link = HttpTransport::new(&server.url, None).unwrap();
+    for n in 0..per_hour {
+        let reference = format!("WE-FETCH-{n:04}");
+        fetch_closed(&mut unit.store, &mut link, Some(&reference), None).unwrap();
+    }
+    // the next, even the right one, is refused: 429, and audited
+    let err = fetch_closed(&mut unit.store, &mut link, Some(REFERENCE), None).unwrap_err();
+    assert_eq!(err.code(), "server_busy", "{err}");
+    assert!(!holds(&mut unit, &case));
+    assert_eq!(audited(&server, "fetch_refused").len(), 1);
+    assert_eq!(audited(&server, "search").len() as u64, per_hour);
 }

@@ -317,6 +317,69 @@ fn a_record_with_edits_the_server_has_not_acknowledged_stays_until_it_has_them()
         .any(|n| n.text == LATE_NOTE));
 }
 
+/// The attack of a patrol device that wants to keep a case (or bring it back): it sets the
+/// case active again, or flips it between handed over and closed to restart the grace period.
+/// Its writes are taken (and show as the record's status and conflicts), but where the case
+/// stands moves only by the unit's writes: the case leaves the team all the same.
+#[test]
+fn a_patrol_device_cannot_keep_or_bring_back_a_case_by_its_status() {
+    let Team {
+        server,
+        mut unit,
+        mut officer,
+        mut idva,
+        case,
+    } = team();
+    set_status(&mut unit, &case, "handed_over");
+    officer.sync().unwrap();
+    idva.sync().unwrap();
+    let meta = || server.service.storage.doc_meta(&case).unwrap().unwrap();
+    let left_at = meta().standing;
+    assert_eq!(left_at.status.unwrap().as_str(), "handed_over");
+    // flipping between handed over and closed moves nothing (nor restarts the grace period)
+    for status in ["closed", "handed_over", "closed"] {
+        officer
+            .store
+            .set_case_fields(&case, &sets(&[("status", status)]))
+            .unwrap();
+        officer.sync().unwrap();
+        assert_eq!(meta().standing, left_at, "{status}");
+    }
+    // setting it active again does not bring it back to open work
+    officer
+        .store
+        .set_case_fields(&case, &sets(&[("status", "active")]))
+        .unwrap();
+    set_grace(&server, "0");
+    let r = officer.sync().unwrap();
+    assert_eq!((r.docs_sent, r.docs_purged), (1, 1), "{r:?}");
+    let r = idva.sync().unwrap();
+    assert_eq!(r.docs_purged, 2, "{r:?}");
+    assert!(!holds(&mut officer, &case) && !holds(&mut idva, &case));
+    assert_gone(&officer, &[VICTIM, NOTE]);
+    // the record took the write, and the unit, which keeps the case, sees it
+    unit.sync().unwrap();
+    assert_eq!(
+        unit.store.show_case(&case).unwrap().record.status.as_str(),
+        "active"
+    );
+    assert_eq!(meta().standing, left_at);
+    // a note of the unit's does not reopen it by the way
+    unit.store
+        .add_case_item(&case, "notes", &note("reviewed by the unit"))
+        .unwrap();
+    unit.sync().unwrap();
+    assert_eq!(meta().standing, left_at);
+    officer.sync().unwrap();
+    assert!(!holds(&mut officer, &case));
+    // the unit writing its status does bring it back to the team (the record reads "active"
+    // already, from the patrol device's write: the unit sets it as it wants it)
+    set_status(&mut unit, &case, "triaged");
+    set_status(&mut unit, &case, "active");
+    officer.sync().unwrap();
+    assert!(holds(&mut officer, &case));
+}
+
 #[test]
 fn the_safeguarding_unit_keeps_handed_over_cases_and_lets_closed_ones_go() {
     let Team {

@@ -649,8 +649,13 @@ fn a_documents_standing_is_kept_and_what_a_device_holds_is_found_by_it() {
             fetched_ms: Some(77_000)
         })
     );
-    let held = s
+    // a case fetched after the cutoff is not found by it (it is within its grace period)
+    assert!(s
         .held_in_status_before("dev-s", &["closed"], 9_999, 10)
+        .unwrap()
+        .is_empty());
+    let held = s
+        .held_in_status_before("dev-s", &["closed"], 77_000, 10)
         .unwrap();
     assert_eq!(held.len(), 1);
     assert_eq!(

@@ -216,3 +216,17 @@ pub fn remakes_record(had_changes: bool, new: &[Change]) -> bool {
     let roots = new.iter().filter(|c| c.deps().is_empty()).count();
     roots > usize::from(!had_changes)
 }
+
+/// Whether `change`, which `doc` already holds, writes the top-level field `key` (a case's
+/// `status`): where a case stands moves only by a write of its status (`scope::next_standing`).
+pub fn writes_top_level(doc: &mut AutoCommit, change: &Change, key: &str) -> bool {
+    let before: Vec<ChangeHash> = change.deps().to_vec();
+    let after = vec![change.hash()];
+    let Ok(patches) = crate::record::untrusted::guard(|| doc.diff(&before, &after)) else {
+        return false;
+    };
+    patches.iter().any(|p| {
+        p.obj == automerge::ROOT
+            && matches!(&p.action, PatchAction::PutMap { key: k, .. } if k == key)
+    })
+}

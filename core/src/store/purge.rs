@@ -22,8 +22,9 @@ use rusqlite::{Connection, Transaction};
 use crate::audit::{self, Action};
 use crate::error::Result;
 
-/// Deletes record `id` if every change to it was acknowledged by the server, with an audit
-/// entry naming the record and `reason` (never its content). Returns whether it was deleted.
+/// Deletes record `id` if every change to it was acknowledged by the server, and anything set
+/// aside under its id in any case, with an audit entry naming the record and `reason` (never
+/// its content). Returns whether the record was deleted.
 pub(crate) fn purge_record(
     tx: &Transaction,
     id: &str,
@@ -31,16 +32,18 @@ pub(crate) fn purge_record(
     role: &str,
     reason: &str,
 ) -> Result<bool> {
+    // copies set aside under its id (bytes this device could not use) go whatever happens
+    // to the record itself: they are the server's, never an edit of this device's
+    let set_aside = tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
     let n = tx.execute(
         "DELETE FROM records WHERE id = ?1 AND heads = acked_heads",
         [id],
     )?;
-    if n == 0 {
+    if n == 0 && set_aside == 0 {
         return Ok(false);
     }
-    tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
     audit::append(tx, user, role, Action::Erase, id, reason)?;
-    Ok(true)
+    Ok(n > 0)
 }
 
 /// What `reclaim` did.

@@ -430,7 +430,7 @@ impl Store {
             super::health_key::set_meta(&tx, RETENTION_KEY, &r.grace_hours.to_string())?;
         }
         tx.commit()?;
-        if applied.purged > 0 {
+        if !resp.purge.is_empty() {
             super::purge::reclaim(&self.conn)?;
         }
         Ok(applied)

@@ -651,12 +651,12 @@ impl SyncResponse {
                 vec![]
             };
             let retention = if flags & 128 != 0 {
-                let hours = r.varint()?;
-                let checked = i64::try_from(hours)
-                    .ok()
-                    .and_then(|h| crate::sync::scope::Retention::checked(h).ok())
-                    .ok_or(DecodeError("retention"))?;
-                Some(checked)
+                // a longer period than this build allows (a later server's) is read as the
+                // longest it knows, never as a broken answer
+                let hours = u32::try_from(r.varint()?).map_err(|_| DecodeError("retention"))?;
+                Some(crate::sync::scope::Retention {
+                    grace_hours: hours.min(crate::sync::scope::MAX_GRACE_HOURS),
+                })
             } else {
                 None
             };
@@ -735,12 +735,17 @@ mod tests {
         assert_eq!(read.authors, resp.authors);
         let flags_byte = dictionary::unpack(&v5[HEADER_LEN..], MAX_BODY).unwrap()[1];
         assert_eq!(flags_byte >> 7, 0, "no flag a version 5 reader refuses");
-        // a retention beyond what a division may set is malformed, not read
-        let mut bad = resp.clone();
-        bad.retention = Some(crate::sync::scope::Retention {
+        // a longer period than this build allows is read as the longest it knows
+        let mut later = resp.clone();
+        later.retention = Some(crate::sync::scope::Retention {
             grace_hours: crate::sync::scope::MAX_GRACE_HOURS + 1,
         });
-        assert!(SyncResponse::decode(&bad.encode()).is_err());
+        assert_eq!(
+            SyncResponse::decode(&later.encode()).unwrap().retention,
+            Some(crate::sync::scope::Retention {
+                grace_hours: crate::sync::scope::MAX_GRACE_HOURS
+            })
+        );
     }
 
     /// A real change chunk: what arrives must be Automerge chunks (`record::untrusted`).

@@ -89,6 +89,35 @@ impl Standing {
     }
 }
 
+/// Where a case stands after a write by `writer` that leaves its status at `status` (and
+/// itself wrote the status, or not: `wrote_status`), from where it stood (`before`), at server
+/// time `now_ms`. The time moves only with the status. A case handed over or closed has left
+/// the team's open work and is the safeguarding unit's: only the unit's writes of its status
+/// move where it stands (its other writes, a note, never reopen a case by the way). So nothing a patrol device writes (a crafted
+/// status, a flip between handed over and closed to restart the grace period, or an offline
+/// edit merged after the hand-over) keeps a case on the team's devices past its grace period,
+/// brings it back, or takes it off the unit's devices; the record itself still takes the
+/// write, and its conflicts show as usual.
+pub fn next_standing(
+    writer: Role,
+    before: Standing,
+    status: Status,
+    wrote_status: bool,
+    now_ms: i64,
+) -> Standing {
+    if before.status == Some(status) {
+        return before;
+    }
+    let left = matches!(before.status, Some(Status::HandedOver | Status::Closed));
+    if left && (writer != Role::Safeguarding || !wrote_status) {
+        return before;
+    }
+    Standing {
+        status: Some(status),
+        since_ms: now_ms,
+    }
+}
+
 /// Whether `holder` keeps the document at `doc` at `now_ms`: it may hold it (`may_hold`), and
 /// the case is open work for it, or within `retention`'s grace period, or (the safeguarding
 /// unit) was fetched on request at `fetched_ms` within the grace period.
@@ -215,6 +244,58 @@ mod tests {
             team: "",
         };
         assert!(!may_hold(&no_division, &nowhere));
+    }
+
+    #[test]
+    fn only_the_unit_brings_a_case_back_to_open_work() {
+        let at = |status: Status, since_ms: i64| Standing {
+            status: Some(status),
+            since_ms,
+        };
+        let open = at(Status::Active, 10);
+        // the time moves with the status
+        assert_eq!(
+            next_standing(Role::Officer, open, Status::Active, true, 99),
+            open
+        );
+        assert_eq!(
+            next_standing(Role::Officer, open, Status::HandedOver, true, 99),
+            at(Status::HandedOver, 99)
+        );
+        assert_eq!(
+            next_standing(Role::Idva, Standing::OPEN, Status::Active, true, 99),
+            at(Status::Active, 99)
+        );
+        let gone = at(Status::Closed, 50);
+        for patrol in [Role::Officer, Role::Idva] {
+            // reopening, or moving it between handed over and closed, changes nothing
+            assert_eq!(next_standing(patrol, gone, Status::Active, true, 99), gone);
+            assert_eq!(next_standing(patrol, gone, Status::Triaged, true, 99), gone);
+            assert_eq!(
+                next_standing(patrol, gone, Status::HandedOver, true, 99),
+                gone
+            );
+        }
+        // a note of the unit's on a case whose record a patrol device set active: no reopening
+        assert_eq!(
+            next_standing(Role::Safeguarding, gone, Status::Active, false, 99),
+            gone
+        );
+        // the unit reopens, and closing starts its own time
+        assert_eq!(
+            next_standing(Role::Safeguarding, gone, Status::Active, true, 99),
+            at(Status::Active, 99)
+        );
+        assert_eq!(
+            next_standing(
+                Role::Safeguarding,
+                at(Status::HandedOver, 50),
+                Status::Closed,
+                true,
+                99
+            ),
+            at(Status::Closed, 99)
+        );
     }
 
     #[test]

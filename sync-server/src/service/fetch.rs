@@ -31,27 +31,53 @@ fn event(device: &Device, action: &str, record: &str, detail: String) -> AuditEv
     }
 }
 
+/// Searches one person may make for closed cases: (window in ms, at most). A day's work of
+/// the unit needs far fewer; a stolen laptop's enumeration stops at them.
+pub const FETCH_QUOTAS: &[(i64, u64)] = &[(3_600_000, 30), (86_400_000, 100)];
+
 impl Service {
     /// Answers a fetch (`body`: JSON `FetchRequest`) with a sync answer carrying the closed
     /// cases found.
     pub fn fetch_closed(&self, device: &Device, body: &[u8]) -> Result<Vec<u8>> {
+        // refusals are audited too: a patrol or revoked device asking is a sign to look into
+        let refuse = |why: &str| -> Result<Vec<u8>> {
+            self.storage
+                .append_audit(&[event(device, "fetch_refused", "", why.into())])?;
+            Err(ServerError::Forbidden(why.into()))
+        };
         if device.revoked {
-            return Err(ServerError::Forbidden("this device is revoked".into()));
+            return refuse("this device is revoked");
         }
         if device.role != Role::Safeguarding {
-            return Err(ServerError::Forbidden(
-                "only the safeguarding unit fetches closed cases".into(),
-            ));
+            return refuse("only the safeguarding unit fetches closed cases");
         }
         let request: FetchRequest = serde_json::from_slice(body)
             .map_err(|_| ServerError::BadRequest("the request is not valid JSON".into()))?;
+        // a stolen unit laptop trying reference after reference, name after name, meets a
+        // quota per person (across devices and processes), refused and audited
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if let Some(wait_ms) = self
+            .storage
+            .claim_fetch(&device.user, now_ms, FETCH_QUOTAS)?
+        {
+            self.storage.append_audit(&[event(
+                device,
+                "fetch_refused",
+                "",
+                "the quota of searches for closed cases was reached".into(),
+            )])?;
+            return Err(ServerError::Throttled((wait_ms / 1000).max(1) as u64));
+        }
         let key = self.storage.identity_key();
         let (how, digest) = match request.query().map_err(ServerError::InvalidInput)? {
             Query::Reference(r) => ("reference", reference_lookup(key, r)),
             Query::Name(n) => ("name", name_lookup(key, n)),
         };
-        let found = match digest {
-            Some(d) => self.storage.find_cases(&[d], &device.division, MAX_FOUND)?,
+        let found = match &digest {
+            Some(d) => {
+                self.storage
+                    .find_cases(std::slice::from_ref(d), &device.division, MAX_FOUND)?
+            }
             None => vec![],
         };
         let holder = Holder {
@@ -60,7 +86,6 @@ impl Service {
             team: &device.team,
         };
         let retention = self.retention_for(&device.division)?;
-        let now_ms = chrono::Utc::now().timestamp_millis();
         let mut response = SyncResponse {
             cursor: request.cursor,
             retention: Some(retention),
@@ -119,10 +144,18 @@ impl Service {
                 device,
                 "search",
                 "",
+                // the lookup (a keyed digest: an investigator with the server can test a
+                // suspected name against it) and what it found, never the query's text
                 format!(
-                    "closed cases searched by {how}: {} found, {} sent",
+                    "closed cases searched by {how} (lookup {}): {} found, {} sent; found: {}",
+                    digest.as_deref().map_or("none", |d| &d[..16.min(d.len())]),
                     found.len(),
-                    delivered.len()
+                    delivered.len(),
+                    found
+                        .iter()
+                        .map(|m| m.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             ),
         );

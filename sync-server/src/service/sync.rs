@@ -67,7 +67,7 @@ use provide_core::report::Attendance;
 use provide_core::sync::protocol::{
     self, ActorAuthor, DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
 };
-use provide_core::sync::scope::{holds_now, may_hold, Holder, Placement, Standing};
+use provide_core::sync::scope::{holds_now, may_hold, next_standing, Holder, Placement, Standing};
 
 use super::retention::placement;
 
@@ -241,17 +241,21 @@ impl Service {
                 }
             };
             let held_because = match &taken {
-                None => Some("final upload of a revoked device, kept apart for review"),
-                Some(t) if t.hold => Some(
-                    "changes to a record this device may no longer hold, kept apart for review",
-                ),
+                None => Some("final upload of a revoked device, kept apart for review".into()),
+                Some(t) if t.hold => Some(match &t.denied {
+                    Some(rule) => format!("{rule}: changes kept apart for review"),
+                    None => {
+                        "changes to a record this device may no longer hold, kept apart for review"
+                            .into()
+                    }
+                }),
                 Some(_) => None,
             };
             if let Some(why) = held_because {
                 // kept, audited and acknowledged (so the device may let it go), never spread
                 self.storage
                     .hold_for_review(&device.id, &doc.id, doc.kind, &doc.changes, &now)?;
-                events.push(event(device, "hold_for_review", &doc.id, why));
+                events.push(event(device, "hold_for_review", &doc.id, &why));
                 response.acks.push(DocAck {
                     doc: index,
                     outcome: DocOutcome::Accepted,
@@ -582,17 +586,19 @@ impl Service {
                 let (division, team, case, standing) = match up.kind {
                     RecordKind::Case => match rec.case() {
                         Ok(c) if c.id == up.id => {
-                            // since when it stands where it does: kept while the status stays
-                            let since_ms = match &before {
-                                Some(b) if b.standing.status == Some(c.status) => {
-                                    b.standing.since_ms
-                                }
-                                _ => checks.now_ms,
-                            };
-                            let standing = Standing {
-                                status: Some(c.status),
-                                since_ms,
-                            };
+                            // where it stands now, by the rule of who may move it (server time)
+                            let stood = before.as_ref().map_or(Standing::OPEN, |b| b.standing);
+                            let wrote_status = stood.status != Some(c.status)
+                                && new.iter().any(|ch| {
+                                    write_check::writes_top_level(rec.doc_mut(), ch, "status")
+                                });
+                            let standing = next_standing(
+                                device.role,
+                                stood,
+                                c.status,
+                                wrote_status,
+                                checks.now_ms,
+                            );
                             (c.division.clone(), c.team.clone(), Some(c), standing)
                         }
                         _ => return refuse(&mut taken, Refusal::InvalidRecord, None),

@@ -452,8 +452,8 @@ pub trait Storage: Send + Sync {
         limit: usize,
     ) -> Result<ChangedPage>;
     /// Documents the device holds or was sent (and not told to purge) whose status is one of
-    /// `statuses` since `before_ms` or earlier, longest first, at most `limit`, each with when
-    /// the device fetched it on request (if it did).
+    /// `statuses` since `before_ms` or earlier and that it did not fetch on request after
+    /// `before_ms`, longest first, at most `limit`, each with when it fetched it (if it did).
     fn held_in_status_before(
         &self,
         device: &str,
@@ -467,6 +467,11 @@ pub trait Storage: Send + Sync {
     /// The cases of `division` one of `digests` finds (`Attendance::lookup`), most recently
     /// changed standing first, at most `limit`.
     fn find_cases(&self, digests: &[String], division: &str, limit: usize) -> Result<Vec<DocMeta>>;
+    /// Counts a fetch by `user` at `now_ms` against `quotas` ((window ms, most fetches in it)),
+    /// atomically: `Ok(None)` when it is within every quota (and is counted), else how many ms
+    /// until the fullest window allows one (nothing counted). Counts older than the longest
+    /// window are forgotten.
+    fn claim_fetch(&self, user: &str, now_ms: i64, quotas: &[(i64, u64)]) -> Result<Option<i64>>;
     /// Records what a fetch on request delivers, as `record_delivery` does (pending until the
     /// device confirms `cursor`), marking each as fetched at `now_ms`, with the audit, in one
     /// commit.

@@ -98,7 +98,9 @@ const MIGRATIONS: &[PgMigration] = &[
         sql: "CREATE TABLE IF NOT EXISTS case_keys (digest TEXT NOT NULL, case_id TEXT NOT NULL,
                   PRIMARY KEY (digest, case_id));
               CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
-              ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS fetched_ms BIGINT;",
+              ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS fetched_ms BIGINT;
+              CREATE TABLE IF NOT EXISTS fetch_quota (user_name TEXT NOT NULL, at_ms BIGINT NOT NULL);
+              CREATE INDEX IF NOT EXISTS fetch_quota_by_user ON fetch_quota (user_name, at_ms);",
         then: None,
     },
 ];
@@ -1050,6 +1052,7 @@ impl Storage for PostgresStorage {
                 "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
                  WHERE v.device_id = $1 AND v.purge_cursor IS NULL
                    AND d.status = ANY($2) AND d.status_since_ms <= $3
+                   AND (v.fetched_ms IS NULL OR v.fetched_ms <= $3)
                  ORDER BY d.status_since_ms, d.id LIMIT $4",
                 doc_columns_of("d")
             ),
@@ -1085,6 +1088,41 @@ impl Storage for PostgresStorage {
         .iter()
         .map(meta_of)
         .collect()
+    }
+
+    fn claim_fetch(&self, user: &str, now_ms: i64, quotas: &[(i64, u64)]) -> Result<Option<i64>> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        // one user's fetches are counted one at a time, across processes
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))",
+            &[&format!("fetch:{user}")],
+        )?;
+        let longest = quotas.iter().map(|q| q.0).max().unwrap_or(0);
+        tx.execute(
+            "DELETE FROM fetch_quota WHERE user_name = $1 AND at_ms <= $2",
+            &[&user, &(now_ms - longest)],
+        )?;
+        let mut wait: Option<i64> = None;
+        for (window, max) in quotas {
+            let row = tx.query_one(
+                "SELECT count(*), min(at_ms) FROM fetch_quota WHERE user_name = $1 AND at_ms > $2",
+                &[&user, &(now_ms - window)],
+            )?;
+            let (n, oldest): (i64, Option<i64>) = (row.get(0), row.get(1));
+            if n as u64 >= *max {
+                let until = oldest.unwrap_or(now_ms) + window - now_ms;
+                wait = Some(wait.map_or(until, |w| w.max(until)));
+            }
+        }
+        if wait.is_none() {
+            tx.execute(
+                "INSERT INTO fetch_quota (user_name, at_ms) VALUES ($1, $2)",
+                &[&user, &now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(wait)
     }
 
     fn record_fetch(

@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS case_keys (
     PRIMARY KEY (digest, case_id)
 );
 CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
+CREATE TABLE IF NOT EXISTS fetch_quota (user_name TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS fetch_quota_by_user ON fetch_quota (user_name, at_ms);
 ";
 
 /// Adds a column unless the table has it: a migration run again (a store whose version was
@@ -906,6 +908,7 @@ impl Storage for SqliteStorage {
             "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
              WHERE v.device_id = ?1 AND v.purge_cursor IS NULL
                AND d.status IN (SELECT value FROM json_each(?2)) AND d.status_since_ms <= ?3
+               AND (v.fetched_ms IS NULL OR v.fetched_ms <= ?3)
              ORDER BY d.status_since_ms, d.id LIMIT ?4",
             doc_columns_of("d")
         ))?;
@@ -940,6 +943,36 @@ impl Storage for SqliteStorage {
             .map_err(|_| ServerError::Internal("digests could not be written".into()))?;
         let rows = stmt.query_map(params![digests, division, limit as i64], meta_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_fetch(&self, user: &str, now_ms: i64, quotas: &[(i64, u64)]) -> Result<Option<i64>> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let longest = quotas.iter().map(|q| q.0).max().unwrap_or(0);
+        tx.execute(
+            "DELETE FROM fetch_quota WHERE user_name = ?1 AND at_ms <= ?2",
+            params![user, now_ms - longest],
+        )?;
+        let mut wait: Option<i64> = None;
+        for (window, max) in quotas {
+            let (n, oldest): (i64, Option<i64>) = tx.query_row(
+                "SELECT count(*), min(at_ms) FROM fetch_quota WHERE user_name = ?1 AND at_ms > ?2",
+                params![user, now_ms - window],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if n as u64 >= *max {
+                let until = oldest.unwrap_or(now_ms) + window - now_ms;
+                wait = Some(wait.map_or(until, |w| w.max(until)));
+            }
+        }
+        if wait.is_none() {
+            tx.execute(
+                "INSERT INTO fetch_quota (user_name, at_ms) VALUES (?1, ?2)",
+                params![user, now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(wait)
     }
 
     fn record_fetch(
