@@ -380,6 +380,62 @@ fn a_patrol_device_cannot_keep_or_bring_back_a_case_by_its_status() {
     assert!(holds(&mut officer, &case));
 }
 
+/// Issue 15 review, R4: a case moved to another team while the officer held an edit back
+/// (the purge reached the device before the edit left it). The edit is evidence: handed in
+/// later, it is kept for review (never refused as out of scope), and the case then leaves the
+/// device as it should.
+#[test]
+fn an_edit_held_back_when_the_case_moved_away_is_kept_for_review_and_the_case_leaves() {
+    let Team {
+        server,
+        mut unit,
+        mut officer,
+        idva: _i,
+        case,
+    } = team();
+    // offline: an edit to another case first (it goes up first), then a note to this one
+    let other = officer
+        .store
+        .create_case(
+            Deployment::Live,
+            &sets(&[("victim.name", "Other Fictional")]),
+        )
+        .unwrap();
+    officer
+        .store
+        .add_case_item(&case, "notes", &note(LATE_NOTE))
+        .unwrap();
+    unit.sync().unwrap();
+    unit.store
+        .set_case_fields(&case, &sets(&[("team", "t2")]))
+        .unwrap();
+    unit.sync().unwrap();
+    // one exchange carrying the other case only: its answer tells the device to let the
+    // moved case go, which it may not yet (the note is not acknowledged)
+    let mut link = provide_core::sync::transport::HttpTransport::new(&server.url, None).unwrap();
+    let one_step = provide_core::sync::SyncOptions {
+        max_upload_bytes: 1,
+        max_round_trips: 1,
+        ..Default::default()
+    };
+    assert!(officer.sync_over(&mut link, &one_step).is_err());
+    assert!(holds(&mut officer, &other));
+    assert!(
+        holds(&mut officer, &case),
+        "the held-back note keeps the case"
+    );
+    // the next sync confirms that exchange, then hands the note in: kept for review, and
+    // the case leaves
+    let r = officer.sync().unwrap();
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!(r.docs_purged, 1, "{r:?}");
+    assert!(!holds(&mut officer, &case));
+    assert_gone(&officer, &[VICTIM, LATE_NOTE]);
+    let held = server.service.storage.held_for_review().unwrap();
+    assert!(held.iter().any(|h| h.record == case), "{held:?}");
+    assert_eq!(officer.store.unsynced_count().unwrap(), 0);
+}
+
 #[test]
 fn the_safeguarding_unit_keeps_handed_over_cases_and_lets_closed_ones_go() {
     let Team {

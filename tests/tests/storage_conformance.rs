@@ -451,6 +451,20 @@ fn deliveries_wait_for_the_device_to_confirm_them() {
     );
     let (_, newer) = doc(3);
     s.set_known_heads("dev-y", "case-9", &newer).unwrap();
+    assert_eq!(
+        s.known_heads("dev-y", "case-9").unwrap(),
+        Some(newer.clone())
+    );
+    // told to let it go, and confirmed: no longer held, but the mark that it was stays
+    assert!(!s.ever_held("dev-y", "case-8").unwrap());
+    s.record_delivery("dev-y", &[], &["case-9".to_string()], &[], 42)
+        .unwrap();
+    s.confirm_deliveries("dev-y", 42).unwrap();
+    assert_eq!(s.known_heads("dev-y", "case-9").unwrap(), None);
+    assert_eq!(s.holding("dev-y", "case-9").unwrap(), None);
+    assert!(s.ever_held("dev-y", "case-9").unwrap());
+    // handed in again (or sent again): held again
+    s.set_known_heads("dev-y", "case-9", &newer).unwrap();
     assert_eq!(s.known_heads("dev-y", "case-9").unwrap(), Some(newer));
     // the disclosure was audited with the delivery
     let rows = s

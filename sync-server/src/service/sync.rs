@@ -464,6 +464,8 @@ impl Service {
             None
         };
         let delivered = self.storage.known_heads(&device.id, &up.id)?;
+        // held now, or let go at the server's word (what it wrote meanwhile is evidence)
+        let held_once = delivered.is_some() || self.storage.ever_held(&device.id, &up.id)?;
         let compact_after = self.config.compact_after_chunks;
         let identity_key = self.storage.identity_key();
         let mut over_budget = false;
@@ -490,7 +492,7 @@ impl Service {
                     // held once is not enough: the device must be allowed to hold it now; what a
                     // device that did hold it wrote meanwhile is evidence, kept for review
                     if !may_hold(&holder, &placed) {
-                        taken.hold = delivered.is_some();
+                        taken.hold = held_once;
                         return refuse(&mut taken, Refusal::OutOfScope, None);
                     }
                 }
@@ -861,6 +863,36 @@ impl Service {
                     "purge",
                     &meta.id,
                     "handed over or closed, past the grace period",
+                ));
+                purged.push(meta.id);
+            }
+        }
+        // what the device handed in, it still holds: if it may not keep it (it held back edits
+        // when first told to let it go), it is told again, now that they are acknowledged
+        for up in &request.docs {
+            if purged.contains(&up.id) || delivered.iter().any(|(id, _)| *id == up.id) {
+                continue;
+            }
+            let Some(meta) = self.storage.doc_meta(&up.id)? else {
+                continue;
+            };
+            let fetched = self
+                .storage
+                .holding(&device.id, &meta.id)?
+                .and_then(|h| h.fetched_ms);
+            if !holds_now(
+                &holder,
+                &placement(&meta),
+                meta.standing,
+                retention,
+                fetched,
+                now_ms,
+            ) {
+                events.push(event(
+                    device,
+                    "purge",
+                    &meta.id,
+                    "handed in by a device that may not keep it",
                 ));
                 purged.push(meta.id);
             }

@@ -487,6 +487,9 @@ pub trait Storage: Send + Sync {
     /// there nor uploaded from there; empty when it was sent but the device has not yet
     /// confirmed receiving it.
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>>;
+    /// Whether the document was ever sent to the device or uploaded from it (held now, or let
+    /// go at the server's word: a mark is kept).
+    fn ever_held(&self, device: &str, doc: &str) -> Result<bool>;
     /// The device holds these heads for sure (it uploaded them).
     fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()>;
     /// Records what a response delivers and purges, pending until the device confirms the

@@ -99,6 +99,7 @@ const MIGRATIONS: &[PgMigration] = &[
                   PRIMARY KEY (digest, case_id));
               CREATE INDEX IF NOT EXISTS case_keys_by_case ON case_keys (case_id);
               ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS fetched_ms BIGINT;
+              ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS purged INTEGER NOT NULL DEFAULT 0;
               CREATE TABLE IF NOT EXISTS fetch_quota (user_name TEXT NOT NULL, at_ms BIGINT NOT NULL);
               CREATE INDEX IF NOT EXISTS fetch_quota_by_user ON fetch_quota (user_name, at_ms);",
         then: None,
@@ -1050,7 +1051,7 @@ impl Storage for PostgresStorage {
         c.query(
             &format!(
                 "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
-                 WHERE v.device_id = $1 AND v.purge_cursor IS NULL
+                 WHERE v.device_id = $1 AND v.purge_cursor IS NULL AND v.purged = 0
                    AND d.status = ANY($2) AND d.status_since_ms <= $3
                    AND (v.fetched_ms IS NULL OR v.fetched_ms <= $3)
                  ORDER BY d.status_since_ms, d.id LIMIT $4",
@@ -1066,7 +1067,7 @@ impl Storage for PostgresStorage {
     fn holding(&self, device: &str, doc: &str) -> Result<Option<Holding>> {
         let mut c = self.client()?;
         Ok(c.query_opt(
-            "SELECT fetched_ms FROM deliveries WHERE device_id = $1 AND doc_id = $2 AND purge_cursor IS NULL",
+            "SELECT fetched_ms FROM deliveries WHERE device_id = $1 AND doc_id = $2 AND purge_cursor IS NULL AND purged = 0",
             &[&device, &doc],
         )?
         .map(|r| Holding {
@@ -1141,7 +1142,7 @@ impl Storage for PostgresStorage {
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES ($1,$2,'',$3,$4,$5)
                  ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
                  pending_cursor = excluded.pending_cursor, fetched_ms = excluded.fetched_ms,
-                 purge_cursor = NULL",
+                 purge_cursor = NULL, purged = 0",
                 &[&device, doc, &heads_text(heads), &cursor, &now_ms],
             )?;
         }
@@ -1182,17 +1183,27 @@ impl Storage for PostgresStorage {
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {
         let mut c = self.client()?;
         Ok(c.query_opt(
-            "SELECT heads FROM deliveries WHERE device_id = $1 AND doc_id = $2",
+            "SELECT heads FROM deliveries WHERE device_id = $1 AND doc_id = $2 AND purged = 0",
             &[&device, &doc],
         )?
         .map(|r| parse_heads(r.get(0))))
+    }
+
+    fn ever_held(&self, device: &str, doc: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        Ok(c.query_opt(
+            "SELECT 1 FROM deliveries WHERE device_id = $1 AND doc_id = $2",
+            &[&device, &doc],
+        )?
+        .is_some())
     }
 
     fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()> {
         let mut c = self.client()?;
         c.execute(
             "INSERT INTO deliveries (device_id, doc_id, heads) VALUES ($1,$2,$3)
-             ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+             ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, purged = 0,
+             purge_cursor = NULL",
             &[&device, &doc, &heads_text(heads)],
         )?;
         Ok(())
@@ -1213,7 +1224,7 @@ impl Storage for PostgresStorage {
             tx.execute(
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES ($1,$2,'',$3,$4)
                  ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
-                 pending_cursor = excluded.pending_cursor",
+                 pending_cursor = excluded.pending_cursor, purge_cursor = NULL, purged = 0",
                 &[&device, doc, &heads_text(heads), &cursor],
             )?;
         }
@@ -1233,7 +1244,11 @@ impl Storage for PostgresStorage {
         let mut tx = c.transaction()?;
         let c = cursor as i64;
         tx.execute(
-            "DELETE FROM deliveries WHERE device_id = $1 AND purge_cursor IS NOT NULL AND purge_cursor <= $2",
+            // kept as a mark that the device held the record and was told to let it go: what
+            // it hands in for it later (edits it held back) is kept for review, not refused
+            "UPDATE deliveries SET purged = 1, heads = '', pending_heads = NULL, pending_cursor = NULL,
+             purge_cursor = NULL, fetched_ms = NULL
+             WHERE device_id = $1 AND purge_cursor IS NOT NULL AND purge_cursor <= $2",
             &[&device, &c],
         )?;
         tx.execute(

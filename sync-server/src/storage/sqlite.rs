@@ -69,6 +69,7 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "closed cases found by keyed digests; fetches on request",
         apply: |c| {
             add_column(c, "deliveries", "fetched_ms", "INTEGER")?;
+            add_column(c, "deliveries", "purged", "INTEGER NOT NULL DEFAULT 0")?;
             c.execute_batch(LOOKUP)
         },
     },
@@ -906,7 +907,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {}, v.fetched_ms FROM docs d JOIN deliveries v ON v.doc_id = d.id
-             WHERE v.device_id = ?1 AND v.purge_cursor IS NULL
+             WHERE v.device_id = ?1 AND v.purge_cursor IS NULL AND v.purged = 0
                AND d.status IN (SELECT value FROM json_each(?2)) AND d.status_since_ms <= ?3
                AND (v.fetched_ms IS NULL OR v.fetched_ms <= ?3)
              ORDER BY d.status_since_ms, d.id LIMIT ?4",
@@ -924,7 +925,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT fetched_ms FROM deliveries WHERE device_id = ?1 AND doc_id = ?2 AND purge_cursor IS NULL",
+                "SELECT fetched_ms FROM deliveries WHERE device_id = ?1 AND doc_id = ?2 AND purge_cursor IS NULL AND purged = 0",
                 params![device, doc],
                 |r| Ok(Holding { fetched_ms: r.get(0)? }),
             )
@@ -990,7 +991,7 @@ impl Storage for SqliteStorage {
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES (?1,?2,'',?3,?4,?5)
                  ON CONFLICT(device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
                  pending_cursor = excluded.pending_cursor, fetched_ms = excluded.fetched_ms,
-                 purge_cursor = NULL",
+                 purge_cursor = NULL, purged = 0",
             )?;
             for (doc, heads) in delivered {
                 put.execute(params![
@@ -1040,7 +1041,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let heads: Option<String> = conn
             .query_row(
-                "SELECT heads FROM deliveries WHERE device_id = ?1 AND doc_id = ?2",
+                "SELECT heads FROM deliveries WHERE device_id = ?1 AND doc_id = ?2 AND purged = 0",
                 [device, doc],
                 |r| r.get(0),
             )
@@ -1048,11 +1049,24 @@ impl Storage for SqliteStorage {
         Ok(heads.map(|h| parse_heads(&h)))
     }
 
+    fn ever_held(&self, device: &str, doc: &str) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM deliveries WHERE device_id = ?1 AND doc_id = ?2",
+                [device, doc],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     fn set_known_heads(&self, device: &str, doc: &str, heads: &[ChangeHash]) -> Result<()> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO deliveries (device_id, doc_id, heads) VALUES (?1,?2,?3)
-             ON CONFLICT(device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+             ON CONFLICT(device_id, doc_id) DO UPDATE SET heads = excluded.heads, purged = 0,
+             purge_cursor = NULL",
             params![device, doc, heads_text(heads)],
         )?;
         Ok(())
@@ -1072,7 +1086,7 @@ impl Storage for SqliteStorage {
             let mut put = tx.prepare_cached(
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES (?1,?2,'',?3,?4)
                  ON CONFLICT(device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
-                 pending_cursor = excluded.pending_cursor",
+                 pending_cursor = excluded.pending_cursor, purge_cursor = NULL, purged = 0",
             )?;
             for (doc, heads) in delivered {
                 put.execute(params![device, doc, heads_text(heads), cursor as i64])?;
@@ -1094,7 +1108,11 @@ impl Storage for SqliteStorage {
         let tx = conn.unchecked_transaction()?;
         let c = cursor as i64;
         tx.execute(
-            "DELETE FROM deliveries WHERE device_id = ?1 AND purge_cursor IS NOT NULL AND purge_cursor <= ?2",
+            // kept as a mark that the device held the record and was told to let it go: what
+            // it hands in for it later (edits it held back) is kept for review, not refused
+            "UPDATE deliveries SET purged = 1, heads = '', pending_heads = NULL, pending_cursor = NULL,
+             purge_cursor = NULL, fetched_ms = NULL
+             WHERE device_id = ?1 AND purge_cursor IS NOT NULL AND purge_cursor <= ?2",
             params![device, c],
         )?;
         tx.execute(
