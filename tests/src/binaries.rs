@@ -180,7 +180,11 @@ pub fn enrol_code(args: &[&str], user: &str, role: &str, team: &str) -> String {
         "enrol failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let text = String::from_utf8(out.stdout).unwrap();
+    let code = text.trim().to_string();
+    assert_eq!(text.lines().count(), 1, "the code is printed alone");
+    assert_eq!(code.len(), 23, "{code}");
+    code
 }
 
 /// `provide-sync-server --data-dir D [--database-url URL] ARGS` against a test server's data,

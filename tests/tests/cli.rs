@@ -49,24 +49,7 @@ fn serve(dir: &Path) -> (Serving, String) {
 }
 
 fn code(dir: &Path, user: &str, role: &str, team: &str) -> String {
-    let out = ok(server(
-        dir,
-        &[
-            "enrol",
-            "--user",
-            user,
-            "--role",
-            role,
-            "--division",
-            "west",
-            "--team",
-            team,
-        ],
-    ));
-    let code = out.trim().to_string();
-    assert_eq!(out.lines().count(), 1, "the code is printed alone");
-    assert_eq!(code.len(), 23, "{code}");
-    code
+    binaries::enrol_code(&["--data-dir", dir.to_str().unwrap()], user, role, team)
 }
 
 fn enrol(dir: &Path, url: &str, code: &str) -> Output {
