@@ -92,6 +92,15 @@ impl Device {
         conn
     }
 
+    /// Whether the device holds record `id` (it was never sent here, or was purged, if not).
+    pub fn holds(&mut self, id: &str) -> bool {
+        match self.store.record_heads(id) {
+            Ok(_) => true,
+            Err(provide_core::Error::NotFound(_)) => false,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// Closes and reopens the store (as after the app restarts).
     pub fn reopen(&mut self) {
         let dir = self.dir.path().to_path_buf();

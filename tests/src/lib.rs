@@ -28,6 +28,11 @@ pub use server::TestServer;
 /// The passphrase of every test device (fictional, and long enough).
 pub const PASSPHRASE: &str = "kettle lantern orchard";
 
+/// A case note as `add_case_item(id, "notes", …)` takes it.
+pub fn note(text: &str) -> serde_json::Value {
+    serde_json::json!({ "text": text })
+}
+
 /// Field edits as the store takes them, from `(path, value)` pairs.
 pub fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -19,14 +19,6 @@ const VICTIM: &str = "Rosalind Longclosed";
 const REFERENCE: &str = "WE-FETCH-0042";
 const NOTE: &str = "Fetchnote: moved to her sister's in the spring";
 
-fn holds(d: &mut Device, id: &str) -> bool {
-    match d.store.record_heads(id) {
-        Ok(_) => true,
-        Err(Error::NotFound(_)) => false,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 fn grace(server: &TestServer, hours: &str) {
     let out = admin(
         server,
@@ -84,7 +76,7 @@ fn closed_case() -> (TestServer, Device, String) {
         .set_case_fields(&case, &sets(&[("status", "closed")]))
         .unwrap();
     unit.sync().unwrap();
-    assert!(!holds(&mut unit, &case), "closed, with no grace: it left");
+    assert!(!unit.holds(&case), "closed, with no grace: it left");
     (server, unit, case)
 }
 
@@ -133,7 +125,7 @@ fn a_closed_case_is_fetched_by_reference_or_whole_name_audited_and_leaves_again(
     // grace 0: at the next sync it leaves again, and nothing of it stays
     let r = unit.sync().unwrap();
     assert_eq!(r.docs_purged, 1, "{r:?}");
-    assert!(!holds(&mut unit, &case));
+    assert!(!unit.holds(&case));
     let key = unit.data_key();
     for canary in [VICTIM, NOTE, REFERENCE] {
         let found = forensics::find(unit.dir.path(), &key, canary);
@@ -149,7 +141,7 @@ fn a_closed_case_is_fetched_by_reference_or_whole_name_audited_and_leaves_again(
     unit.sync().unwrap();
     unit.sync().unwrap();
     assert!(
-        holds(&mut unit, &case),
+        unit.holds(&case),
         "kept for the grace period after the fetch"
     );
     // already held: a second fetch sends nothing
@@ -157,7 +149,7 @@ fn a_closed_case_is_fetched_by_reference_or_whole_name_audited_and_leaves_again(
     // the grace period ends (set to 0 here): it goes at the next sync
     grace(&server, "0");
     assert_eq!(unit.sync().unwrap().docs_purged, 1);
-    assert!(!holds(&mut unit, &case));
+    assert!(!unit.holds(&case));
 }
 
 #[test]
@@ -216,7 +208,7 @@ fn only_a_whole_name_or_reference_finds_and_only_the_unit_of_the_division_may_as
     }
     let big = format!(r#"{{"name":"{}"}}"#, "y".repeat(4000));
     assert_eq!(post(&big, &unit_credential).0, 413);
-    assert!(!holds(&mut unit, &case));
+    assert!(!unit.holds(&case));
 }
 
 #[test]
@@ -292,7 +284,7 @@ fn enumerating_closed_cases_stops_at_the_quota() {
     // the next, even the right one, is refused: 429, and audited
     let err = fetch_closed(&mut unit.store, &mut link, Some(REFERENCE), None).unwrap_err();
     assert_eq!(err.code(), "server_busy", "{err}");
-    assert!(!holds(&mut unit, &case));
+    assert!(!unit.holds(&case));
     assert_eq!(audited(&server, "fetch_refused").len(), 1);
     assert_eq!(audited(&server, "search").len() as u64, per_hour);
 }

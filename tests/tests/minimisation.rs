@@ -10,10 +10,9 @@ use std::process::Output;
 
 use provide_core::audit::Action;
 use provide_core::model::Deployment;
-use provide_core::Error;
 use provide_tests::binaries::admin;
 use provide_tests::forensics;
-use provide_tests::{sets, Device, TestServer};
+use provide_tests::{note, sets, Device, TestServer};
 use serde_json::Value;
 
 const VICTIM: &str = "Maribel Shortstay";
@@ -22,18 +21,6 @@ const PHONE: &str = "07700 900613";
 const NOTE: &str = "Minnote: the neighbour at number 11 holds a spare phone";
 const HEALTH_NOTE: &str = "Minhealth: sees the practice nurse on Thursdays";
 const LATE_NOTE: &str = "Minnote late: written in the car after the hand-over";
-
-fn holds(d: &mut Device, id: &str) -> bool {
-    match d.store.record_heads(id) {
-        Ok(_) => true,
-        Err(Error::NotFound(_)) => false,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn note(text: &str) -> serde_json::Value {
-    serde_json::json!({ "text": text })
-}
 
 fn ok(out: Output) -> String {
     assert!(
@@ -64,6 +51,15 @@ fn assert_gone(d: &Device, canaries: &[&str]) {
     for canary in canaries {
         let found = forensics::find(d.dir.path(), &key, canary);
         assert!(found.is_empty(), "`{canary}` is still in {found:?}");
+    }
+}
+
+/// A sync stopped after one exchange carrying one record (the oldest edited case first).
+fn one_exchange_of_one_record() -> provide_core::sync::SyncOptions {
+    provide_core::sync::SyncOptions {
+        max_upload_bytes: 1,
+        max_round_trips: 1,
+        ..Default::default()
     }
 }
 
@@ -105,8 +101,8 @@ fn team() -> Team {
     idva.store.add_health_note(&case, HEALTH_NOTE).unwrap();
     idva.sync().unwrap();
     unit.sync().unwrap();
-    assert!(holds(&mut officer, &case) && holds(&mut idva, &case));
-    assert!(holds(&mut idva, &format!("{case}.health")));
+    assert!(officer.holds(&case) && idva.holds(&case));
+    assert!(idva.holds(&format!("{case}.health")));
     Team {
         server,
         unit,
@@ -138,8 +134,8 @@ fn a_handed_over_case_leaves_the_team_after_the_grace_period_and_nothing_of_it_s
     set_status(&mut unit, &case, "handed_over");
     officer.sync().unwrap();
     idva.sync().unwrap();
-    assert!(holds(&mut officer, &case));
-    assert!(holds(&mut idva, &health));
+    assert!(officer.holds(&case));
+    assert!(idva.holds(&health));
     assert_eq!(officer.store.retention().unwrap().unwrap().grace_hours, 72);
 
     // the division's grace period is set to 0: on their next sync the case leaves
@@ -148,8 +144,8 @@ fn a_handed_over_case_leaves_the_team_after_the_grace_period_and_nothing_of_it_s
     assert_eq!(r.docs_purged, 1, "{r:?}");
     let r = idva.sync().unwrap();
     assert_eq!(r.docs_purged, 2, "{r:?}");
-    assert!(!holds(&mut officer, &case));
-    assert!(!holds(&mut idva, &case) && !holds(&mut idva, &health));
+    assert!(!officer.holds(&case));
+    assert!(!idva.holds(&case) && !idva.holds(&health));
     assert_eq!(idva.store.retention().unwrap().unwrap().grace_hours, 0);
     let all = [VICTIM, ADDRESS, PHONE, NOTE, HEALTH_NOTE];
     assert_gone(&officer, &all);
@@ -191,7 +187,7 @@ fn a_handed_over_case_leaves_the_team_after_the_grace_period_and_nothing_of_it_s
 
     // the safeguarding unit (which keeps handed-over cases) and the server hold it whole
     unit.sync().unwrap();
-    assert!(holds(&mut unit, &case));
+    assert!(unit.holds(&case));
     let whole = unit.store.show_case(&case).unwrap().record;
     assert_eq!(whole.victim.name, VICTIM);
     assert!(whole.notes.iter().any(|n| n.text == NOTE));
@@ -235,7 +231,7 @@ fn an_edit_made_offline_reaches_the_server_before_the_case_leaves_the_device() {
     // the note goes up, is acknowledged, and only then does the case leave
     let r = officer.sync().unwrap();
     assert_eq!(r.docs_purged, 1, "{r:?}");
-    assert!(!holds(&mut officer, &case));
+    assert!(!officer.holds(&case));
     assert_gone(&officer, &[VICTIM, LATE_NOTE]);
     // the note is evidence: it is on the server, and with the unit until its grace ends
     let stored = _server.service.storage.load_doc(&case).unwrap().unwrap();
@@ -278,29 +274,22 @@ fn a_record_with_edits_the_server_has_not_acknowledged_stays_until_it_has_them()
     // one exchange carrying one record (the other case: cases go first): its answer tells
     // the device to purge the handed-over case and its health record
     let mut link = provide_core::sync::transport::HttpTransport::new(&server.url, None).unwrap();
-    let one_step = provide_core::sync::SyncOptions {
-        max_upload_bytes: 1,
-        max_round_trips: 1,
-        ..Default::default()
-    };
+    let one_step = one_exchange_of_one_record();
     assert!(
         idva.sync_over(&mut link, &one_step).is_err(),
         "stopped after one exchange"
     );
-    assert!(holds(&mut idva, &other));
+    assert!(idva.holds(&other));
+    assert!(!idva.holds(&case), "the case, fully acknowledged, left");
     assert!(
-        !holds(&mut idva, &case),
-        "the case, fully acknowledged, left"
-    );
-    assert!(
-        holds(&mut idva, &health),
+        idva.holds(&health),
         "the health record holding an unacknowledged note stayed"
     );
     assert!(idva.store.unsynced_ids().unwrap().contains(&health));
     // the next sync hands the note in; acknowledged, the record leaves
     let r = idva.sync().unwrap();
     assert!(r.docs_sent >= 1 && r.docs_purged == 1, "{r:?}");
-    assert!(!holds(&mut idva, &health));
+    assert!(!idva.holds(&health));
     assert_gone(&idva, &[VICTIM, HEALTH_NOTE, LATE_NOTE]);
     let stored = server.service.storage.load_doc(&health).unwrap().unwrap();
     let rec = provide_core::record::RecordDoc::load_unmigrated(
@@ -355,7 +344,7 @@ fn a_patrol_device_cannot_keep_or_bring_back_a_case_by_its_status() {
     assert_eq!((r.docs_sent, r.docs_purged), (1, 1), "{r:?}");
     let r = idva.sync().unwrap();
     assert_eq!(r.docs_purged, 2, "{r:?}");
-    assert!(!holds(&mut officer, &case) && !holds(&mut idva, &case));
+    assert!(!officer.holds(&case) && !idva.holds(&case));
     assert_gone(&officer, &[VICTIM, NOTE]);
     // the record took the write, and the unit, which keeps the case, sees it
     unit.sync().unwrap();
@@ -371,13 +360,13 @@ fn a_patrol_device_cannot_keep_or_bring_back_a_case_by_its_status() {
     unit.sync().unwrap();
     assert_eq!(meta().standing, left_at);
     officer.sync().unwrap();
-    assert!(!holds(&mut officer, &case));
+    assert!(!officer.holds(&case));
     // the unit writing its status does bring it back to the team (the record reads "active"
     // already, from the patrol device's write: the unit sets it as it wants it)
     set_status(&mut unit, &case, "triaged");
     set_status(&mut unit, &case, "active");
     officer.sync().unwrap();
-    assert!(holds(&mut officer, &case));
+    assert!(officer.holds(&case));
 }
 
 /// Issue 15 review, R4: a case moved to another team while the officer held an edit back
@@ -413,23 +402,16 @@ fn an_edit_held_back_when_the_case_moved_away_is_kept_for_review_and_the_case_le
     // one exchange carrying the other case only: its answer tells the device to let the
     // moved case go, which it may not yet (the note is not acknowledged)
     let mut link = provide_core::sync::transport::HttpTransport::new(&server.url, None).unwrap();
-    let one_step = provide_core::sync::SyncOptions {
-        max_upload_bytes: 1,
-        max_round_trips: 1,
-        ..Default::default()
-    };
+    let one_step = one_exchange_of_one_record();
     assert!(officer.sync_over(&mut link, &one_step).is_err());
-    assert!(holds(&mut officer, &other));
-    assert!(
-        holds(&mut officer, &case),
-        "the held-back note keeps the case"
-    );
+    assert!(officer.holds(&other));
+    assert!(officer.holds(&case), "the held-back note keeps the case");
     // the next sync confirms that exchange, then hands the note in: kept for review, and
     // the case leaves
     let r = officer.sync().unwrap();
     assert!(r.refused.is_empty(), "{r:?}");
     assert_eq!(r.docs_purged, 1, "{r:?}");
-    assert!(!holds(&mut officer, &case));
+    assert!(!officer.holds(&case));
     assert_gone(&officer, &[VICTIM, LATE_NOTE]);
     let held = server.service.storage.held_for_review().unwrap();
     assert!(held.iter().any(|h| h.record == case), "{held:?}");
@@ -448,14 +430,14 @@ fn the_safeguarding_unit_keeps_handed_over_cases_and_lets_closed_ones_go() {
     set_grace(&server, "0");
     set_status(&mut unit, &case, "handed_over");
     unit.sync().unwrap();
-    assert!(holds(&mut unit, &case), "handed over to the unit: kept");
+    assert!(unit.holds(&case), "handed over to the unit: kept");
     // closed with a grace period of 0: it leaves in the very exchange that hands the change in
     unit.store
         .set_case_fields(&case, &sets(&[("status", "closed")]))
         .unwrap();
     let r = unit.sync().unwrap();
     assert_eq!((r.docs_sent, r.docs_purged), (1, 1), "{r:?}");
-    assert!(!holds(&mut unit, &case));
+    assert!(!unit.holds(&case));
     assert_gone(&unit, &[VICTIM, ADDRESS, NOTE]);
     assert!(server.service.storage.load_doc(&case).unwrap().is_some());
 }

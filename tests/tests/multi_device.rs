@@ -6,19 +6,7 @@
 use provide_core::model::Deployment;
 use provide_core::store::CaseFilter;
 use provide_core::Error;
-use provide_tests::{sets, Device, TestServer};
-
-fn note(text: &str) -> serde_json::Value {
-    serde_json::json!({ "text": text })
-}
-
-fn holds(d: &mut Device, id: &str) -> bool {
-    match d.store.record_heads(id) {
-        Ok(_) => true,
-        Err(Error::NotFound(_)) => false,
-        Err(e) => panic!("{e}"),
-    }
-}
+use provide_tests::{note, sets, Device, TestServer};
 
 fn note_texts(d: &mut Device, id: &str) -> Vec<String> {
     let mut t: Vec<String> = d
@@ -54,7 +42,7 @@ fn three_roles_editing_offline_converge_with_identical_conflicts() {
     officer.sync().unwrap();
     idva.sync().unwrap();
     safeguarding.sync().unwrap();
-    assert!(holds(&mut idva, &case) && holds(&mut safeguarding, &case));
+    assert!(idva.holds(&case) && safeguarding.holds(&case));
 
     // all three offline, editing the same fields and adding notes
     officer
@@ -175,19 +163,16 @@ fn health_records_and_other_teams_stay_out_of_scope() {
     ] {
         d.sync().unwrap();
     }
-    assert!(holds(&mut officer, &case));
+    assert!(officer.holds(&case));
+    assert!(!officer.holds(&health), "health record reached an officer");
+    assert!(idva_same_team.holds(&health));
+    assert!(safeguarding.holds(&case));
     assert!(
-        !holds(&mut officer, &health),
-        "health record reached an officer"
-    );
-    assert!(holds(&mut idva_same_team, &health));
-    assert!(holds(&mut safeguarding, &case));
-    assert!(
-        !holds(&mut safeguarding, &health),
+        !safeguarding.holds(&health),
         "health record reached safeguarding"
     );
-    assert!(!holds(&mut idva_other_team, &case));
-    assert!(!holds(&mut officer_other_division, &case));
+    assert!(!idva_other_team.holds(&case));
+    assert!(!officer_other_division.holds(&case));
     admin.sync().unwrap();
     assert!(matches!(
         admin.store.list_cases(&CaseFilter::default()),
@@ -239,8 +224,8 @@ fn a_triaged_case_reaches_its_team_and_leaves_it_when_moved() {
     officer_t1.sync().unwrap();
     officer_t2.sync().unwrap();
     idva_t1.sync().unwrap();
-    assert!(holds(&mut officer_t1, &case));
-    assert!(!holds(&mut officer_t2, &case));
+    assert!(officer_t1.holds(&case));
+    assert!(!officer_t2.holds(&case));
     let listed = officer_t1.store.list_cases(&CaseFilter::default()).unwrap();
     assert_eq!(listed[0].status, "triaged");
 
@@ -282,24 +267,24 @@ fn a_triaged_case_reaches_its_team_and_leaves_it_when_moved() {
     // the case leaves team 1, health record included
     let r = idva_t1.sync().unwrap();
     assert_eq!(r.docs_purged, 2, "{r:?}");
-    assert!(!holds(&mut idva_t1, &case));
-    assert!(!holds(&mut idva_t1, &format!("{case}.health")));
+    assert!(!idva_t1.holds(&case));
+    assert!(!idva_t1.holds(&format!("{case}.health")));
     // the officer may no longer write to the case: the note is kept apart on the server for
     // review (evidence is neither lost nor written where the officer may not write), and the
     // case leaves the officer's device
     let r = officer_t1.sync().unwrap();
     assert_eq!(r.docs_purged, 1, "{r:?}");
-    assert!(!holds(&mut officer_t1, &case));
+    assert!(!officer_t1.holds(&case));
     let held = server.service.storage.held_for_review().unwrap();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].record, case);
     // team 2 receives it, without the held note; the health record only to team 2's IDVA
     officer_t2.sync().unwrap();
     idva_t2.sync().unwrap();
-    assert!(holds(&mut officer_t2, &case));
+    assert!(officer_t2.holds(&case));
     assert!(note_texts(&mut officer_t2, &case).is_empty());
-    assert!(holds(&mut idva_t2, &format!("{case}.health")));
-    assert!(!holds(&mut officer_t2, &format!("{case}.health")));
+    assert!(idva_t2.holds(&format!("{case}.health")));
+    assert!(!officer_t2.holds(&format!("{case}.health")));
 }
 
 #[test]
@@ -470,7 +455,7 @@ fn enrolment_and_sync_over_tls() {
         .unwrap();
     officer.sync().unwrap();
     idva.sync().unwrap();
-    assert!(holds(&mut idva, &case));
+    assert!(idva.holds(&case));
     // a device that does not trust the server's CA refuses it
     let mut untrusting =
         provide_core::sync::transport::HttpTransport::new(&server.url, None).unwrap();
@@ -513,7 +498,7 @@ fn a_new_patrol_device_never_pages_through_other_teams_documents() {
     let report = fresh.sync().unwrap();
     assert_eq!(report.docs_received, 1);
     assert_eq!(report.round_trips, 1, "{report:?}");
-    assert!(holds(&mut fresh, &ours));
+    assert!(fresh.holds(&ours));
     // the safeguarding unit still pages through the whole division
     let mut unit = Device::enrol(&server, "sg.all.fictional", "safeguarding", "west", "");
     let report = unit.sync().unwrap();

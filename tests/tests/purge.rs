@@ -8,9 +8,8 @@
 
 use provide_core::audit::Action;
 use provide_core::model::Deployment;
-use provide_core::Error;
 use provide_tests::forensics;
-use provide_tests::{sets, Device, TestServer};
+use provide_tests::{note, sets, Device, TestServer};
 
 const VICTIM: &str = "Wrenna Purgeworth";
 const ADDRESS: &str = "3 Forgetme Close, Fictionton FT4 2PX";
@@ -18,18 +17,6 @@ const PHONE: &str = "07700 900882";
 const NOTE: &str = "Purgenote: the dog is called Biscuit and barks at strangers";
 const OFFLINE_NOTE: &str = "Purgenote offline: left by the back door at half past";
 const KEPT: &str = "Keeperton Stayfield";
-
-fn holds(d: &mut Device, id: &str) -> bool {
-    match d.store.record_heads(id) {
-        Ok(_) => true,
-        Err(Error::NotFound(_)) => false,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn note(text: &str) -> serde_json::Value {
-    serde_json::json!({ "text": text })
-}
 
 #[test]
 fn a_case_handed_to_another_team_leaves_no_page_of_itself_on_the_first_teams_device() {
@@ -111,8 +98,8 @@ fn a_case_handed_to_another_team_leaves_no_page_of_itself_on_the_first_teams_dev
     safeguarding.sync().unwrap();
     let r = officer.sync().unwrap();
     assert_eq!(r.docs_purged, 1, "{r:?}");
-    assert!(!holds(&mut officer, &case));
-    assert!(holds(&mut officer, &kept));
+    assert!(!officer.holds(&case));
+    assert!(officer.holds(&kept));
 
     // (the record's id stays: the device's audit log names what was purged)
     let after = |officer: &Device| {
