@@ -188,6 +188,15 @@ pub fn leaves_device_at(role: Role, standing: Standing, retention: Retention) ->
 mod tests {
     use super::*;
 
+    /// A user of division west: patrol roles in team t1, the unit in none.
+    fn holder(role: Role) -> Holder<'static> {
+        Holder {
+            role,
+            division: "west",
+            team: if role == Role::Safeguarding { "" } else { "t1" },
+        }
+    }
+
     fn at(kind: RecordKind, team: &str) -> Placement<'_> {
         Placement {
             kind,
@@ -198,23 +207,14 @@ mod tests {
 
     #[test]
     fn the_rules_of_design_section_7() {
-        let officer = Holder {
-            role: Role::Officer,
-            division: "west",
-            team: "t1",
-        };
-        let idva = Holder {
-            role: Role::Idva,
-            ..officer.clone()
-        };
-        let safeguarding = Holder {
-            role: Role::Safeguarding,
-            division: "west",
-            team: "",
-        };
+        let (officer, idva, safeguarding) = (
+            holder(Role::Officer),
+            holder(Role::Idva),
+            holder(Role::Safeguarding),
+        );
         let admin = Holder {
             role: Role::Admin,
-            ..officer.clone()
+            ..holder(Role::Officer)
         };
         assert!(may_hold(&officer, &at(RecordKind::Case, "t1")));
         assert!(may_hold(&officer, &at(RecordKind::Shift, "t1")));
@@ -300,20 +300,11 @@ mod tests {
 
     #[test]
     fn devices_hold_open_work_and_let_go_after_the_grace_period() {
-        let officer = Holder {
-            role: Role::Officer,
-            division: "west",
-            team: "t1",
-        };
-        let idva = Holder {
-            role: Role::Idva,
-            ..officer.clone()
-        };
-        let safeguarding = Holder {
-            role: Role::Safeguarding,
-            division: "west",
-            team: "",
-        };
+        let (officer, idva, safeguarding) = (
+            holder(Role::Officer),
+            holder(Role::Idva),
+            holder(Role::Safeguarding),
+        );
         let hour = 3_600_000;
         let policy = Retention { grace_hours: 72 };
         let at = |status: Status| Standing {
