@@ -93,6 +93,7 @@ fn main() {
         docs: docs.clone(),
         max_response_bytes: 1 << 20,
         audit: vec![],
+        erased_confirmed: vec![],
     };
     write(out, "protocol", "request", &request.encode());
     let response = SyncResponse {
@@ -120,6 +121,7 @@ fn main() {
             role: provide_core::model::Role::Officer,
         }],
         retention: Some(provide_core::sync::scope::Retention { grace_hours: 72 }),
+        erased: vec![],
     };
     write(out, "protocol", "response", &response.encode());
 

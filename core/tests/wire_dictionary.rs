@@ -30,6 +30,7 @@ fn request(store: &mut Store, seq: u64) -> (Vec<Upload>, SyncRequest) {
         docs: sent.iter().map(|u| u.doc.clone()).collect(),
         max_response_bytes: 1 << 20,
         audit: store.audit_to_upload(100).unwrap(),
+        erased_confirmed: vec![],
     };
     (sent, req)
 }

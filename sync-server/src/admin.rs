@@ -16,6 +16,7 @@ use crate::keyfile;
 use crate::service::reports::{parse_format, Export, Requester};
 use crate::service::{Config, Service};
 use crate::storage::postgres::PostgresStorage;
+use crate::storage::record_keys::{FileKeyStore, RecordKeys};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditFilter, AuditRow, Device, UserProfile};
 
@@ -36,6 +37,10 @@ pub struct DataDir {
     /// The key of export pseudonyms (default `<dir>/report.key`). Every process that exports
     /// must use the same file.
     pub report_key_file: Option<PathBuf>,
+    /// The embedded store's record key store (default `<dir>/record-keys.db`).
+    pub record_keys: Option<PathBuf>,
+    /// The PostgreSQL database of the record keys (default the data's database).
+    pub record_keys_url: Option<String>,
 }
 
 impl DataDir {
@@ -46,7 +51,16 @@ impl DataDir {
             database_url: None,
             database_ca_cert: None,
             report_key_file: None,
+            record_keys: None,
+            record_keys_url: None,
         }
+    }
+
+    /// Where the embedded store's record keys are kept.
+    pub fn record_keys_path(&self) -> PathBuf {
+        self.record_keys
+            .clone()
+            .unwrap_or_else(|| self.dir.join(crate::storage::record_keys::RECORD_KEYS_FILE))
     }
 
     /// Where the report key is kept.
@@ -70,22 +84,29 @@ impl DataDir {
                 url,
                 self.database_ca_cert.as_deref(),
                 config.database_connections,
+                self.record_keys_url.as_deref(),
             )?;
             let service = Service::new(Arc::new(storage), config)
                 .with_report_key_file(self.report_key_path());
             service.register_published_forms()?;
             return Ok(service);
         }
-        let key_path = self
-            .key_file
-            .clone()
-            .unwrap_or_else(|| self.dir.join(KEY_FILE));
-        let key = keyfile::load_or_create(&key_path)?;
-        let storage = SqliteStorage::open(&self.dir, &key)?;
+        let key = keyfile::load_or_create(&crate::backup::key_path(self))?;
+        let storage = SqliteStorage::open(&self.dir, &key, self.record_keys(&key)?)?;
         let service =
             Service::new(Arc::new(storage), config).with_report_key_file(self.report_key_path());
         service.register_published_forms()?;
         Ok(service)
+    }
+}
+
+impl DataDir {
+    /// The embedded store's record key store, opened under the store's key.
+    pub fn record_keys(&self, key: &keyfile::StoreKey) -> Result<RecordKeys> {
+        Ok(RecordKeys::new(Box::new(FileKeyStore::open(
+            &self.record_keys_path(),
+            key,
+        )?)))
     }
 }
 

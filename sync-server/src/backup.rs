@@ -110,11 +110,25 @@ pub fn backup(data: &DataDir, out: &Path) -> Result<Summary> {
     // held shared, like a serving store's: no backup is taken mid re-key
     let _lock = crate::rotate::serving_lock(&data.dir)?;
     let key = keyfile::load_or_create(&key_file)?;
-    let source = open_keyed(&db, &key, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let copied = copy_store(&db, &key, out);
+    let schema_version = copied?;
+    Ok(Summary {
+        file: out.to_path_buf(),
+        bytes: fs::metadata(out)?.len(),
+        schema_version,
+        devices: 0,
+    })
+}
+
+/// Copies the SQLCipher database `db` (under `key`) to the new file `out`, page by page in one
+/// read transaction (a copy of one moment even while a server writes), checked whole; returns
+/// its schema version.
+fn copy_store(db: &Path, key: &StoreKey, out: &Path) -> Result<u32> {
+    let source = open_keyed(db, key, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let temp = temp_beside(out);
     drop(create_private(&temp)?);
     let copied = (|| -> Result<u32> {
-        let mut dest = open_keyed(&temp, &key, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let mut dest = open_keyed(&temp, key, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         {
             let b = rusqlite::backup::Backup::new(&source, &mut dest)?;
             // every page in one step: one read transaction on the source, so the copy is of
@@ -157,7 +171,28 @@ pub fn backup(data: &DataDir, out: &Path) -> Result<Summary> {
         Ok(version)
     })();
     let _ = fs::remove_file(&temp);
-    let schema_version = copied?;
+    copied
+}
+
+/// Backs up the record key store of `data` to the new file `out` (under the store's key): on
+/// its own schedule, shorter than the data's (see OPERATIONS.md).
+pub fn backup_keys(data: &DataDir, out: &Path) -> Result<Summary> {
+    no_postgres(data, "backup-keys")?;
+    if out.exists() {
+        return Err(ServerError::InvalidInput(
+            "the backup file already exists; name a new one".into(),
+        ));
+    }
+    let keys = data.record_keys_path();
+    if !keys.exists() {
+        return Err(ServerError::InvalidInput(format!(
+            "there is no record key store at {}",
+            keys.display()
+        )));
+    }
+    let _lock = crate::rotate::serving_lock(&data.dir)?;
+    let key = keyfile::load_or_create(&key_path(data))?;
+    let schema_version = copy_store(&keys, &key, out)?;
     Ok(Summary {
         file: out.to_path_buf(),
         bytes: fs::metadata(out)?.len(),
@@ -167,10 +202,25 @@ pub fn backup(data: &DataDir, out: &Path) -> Result<Summary> {
 }
 
 /// Restores the backup `from` into the empty data folder of `data`, with the key in `key_file`
-/// (the key of the store the backup was taken of). The key is placed in the restored folder
-/// as `server.key` unless `data.key_file` names where it is kept.
-pub fn restore(data: &DataDir, from: &Path, key_file: &Path) -> Result<Summary> {
+/// (the key of the store the backup was taken of) and the record keys from `keys_from` (a
+/// `backup-keys` copy newer than the data's backup; without it, the key store `data` names
+/// must exist already). The key is placed in the restored folder as `server.key` unless
+/// `data.key_file` names where it is kept. Records the key store says were erased after the
+/// backup was taken are erased again (`Storage::mark_restored`).
+pub fn restore(
+    data: &DataDir,
+    from: &Path,
+    key_file: &Path,
+    keys_from: Option<&Path>,
+) -> Result<Summary> {
     no_postgres(data, "restore")?;
+    let keys_at = data.record_keys_path();
+    if let Some(k) = keys_from.filter(|k| !k.is_file()) {
+        return Err(ServerError::InvalidInput(format!(
+            "there is no record key backup {}",
+            k.display()
+        )));
+    }
     if let Ok(mut entries) = fs::read_dir(&data.dir) {
         if entries.next().is_some() {
             return Err(ServerError::InvalidInput(format!(
@@ -234,11 +284,47 @@ pub fn restore(data: &DataDir, from: &Path, key_file: &Path) -> Result<Summary> 
         })?;
         sync_dir(&placed);
     }
-    // migrated on open; then every device starts over on its next sync
-    let storage = SqliteStorage::open(&data.dir, &key)?;
-    let devices = storage.mark_restored()?;
-    let schema_version = storage.schema_version()?;
-    drop(storage);
+    if let Some(k) = keys_from {
+        open_keyed(k, &key, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|_| {
+            ServerError::Key("the record key backup cannot be decrypted with this key".into())
+        })?;
+        let temp = temp_beside(&keys_at);
+        let mut out = create_private(&temp)?;
+        std::io::copy(&mut fs::File::open(k)?, &mut out)?;
+        out.sync_all()?;
+        drop(out);
+        let placed = fs::hard_link(&temp, &keys_at);
+        let _ = fs::remove_file(&temp);
+        placed.map_err(|e| {
+            ServerError::InvalidInput(format!(
+                "the record keys could not be placed at {}: {e}",
+                keys_at.display()
+            ))
+        })?;
+        sync_dir(&keys_at);
+    }
+    // migrated on open; then every device starts over on its next sync, and what the key
+    // store says was erased since the backup is erased again. A key store older than the data
+    // (records without keys) is refused, and the folder left empty to try again.
+    let opened = (|| -> Result<(usize, u32)> {
+        let storage = SqliteStorage::open(&data.dir, &key, data.record_keys(&key)?)?;
+        Ok((storage.mark_restored()?, storage.schema_version()?))
+    })();
+    let (devices, schema_version) = match opened {
+        Ok(done) => done,
+        Err(e) => {
+            if let Ok(entries) = fs::read_dir(&data.dir) {
+                for entry in entries.flatten() {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+            // a key store placed from a backup goes too; one the operator named stays
+            if keys_from.is_some() {
+                let _ = fs::remove_file(&keys_at);
+            }
+            return Err(e);
+        }
+    };
     Ok(Summary {
         file: db.clone(),
         bytes: fs::metadata(&db)?.len(),

@@ -47,6 +47,9 @@ pub enum ServerError {
     Throttled(u64),
     #[error("The request took too long to arrive.")]
     TimedOut,
+    /// The record was erased: it is never written again (`erase`).
+    #[error("Record {0} was erased; it cannot be written or restored.")]
+    Erased(String),
     /// The server's own audit log failed verification (`audit verify`).
     #[error("The server's audit log is broken at entry {seq}: {reason}.")]
     AuditBroken { seq: i64, reason: String },
@@ -76,6 +79,7 @@ impl ServerError {
             ServerError::Throttled(_) => "throttled",
             ServerError::TimedOut => "timed_out",
             ServerError::AuditBroken { .. } => "audit_broken",
+            ServerError::Erased(_) => "erased",
         }
     }
 
@@ -88,6 +92,7 @@ impl ServerError {
             ServerError::Unauthorized => 401,
             ServerError::EnrolmentRefused | ServerError::Forbidden(_) | ServerError::Revoked => 403,
             ServerError::NoSuchDevice(_) => 404,
+            ServerError::Erased(_) => 410,
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,
             ServerError::CorruptChanges(_) => 422,

@@ -64,6 +64,19 @@ struct Cli {
         value_name = "FILE"
     )]
     report_key_file: Option<PathBuf>,
+    /// The embedded store's record key store (default DIR/record-keys.db): each record's own
+    /// key, destroyed to erase it. Back it up on its own, shorter schedule (`backup-keys`).
+    #[arg(long, global = true, env = "PROVIDE_RECORD_KEYS", value_name = "FILE")]
+    record_keys: Option<PathBuf>,
+    /// With PostgreSQL: the database of the record keys (default the data's database; keep
+    /// them in a database of their own, dumped on its own schedule).
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_RECORD_KEYS_URL",
+        value_name = "URL"
+    )]
+    record_keys_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -191,11 +204,36 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Back up the record key store (while the store serves) to a new file, encrypted with
+    /// the store's key: more often than the data (see OPERATIONS.md).
+    BackupKeys {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Restore a backup into an empty data folder, with the key file of the store it was
-    /// taken of (`--key-file`); every device starts over on its next sync.
+    /// taken of (`--key-file`) and the newest record key backup; every device starts over on
+    /// its next sync, and records erased since the backup are erased again.
     Restore {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
+        /// A `backup-keys` copy taken after the data's backup.
+        #[arg(long, value_name = "FILE")]
+        record_keys_from: Option<PathBuf>,
+    },
+    /// Erase a case and its health record for good: rows deleted, keys destroyed, every
+    /// device that held them told to purge them; audited. `erase status` lists the devices
+    /// still to confirm.
+    #[command(args_conflicts_with_subcommands = true)]
+    Erase {
+        #[command(subcommand)]
+        action: Option<EraseAction>,
+        #[arg(long)]
+        case: Option<String>,
+        /// Why (a reference such as a request or review number, never personal details).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// After restoring PostgreSQL from a dump: every device starts over on its next sync.
     MarkRestored,
@@ -222,6 +260,18 @@ enum Command {
         /// Write to this new file (mode 0600) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EraseAction {
+    /// The erasure of a case: when, by whom, and which devices are still to confirm their
+    /// purge.
+    Status {
+        #[arg(long)]
+        case: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -327,6 +377,8 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
         database_url: cli.database_url.clone(),
         database_ca_cert: cli.database_ca_cert.clone(),
         report_key_file: cli.report_key_file.clone(),
+        record_keys: cli.record_keys.clone(),
+        record_keys_url: cli.record_keys_url.clone(),
     };
     match cli.command {
         Command::Serve {
@@ -464,7 +516,91 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             );
             Ok(())
         }
-        Command::Restore { from } => {
+        Command::BackupKeys { out } => {
+            let done = provide_sync_server::backup::backup_keys(&data, &out)?;
+            eprintln!(
+                "Record keys backed up to {} ({} bytes). Keep this backup only as long as your \
+                 erasure schedule allows: a key in it can open an erased record's old copies.",
+                done.file.display(),
+                done.bytes
+            );
+            Ok(())
+        }
+        Command::Erase {
+            action,
+            case,
+            reason,
+            json: as_json,
+        } => {
+            let service = data.open(Config::default())?;
+            if let Some(EraseAction::Status {
+                case,
+                json: as_json,
+            }) = action
+            {
+                let Some(status) = service.erasure_status(&case)? else {
+                    return Err(ServerError::InvalidInput(format!(
+                        "case {} was not erased",
+                        case.trim()
+                    )));
+                };
+                let waiting: std::collections::BTreeSet<&str> = status
+                    .iter()
+                    .flat_map(|e| e.devices.iter())
+                    .filter(|d| d.confirmed_at.is_none())
+                    .map(|d| d.device.as_str())
+                    .collect();
+                if as_json {
+                    #[derive(serde::Serialize)]
+                    struct Status<'a> {
+                        case: &'a str,
+                        records: &'a [provide_sync_server::storage::Erasure],
+                        devices_to_confirm: Vec<&'a str>,
+                    }
+                    json(&Status {
+                        case: case.trim(),
+                        records: &status,
+                        devices_to_confirm: waiting.iter().copied().collect(),
+                    });
+                } else {
+                    for e in &status {
+                        println!(
+                            "{} ({}) erased {} by {}",
+                            e.record, e.kind, e.erased_at, e.erased_by
+                        );
+                        for d in &e.devices {
+                            match &d.confirmed_at {
+                                Some(at) => println!("  {}: purged, confirmed {at}", d.device),
+                                None => println!("  {}: still to confirm", d.device),
+                            }
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            let (Some(case), Some(reason)) = (case, reason) else {
+                return Err(ServerError::InvalidInput(
+                    "name the case with --case ID and the reason with --reason TEXT".into(),
+                ));
+            };
+            let done = service.erase_case(&case, &reason, &operator())?;
+            if as_json {
+                json(&done);
+            } else {
+                eprintln!(
+                    "Case {} erased ({} record(s) now); {} device(s) are to confirm they purged it (erase status --case {}).",
+                    done.case,
+                    done.records.len(),
+                    done.devices_to_confirm,
+                    done.case
+                );
+            }
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            record_keys_from,
+        } => {
             let key_file = cli.key_file.clone().ok_or_else(|| {
                 ServerError::InvalidInput(
                     "name the key file of the store the backup was taken of with --key-file".into(),
@@ -474,7 +610,12 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                 key_file: None,
                 ..data.clone()
             };
-            let done = provide_sync_server::backup::restore(&target, &from, &key_file)?;
+            let done = provide_sync_server::backup::restore(
+                &target,
+                &from,
+                &key_file,
+                record_keys_from.as_deref(),
+            )?;
             eprintln!(
                 "Restored into {} (schema version {}); its key is in {}. {} device(s) will \
                  start over on their next sync.",

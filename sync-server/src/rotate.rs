@@ -4,16 +4,17 @@
 //! exclusively (and refuses while any server serves the folder), so no server opens the store
 //! mid-rotation.
 //!
-//! Crash safety: at every moment one of the key files opens the store.
+//! Two files are under the store key: the record key store (`record-keys.db`) and the store.
+//! Crash safety: at every moment, each file opens with `KEY` or with `KEY.new`.
 //! 1. the new key is written to `KEY.new` (synced); the old key is copied to `KEY.old`;
-//! 2. `PRAGMA rekey` re-encrypts every page in one transaction (a crash rolls it back: the
-//!    store stays under the old key, still in `KEY`);
-//! 3. `KEY.new` is renamed over `KEY` (atomic); the store is opened with it; `KEY.old` is
+//! 2. `PRAGMA rekey` re-encrypts every page of each file in one transaction per file (a crash
+//!    rolls that file back: it stays under the old key, still in `KEY`);
+//! 3. `KEY.new` is renamed over `KEY` (atomic); each file is opened with it; `KEY.old` is
 //!    removed.
 //!
-//! A crash between 2 and 3 leaves the store under the key in `KEY.new`: the next `rotate-key`
-//! notices (the store opens with `KEY.new`, not with `KEY`) and finishes the rename before
-//! anything else.
+//! After a crash anywhere from 1 to 3, `KEY.new` is still there: the next `rotate-key`
+//! finishes that rotation first (each file still under `KEY` is re-keyed to `KEY.new`, then the
+//! rename), and says so.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,26 @@ fn opens(db: &Path, key: &StoreKey) -> bool {
         .is_ok()
 }
 
+/// Re-encrypts every page of the SQLCipher file `db` from `from` to `to` in one transaction
+/// (in rollback-journal mode, whose journal SQLCipher re-keys with the pages; the file goes
+/// back to the journal mode it had after). A crash rolls it back: the file stays under `from`.
+fn rekey(db: &Path, from: &StoreKey, to: &StoreKey) -> Result<()> {
+    let conn = open_keyed(db, from, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?;
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |r| {
+        r.get::<_, String>(0)
+    })?;
+    let pragma = zeroize::Zeroizing::new(format!(
+        "PRAGMA rekey = \"x'{}'\";",
+        hex::encode(to.as_ref())
+    ));
+    conn.execute_batch(&pragma)?;
+    conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| {
+        r.get::<_, String>(0)
+    })?;
+    Ok(())
+}
+
 fn write_key_file(path: &Path, key: &StoreKey) -> Result<()> {
     let _ = fs::remove_file(path);
     let mut opts = fs::OpenOptions::new();
@@ -139,23 +160,39 @@ pub fn rotate_key(data: &DataDir, new_key_file: Option<&Path>) -> Result<Rotated
     let key_file = key_path(data);
     let new_path = with_suffix(&key_file, ".new");
     let old_path = with_suffix(&key_file, ".old");
+    // both files are under the store key: the record key store first, then the store
+    let files: Vec<PathBuf> = [data.record_keys_path(), db.clone()]
+        .into_iter()
+        .filter(|f| f.exists())
+        .collect();
     let current = keyfile::load_or_create(&key_file)?;
-    if !opens(&db, &current) {
-        // an interrupted rotation: the store may be under the key in KEY.new already
-        if new_path.exists() {
-            let pending = keyfile::load_or_create(&new_path)?;
-            if opens(&db, &pending) {
-                fs::rename(&new_path, &key_file)?;
-                sync_dir(&key_file);
-                let _ = fs::remove_file(&old_path);
-                return Ok(Rotated::Finished);
+    if new_path.exists() {
+        // an interrupted rotation: every file is brought under the key in KEY.new, then it
+        // becomes the key
+        let pending = keyfile::load_or_create(&new_path)?;
+        for f in &files {
+            if opens(f, &pending) {
+                continue;
             }
+            if !opens(f, &current) {
+                return Err(ServerError::Key(format!(
+                    "{} cannot be decrypted with the key file nor with an interrupted \
+                     rotation's new key",
+                    f.display()
+                )));
+            }
+            rekey(f, &current, &pending)?;
         }
-        return Err(ServerError::Key(
-            "the store cannot be decrypted with the key file (nor with an interrupted \
-             rotation's new key)"
-                .into(),
-        ));
+        fs::rename(&new_path, &key_file)?;
+        sync_dir(&key_file);
+        let _ = fs::remove_file(&old_path);
+        return Ok(Rotated::Finished);
+    }
+    if let Some(f) = files.iter().find(|f| !opens(f, &current)) {
+        return Err(ServerError::Key(format!(
+            "{} cannot be decrypted with the key file",
+            f.display()
+        )));
     }
     let new_key = match new_key_file {
         Some(f) => keyfile::load_or_create(f)?,
@@ -170,30 +207,21 @@ pub fn rotate_key(data: &DataDir, new_key_file: Option<&Path>) -> Result<Rotated
             "the new key is the store's present key".into(),
         ));
     }
-    // step 1: both keys on disk before the store changes
+    // step 1: both keys on disk before any file changes
     write_key_file(&new_path, &new_key)?;
     write_key_file(&old_path, &current)?;
-    // step 2: one transaction re-encrypts every page (in rollback-journal mode, whose journal
-    // SQLCipher re-keys with the pages; the store goes back to WAL after)
-    {
-        let conn = open_keyed(&db, &current, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        conn.query_row("PRAGMA journal_mode = DELETE", [], |r| {
-            r.get::<_, String>(0)
-        })?;
-        let pragma = zeroize::Zeroizing::new(format!(
-            "PRAGMA rekey = \"x'{}'\";",
-            hex::encode(new_key.as_ref())
-        ));
-        conn.execute_batch(&pragma)?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+    // step 2: each file re-encrypted in one transaction
+    for f in &files {
+        rekey(f, &current, &new_key)?;
     }
     // step 3
     fs::rename(&new_path, &key_file)?;
     sync_dir(&key_file);
     let now = keyfile::load_or_create(&key_file)?;
-    if !opens(&db, &now) {
+    if let Some(f) = files.iter().find(|f| !opens(f, &now)) {
         return Err(ServerError::Key(format!(
-            "the re-keyed store does not open with the new key; the old key is kept in {}",
+            "the re-keyed {} does not open with the new key; the old key is kept in {}",
+            f.display(),
             old_path.display()
         )));
     }

@@ -332,6 +332,7 @@ fn amplifier_request(i: usize) -> Option<Vec<u8>> {
         }],
         max_response_bytes: 1 << 20,
         audit: vec![],
+        erased_confirmed: vec![],
     };
     Some(request.encode())
 }
@@ -410,6 +411,7 @@ fn main() {
                 docs: d.bulk_cases(i * docs, docs),
                 max_response_bytes: 1 << 20,
                 audit: vec![],
+                erased_confirmed: vec![],
             }
             .encode();
             Some((sync_head(d.credential(), body.len()), body))

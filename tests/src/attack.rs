@@ -109,6 +109,7 @@ impl Attacker {
                 }],
                 max_response_bytes: 1 << 20,
                 audit: vec![],
+                erased_confirmed: vec![],
             }
             .encode(),
         )

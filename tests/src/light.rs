@@ -160,6 +160,7 @@ impl LightDevice {
             docs,
             max_response_bytes: 1 << 20,
             audit: vec![],
+            erased_confirmed: vec![],
         };
         let answer = client
             .post(format!("{url}/{SYNC_PATH}"))

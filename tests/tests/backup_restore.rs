@@ -20,6 +20,7 @@ use provide_core::sync::transport::HttpTransport;
 use provide_sync_server::admin::DataDir;
 use provide_sync_server::backup;
 use provide_sync_server::service::Config;
+use provide_tests::server::pg_bin;
 use provide_tests::{sets, Device, TestServer};
 
 const CANARY: &str = "Canary Fictional-Orchard";
@@ -316,11 +317,15 @@ fn restore_drill_on_the_embedded_store() {
     );
     let vault = tempfile::tempdir().unwrap();
     let file = vault.path().join("provide-backup.db");
+    let keys = vault.path().join("provide-keys.db");
     let taken = file.clone();
+    let keys_taken = keys.clone();
     drill(
         server,
         |s| {
             backup::backup(&s.data, &taken).unwrap();
+            // the record keys, on their own (more frequent) schedule: taken after the data
+            backup::backup_keys(&s.data, &keys_taken).unwrap();
         },
         |old| {
             let key = old.data.dir.join("server.key");
@@ -340,7 +345,11 @@ fn restore_drill_on_the_embedded_store() {
             assert!(backup::backup(&old.data, &file).is_err());
             let fresh = tempfile::tempdir().unwrap();
             let data = DataDir::new(&fresh.path().join("restored"));
-            let summary = backup::restore(&data, &file, &key).unwrap();
+            // without the record keys the records would not open: refused, folder left empty
+            let e = backup::restore(&data, &file, &key, None).unwrap_err();
+            assert!(e.to_string().contains("no key"), "{e}");
+            assert_eq!(std::fs::read_dir(&data.dir).unwrap().count(), 0);
+            let summary = backup::restore(&data, &file, &key, Some(&keys)).unwrap();
             assert_eq!(summary.devices, 3);
             drop(old);
             TestServer::serve(fresh, data, Config::default())
@@ -366,19 +375,27 @@ fn restore_refuses_a_folder_in_use_a_wrong_key_and_a_damaged_backup() {
         .unwrap();
     let file = dir.path().join("b.db");
     backup::backup(&data, &file).unwrap();
+    let keys = dir.path().join("k.db");
+    backup::backup_keys(&data, &keys).unwrap();
     drop(service);
     let key = data.dir.join("server.key");
 
     // a folder that is not empty
     let busy = tempfile::tempdir().unwrap();
     std::fs::write(busy.path().join("something"), b"x").unwrap();
-    let e = backup::restore(&DataDir::new(busy.path()), &file, &key).unwrap_err();
+    let e = backup::restore(&DataDir::new(busy.path()), &file, &key, Some(&keys)).unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
     // another key
     let other = dir.path().join("other.key");
     std::fs::write(&other, "11".repeat(32)).unwrap();
     let target = tempfile::tempdir().unwrap();
-    let e = backup::restore(&DataDir::new(&target.path().join("a")), &file, &other).unwrap_err();
+    let e = backup::restore(
+        &DataDir::new(&target.path().join("a")),
+        &file,
+        &other,
+        Some(&keys),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("decrypted"), "{e}");
     assert!(!target.path().join("a").exists());
     // a damaged backup (a page overwritten in the middle)
@@ -387,10 +404,16 @@ fn restore_refuses_a_folder_in_use_a_wrong_key_and_a_damaged_backup() {
     let mid = bytes.len() / 2;
     bytes[mid..mid + 64].fill(0x5a);
     std::fs::write(&damaged, bytes).unwrap();
-    assert!(backup::restore(&DataDir::new(&target.path().join("b")), &damaged, &key).is_err());
+    assert!(backup::restore(
+        &DataDir::new(&target.path().join("b")),
+        &damaged,
+        &key,
+        Some(&keys)
+    )
+    .is_err());
     // and the good one restores, with the user's code still there
     let good = DataDir::new(&target.path().join("c"));
-    backup::restore(&good, &file, &key).unwrap();
+    backup::restore(&good, &file, &key, Some(&keys)).unwrap();
     let restored = good.open(Config::default()).unwrap();
     assert!(!restored
         .storage
@@ -524,22 +547,6 @@ fn restore_drill_on_postgresql_with_pg_dump() {
     );
 }
 
-fn pg_bin() -> PathBuf {
-    let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (scripts/install-deps.sh)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("pg_dump").exists())
-        .collect();
-    bins.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    bins.pop().expect("pg_dump is installed")
-}
-
 /// The operator's commands as processes, beside a server process holding the store open.
 #[test]
 fn the_commands_back_up_a_served_store_restore_it_and_rotate_its_key() {
@@ -594,6 +601,11 @@ fn the_commands_back_up_a_served_store_restore_it_and_rotate_its_key() {
     let (code, _, err) = run(&["--data-dir", &data_arg, "backup", "--out", file_arg]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("already exists"), "{err}");
+    let keys = root.path().join("hourly-keys.db");
+    let keys_arg = keys.to_str().unwrap();
+    let (code, _, err) = run(&["--data-dir", &data_arg, "backup-keys", "--out", keys_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("Record keys backed up"), "{err}");
 
     // no re-keying under a running server
     let (code, _, err) = run(&["--data-dir", &data_arg, "rotate-key"]);
@@ -617,6 +629,8 @@ fn the_commands_back_up_a_served_store_restore_it_and_rotate_its_key() {
         file_arg,
         "--key-file",
         key_arg,
+        "--record-keys-from",
+        keys_arg,
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("1 device(s) will start over"), "{err}");
@@ -690,7 +704,8 @@ fn an_older_releases_store_restores_and_is_migrated() {
     std::fs::copy(fixture.join("server/server.key"), &key).unwrap();
     let target = tempfile::tempdir().unwrap();
     let data = DataDir::new(&target.path().join("restored"));
-    let summary = backup::restore(&data, &from, &key).unwrap();
+    // a store from before per-record keys: nothing sealed yet, so no key store is needed
+    let summary = backup::restore(&data, &from, &key, None).unwrap();
     assert_eq!(
         summary.schema_version,
         provide_core::store::migrations::latest(provide_sync_server::storage::sqlite::MIGRATIONS)

@@ -89,6 +89,7 @@ fn request(d: &mut Device, docs: Vec<DocChanges>) -> SyncRequest {
         docs,
         max_response_bytes: 1 << 20,
         audit: vec![],
+        erased_confirmed: vec![],
     }
 }
 

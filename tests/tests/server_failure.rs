@@ -92,6 +92,7 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
         docs: vec![],
         max_response_bytes: 1 << 20,
         audit: vec![],
+        erased_confirmed: vec![],
     };
     let answer = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", server.url))

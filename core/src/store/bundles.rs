@@ -18,6 +18,9 @@ pub struct ImportReport {
     pub created: usize,
     pub merged: usize,
     pub unchanged: usize,
+    /// Records in the bundle that were erased at the server: refused (never brought back),
+    /// the rest of the bundle imported, and the refusal recorded.
+    pub refused_erased: Vec<String>,
 }
 
 impl Store {
@@ -130,6 +133,10 @@ impl Store {
                     action: "import health records".into(),
                 });
             }
+            if self.was_erased_at_server(&r.id)? {
+                report.refused_erased.push(r.id.clone());
+                continue;
+            }
             let changes = r.changes(&mut budget)?;
             let existing = self.record_kind(&r.id)?;
             let mut rec = match existing {
@@ -230,6 +237,16 @@ impl Store {
                 Action::Import,
                 &rec.id,
                 "received in a rescue bundle",
+            )?;
+        }
+        for id in &report.refused_erased {
+            audit::append(
+                &tx,
+                &self.session.user,
+                self.session.role.as_str(),
+                Action::Import,
+                id,
+                "refused from a rescue bundle: the record was erased at the server",
             )?;
         }
         tx.commit()?;

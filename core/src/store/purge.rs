@@ -46,6 +46,43 @@ pub(crate) fn purge_record(
     Ok(n > 0)
 }
 
+/// Migration 4: the ids of records erased at the server. A tombstone keeps the record from
+/// coming back (a rescue bundle holding it is refused), and says whether the server has
+/// heard this device purged it.
+pub(crate) const ERASED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS erased_records (
+    id TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0
+);";
+
+/// Deletes record `id`, erased at the server, whatever it holds (edits not yet sent included:
+/// the server refuses them, and says so), keeps its tombstone, and records what was lost in
+/// the audit log in plain words. Returns whether the device held it.
+pub(crate) fn erase_record(
+    tx: &Transaction,
+    id: &str,
+    unsent_changes: usize,
+    user: &str,
+    role: &str,
+) -> Result<bool> {
+    tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
+    let n = tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
+    tx.execute(
+        "INSERT OR IGNORE INTO erased_records (id, erased_at) VALUES (?1, ?2)",
+        rusqlite::params![id, super::now_rfc3339()],
+    )?;
+    let detail = match unsent_changes {
+        0 => "erased at the server; purged from this device".to_string(),
+        n => format!(
+            "erased at the server; purged from this device with {n} change(s) not yet sent, \
+             which the server refuses"
+        ),
+    };
+    audit::append(tx, user, role, Action::Erase, id, &detail)?;
+    Ok(n > 0)
+}
+
 /// What `reclaim` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Reclaimed {

@@ -144,6 +144,11 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "records.status_since: since when each case stands where it does",
         apply: add_status_since,
     },
+    Migration {
+        version: 4,
+        about: "tombstones of records erased at the server, and whether the purge was confirmed",
+        apply: |c| c.execute_batch(super::purge::ERASED_SCHEMA),
+    },
 ];
 
 /// Gives each case row the time (RFC 3339, device clock) its status last changed on this

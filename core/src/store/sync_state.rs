@@ -39,6 +39,9 @@ pub struct Applied {
     /// Records the server sent that this device could not use, set aside with the reason
     /// (`id: reason`); the rest of the answer was applied.
     pub quarantined: Vec<String>,
+    /// Records erased at the server and purged here, each with the changes to it this
+    /// device had not sent (lost on purpose, and recorded).
+    pub erased: Vec<(String, usize)>,
 }
 
 /// A record from the server this device cannot use, and why (names no content).
@@ -354,6 +357,10 @@ impl Store {
                 DocOutcome::Refused(why) => applied.refused.push(format!("{id}: {why:?}")),
             }
         }
+        let mut unsent_of_erased = Vec::new();
+        for id in &resp.erased {
+            unsent_of_erased.push((id.clone(), self.unsent_changes(id)?));
+        }
         let tx = self.conn.unchecked_transaction()?;
         let (user, role) = (self.session.user.clone(), self.session.role.as_str());
         for (rec, before, existed, _) in &mut merged {
@@ -422,6 +429,12 @@ impl Store {
                 applied.purged += 1;
             }
         }
+        // an erased record goes whatever it holds: the server refuses its edits, and this
+        // device says so in the log and the sync's report
+        for (id, unsent) in &unsent_of_erased {
+            super::purge::erase_record(&tx, id, *unsent, &user, role)?;
+            applied.erased.push((id.clone(), *unsent));
+        }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![CURSOR_KEY, resp.cursor.to_string()],
@@ -430,9 +443,63 @@ impl Store {
             super::health_key::set_meta(&tx, RETENTION_KEY, &r.grace_hours.to_string())?;
         }
         tx.commit()?;
-        if !resp.purge.is_empty() {
+        if !resp.purge.is_empty() || !resp.erased.is_empty() {
             super::purge::reclaim(&self.conn)?;
         }
         Ok(applied)
+    }
+
+    /// How many changes to record `id` this device made that the server never acknowledged.
+    fn unsent_changes(&mut self, id: &str) -> Result<usize> {
+        let kind: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT kind FROM records WHERE id = ?1 AND heads != acked_heads",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(kind) = kind.and_then(|k| RecordKind::parse(&k).ok()) else {
+            return Ok(0);
+        };
+        let acked = self.acked_heads(id)?;
+        // a record this user cannot open (a health record without its key) still counts
+        let Ok(mut rec) = self.load_record(id, kind) else {
+            return Ok(1);
+        };
+        Ok(rec.doc_mut().get_changes(&acked).len())
+    }
+
+    /// Erased records whose purge the server has not heard of yet (at most 500).
+    pub fn erased_to_confirm(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM erased_records WHERE confirmed = 0 ORDER BY id LIMIT 500")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
+    /// The server has heard these purges confirmed (an answer to the request that carried
+    /// them arrived).
+    pub fn erased_confirmed(&mut self, ids: &[String]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        for id in ids {
+            tx.execute(
+                "UPDATE erased_records SET confirmed = 1 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether record `id` was erased at the server (it never comes back here).
+    pub fn was_erased_at_server(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM erased_records WHERE id = ?1")?
+            .exists([id])?)
     }
 }

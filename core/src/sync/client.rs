@@ -83,6 +83,25 @@ pub struct SyncReport {
     pub cursor: u64,
     /// The server revoked this device; its data has been erased.
     pub revoked: bool,
+    /// Records erased at the server and purged here, in plain words (with any changes this
+    /// device had not sent, which were lost on purpose and recorded).
+    pub erased: Vec<String>,
+}
+
+/// What the device says of a record erased at the server, in plain words.
+pub fn erased_words(id: &str, unsent: usize) -> String {
+    let short: String = id.chars().take(8).collect();
+    match unsent {
+        0 => format!(
+            "Record {short}… was erased by the server's administrators and removed from this \
+             device. This is recorded."
+        ),
+        n => format!(
+            "Record {short}… was erased by the server's administrators and removed from this \
+             device, with {n} change(s) made here that had not been sent: the server refuses \
+             them. This is recorded."
+        ),
+    }
 }
 
 /// Where a sync stands, reported before each request and after each answer.
@@ -170,6 +189,11 @@ pub fn sync_shared(
                 docs: uploads.iter().map(|u| u.doc.clone()).collect(),
                 max_response_bytes: opts.max_response_bytes,
                 audit: s.audit_to_upload(opts.max_audit_entries)?,
+                erased_confirmed: if opts.protocol >= 7 {
+                    s.erased_to_confirm()?
+                } else {
+                    vec![]
+                },
             };
             let docs_left = s.unsynced_count()?.saturating_sub(skip.len());
             Ok((uploads, request, docs_left))
@@ -207,6 +231,8 @@ pub fn sync_shared(
         let applied = access(store, |s| {
             let applied = s.apply_sync_response(&uploads, &response)?;
             s.record_contact(response.audit_acked)?;
+            // the server recorded the confirmations before it answered
+            s.erased_confirmed(&request.erased_confirmed)?;
             Ok(applied)
         })?;
         report.audit_entries_sent += request.audit.len();
@@ -215,6 +241,9 @@ pub fn sync_shared(
         report.docs_received += applied.received;
         report.docs_purged += applied.purged;
         report.set_aside.extend(applied.quarantined.iter().cloned());
+        report
+            .erased
+            .extend(applied.erased.iter().map(|(id, n)| erased_words(id, *n)));
         report.cursor = response.cursor;
         for (id, outcome) in response
             .acks
@@ -266,6 +295,10 @@ pub fn sync_shared(
             report.revoked = true;
             access(store, |s| s.erase_now())?;
             return Ok(report);
+        }
+        // purged erasures are confirmed by one more request
+        if !applied.erased.is_empty() && opts.protocol >= 7 {
+            continue;
         }
         if uploads_left == 0 && !response.more {
             break;

@@ -25,8 +25,10 @@ pub const MAGIC: &[u8; 2] = b"PV";
 /// The version this build writes. Version 5 added the refusals of the server's write rules
 /// (`Refusal::NotAllowed` and after); its layout is version 4's. Version 6 (issue 15) adds
 /// the division's retention policy to the answer (`SyncResponse::retention`, flag bit 7);
-/// requests are as in version 5.
-pub const VERSION: u16 = 6;
+/// requests are as in version 5. Version 7 (issue 16) adds erasure: the answer lists records
+/// erased at the server (`SyncResponse::erased`, in a second flags byte), a request confirms
+/// the ones the device purged (`SyncRequest::erased_confirmed`), and `Refusal::Erased`.
+pub const VERSION: u16 = 7;
 /// The oldest version still accepted, so a device that has not upgraded is never stranded
 /// holding evidence: the server answers it in its own version. (At least the previous one;
 /// the 0.1 release's version 4 is still answered.)
@@ -112,6 +114,8 @@ pub struct SyncRequest {
     pub max_response_bytes: u64,
     /// The device's audit entries after the last one the server acknowledged, oldest first.
     pub audit: Vec<Entry>,
+    /// Erased records this device has purged, confirmed until an answer arrives (v7).
+    pub erased_confirmed: Vec<String>,
 }
 
 /// Why the server would not take a document's changes.
@@ -130,18 +134,27 @@ pub enum Refusal {
     TimeOutOfRange = 7,
     /// The record's schema is newer than the server knows (v5).
     UnknownSchema = 8,
+    /// The record was erased at the server; it is never written again (v7).
+    Erased = 9,
 }
 
 impl Refusal {
     /// The nearest refusal a device speaking `version` understands.
     pub fn for_version(self, version: u16) -> Refusal {
-        if version >= 5 {
+        if version >= 7 {
             return self;
+        }
+        if version >= 5 {
+            return match self {
+                Refusal::Erased => Refusal::OutOfScope,
+                other => other,
+            };
         }
         match self {
             Refusal::NotAllowed => Refusal::OutOfScope,
             Refusal::AuthorMismatch => Refusal::UnknownActor,
             Refusal::TimeOutOfRange | Refusal::UnknownSchema => Refusal::InvalidRecord,
+            Refusal::Erased => Refusal::OutOfScope,
             other => other,
         }
     }
@@ -156,6 +169,7 @@ impl Refusal {
             6 => Refusal::AuthorMismatch,
             7 => Refusal::TimeOutOfRange,
             8 => Refusal::UnknownSchema,
+            9 => Refusal::Erased,
             _ => return None,
         })
     }
@@ -202,6 +216,9 @@ pub struct SyncResponse {
     /// The device's division's retention policy (v6): how long handed-over and closed cases
     /// stay on devices after they leave open work.
     pub retention: Option<crate::sync::scope::Retention>,
+    /// Records erased at the server (v7): purge them whatever they hold, keep their ids so
+    /// they never come back, and confirm. An older device is sent them as `purge`.
+    pub erased: Vec<String>,
 }
 
 /// An actor id and the user and role it was registered to at enrolment.
@@ -521,11 +538,15 @@ impl SyncRequest {
     /// from version 4 on): how a device that has not upgraded yet talks, kept so the previous
     /// version stays tested against the server.
     pub fn encode_as(&self, version: u16) -> Vec<u8> {
-        seal_as(self.body(), version)
+        seal_as(self.body_for(version), version)
     }
 
     /// The message before compression (what the dictionary is built from).
     pub fn body(&self) -> Vec<u8> {
+        self.body_for(VERSION)
+    }
+
+    fn body_for(&self, version: u16) -> Vec<u8> {
         let mut w = Writer::new();
         w.varint(self.request_seq);
         w.varint(self.cursor);
@@ -533,10 +554,14 @@ impl SyncRequest {
         w.varint(self.max_response_bytes.div_ceil(1024));
         write_docs(&mut w, &self.docs);
         write_audit(&mut w, &self.audit);
+        if version >= 7 {
+            w.ids(&self.erased_confirmed);
+        }
         w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let version = version_of(bytes).unwrap_or(VERSION);
         let body = unseal(bytes)?;
         let mut r = Reader::new(&body);
         let req = (|| {
@@ -546,6 +571,7 @@ impl SyncRequest {
                 max_response_bytes: r.varint()?.saturating_mul(1024),
                 docs: read_docs(&mut r)?,
                 audit: read_audit(&mut r)?,
+                erased_confirmed: if version >= 7 { r.ids()? } else { vec![] },
             })
         })()
         .map_err(malformed)?;
@@ -572,6 +598,21 @@ impl SyncResponse {
     }
 
     fn body_for(&self, version: u16) -> Vec<u8> {
+        // a device before version 7 knows no erasure: it is told to purge what was erased
+        let merged;
+        let purge = if version < 7 && !self.erased.is_empty() {
+            let mut all = self.purge.clone();
+            all.extend(
+                self.erased
+                    .iter()
+                    .filter(|e| !self.purge.contains(e))
+                    .cloned(),
+            );
+            merged = all;
+            &merged
+        } else {
+            &self.purge
+        };
         let mut w = Writer::new();
         w.varint(self.request_seq);
         // what follows: the flags, then only the lists that are not empty
@@ -580,9 +621,13 @@ impl SyncResponse {
             | (u8::from(self.audit_rejected) << 2)
             | (u8::from(!self.acks.is_empty()) << 3)
             | (u8::from(!self.updates.is_empty()) << 4)
-            | (u8::from(!self.purge.is_empty()) << 5)
+            | (u8::from(!purge.is_empty()) << 5)
             | (u8::from(version >= 5 && !self.authors.is_empty()) << 6)
             | (u8::from(version >= 6 && self.retention.is_some()) << 7));
+        if version >= 7 {
+            // the second flags byte: bit 0, erased records follow
+            w.u8(u8::from(!self.erased.is_empty()));
+        }
         if !self.acks.is_empty() {
             w.varint(self.acks.len() as u64);
         }
@@ -600,8 +645,8 @@ impl SyncResponse {
         if !self.updates.is_empty() {
             write_docs(&mut w, &self.updates);
         }
-        if !self.purge.is_empty() {
-            w.ids(&self.purge);
+        if !purge.is_empty() {
+            w.ids(purge);
         }
         if version >= 5 && !self.authors.is_empty() {
             w.varint(self.authors.len() as u64);
@@ -614,17 +659,25 @@ impl SyncResponse {
         if let Some(r) = self.retention.filter(|_| version >= 6) {
             w.varint(u64::from(r.grace_hours));
         }
+        if version >= 7 && !self.erased.is_empty() {
+            w.ids(&self.erased);
+        }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
         w.into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let version = version_of(bytes).unwrap_or(VERSION);
         let body = unseal(bytes)?;
         let mut r = Reader::new(&body);
         let resp = (|| {
             let request_seq = r.varint()?;
             let flags = r.u8()?;
+            let flags2 = if version >= 7 { r.u8()? } else { 0 };
+            if flags2 & !1 != 0 {
+                return Err(DecodeError("unknown flags"));
+            }
             let n = if flags & 8 != 0 { r.count(2)? } else { 0 };
             let mut acks = Vec::with_capacity(n);
             for _ in 0..n {
@@ -660,6 +713,7 @@ impl SyncResponse {
             } else {
                 None
             };
+            let erased = if flags2 & 1 != 0 { r.ids()? } else { vec![] };
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             Ok(SyncResponse {
@@ -674,6 +728,7 @@ impl SyncResponse {
                 audit_rejected: flags & 4 != 0,
                 authors,
                 retention,
+                erased,
             })
         })()
         .map_err(malformed)?;
@@ -722,7 +777,41 @@ mod tests {
                 role: crate::model::Role::Officer,
             }],
             retention: Some(crate::sync::scope::Retention { grace_hours: 48 }),
+            erased: vec!["gone".into()],
         }
+    }
+
+    #[test]
+    fn erasure_travels_in_version_7_and_as_a_purge_before() {
+        let resp = sample_response();
+        assert_eq!(
+            SyncResponse::decode(&resp.encode()).unwrap().erased,
+            resp.erased
+        );
+        for v in [4, 5, 6] {
+            let read = SyncResponse::decode(&resp.encode_for(v)).unwrap();
+            assert!(read.erased.is_empty());
+            assert_eq!(
+                read.purge,
+                vec!["e".to_string(), "gone".to_string()],
+                "v{v}"
+            );
+        }
+        let req = SyncRequest {
+            request_seq: 2,
+            erased_confirmed: vec!["gone".into()],
+            ..Default::default()
+        };
+        assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
+        // a device speaking version 6 sends no confirmations, and reads as one
+        let v6 = SyncRequest::decode(&req.encode_as(6)).unwrap();
+        assert!(v6.erased_confirmed.is_empty());
+        assert_eq!(Refusal::Erased.for_version(6), Refusal::OutOfScope);
+        assert_eq!(Refusal::Erased.for_version(7), Refusal::Erased);
+        // an unknown bit of the second flags byte is refused, not ignored
+        let mut body = SyncResponse::default().body_for(7);
+        body[1 + 1] = 0x80;
+        assert!(SyncResponse::decode(&seal_as(body, 7)).is_err());
     }
 
     #[test]
@@ -769,6 +858,7 @@ mod tests {
                 base: vec![ChangeHash([3; 32])],
                 changes: one_change(),
             }],
+            erased_confirmed: vec![],
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
         let resp = sample_response();
@@ -796,8 +886,8 @@ mod tests {
             request_seq: 1,
             ..Default::default()
         };
-        let mut v4 = req.encode();
-        v4[MAGIC.len()] = 4;
+        let v4 = req.encode_as(4);
+        assert_eq!(version_of(&v4), Some(4));
         assert_eq!(SyncRequest::decode(&v4).unwrap(), req);
         let mut v3 = req.encode();
         v3[MAGIC.len()] = 3;
@@ -834,6 +924,7 @@ mod tests {
             max_response_bytes: 1024,
             docs: vec![],
             audit: upload.to_vec(),
+            erased_confirmed: vec![],
         };
         // an entry whose time is not in the log's own format still travels exactly
         req.audit[3].at = "2026-11-22T09:30:00+01:00".into();
@@ -876,6 +967,7 @@ mod tests {
             cursor: 123_456,
             max_response_bytes: 1 << 20,
             docs: vec![],
+            erased_confirmed: vec![],
         }
         .encode();
         assert!(idle.len() < 32, "{} bytes", idle.len());

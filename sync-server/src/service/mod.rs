@@ -8,6 +8,7 @@
 //! admin commands call them directly on the same storage.
 
 pub mod enrolment;
+pub mod erasure;
 pub mod fetch;
 pub mod reference;
 pub mod reports;

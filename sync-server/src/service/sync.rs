@@ -91,6 +91,8 @@ pub const MAX_TAKING: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The longest record id accepted.
 const MAX_ID_LEN: usize = 128;
+/// The most erasures one request may confirm (a device is sent at most 500 at a time).
+const MAX_ERASED_CONFIRMED: usize = 1_000;
 
 /// What taking one document's upload decided.
 struct Taken {
@@ -197,6 +199,16 @@ impl Service {
         // deliveries can be confirmed by it
         self.storage
             .confirm_deliveries(&device.id, if start_over { 0 } else { request.cursor })?;
+        if !request.erased_confirmed.is_empty() {
+            self.storage
+                .confirm_erasures(&device.id, &request.erased_confirmed, &now)?;
+            let confirmed: Vec<AuditEvent> = request
+                .erased_confirmed
+                .iter()
+                .map(|id| event(device, "erase_confirmed", id, "purged from the device"))
+                .collect();
+            self.storage.append_audit(&confirmed)?;
+        }
         let mut response = SyncResponse {
             request_seq: request.request_seq,
             ..Default::default()
@@ -251,6 +263,21 @@ impl Service {
                 }),
                 Some(_) => None,
             };
+            if held_because.is_some() && !self.storage.erased_among(&[doc.id.clone()])?.is_empty() {
+                // an erased record is kept nowhere, not even for review
+                self.storage.erasure_holder(&doc.id, &device.id)?;
+                events.push(event(
+                    device,
+                    "refuse",
+                    &doc.id,
+                    "Erased: the record was erased at the server",
+                ));
+                response.acks.push(DocAck {
+                    doc: index,
+                    outcome: DocOutcome::Refused(Refusal::Erased),
+                });
+                continue;
+            }
             if let Some(why) = held_because {
                 // kept, audited and acknowledged (so the device may let it go), never spread
                 self.storage
@@ -338,8 +365,19 @@ impl Service {
 
     /// Everything that can be checked before anything is written.
     fn check_request(&self, request: &SyncRequest) -> Result<()> {
-        if request.docs.len() > self.config.max_docs_per_request {
+        if request.docs.len() > self.config.max_docs_per_request
+            || request.erased_confirmed.len() > MAX_ERASED_CONFIRMED
+        {
             return Err(ServerError::TooLarge);
+        }
+        if request
+            .erased_confirmed
+            .iter()
+            .any(|id| id.is_empty() || id.len() > MAX_ID_LEN || id.chars().any(char::is_control))
+        {
+            return Err(ServerError::BadRequest(
+                "a confirmed erasure's id is empty or too long".into(),
+            ));
         }
         let mut seen = HashSet::new();
         for d in &request.docs {
@@ -469,7 +507,8 @@ impl Service {
         let compact_after = self.config.compact_after_chunks;
         let identity_key = self.storage.identity_key();
         let mut over_budget = false;
-        self.storage
+        let written = self
+            .storage
             .update_doc(&up.id, &mut |stored: Option<StoredDoc>| {
                 let refuse = |t: &mut Taken, why, rule: Option<String>| {
                     t.outcome = DocOutcome::Refused(why);
@@ -668,7 +707,16 @@ impl Service {
                     attendance,
                     standing,
                 }))
-            })?;
+            });
+        if let Err(ServerError::Erased(_)) = written {
+            // never written again: refused, and the device is told to purge it (and is
+            // counted among those to confirm)
+            self.storage.erasure_holder(&up.id, &device.id)?;
+            taken.outcome = DocOutcome::Refused(Refusal::Erased);
+            taken.denied = Some("the record was erased at the server".into());
+            return Ok(Some(taken));
+        }
+        written?;
         if over_budget {
             return Ok(None);
         }
@@ -901,6 +949,8 @@ impl Service {
             .record_delivery(&device.id, &delivered, &purged, &events, cursor)?;
         // who wrote what this page carries, as the server registered them
         response.authors = self.authors_of(actors)?;
+        // what was erased and this device is still to confirm purging
+        response.erased = self.storage.erasures_pending(&device.id)?;
         response.purge = purged;
         response.cursor = cursor;
         response.more = cut_short;

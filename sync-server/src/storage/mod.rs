@@ -17,6 +17,7 @@
 
 pub mod pg_tls;
 pub mod postgres;
+pub mod record_keys;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -222,6 +223,26 @@ pub struct RetentionPolicy {
     pub set_at: String,
 }
 
+/// An erased record: the tombstone of its id, and the devices that held it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Erasure {
+    pub record: String,
+    pub kind: RecordKind,
+    pub erased_at: String,
+    /// The administrator (or reviewer) who erased it.
+    pub erased_by: String,
+    /// Every device that held the record when it was erased (or handed it in after), and when
+    /// it confirmed purging it (`None`: still to confirm).
+    pub devices: Vec<ErasureHolder>,
+}
+
+/// A device that is to purge an erased record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasureHolder {
+    pub device: String,
+    pub confirmed_at: Option<String>,
+}
+
 /// A stored document: its columns and its saved chunks, oldest first.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
@@ -342,6 +363,15 @@ pub fn facts_json(a: &Attendance) -> Result<String> {
 pub fn facts_of(text: &str) -> Result<Attendance> {
     serde_json::from_str(text)
         .map_err(|_| crate::error::ServerError::Storage("a reporting row could not be read".into()))
+}
+
+/// The refusal of a restore whose record key store is older than its data.
+pub(crate) fn missing_keys(n: usize) -> crate::error::ServerError {
+    crate::error::ServerError::Key(format!(
+        "{n} record(s) in the restored data have no key in the record key store, which is \
+         older than the data: restore the newest record key backup (backup-keys) and try again; \
+         nothing was changed"
+    ))
 }
 
 /// A stored document's listing columns as both backends select them, in `DocMeta`'s order.
@@ -506,6 +536,30 @@ pub trait Storage: Send + Sync {
     /// arrived (the device stores its cursor with what it applied); those of later responses
     /// were lost and are forgotten, to be sent again.
     fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()>;
+
+    // ---- erasure
+    /// Erases the records, atomically: each one's rows (chunks, listing, reporting row, lookup
+    /// digests, anything held for review) are deleted, a tombstone of its id is kept with the
+    /// devices that held it (to confirm their purge), and `audit` is committed with it; then
+    /// the records' keys are destroyed, so no earlier copy of their bytes opens. A record
+    /// already erased is left as it is. Returns the records erased now, with their kinds.
+    fn erase(
+        &self,
+        ids: &[String],
+        at: &str,
+        by: &str,
+        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<(String, RecordKind)>>;
+    /// The record's tombstone and who is still to confirm its purge.
+    fn erasure(&self, id: &str) -> Result<Option<Erasure>>;
+    /// Of `ids`, those erased.
+    fn erased_among(&self, ids: &[String]) -> Result<Vec<String>>;
+    /// The erased records the device is still to confirm purging.
+    fn erasures_pending(&self, device: &str) -> Result<Vec<String>>;
+    /// The device holds (or handed in) an erased record: it is to purge it and confirm.
+    fn erasure_holder(&self, id: &str, device: &str) -> Result<()>;
+    /// The device confirms it purged these erased records; returns how many it had to.
+    fn confirm_erasures(&self, device: &str, ids: &[String], at: &str) -> Result<usize>;
 
     // ---- retention policy
     /// Sets a division's grace period, with its audit event, in one transaction.

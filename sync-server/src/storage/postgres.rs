@@ -26,6 +26,7 @@ use provide_core::record::heads::{heads_text, parse_heads};
 use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 
 use super::pg_tls::{self, Mode};
+use super::record_keys::{is_sealed, PgKeyStore, RecordKeys, SEALED_MAGIC, SEALED_MARK};
 use super::*;
 use crate::error::{Result, ServerError};
 
@@ -102,6 +103,17 @@ const MIGRATIONS: &[PgMigration] = &[
               ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS purged INTEGER NOT NULL DEFAULT 0;
               CREATE TABLE IF NOT EXISTS fetch_quota (user_name TEXT NOT NULL, at_ms BIGINT NOT NULL);
               CREATE INDEX IF NOT EXISTS fetch_quota_by_user ON fetch_quota (user_name, at_ms);",
+        then: None,
+    },
+    PgMigration {
+        version: 7,
+        about: "erased records: tombstones and the devices to confirm their purge",
+        sql: "CREATE TABLE IF NOT EXISTS erasures (doc_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
+                  erased_at TEXT NOT NULL, erased_by TEXT NOT NULL);
+              CREATE TABLE IF NOT EXISTS erasure_holders (doc_id TEXT NOT NULL,
+                  device_id TEXT NOT NULL, confirmed_at TEXT, PRIMARY KEY (doc_id, device_id));
+              CREATE INDEX IF NOT EXISTS erasure_holders_pending ON erasure_holders (device_id)
+                  WHERE confirmed_at IS NULL;",
         then: None,
     },
 ];
@@ -311,12 +323,41 @@ fn migrate(tx: &mut ::postgres::Transaction) -> Result<()> {
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
 /// Makes (and checks) the pool's connections: the URL's settings and its TLS.
-struct Connector {
+pub struct Connector {
     config: ::postgres::Config,
     tls: Option<pg_tls::RustlsMake>,
 }
 
 impl Connector {
+    /// The connections `url` names (a `postgres://` URL, with `sslmode` and `sslrootcert` as
+    /// libpq reads them); `ca_file` (PEM) is the CA to trust for TLS when the URL names none.
+    pub fn from_url(url: &str, ca_file: Option<&std::path::Path>) -> Result<Self> {
+        let parsed = pg_tls::parse(url)?;
+        let mut config: ::postgres::Config =
+            parsed.url.parse().map_err(|e: ::postgres::Error| {
+                ServerError::InvalidInput(format!("the database URL is not valid ({e})"))
+            })?;
+        config.ssl_mode(match parsed.mode {
+            Mode::Disable => ::postgres::config::SslMode::Disable,
+            Mode::Prefer => ::postgres::config::SslMode::Prefer,
+            Mode::VerifyCa | Mode::VerifyFull => ::postgres::config::SslMode::Require,
+        });
+        let tls = match parsed.mode {
+            Mode::Disable => None,
+            mode => {
+                let ca = parsed
+                    .root_cert
+                    .as_deref()
+                    .map(std::path::Path::new)
+                    .or(ca_file);
+                Some(pg_tls::RustlsMake(std::sync::Arc::new(
+                    pg_tls::client_config(mode, ca)?,
+                )))
+            }
+        };
+        Ok(Connector { config, tls })
+    }
+
     fn connect(&self) -> Result<Client> {
         let connected = match &self.tls {
             Some(tls) => self.config.connect(tls.clone()),
@@ -378,6 +419,8 @@ pub struct PostgresStorage {
     /// `None` only while being dropped.
     pool: Option<r2d2::Pool<Connector>>,
     identity_key: IdentityKey,
+    /// Seals and opens records' bytes under their own keys, kept in `record_keys`.
+    keys: RecordKeys,
 }
 
 impl Drop for PostgresStorage {
@@ -492,7 +535,7 @@ fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()>
     Ok(())
 }
 
-fn load_in(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
+fn load_in(c: &mut impl GenericClient, id: &str, keys: &RecordKeys) -> Result<Option<StoredDoc>> {
     let Some(row) = c.query_opt(
         &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = $1"),
         &[&id],
@@ -509,38 +552,65 @@ fn load_in(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
         .iter()
         .map(|r| r.get::<_, Vec<u8>>(0))
         .collect();
+    let chunks = keys.open_all(id, chunks)?;
     Ok(Some(StoredDoc { meta, chunks }))
+}
+
+fn is_erased(c: &mut impl GenericClient, id: &str) -> Result<bool> {
+    Ok(
+        c.query_opt("SELECT 1 FROM erasures WHERE doc_id = $1", &[&id])?
+            .is_some(),
+    )
+}
+
+/// Deletes every row of the record, keeping the tombstone of its id and the devices that held
+/// it (`Storage::erase`). The caller holds the record's lock.
+fn erase_rows(
+    tx: &mut impl GenericClient,
+    id: &str,
+    kind: RecordKind,
+    at: &str,
+    by: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO erasures (doc_id, kind, erased_at, erased_by) VALUES ($1,$2,$3,$4)
+         ON CONFLICT DO NOTHING",
+        &[&id, &kind.as_str(), &at, &by],
+    )?;
+    tx.execute(
+        "INSERT INTO erasure_holders (doc_id, device_id)
+         SELECT doc_id, device_id FROM deliveries WHERE doc_id = $1 AND purged = 0
+         ON CONFLICT DO NOTHING",
+        &[&id],
+    )?;
+    for (table, column) in [
+        ("doc_chunks", "doc_id"),
+        ("docs", "id"),
+        ("deliveries", "doc_id"),
+        ("attendance", "case_id"),
+        ("case_keys", "case_id"),
+        ("held_for_review", "record_id"),
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE {column} = $1"), &[&id])?;
+    }
+    Ok(())
 }
 
 impl PostgresStorage {
     /// Connects to `url` (a `postgres://` URL, with `sslmode` and `sslrootcert` as libpq
     /// reads them), runs the migrations, and keeps up to `max` connections. `ca_file` (PEM)
     /// is the CA to trust for TLS when the URL names none.
-    pub fn open(url: &str, ca_file: Option<&std::path::Path>, max: usize) -> Result<Self> {
-        let parsed = pg_tls::parse(url)?;
-        let mut config: ::postgres::Config =
-            parsed.url.parse().map_err(|e: ::postgres::Error| {
-                ServerError::InvalidInput(format!("the database URL is not valid ({e})"))
-            })?;
-        config.ssl_mode(match parsed.mode {
-            Mode::Disable => ::postgres::config::SslMode::Disable,
-            Mode::Prefer => ::postgres::config::SslMode::Prefer,
-            Mode::VerifyCa | Mode::VerifyFull => ::postgres::config::SslMode::Require,
-        });
-        let tls = match parsed.mode {
-            Mode::Disable => None,
-            mode => {
-                let ca = parsed
-                    .root_cert
-                    .as_deref()
-                    .map(std::path::Path::new)
-                    .or(ca_file);
-                Some(pg_tls::RustlsMake(std::sync::Arc::new(
-                    pg_tls::client_config(mode, ca)?,
-                )))
-            }
-        };
-        let connector = Connector { config, tls };
+    pub fn open(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        max: usize,
+        keys_url: Option<&str>,
+    ) -> Result<Self> {
+        let connector = Connector::from_url(url, ca_file)?;
+        let keys = RecordKeys::new(Box::new(PgKeyStore::open(
+            Connector::from_url(keys_url.unwrap_or(url), ca_file)?,
+            max.div_ceil(4),
+        )?));
         // the first connection is made here, so a database that cannot be reached (or
         // secured) is reported as what it is; it runs the migrations and reads the key
         let mut first = connector.connect()?;
@@ -574,7 +644,9 @@ impl PostgresStorage {
         let storage = PostgresStorage {
             pool: Some(pool),
             identity_key: key?,
+            keys,
         };
+        storage.seal_pass()?;
         storage.backfill()?;
         Ok(storage)
     }
@@ -601,7 +673,7 @@ impl PostgresStorage {
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                     &[&id],
                 )?;
-                if let Some(stored) = load_in(&mut tx, &id)? {
+                if let Some(stored) = load_in(&mut tx, &id, &self.keys)? {
                     if let Some(a) = project(&id, &stored.chunks, &self.identity_key) {
                         put_attendance(&mut tx, &a)?;
                     }
@@ -612,6 +684,106 @@ impl PostgresStorage {
         })();
         c.execute("SELECT pg_advisory_unlock($1)", &[&BACKFILL_LOCK])?;
         result
+    }
+
+    /// Seals what an older release stored unsealed (every chunk, and what is held for
+    /// review), once, one process at a time, each record under its own lock.
+    fn seal_pass(&self) -> Result<()> {
+        let mut c = self.client()?;
+        c.execute("SELECT pg_advisory_lock($1)", &[&BACKFILL_LOCK])?;
+        let result = (|| -> Result<()> {
+            if c.query_opt("SELECT 1 FROM secrets WHERE name = $1", &[&SEALED_MARK])?
+                .is_some()
+            {
+                return Ok(());
+            }
+            let ids: Vec<String> = c
+                .query("SELECT DISTINCT doc_id FROM doc_chunks", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for id in ids {
+                let mut tx = c.transaction()?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&id],
+                )?;
+                let rows: Vec<(i32, Vec<u8>)> = tx
+                    .query("SELECT n, bytes FROM doc_chunks WHERE doc_id = $1", &[&id])?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                for (n, bytes) in rows.into_iter().filter(|r| !is_sealed(&r.1)) {
+                    tx.execute(
+                        "UPDATE doc_chunks SET bytes = $3 WHERE doc_id = $1 AND n = $2",
+                        &[&id, &n, &self.keys.seal(&id, &bytes)?],
+                    )?;
+                }
+                tx.commit()?;
+            }
+            let held: Vec<(i64, String, Vec<u8>)> = c
+                .query("SELECT n, record_id, changes FROM held_for_review", &[])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            for (n, id, bytes) in held.into_iter().filter(|h| !is_sealed(&h.2)) {
+                c.execute(
+                    "UPDATE held_for_review SET changes = $2 WHERE n = $1",
+                    &[&n, &self.keys.seal(&id, &bytes)?],
+                )?;
+            }
+            c.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&SEALED_MARK, &now_text()],
+            )?;
+            Ok(())
+        })();
+        c.execute("SELECT pg_advisory_unlock($1)", &[&BACKFILL_LOCK])?;
+        result
+    }
+
+    /// After a restore from a dump taken before some erasures: every record the key store
+    /// says was erased is erased here too.
+    fn reconcile_erasures(&self) -> Result<()> {
+        let ids = self.keys.destroyed()?;
+        let mut c = self.client()?;
+        let sealed: Vec<String> = c
+            .query(
+                "SELECT DISTINCT doc_id FROM doc_chunks WHERE substr(bytes, 1, 4) = $1",
+                &[&&SEALED_MAGIC[..]],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut missing = 0;
+        for id in sealed {
+            if !ids.contains(&id) && !self.keys.has_key(&id)? {
+                missing += 1;
+            }
+        }
+        if missing > 0 {
+            return Err(missing_keys(missing));
+        }
+        let at = now_text();
+        for id in ids {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&id],
+            )?;
+            if !is_erased(&mut tx, &id)? {
+                let kind = if id.ends_with(".health") {
+                    RecordKind::Health
+                } else {
+                    tx.query_opt("SELECT kind FROM docs WHERE id = $1", &[&id])?
+                        .and_then(|r| RecordKind::parse(r.get::<_, &str>(0)).ok())
+                        .unwrap_or(RecordKind::Case)
+                };
+                erase_rows(&mut tx, &id, kind, &at, "restore")?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     fn pool(&self) -> &r2d2::Pool<Connector> {
@@ -868,14 +1040,126 @@ impl Storage for PostgresStorage {
         changes: &[u8],
         at: &str,
     ) -> Result<()> {
+        let sealed = self.keys.seal(record, changes)?;
         self.client()?.execute(
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES ($1, $2, $3, $4, $5)",
-            &[&device, &record, &kind.as_str(), &changes, &at],
+            &[&device, &record, &kind.as_str(), &sealed, &at],
         )?;
         Ok(())
     }
 
+    fn erase(
+        &self,
+        ids: &[String],
+        at: &str,
+        by: &str,
+        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<(String, RecordKind)>> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let mut sorted: Vec<&String> = ids.iter().collect();
+        // locks taken in one order, so two erasures never wait on each other
+        sorted.sort();
+        sorted.dedup();
+        let mut erased = Vec::new();
+        for id in sorted {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[id],
+            )?;
+            if is_erased(&mut tx, id)? {
+                continue;
+            }
+            let kind: Option<String> = tx
+                .query_opt(
+                    "SELECT kind FROM docs WHERE id = $1
+                     UNION ALL SELECT kind FROM held_for_review WHERE record_id = $1 LIMIT 1",
+                    &[id],
+                )?
+                .map(|r| r.get(0));
+            let Some(kind) = kind else { continue };
+            let kind = RecordKind::parse(&kind).map_err(ServerError::Storage)?;
+            erase_rows(&mut tx, id, kind, at, by)?;
+            erased.push((id.clone(), kind));
+        }
+        insert_audit(&mut tx, &audit(&erased))?;
+        tx.commit()?;
+        let gone = self.erased_among(ids)?;
+        self.keys.destroy(&gone)?;
+        Ok(erased)
+    }
+
+    fn erasure(&self, id: &str) -> Result<Option<Erasure>> {
+        let mut c = self.client()?;
+        let Some(row) = c.query_opt(
+            "SELECT kind, erased_at, erased_by FROM erasures WHERE doc_id = $1",
+            &[&id],
+        )?
+        else {
+            return Ok(None);
+        };
+        let devices = c
+            .query(
+                "SELECT device_id, confirmed_at FROM erasure_holders WHERE doc_id = $1 ORDER BY device_id",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| ErasureHolder {
+                device: r.get(0),
+                confirmed_at: r.get(1),
+            })
+            .collect();
+        Ok(Some(Erasure {
+            record: id.to_string(),
+            kind: parse_kind(row.get(0))?,
+            erased_at: row.get(1),
+            erased_by: row.get(2),
+            devices,
+        }))
+    }
+
+    fn erased_among(&self, ids: &[String]) -> Result<Vec<String>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT doc_id FROM erasures WHERE doc_id = ANY($1) ORDER BY doc_id",
+            &[&ids],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    }
+
+    fn erasures_pending(&self, device: &str) -> Result<Vec<String>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT doc_id FROM erasure_holders WHERE device_id = $1 AND confirmed_at IS NULL
+             ORDER BY doc_id LIMIT 500",
+            &[&device],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    }
+
+    fn erasure_holder(&self, id: &str, device: &str) -> Result<()> {
+        self.client()?.execute(
+            "INSERT INTO erasure_holders (doc_id, device_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&id, &device],
+        )?;
+        Ok(())
+    }
+
+    fn confirm_erasures(&self, device: &str, ids: &[String], at: &str) -> Result<usize> {
+        let n = self.client()?.execute(
+            "UPDATE erasure_holders SET confirmed_at = $3
+             WHERE device_id = $1 AND doc_id = ANY($2) AND confirmed_at IS NULL",
+            &[&device, &ids, &at],
+        )?;
+        Ok(n as usize)
+    }
+
     fn mark_restored(&self) -> Result<usize> {
+        self.reconcile_erasures()?;
         let mut c = self.client()?;
         let n = c.execute(
             "INSERT INTO resync (device_id) SELECT id FROM devices ON CONFLICT DO NOTHING",
@@ -906,11 +1190,13 @@ impl Storage for PostgresStorage {
         )?
         .iter()
         .map(|r| {
+            let record: String = r.get(1);
+            let changes = self.keys.open(&record, r.get(3))?;
             held_of(
                 r.get(0),
-                r.get(1),
+                record,
                 r.get::<_, String>(2).as_str(),
-                r.get(3),
+                changes,
                 r.get(4),
             )
         })
@@ -941,7 +1227,7 @@ impl Storage for PostgresStorage {
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let mut c = self.client()?;
         let mut tx = c.build_transaction().read_only(true).start()?;
-        let doc = load_in(&mut tx, id)?;
+        let doc = load_in(&mut tx, id, &self.keys)?;
         tx.commit()?;
         Ok(doc)
     }
@@ -953,21 +1239,29 @@ impl Storage for PostgresStorage {
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&id],
         )?;
-        let stored = load_in(&mut tx, id)?;
+        if is_erased(&mut tx, id)? {
+            return Err(ServerError::Erased(id.to_string()));
+        }
+        let stored = load_in(&mut tx, id, &self.keys)?;
         let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0) as i64;
         let Some(write) = decide(stored)? else {
             return Ok(None);
+        };
+        let sealed = if write.bytes.is_empty() {
+            vec![]
+        } else {
+            self.keys.seal(id, &write.bytes)?
         };
         if write.replace {
             tx.execute("DELETE FROM doc_chunks WHERE doc_id = $1", &[&id])?;
             tx.execute(
                 "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES ($1, 0, $2)",
-                &[&id, &write.bytes],
+                &[&id, &sealed],
             )?;
-        } else if !write.bytes.is_empty() {
+        } else if !sealed.is_empty() {
             tx.execute(
                 "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES ($1, $2, $3)",
-                &[&id, &chunk_count, &write.bytes],
+                &[&id, &chunk_count, &sealed],
             )?;
         }
         if let Some(a) = &write.attendance {

@@ -20,6 +20,7 @@ use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 use provide_core::store::migrations::{self, Migration};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::record_keys::{is_sealed, RecordKeys, SEALED_MAGIC, SEALED_MARK};
 use super::*;
 use crate::error::{Result, ServerError};
 use crate::keyfile::StoreKey;
@@ -73,7 +74,31 @@ pub const MIGRATIONS: &[Migration] = &[
             c.execute_batch(LOOKUP)
         },
     },
+    Migration {
+        version: 7,
+        about: "erased records: tombstones and the devices to confirm their purge",
+        apply: |c| c.execute_batch(ERASURE),
+    },
 ];
+
+/// Migration 7: the tombstones of erased records, and per device whether it confirmed purging
+/// one (`Storage::erase`).
+pub(crate) const ERASURE: &str = "
+CREATE TABLE IF NOT EXISTS erasures (
+    doc_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    erased_at TEXT NOT NULL,
+    erased_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasure_holders (
+    doc_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    confirmed_at TEXT,
+    PRIMARY KEY (doc_id, device_id)
+);
+CREATE INDEX IF NOT EXISTS erasure_holders_pending ON erasure_holders (device_id)
+    WHERE confirmed_at IS NULL;
+";
 
 /// Migration 6: the digests a case can be found by (filled for every case when the store
 /// opens: the reporting projection's version went up) and when a device fetched a case.
@@ -340,6 +365,8 @@ fn put_attendance(tx: &Connection, a: &Attendance) -> Result<()> {
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Seals and opens records' bytes under their own keys, kept in a file of their own.
+    keys: RecordKeys,
     /// Held while open, so `rotate-key` does not re-key the store under it.
     _lock: crate::rotate::FolderLock,
     identity_key: IdentityKey,
@@ -439,8 +466,9 @@ fn meta_of(tx: &Transaction, id: &str) -> Result<Option<DocMeta>> {
 }
 
 impl SqliteStorage {
-    /// Opens (creating if needed) the encrypted store in `dir` with `key`.
-    pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
+    /// Opens (creating if needed) the encrypted store in `dir` with `key`; records' bytes are
+    /// sealed under their own keys, kept in `keys`.
+    pub fn open(dir: &Path, key: &StoreKey, keys: RecordKeys) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let lock = crate::rotate::serving_lock(dir)?;
         let conn = Connection::open(dir.join(DB_FILE))?;
@@ -462,9 +490,11 @@ impl SqliteStorage {
             |r| r.get::<_, String>(0),
         )?);
         let identity_key = identity_key_from_hex(&stored)?;
-        backfill(&conn, &identity_key)?;
+        seal_pass(&conn, &keys)?;
+        backfill(&conn, &identity_key, &keys)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            keys,
             _lock: lock,
             identity_key,
         })
@@ -721,19 +751,140 @@ impl Storage for SqliteStorage {
         changes: &[u8],
         at: &str,
     ) -> Result<()> {
+        let sealed = self.keys.seal(record, changes)?;
         self.conn().execute(
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![device, record, kind.as_str(), changes, at],
+            params![device, record, kind.as_str(), sealed, at],
         )?;
         Ok(())
     }
 
     fn mark_restored(&self) -> Result<usize> {
+        self.reconcile_erasures()?;
         let conn = self.conn();
         Ok(conn.execute(
             "INSERT OR IGNORE INTO resync (device_id) SELECT id FROM devices",
             [],
         )?)
+    }
+
+    fn erase(
+        &self,
+        ids: &[String],
+        at: &str,
+        by: &str,
+        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+    ) -> Result<Vec<(String, RecordKind)>> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let mut erased = Vec::new();
+        for id in ids {
+            if is_erased(&tx, id)? {
+                continue;
+            }
+            let kind: Option<String> = tx
+                .query_row(
+                    "SELECT kind FROM docs WHERE id = ?1
+                     UNION ALL SELECT kind FROM held_for_review WHERE record_id = ?1 LIMIT 1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(kind) = kind else { continue };
+            let kind = RecordKind::parse(&kind).map_err(ServerError::Storage)?;
+            erase_rows(&tx, id, kind, at, by)?;
+            erased.push((id.clone(), kind));
+        }
+        insert_audit(&tx, &audit(&erased))?;
+        tx.commit()?;
+        // every id asked for that is erased loses its key, also one an interrupted erasure
+        // left behind
+        let gone: Vec<String> = ids
+            .iter()
+            .filter(|id| is_erased(&conn, id).unwrap_or(false))
+            .cloned()
+            .collect();
+        self.keys.destroy(&gone)?;
+        checkpoint(&conn);
+        Ok(erased)
+    }
+
+    fn erasure(&self, id: &str) -> Result<Option<Erasure>> {
+        let conn = self.conn();
+        let Some((kind, erased_at, erased_by)) = conn
+            .query_row(
+                "SELECT kind, erased_at, erased_by FROM erasures WHERE doc_id = ?1",
+                [id],
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let devices = conn
+            .prepare(
+                "SELECT device_id, confirmed_at FROM erasure_holders WHERE doc_id = ?1 ORDER BY device_id",
+            )?
+            .query_map([id], |r| {
+                Ok(ErasureHolder {
+                    device: r.get(0)?,
+                    confirmed_at: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Erasure {
+            record: id.to_string(),
+            kind: RecordKind::parse(&kind).map_err(ServerError::Storage)?,
+            erased_at,
+            erased_by,
+            devices,
+        }))
+    }
+
+    fn erased_among(&self, ids: &[String]) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut out = Vec::new();
+        for id in ids {
+            if is_erased(&conn, id)? {
+                out.push(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn erasures_pending(&self, device: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let ids = conn
+            .prepare_cached(
+                "SELECT doc_id FROM erasure_holders WHERE device_id = ?1 AND confirmed_at IS NULL
+                 ORDER BY doc_id LIMIT 500",
+            )?
+            .query_map([device], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    fn erasure_holder(&self, id: &str, device: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO erasure_holders (doc_id, device_id) VALUES (?1, ?2)",
+            params![id, device],
+        )?;
+        Ok(())
+    }
+
+    fn confirm_erasures(&self, device: &str, ids: &[String], at: &str) -> Result<usize> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let mut n = 0;
+        for id in ids {
+            n += tx.execute(
+                "UPDATE erasure_holders SET confirmed_at = ?3
+                 WHERE device_id = ?1 AND doc_id = ?2 AND confirmed_at IS NULL",
+                params![device, id, at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
     }
 
     fn resync_pending(&self, device: &str) -> Result<bool> {
@@ -771,6 +922,7 @@ impl Storage for SqliteStorage {
         let mut out = Vec::new();
         for r in rows {
             let (device, record, kind, changes, at): (String, String, String, Vec<u8>, String) = r?;
+            let changes = self.keys.open(&record, changes)?;
             out.push(held_of(device, record, &kind, changes, at)?);
         }
         Ok(out)
@@ -799,7 +951,7 @@ impl Storage for SqliteStorage {
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let doc = load_in(&tx, id)?;
+        let doc = load_in(&tx, id, &self.keys)?;
         tx.commit()?;
         Ok(doc)
     }
@@ -807,10 +959,18 @@ impl Storage for SqliteStorage {
     fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let stored = load_in(&tx, id)?;
+        if is_erased(&tx, id)? {
+            return Err(ServerError::Erased(id.to_string()));
+        }
+        let stored = load_in(&tx, id, &self.keys)?;
         let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0);
         let Some(write) = decide(stored)? else {
             return Ok(None);
+        };
+        let sealed = if write.bytes.is_empty() {
+            vec![]
+        } else {
+            self.keys.seal(id, &write.bytes)?
         };
         let seq: i64 = tx.query_row(
             "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
@@ -837,12 +997,12 @@ impl Storage for SqliteStorage {
             tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [id])?;
             tx.execute(
                 "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES (?1, 0, ?2)",
-                params![id, write.bytes],
+                params![id, sealed],
             )?;
-        } else if !write.bytes.is_empty() {
+        } else if !sealed.is_empty() {
             tx.execute(
                 "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES (?1, ?2, ?3)",
-                params![id, chunk_count as i64, write.bytes],
+                params![id, chunk_count as i64, sealed],
             )?;
         }
         if let Some(a) = &write.attendance {
@@ -1315,7 +1475,7 @@ fn division_clause(division: Option<&str>) -> &'static str {
 }
 
 /// Derives the reporting rows of case documents that have none, or one from an older build.
-fn backfill(conn: &Connection, identity_key: &[u8; 32]) -> Result<()> {
+fn backfill(conn: &Connection, identity_key: &[u8; 32], keys: &RecordKeys) -> Result<()> {
     let tx = conn.unchecked_transaction()?;
     let ids: Vec<String> = tx
         .prepare(
@@ -1325,7 +1485,7 @@ fn backfill(conn: &Connection, identity_key: &[u8; 32]) -> Result<()> {
         .query_map([PROJECTION_VERSION], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in ids {
-        if let Some(stored) = load_in(&tx, &id)? {
+        if let Some(stored) = load_in(&tx, &id, keys)? {
             if let Some(a) = project(&id, &stored.chunks, identity_key) {
                 put_attendance(&tx, &a)?;
             }
@@ -1335,7 +1495,7 @@ fn backfill(conn: &Connection, identity_key: &[u8; 32]) -> Result<()> {
     Ok(())
 }
 
-fn load_in(tx: &Transaction, id: &str) -> Result<Option<StoredDoc>> {
+fn load_in(tx: &Transaction, id: &str, keys: &RecordKeys) -> Result<Option<StoredDoc>> {
     let Some(meta) = meta_of(tx, id)? else {
         return Ok(None);
     };
@@ -1344,5 +1504,144 @@ fn load_in(tx: &Transaction, id: &str) -> Result<Option<StoredDoc>> {
     let chunks = stmt
         .query_map([id], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<Result<Vec<_>, _>>()?;
+    let chunks = keys.open_all(id, chunks)?;
     Ok(Some(StoredDoc { meta, chunks }))
+}
+
+/// Deletes every row of the record, keeping the tombstone of its id and the devices that held
+/// it (`Storage::erase`).
+fn erase_rows(tx: &Connection, id: &str, kind: RecordKind, at: &str, by: &str) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO erasures (doc_id, kind, erased_at, erased_by) VALUES (?1,?2,?3,?4)",
+        params![id, kind.as_str(), at, by],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO erasure_holders (doc_id, device_id)
+         SELECT doc_id, device_id FROM deliveries WHERE doc_id = ?1 AND purged = 0",
+        [id],
+    )?;
+    for (table, column) in [
+        ("doc_chunks", "doc_id"),
+        ("docs", "id"),
+        ("deliveries", "doc_id"),
+        ("attendance", "case_id"),
+        ("case_keys", "case_id"),
+        ("held_for_review", "record_id"),
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])?;
+    }
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// After a restore from a backup taken before some erasures: every record the key store
+    /// says was erased is erased here too
+    /// (its rows, if the backup has them, deleted; its tombstone kept).
+    fn reconcile_erasures(&self) -> Result<()> {
+        let ids = self.keys.destroyed()?;
+        let mut missing = 0;
+        {
+            let conn = self.conn();
+            let stored: Vec<String> = conn
+                .prepare("SELECT id FROM docs")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in stored {
+                let sealed: bool = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM doc_chunks WHERE doc_id = ?1 AND substr(bytes, 1, 4) = ?2",
+                    )?
+                    .exists(params![id, &SEALED_MAGIC[..]])?;
+                if sealed && !ids.contains(&id) && !self.keys.has_key(&id)? {
+                    missing += 1;
+                }
+            }
+        }
+        if missing > 0 {
+            return Err(missing_keys(missing));
+        }
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let at = now_text();
+        for id in &ids {
+            if is_erased(&tx, id)? {
+                continue;
+            }
+            let kind = if id.ends_with(".health") {
+                RecordKind::Health
+            } else {
+                tx.query_row("SELECT kind FROM docs WHERE id = ?1", [id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+                .and_then(|k| RecordKind::parse(&k).ok())
+                .unwrap_or(RecordKind::Case)
+            };
+            erase_rows(&tx, id, kind, &at, "restore")?;
+        }
+        tx.commit()?;
+        checkpoint(&conn);
+        Ok(())
+    }
+}
+
+fn is_erased(tx: &Connection, id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM erasures WHERE doc_id = ?1")?
+        .exists([id])?)
+}
+
+/// Seals what an older release stored unsealed (every chunk, and what is held for review),
+/// once: the store remembers it was done.
+fn seal_pass(conn: &Connection, keys: &RecordKeys) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    if tx
+        .prepare("SELECT 1 FROM secrets WHERE name = ?1")?
+        .exists([SEALED_MARK])?
+    {
+        return Ok(());
+    }
+    let chunks: Vec<(String, i64, Vec<u8>)> = tx
+        .prepare("SELECT doc_id, n, bytes FROM doc_chunks")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, n, bytes) in chunks.into_iter().filter(|c| !is_sealed(&c.2)) {
+        tx.execute(
+            "UPDATE doc_chunks SET bytes = ?3 WHERE doc_id = ?1 AND n = ?2",
+            params![id, n, keys.seal(&id, &bytes)?],
+        )?;
+    }
+    let held: Vec<(i64, String, Vec<u8>)> = tx
+        .prepare("SELECT n, record_id, changes FROM held_for_review")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (n, id, bytes) in held.into_iter().filter(|h| !is_sealed(&h.2)) {
+        tx.execute(
+            "UPDATE held_for_review SET changes = ?2 WHERE n = ?1",
+            params![n, keys.seal(&id, &bytes)?],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
+        params![SEALED_MARK, now_text()],
+    )?;
+    tx.commit()?;
+    // the plain bytes' pages were overwritten (secure_delete); the WAL's copies go now
+    checkpoint(conn);
+    Ok(())
+}
+
+/// Moves the WAL into the store and empties it, so no page image of deleted rows stays there;
+/// a reader in the way is waited for a little.
+pub(crate) fn checkpoint(conn: &Connection) {
+    for _ in 0..50 {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap_or(1);
+        if busy == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("the WAL could not be emptied after an erasure; it is at the next checkpoint");
 }

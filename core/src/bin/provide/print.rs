@@ -178,6 +178,9 @@ pub fn sync_report(r: &SyncReport, as_json: bool) {
     for refusal in &r.refused {
         println!("refused by the server: {refusal}");
     }
+    for words in &r.erased {
+        println!("{words}");
+    }
     if r.revoked {
         println!("This device was revoked: its changes were uploaded and its data erased.");
     }
