@@ -185,7 +185,10 @@ mod tests {
     }
 
     fn ms(s: &str) -> i64 {
-        date(s).and_time(NaiveTime::MIN).and_utc().timestamp_millis()
+        date(s)
+            .and_time(NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis()
     }
 
     #[test]
@@ -205,7 +208,13 @@ mod tests {
     #[test]
     fn the_cutoff_agrees_with_the_review_date_on_every_day() {
         // every closure day of four years, against as-of days around month ends and leap days
-        for as_of in ["2028-02-29", "2028-03-31", "2027-02-28", "2030-08-31", "2030-01-01"] {
+        for as_of in [
+            "2028-02-29",
+            "2028-03-31",
+            "2027-02-28",
+            "2030-08-31",
+            "2030-01-01",
+        ] {
             let as_of = date(as_of);
             for months in [1, 6, 12, 72, 96] {
                 let cut = closed_before_ms(as_of, months);
@@ -229,7 +238,10 @@ mod tests {
     fn review_dates_count_months_from_the_day_of_closure() {
         assert_eq!(review_date(ms("2020-03-15"), 72), date("2026-03-15"));
         assert_eq!(review_date(ms("2020-08-31"), 6), date("2021-02-28"));
-        assert_eq!(review_date(ms("2020-08-31") + 3_600_000, 96), date("2028-08-31"));
+        assert_eq!(
+            review_date(ms("2020-08-31") + 3_600_000, 96),
+            date("2028-08-31")
+        );
     }
 
     #[test]
@@ -237,7 +249,14 @@ mod tests {
         assert!(check_months(0).is_err());
         assert!(check_months(1201).is_err());
         assert_eq!(check_months(72), Ok(72));
-        for bad in ["", "2031-13-01", "31/01/2031", "2031-1-1", "1969-12-31", "20310101xx"] {
+        for bad in [
+            "",
+            "2031-13-01",
+            "31/01/2031",
+            "2031-1-1",
+            "1969-12-31",
+            "20310101xx",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert!(check_reason("   ").is_err());

@@ -270,7 +270,12 @@ enum RetentionAction {
         #[arg(long)]
         record: String,
         /// Keep the record and review it again on this day, YYYY-MM-DD (in the future).
-        #[arg(long, value_name = "DATE", conflicts_with = "dispose", required_unless_present = "dispose")]
+        #[arg(
+            long,
+            value_name = "DATE",
+            conflicts_with = "dispose",
+            required_unless_present = "dispose"
+        )]
         retain_until: Option<String>,
         /// Dispose of the record (it must be due): it is erased.
         #[arg(long)]
@@ -878,10 +883,15 @@ fn retention(
                 json(&schedule);
             } else {
                 if schedule.placeholder {
-                    println!("shipped periods are PLACEHOLDERS: set the force's and the trust's own");
+                    println!(
+                        "shipped periods are PLACEHOLDERS: set the force's and the trust's own"
+                    );
                 }
                 for c in &schedule.classes {
-                    println!("{} ({}): {} months after closure", c.id, c.kind, c.review_after_months);
+                    println!(
+                        "{} ({}): {} months after closure",
+                        c.id, c.kind, c.review_after_months
+                    );
                 }
                 for p in &schedule.divisions {
                     println!(

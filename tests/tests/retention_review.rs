@@ -115,13 +115,10 @@ fn world() -> World {
     unit.sync().unwrap();
     let (seven_ms, nine_ms) = (ago(84, 10), ago(108, 3));
     let mut sql = String::new();
-    for (case, ms) in cases.iter().zip([
-        seven_ms,
-        nine_ms,
-        ago(60, 0),
-        ago(120, 0),
-        ago(120, 0),
-    ]) {
+    for (case, ms) in cases
+        .iter()
+        .zip([seven_ms, nine_ms, ago(60, 0), ago(120, 0), ago(120, 0)])
+    {
         sql.push_str(&format!(
             "UPDATE docs SET status_since_ms = {ms} WHERE id = '{case}' OR id = '{case}.health';\n"
         ));
@@ -286,7 +283,11 @@ fn the_due_list_is_exactly_the_closed_records_past_their_review_date() {
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].device, w.officer.store.device_id());
     // a query is not taken
-    refused(due_http(&w.server, &w.unit, "?as_of=2040-01-01"), 400, "bad_request");
+    refused(
+        due_http(&w.server, &w.unit, "?as_of=2040-01-01"),
+        400,
+        "bad_request",
+    );
 
     // the division's own period: 100 months takes the seven-year-old case off the list
     ok(
@@ -306,8 +307,7 @@ fn the_due_list_is_exactly_the_closed_records_past_their_review_date() {
     let (due, _) = due_cli(&w.server, &[]);
     assert_eq!(due, [case(nine), hr(nine)]);
     let shown: Value =
-        serde_json::from_str(&ok(&w.server, &["retention", "schedule", "show", "--json"]))
-            .unwrap();
+        serde_json::from_str(&ok(&w.server, &["retention", "schedule", "show", "--json"])).unwrap();
     assert_eq!(shown["placeholder"], true);
     assert_eq!(shown["divisions"][0]["review_after_months"], 100);
     let mut f = AuditFilter::default();
@@ -367,7 +367,11 @@ fn retain_moves_the_review_date_and_dispose_is_recorded_both_audited() {
     assert!(audit[0].detail.contains(&format!("retain until {until}")));
     assert!(audit[0].detail.contains("class police_case"));
     assert!(audit[0].detail.contains("entered at the command line"));
-    assert!(!audit[0].detail.contains("prosecution"), "{}", audit[0].detail);
+    assert!(
+        !audit[0].detail.contains("prosecution"),
+        "{}",
+        audit[0].detail
+    );
     let kept = w.server.service.storage.review_decisions(seven).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].reason, REASON);
@@ -377,8 +381,7 @@ fn retain_moves_the_review_date_and_dispose_is_recorded_both_audited() {
     let (status, v) = decide_http(
         &w.server,
         &w.unit,
-        &serde_json::json!({"record": w.nine, "decision": "dispose", "reason": REASON})
-            .to_string(),
+        &serde_json::json!({"record": w.nine, "decision": "dispose", "reason": REASON}).to_string(),
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["decision"], "dispose");
@@ -491,35 +494,106 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
     };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["--record", "0b7e1c6e-0000-4000-8000-000000000000", "--retain-until", &future, "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                "0b7e1c6e-0000-4000-8000-000000000000",
+                "--retain-until",
+                &future,
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "no record",
         ),
         (
-            vec!["--record", seven, "--retain-until", "2020-01-01", "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--retain-until",
+                "2020-01-01",
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "not in the future",
         ),
         (
-            vec!["--record", seven, "--retain-until", "next year", "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--retain-until",
+                "next year",
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "YYYY-MM-DD",
         ),
         (
-            vec!["--record", seven, "--retain-until", &future, "--reason", "   ", "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--retain-until",
+                &future,
+                "--reason",
+                "   ",
+                "--by",
+                "sg.una.fictional",
+            ],
             "reason",
         ),
         (
-            vec!["--record", seven, "--retain-until", &future, "--reason", REASON, "--by", "nobody.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--retain-until",
+                &future,
+                "--reason",
+                REASON,
+                "--by",
+                "nobody.fictional",
+            ],
             "no enrolled user",
         ),
         (
-            vec!["--record", &w.open, "--retain-until", &future, "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                &w.open,
+                "--retain-until",
+                &future,
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "not closed",
         ),
         (
-            vec!["--record", seven, "--retain-until", &future, "--dispose", "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--retain-until",
+                &future,
+                "--dispose",
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "cannot be used with",
         ),
         (
-            vec!["--record", seven, "--reason", REASON, "--by", "sg.una.fictional"],
+            vec![
+                "--record",
+                seven,
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
             "required",
         ),
     ];
@@ -537,12 +611,17 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
         "bad_request",
     );
     refused(
-        post(&serde_json::json!({"record": seven, "decision": "keep", "reason": REASON}).to_string()),
+        post(
+            &serde_json::json!({"record": seven, "decision": "keep", "reason": REASON}).to_string(),
+        ),
         400,
         "bad_request",
     );
     refused(
-        post(&serde_json::json!({"record": seven, "decision": "retain", "reason": REASON}).to_string()),
+        post(
+            &serde_json::json!({"record": seven, "decision": "retain", "reason": REASON})
+                .to_string(),
+        ),
         400,
         "invalid_input",
     );
@@ -558,5 +637,11 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
     );
     // nothing was recorded
     assert!(reviews_of(&w.server, seven).is_empty());
-    assert!(w.server.service.storage.review_decisions(seven).unwrap().is_empty());
+    assert!(w
+        .server
+        .service
+        .storage
+        .review_decisions(seven)
+        .unwrap()
+        .is_empty());
 }

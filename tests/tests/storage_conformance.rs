@@ -744,13 +744,23 @@ fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
         .unwrap();
     };
     put("c-old", RecordKind::Case, "west", Status::Closed, 1_000);
-    put("c-old.health", RecordKind::Health, "west", Status::Closed, 1_000);
+    put(
+        "c-old.health",
+        RecordKind::Health,
+        "west",
+        Status::Closed,
+        1_000,
+    );
     put("c-mid", RecordKind::Case, "west", Status::Closed, 3_000);
     put("c-new", RecordKind::Case, "west", Status::Closed, 9_000);
     put("c-open", RecordKind::Case, "west", Status::Active, 10);
     put("c-over", RecordKind::Case, "west", Status::HandedOver, 10);
     put("c-east", RecordKind::Case, "east", Status::Closed, 2_000);
-    let due = |kind: RecordKind, division: Option<&str>, before: i64, east: Option<i64>, as_of: &str| {
+    let due = |kind: RecordKind,
+               division: Option<&str>,
+               before: i64,
+               east: Option<i64>,
+               as_of: &str| {
         s.due_for_review(&DueQuery {
             kind,
             division: division.map(str::to_string),
@@ -770,15 +780,33 @@ fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
         ids(due(RecordKind::Case, None, 5_000, None, "2026-01-01")),
         ["c-old", "c-east", "c-mid"]
     );
-    assert_eq!(ids(due(RecordKind::Case, None, 3_000, None, "2026-01-01")), ["c-old", "c-east"]);
-    assert_eq!(ids(due(RecordKind::Health, None, 5_000, None, "2026-01-01")), ["c-old.health"]);
+    assert_eq!(
+        ids(due(RecordKind::Case, None, 3_000, None, "2026-01-01")),
+        ["c-old", "c-east"]
+    );
+    assert_eq!(
+        ids(due(RecordKind::Health, None, 5_000, None, "2026-01-01")),
+        ["c-old.health"]
+    );
     // one division; a division's own cutoff
     assert_eq!(
-        ids(due(RecordKind::Case, Some("west"), 5_000, None, "2026-01-01")),
+        ids(due(
+            RecordKind::Case,
+            Some("west"),
+            5_000,
+            None,
+            "2026-01-01"
+        )),
         ["c-old", "c-mid"]
     );
     assert_eq!(
-        ids(due(RecordKind::Case, None, 5_000, Some(2_000), "2026-01-01")),
+        ids(due(
+            RecordKind::Case,
+            None,
+            5_000,
+            Some(2_000),
+            "2026-01-01"
+        )),
         ["c-old", "c-mid"],
         "east's own period leaves c-east out"
     );
@@ -802,7 +830,10 @@ fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
         .unwrap();
     };
     decide("c-old", Decision::Retain, Some("2030-06-01"), 20_000);
-    assert_eq!(ids(due(RecordKind::Case, None, 5_000, None, "2030-05-31")), ["c-east", "c-mid"]);
+    assert_eq!(
+        ids(due(RecordKind::Case, None, 5_000, None, "2030-05-31")),
+        ["c-east", "c-mid"]
+    );
     assert_eq!(
         due(RecordKind::Case, None, 5_000, None, "2030-06-01")[0],
         ("c-old".to_string(), Some("2030-06-01".to_string()))
@@ -810,7 +841,13 @@ fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
     // a record retained and not yet past its cutoff comes due on its date all the same
     decide("c-new", Decision::Retain, Some("2027-01-01"), 20_000);
     assert_eq!(
-        ids(due(RecordKind::Case, Some("west"), 5_000, None, "2027-01-01")),
+        ids(due(
+            RecordKind::Case,
+            Some("west"),
+            5_000,
+            None,
+            "2027-01-01"
+        )),
         ["c-mid", "c-new"]
     );
     // the latest decision counts: a later retain moves the date, a dispose leaves it due

@@ -209,9 +209,10 @@ impl Service {
                 let months = schedule.months(&due.meta.division, class);
                 let closed_ms = due.meta.standing.since_ms;
                 items.push(DueItem {
-                    review_date: due.retained_until.clone().unwrap_or_else(|| {
-                        retention::review_date(closed_ms, months).to_string()
-                    }),
+                    review_date: due
+                        .retained_until
+                        .clone()
+                        .unwrap_or_else(|| retention::review_date(closed_ms, months).to_string()),
                     record: due.meta.id,
                     kind,
                     class: class.id.clone(),
@@ -241,8 +242,7 @@ impl Service {
             .storage
             .review_decisions(&meta.id)?
             .into_iter()
-            .filter(|d| d.decided_ms >= since)
-            .last();
+            .rfind(|d| d.decided_ms >= since);
         if let Some(until) = latest.and_then(|d| d.retain_until) {
             return retention::parse_date(&until).map_err(ServerError::Storage);
         }
@@ -275,9 +275,8 @@ impl Service {
         // a record of another division reads as unknown: no one learns what others hold
         let unknown = || invalid(format!("no record {id} is stored for this reviewer"));
         let meta = self.storage.doc_meta(id)?.ok_or_else(unknown)?;
-        let in_division = |(role, division): &(Role, String)| {
-            *role == Role::Admin || *division == meta.division
-        };
+        let in_division =
+            |(role, division): &(Role, String)| *role == Role::Admin || *division == meta.division;
         if !reviewer.grants.iter().any(in_division) {
             return Err(unknown());
         }
