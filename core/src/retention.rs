@@ -3,7 +3,9 @@
 //! closure; the shipped periods are PLACEHOLDERS for the force's and the trust's own schedules,
 //! which the server's operator sets per division. This module holds the one rule of dates
 //! (when a record closed on a day comes due for review, and which closures are due on a day)
-//! and the checks of a review decision's input, for the server and, later, the app.
+//! and the checks of a review decision's input, and the shapes of the due list and of a
+//! decision on the wire (`GET /v1/retention/due`, `POST /v1/retention/decisions`), for the
+//! server and, next, the app's Retention screen.
 
 use std::sync::OnceLock;
 
@@ -61,6 +63,49 @@ impl Schedule {
 choice! {
     /// What a review decides: keep the record until a later review, or dispose of it (erase).
     Decision { Retain => "retain", Dispose => "dispose" }
+}
+
+/// The path of the due list (bearer credential → JSON `DueList`).
+pub const DUE_PATH: &str = "/v1/retention/due";
+/// The path decisions are posted to (bearer credential, JSON `DecisionRequest`).
+pub const DECISIONS_PATH: &str = "/v1/retention/decisions";
+/// The largest decision body the server accepts.
+pub const MAX_DECISION_BODY: usize = 4096;
+
+/// A record due for review: no names, no content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueItem {
+    pub record: String,
+    pub kind: RecordKind,
+    pub class: String,
+    pub division: String,
+    /// The day the case closed (UTC).
+    pub closed_on: String,
+    /// The day it came due: closure plus the period, or the date it was last retained until.
+    pub review_date: String,
+    /// The date of the decision that retained it since its closure, if one did.
+    pub retained_until: Option<String>,
+}
+
+/// What is due on `as_of`, oldest closure first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueList {
+    pub as_of: String,
+    pub items: Vec<DueItem>,
+    /// More records are due than were listed.
+    pub truncated: bool,
+}
+
+/// A decision as a reviewer gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub record: String,
+    pub decision: Decision,
+    /// `YYYY-MM-DD`, for `retain` only.
+    #[serde(default)]
+    pub retain_until: Option<String>,
+    pub reason: String,
 }
 
 /// The longest review period a division may set (100 years).

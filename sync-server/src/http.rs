@@ -133,8 +133,11 @@ pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Rou
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
         .route("/v1/cases/fetch", post(fetch_closed))
-        .route("/v1/retention/due", get(retention_due))
-        .route("/v1/retention/decisions", post(retention_decide))
+        .route(provide_core::retention::DUE_PATH, get(retention_due))
+        .route(
+            provide_core::retention::DECISIONS_PATH,
+            post(retention_decide),
+        )
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
@@ -316,7 +319,7 @@ async fn retention_decide(
     let device = app.device(peer, &headers).await?;
     let body = app
         .guard
-        .read_body(body, &headers, crate::service::review::MAX_DECISION_BODY)
+        .read_body(body, &headers, provide_core::retention::MAX_DECISION_BODY)
         .await?;
     let service = app.service;
     let decision = blocking(move || service.decide_for_device(&device, &body)).await?;

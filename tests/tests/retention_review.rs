@@ -602,6 +602,17 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+    // the due list's own options
+    for bad in [
+        &["--as-of", "2031-02-30"][..],
+        &["--as-of", "soon"],
+        &["--division", ""],
+    ] {
+        let mut args = vec!["retention", "due"];
+        args.extend_from_slice(bad);
+        let (code, _, err) = run(&w.server, &args);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
     // over HTTP: malformed, unknown fields, a retain without its date, too large
     let post = |body: &str| decide_http(&w.server, &w.unit, body);
     refused(post("not json"), 400, "bad_request");

@@ -15,7 +15,8 @@ use chrono::{NaiveDate, Utc};
 use provide_core::model::case::Status;
 use provide_core::model::{RecordKind, Role};
 use provide_core::retention::{self, Decision, RetentionClass, Schedule};
-use serde::{Deserialize, Serialize};
+pub use provide_core::retention::{DecisionRequest, DueItem, DueList};
+use serde::Serialize;
 
 use super::Service;
 use crate::error::{Result, ServerError};
@@ -24,46 +25,8 @@ use crate::storage::{AuditEvent, Device, DocMeta, DueQuery, ReviewDecision, Revi
 /// The most records one due list names (the oldest closures first); `truncated` says more
 /// are due.
 pub const MAX_DUE: usize = 1000;
-/// The largest decision body accepted over HTTP.
-pub const MAX_DECISION_BODY: usize = 4096;
 /// The audit action of a review decision.
 pub const REVIEW_ACTION: &str = "retention_review";
-
-/// A record due for review: no names, no content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DueItem {
-    pub record: String,
-    pub kind: RecordKind,
-    pub class: String,
-    pub division: String,
-    /// The day the case closed (UTC).
-    pub closed_on: String,
-    /// The day it came due: closure plus the period, or the date it was last retained until.
-    pub review_date: String,
-    /// The date of the decision that retained it since its closure, if one did.
-    pub retained_until: Option<String>,
-}
-
-/// What is due on `as_of`.
-#[derive(Debug, Clone, Serialize)]
-pub struct DueList {
-    pub as_of: String,
-    pub items: Vec<DueItem>,
-    /// More records are due than `MAX_DUE`.
-    pub truncated: bool,
-}
-
-/// A decision as a reviewer gives it (the body of `POST /v1/retention/decisions`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    pub record: String,
-    pub decision: Decision,
-    /// `YYYY-MM-DD`, for `retain` only.
-    #[serde(default)]
-    pub retain_until: Option<String>,
-    pub reason: String,
-}
 
 /// Who is deciding: the user, each role and division they are enrolled with, where from.
 #[derive(Debug, Clone)]
@@ -127,6 +90,15 @@ fn record_id(id: &str) -> Result<&str> {
     Ok(id)
 }
 
+/// A division as given: 1-64 printable characters, trimmed.
+fn checked_division(division: &str) -> Result<&str> {
+    let division = division.trim();
+    if division.is_empty() || division.len() > 64 || division.chars().any(char::is_control) {
+        return Err(invalid("the division must be 1-64 printable characters"));
+    }
+    Ok(division)
+}
+
 fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
@@ -150,10 +122,7 @@ impl Service {
         months: i64,
         by: &str,
     ) -> Result<u32> {
-        let division = division.trim();
-        if division.is_empty() || division.len() > 64 || division.chars().any(char::is_control) {
-            return Err(invalid("the division must be 1-64 printable characters"));
-        }
+        let division = checked_division(division)?;
         let class = Schedule::shipped().class(class.trim()).map_err(invalid)?;
         let months = retention::check_months(months).map_err(invalid)?;
         self.storage.set_review_period(
@@ -182,6 +151,7 @@ impl Service {
         division: Option<&str>,
         as_of: NaiveDate,
     ) -> Result<DueList> {
+        let division = division.map(checked_division).transpose()?;
         let schedule = self.review_schedule()?;
         let mut items = vec![];
         let mut truncated = false;
