@@ -656,3 +656,66 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn reviewers_decide_for_their_own_division_an_administrator_for_every_one() {
+    let w = world();
+    let east = Device::enrol(&w.server, "sg.eira.fictional", "safeguarding", "east", "");
+    let admin_device = Device::enrol(&w.server, "adm.ada.fictional", "admin", "", "");
+    let retain = |record: &str| {
+        serde_json::json!({"record": record, "decision": "retain", "retain_until": day_in(12), "reason": REASON})
+            .to_string()
+    };
+    // another division's unit sees nothing of west's, and west's records read as unknown to it
+    let (status, v) = due_http(&w.server, &east, "");
+    assert_eq!(status, 200, "{v}");
+    assert!(records(&v).is_empty(), "{v}");
+    let msg = refused(
+        decide_http(&w.server, &east, &retain(&w.nine)),
+        400,
+        "invalid_input",
+    );
+    assert!(msg.contains("no record"), "{msg}");
+    let by = |user: &str, record: &str| {
+        run(
+            &w.server,
+            &[
+                "retention",
+                "decide",
+                "--record",
+                record,
+                "--retain-until",
+                &day_in(12),
+                "--reason",
+                REASON,
+                "--by",
+                user,
+            ],
+        )
+    };
+    let (code, _, err) = by("sg.eira.fictional", &w.nine);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no record"), "{err}");
+    // an administrator's device is refused; at the command line an administrator decides a
+    // case of any division, but never a health record
+    refused(due_http(&w.server, &admin_device, ""), 403, "forbidden");
+    refused(
+        decide_http(&w.server, &admin_device, &retain(&w.nine)),
+        403,
+        "forbidden",
+    );
+    let (code, _, err) = by("adm.ada.fictional", &w.nine);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = by("adm.ada.fictional", &format!("{}.health", w.nine));
+    assert_ne!(code, 0);
+    assert!(err.contains("IDVA"), "{err}");
+    // a reviewer whose devices are all revoked decides nothing any more
+    ok(&w.server, &["revoke", "--user", "sg.una.fictional"]);
+    let (code, _, err) = by("sg.una.fictional", &w.seven);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no enrolled user"), "{err}");
+    let audit = reviews_of(&w.server, &w.nine);
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].user, "adm.ada.fictional");
+    assert!(reviews_of(&w.server, &w.seven).is_empty());
+}
