@@ -65,10 +65,6 @@ choice! {
     Decision { Retain => "retain", Dispose => "dispose" }
 }
 
-/// The path of the due list (bearer credential → JSON `DueList`).
-pub const DUE_PATH: &str = "/v1/retention/due";
-/// The path decisions are posted to (bearer credential, JSON `DecisionRequest`).
-pub const DECISIONS_PATH: &str = "/v1/retention/decisions";
 /// The largest decision body the server accepts.
 pub const MAX_DECISION_BODY: usize = 4096;
 
@@ -106,6 +102,25 @@ pub struct DecisionRequest {
     #[serde(default)]
     pub retain_until: Option<String>,
     pub reason: String,
+}
+
+/// A review decision as recorded (and as the server answers a decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDecision {
+    pub record: String,
+    pub kind: RecordKind,
+    pub class: String,
+    pub decision: Decision,
+    /// The next review date (`YYYY-MM-DD`) of a `retain` decision.
+    pub retain_until: Option<String>,
+    /// The reviewer's reason (free text by staff: kept with the decision, never in the audit
+    /// log).
+    pub reason: String,
+    pub decided_by: String,
+    /// The device it was decided from (empty: the server's command line).
+    pub device: String,
+    pub decided_at: String,
+    pub decided_ms: i64,
 }
 
 /// The longest review period a division may set (100 years).

@@ -133,11 +133,8 @@ pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Rou
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
         .route("/v1/cases/fetch", post(fetch_closed))
-        .route(provide_core::retention::DUE_PATH, get(retention_due))
-        .route(
-            provide_core::retention::DECISIONS_PATH,
-            post(retention_decide),
-        )
+        .route("/v1/retention/due", get(retention_due))
+        .route("/v1/retention/decisions", post(retention_decide))
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))

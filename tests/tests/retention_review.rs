@@ -10,7 +10,9 @@
 
 use chrono::{Months, Utc};
 use provide_core::model::Deployment;
-use provide_core::retention::review_date;
+use provide_core::retention::{review_date, DecisionRequest};
+use provide_core::sync::review;
+use provide_core::sync::transport::HttpTransport;
 use provide_sync_server::storage::{AuditFilter, Decision};
 use provide_tests::binaries::admin;
 use provide_tests::{sets, Device, TestServer};
@@ -456,9 +458,32 @@ fn health_records_are_decided_by_idvas_only_and_officers_are_refused() {
     assert!(reviews_of(&w.server, &w.nine).is_empty());
     // the IDVA disposes of it from their device, and retains the other one early from the
     // command line
-    let (status, v) = decide_http(&w.server, &w.idva, &dispose(&health));
-    assert_eq!(status, 200, "{v}");
-    assert_eq!(v["class"], "nhs_health");
+    // (through provide-core's client, as the app's Retention screen will)
+    let mut link = HttpTransport::new(&w.server.url, None).unwrap();
+    let idva = credential(&w.idva);
+    let due = review::due(&mut link, &idva).unwrap();
+    assert_eq!(due.items.len(), 1);
+    assert_eq!(due.items[0].record, health);
+    let recorded = review::decide(
+        &mut link,
+        &idva,
+        &DecisionRequest {
+            record: health.clone(),
+            decision: Decision::Dispose,
+            retain_until: None,
+            reason: REASON.into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(recorded.class, "nhs_health");
+    assert_eq!(recorded.decided_by, "idva.ines.fictional");
+    assert_eq!(recorded.device, w.idva.store.device_id());
+    match review::due(&mut link, &credential(&w.officer)) {
+        Err(provide_core::Error::ServerRefused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (403, "forbidden"))
+        }
+        other => panic!("an officer's device is refused, not {other:?}"),
+    }
     let other = format!("{}.health", w.seven);
     ok(
         &w.server,

@@ -28,7 +28,7 @@ use provide_core::model::{RecordKind, Role};
 use provide_core::record::RecordDoc;
 pub use provide_core::report::AuditRow;
 use provide_core::report::{Attendance, CheckedAuditQuery, Sighting};
-pub use provide_core::retention::Decision;
+pub use provide_core::retention::{Decision, ReviewDecision};
 pub use provide_core::sync::scope::Standing;
 use serde::Serialize;
 
@@ -231,24 +231,6 @@ pub struct ReviewPeriod {
     pub class: String,
     pub review_after_months: u32,
     pub set_at: String,
-}
-
-/// A retention review decision as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReviewDecision {
-    pub record: String,
-    pub kind: RecordKind,
-    pub class: String,
-    pub decision: Decision,
-    /// The next review date (`YYYY-MM-DD`) of a `retain` decision.
-    pub retain_until: Option<String>,
-    /// The reviewer's reason (free text by staff: kept here, never in the audit log).
-    pub reason: String,
-    pub decided_by: String,
-    /// The device it was decided from (empty: the command line).
-    pub device: String,
-    pub decided_at: String,
-    pub decided_ms: i64,
 }
 
 /// Which closed records are due for review (`Storage::due_for_review`).
