@@ -534,6 +534,19 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
         (
             vec![
                 "--record",
+                "Fictional0 Retentionby",
+                "--retain-until",
+                &future,
+                "--reason",
+                REASON,
+                "--by",
+                "sg.una.fictional",
+            ],
+            "must be a case id",
+        ),
+        (
+            vec![
+                "--record",
                 seven,
                 "--retain-until",
                 "2020-01-01",
@@ -626,6 +639,7 @@ fn bad_decisions_are_refused_plainly_and_change_nothing() {
         let (code, _, err) = cli(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains(SURNAME), "no name is echoed: {err}");
     }
     // the due list's own options
     for bad in [

@@ -13,7 +13,7 @@
 
 use chrono::{NaiveDate, Utc};
 use provide_core::model::case::Status;
-use provide_core::model::{RecordKind, Role};
+use provide_core::model::{id_fits, RecordKind, Role};
 use provide_core::retention::{self, Decision, RetentionClass, Schedule};
 pub use provide_core::retention::{DecisionRequest, DueItem, DueList};
 use serde::Serialize;
@@ -81,11 +81,14 @@ fn invalid(m: impl Into<String>) -> ServerError {
     ServerError::InvalidInput(m.into())
 }
 
-/// A record id as given, checked for shape only (at most 80 printable characters).
+/// A record id as given, checked for shape only: a case's or a health record's id (anything
+/// else is never echoed back, in case a name was typed where the id belongs).
 fn record_id(id: &str) -> Result<&str> {
     let id = id.trim();
-    if id.is_empty() || id.len() > 80 || id.chars().any(char::is_control) {
-        return Err(invalid("the record id must be 1-80 printable characters"));
+    if !(id_fits(RecordKind::Case, id) || id_fits(RecordKind::Health, id)) {
+        return Err(invalid(
+            "the record must be a case id or a health record id (CASE.health)",
+        ));
     }
     Ok(id)
 }
