@@ -10,6 +10,7 @@
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
 //! - `sync`: the sync protocol, the client, and syncing by itself.
 //! - `report`: evaluation reports computed from records: projection rows, dashboard, export.
+//! - `retention`: the retention review schedule (classes and periods, as data) and its dates.
 //! - `app`: the patrol app on a device (lock, idle lock, background sync), for the app shell.
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod forms;
 pub mod model;
 pub mod record;
 pub mod report;
+pub mod retention;
 pub mod store;
 pub mod sync;
 

@@ -10,6 +10,10 @@
 //! - `GET /v1/reference?have=TAG`: bearer credential → JSON `ReferenceUpdate` (the forms and
 //!   directory published since the device's tag; every sync answer carries the server's tag in
 //!   `Provide-Reference`).
+//! - `GET /v1/retention/due`: bearer credential → JSON `DueList` (the unit: its division's
+//!   cases due for retention review; an IDVA: its division's health records; `service::review`).
+//! - `POST /v1/retention/decisions`: bearer credential, JSON `DecisionRequest` (≤ 4 KiB) → JSON
+//!   `ReviewDecision`.
 //! - `GET /v1/health`: `ok` while the process serves (liveness).
 //! - `GET /v1/ready`: `ready` once the database answers a trivial query, else `503`
 //!   (readiness: take the server out of a load balancer while it fails).
@@ -129,6 +133,8 @@ pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Rou
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
         .route("/v1/cases/fetch", post(fetch_closed))
+        .route("/v1/retention/due", get(retention_due))
+        .route("/v1/retention/decisions", post(retention_decide))
         .route("/v1/reports/dashboard", get(dashboard))
         .route("/v1/reports/export", get(export))
         .route("/v1/audit", get(audit))
@@ -275,6 +281,46 @@ async fn fetch_closed(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE.to_string())], answer).into_response())
+}
+
+/// `GET /v1/retention/due`: bearer credential → JSON `DueList` (`service::review`).
+async fn retention_due(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ServerError> {
+    let device = app.device(peer, &headers).await?;
+    let service = app.service;
+    let due = blocking(move || {
+        let list = service.due_for_device(&device)?;
+        if query.is_some_and(|q| !q.is_empty()) {
+            return Err(ServerError::BadRequest(
+                "this request takes no parameters".into(),
+            ));
+        }
+        Ok(list)
+    })
+    .await?;
+    json_body(&due)
+}
+
+/// `POST /v1/retention/decisions`: bearer credential, JSON `DecisionRequest` (≤ 4 KiB) → JSON
+/// `ReviewDecision` (`service::review`).
+async fn retention_decide(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let device = app.device(peer, &headers).await?;
+    let body = app
+        .guard
+        .read_body(body, &headers, provide_core::retention::MAX_DECISION_BODY)
+        .await?;
+    let service = app.service;
+    let decision = blocking(move || service.decide_for_device(&device, &body)).await?;
+    json_body(&decision)
 }
 
 /// The longest query string accepted.

@@ -198,6 +198,12 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Retention review of closed records: what is due, decisions (retain until a date, or
+    /// dispose), and each division's review periods.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Back up the embedded store (while it serves) to a new file, encrypted with the store's
     /// key. The key file is not in the backup: keep it apart.
     Backup {
@@ -290,6 +296,69 @@ enum PolicyAction {
     Show {
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Retention review.
+#[derive(Subcommand)]
+enum RetentionAction {
+    /// List the closed cases and health records due for review (ids, classes and dates only).
+    Due {
+        #[arg(long)]
+        json: bool,
+        /// One division only (default: every division).
+        #[arg(long)]
+        division: Option<String>,
+        /// What is due on this day, YYYY-MM-DD (default: today), to plan ahead.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
+    /// Record a review decision for a closed record, made by an enrolled user (`--by`, whose
+    /// role decides: cases by the safeguarding unit or an administrator, health records by an
+    /// IDVA); audited. Dispose erases the record.
+    Decide {
+        #[arg(long)]
+        record: String,
+        /// Keep the record and review it again on this day, YYYY-MM-DD (in the future).
+        #[arg(
+            long,
+            value_name = "DATE",
+            conflicts_with = "dispose",
+            required_unless_present = "dispose"
+        )]
+        retain_until: Option<String>,
+        /// Dispose of the record (it must be due): it is erased.
+        #[arg(long)]
+        dispose: bool,
+        #[arg(long)]
+        reason: String,
+        /// The enrolled user who made the decision.
+        #[arg(long, value_name = "USER")]
+        by: String,
+    },
+    /// The review periods: the shipped placeholders, and those divisions set.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleAction {
+    /// Every class's shipped period and each division's own.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a division's review period for a class (1 to 1200 months from closure); audited.
+    Set {
+        #[arg(long)]
+        division: String,
+        /// police_case or nhs_health
+        #[arg(long)]
+        class: String,
+        #[arg(long, value_name = "MONTHS")]
+        review_after_months: i64,
     },
 }
 
@@ -718,6 +787,10 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
             }
             Ok(())
         }
+        Command::Retention { action } => {
+            let service = data.open(Config::default())?;
+            retention(&service, action)
+        }
         Command::Devices { json: as_json } => {
             let service = data.open(Config::default())?;
             let devices = admin::devices(&service)?;
@@ -860,6 +933,131 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                 }
                 None => print!("{}", export.body),
             }
+            Ok(())
+        }
+    }
+}
+
+/// The `retention` commands.
+fn retention(
+    service: &provide_sync_server::service::Service,
+    action: RetentionAction,
+) -> Result<()> {
+    use provide_core::model::RecordKind;
+    use provide_core::retention::{parse_date, Decision};
+    use provide_sync_server::service::review::DecisionRequest;
+    match action {
+        RetentionAction::Due {
+            json: as_json,
+            division,
+            as_of,
+        } => {
+            let as_of = match as_of {
+                Some(d) => parse_date(&d).map_err(ServerError::InvalidInput)?,
+                None => chrono::Utc::now().date_naive(),
+            };
+            let due = service.due_for_review(
+                &[RecordKind::Case, RecordKind::Health],
+                division.as_deref().map(str::trim),
+                as_of,
+            )?;
+            if as_json {
+                json(&due);
+            } else {
+                for d in &due.items {
+                    println!(
+                        "{} {} {} closed {} review {} {}",
+                        d.record, d.kind, d.class, d.closed_on, d.review_date, d.division
+                    );
+                }
+                eprintln!(
+                    "{} record(s) due for review on {}{}.",
+                    due.items.len(),
+                    due.as_of,
+                    if due.truncated {
+                        " (more are due: the oldest are listed)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
+        RetentionAction::Decide {
+            record,
+            retain_until,
+            dispose,
+            reason,
+            by,
+        } => {
+            let reviewer = service.reviewer_named(&by, &operator())?;
+            let decision = service.decide_review(
+                &reviewer,
+                &DecisionRequest {
+                    record,
+                    decision: if dispose {
+                        Decision::Dispose
+                    } else {
+                        Decision::Retain
+                    },
+                    retain_until,
+                    reason,
+                },
+            )?;
+            match &decision.retain_until {
+                Some(until) => eprintln!(
+                    "Record {} ({}) retained until {until}; decision recorded and audited.",
+                    decision.record, decision.class
+                ),
+                None => eprintln!(
+                    "Record {} ({}) to be disposed of; decision recorded and audited.",
+                    decision.record, decision.class
+                ),
+            }
+            Ok(())
+        }
+        RetentionAction::Schedule {
+            action: ScheduleAction::Show { json: as_json },
+        } => {
+            let schedule = service.review_schedule()?;
+            if as_json {
+                json(&schedule);
+            } else {
+                if schedule.placeholder {
+                    println!(
+                        "shipped periods are PLACEHOLDERS: set the force's and the trust's own"
+                    );
+                }
+                for c in &schedule.classes {
+                    println!(
+                        "{} ({}): {} months after closure",
+                        c.id, c.kind, c.review_after_months
+                    );
+                }
+                for p in &schedule.divisions {
+                    println!(
+                        "{} {}: {} months (set {})",
+                        p.division, p.class, p.review_after_months, p.set_at
+                    );
+                }
+            }
+            Ok(())
+        }
+        RetentionAction::Schedule {
+            action:
+                ScheduleAction::Set {
+                    division,
+                    class,
+                    review_after_months,
+                },
+        } => {
+            let months =
+                service.set_review_period(&division, &class, review_after_months, &operator())?;
+            eprintln!(
+                "Division {}: records of class {} are reviewed {months} months after closure.",
+                division.trim(),
+                class.trim()
+            );
             Ok(())
         }
     }

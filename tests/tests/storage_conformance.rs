@@ -696,3 +696,199 @@ fn retention_policies_are_kept_per_division_with_their_audit() {
     assert_eq!(got, [("east".to_string(), 0), ("west".to_string(), 48)]);
     assert_eq!(audited(s.as_ref(), "policy"), 3);
 }
+
+#[test]
+fn review_periods_are_kept_per_division_and_class_with_their_audit() {
+    let (_d, s) = storage();
+    assert!(s.review_periods().unwrap().is_empty());
+    s.set_review_period("west", "police_case", 60, &event("policy", ""))
+        .unwrap();
+    s.set_review_period("west", "nhs_health", 120, &event("policy", ""))
+        .unwrap();
+    s.set_review_period("west", "police_case", 84, &event("policy", ""))
+        .unwrap();
+    let got: Vec<(String, String, u32)> = s
+        .review_periods()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.division, p.class, p.review_after_months))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("west".to_string(), "nhs_health".to_string(), 120),
+            ("west".to_string(), "police_case".to_string(), 84)
+        ]
+    );
+    assert_eq!(audited(s.as_ref(), "policy"), 3);
+}
+
+#[test]
+fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
+    use provide_core::model::case::Status;
+    use provide_sync_server::storage::{Decision, DueQuery, ReviewDecision};
+    let (_d, s) = storage();
+    let put = |id: &str, kind: RecordKind, division: &str, status: Status, since_ms: i64| {
+        let (bytes, heads) = doc(1);
+        s.update_doc(id, &mut |_| {
+            Ok(Some(DocWrite {
+                kind,
+                division: division.into(),
+                standing: Standing {
+                    status: Some(status),
+                    since_ms,
+                },
+                ..write(bytes.clone(), heads.clone(), "t1")
+            }))
+        })
+        .unwrap();
+    };
+    put("c-old", RecordKind::Case, "west", Status::Closed, 1_000);
+    put(
+        "c-old.health",
+        RecordKind::Health,
+        "west",
+        Status::Closed,
+        1_000,
+    );
+    put("c-mid", RecordKind::Case, "west", Status::Closed, 3_000);
+    put("c-new", RecordKind::Case, "west", Status::Closed, 9_000);
+    put("c-open", RecordKind::Case, "west", Status::Active, 10);
+    put("c-over", RecordKind::Case, "west", Status::HandedOver, 10);
+    put("c-east", RecordKind::Case, "east", Status::Closed, 2_000);
+    let due = |kind: RecordKind,
+               division: Option<&str>,
+               before: i64,
+               east: Option<i64>,
+               as_of: &str| {
+        s.due_for_review(&DueQuery {
+            kind,
+            division: division.map(str::to_string),
+            closed_before_ms: before,
+            division_closed_before_ms: east.map(|e| ("east".to_string(), e)).into_iter().collect(),
+            as_of: as_of.into(),
+            limit: 10,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.meta.id, d.retained_until))
+        .collect::<Vec<_>>()
+    };
+    let ids = |v: Vec<(String, Option<String>)>| v.into_iter().map(|d| d.0).collect::<Vec<_>>();
+    // closed before the cutoff, oldest first; open and handed-over cases never
+    assert_eq!(
+        ids(due(RecordKind::Case, None, 5_000, None, "2026-01-01")),
+        ["c-old", "c-east", "c-mid"]
+    );
+    assert_eq!(
+        ids(due(RecordKind::Case, None, 3_000, None, "2026-01-01")),
+        ["c-old", "c-east"]
+    );
+    assert_eq!(
+        ids(due(RecordKind::Health, None, 5_000, None, "2026-01-01")),
+        ["c-old.health"]
+    );
+    // one division; a division's own cutoff
+    assert_eq!(
+        ids(due(
+            RecordKind::Case,
+            Some("west"),
+            5_000,
+            None,
+            "2026-01-01"
+        )),
+        ["c-old", "c-mid"]
+    );
+    assert_eq!(
+        ids(due(
+            RecordKind::Case,
+            None,
+            5_000,
+            Some(2_000),
+            "2026-01-01"
+        )),
+        ["c-old", "c-mid"],
+        "east's own period leaves c-east out"
+    );
+    // retained until a date: not due before it, due on it, with the date
+    let decide = |id: &str, decision: Decision, until: Option<&str>, at_ms: i64| {
+        s.record_review(
+            &ReviewDecision {
+                record: id.into(),
+                kind: RecordKind::Case,
+                class: "police_case".into(),
+                decision,
+                retain_until: until.map(str::to_string),
+                reason: "Fictional reason for the conformance suite".into(),
+                decided_by: "sg.conf.fictional".into(),
+                device: String::new(),
+                decided_at: "2026-01-01T00:00:00.000Z".into(),
+                decided_ms: at_ms,
+            },
+            &event("retention_review", id),
+        )
+        .unwrap();
+    };
+    decide("c-old", Decision::Retain, Some("2030-06-01"), 20_000);
+    assert_eq!(
+        ids(due(RecordKind::Case, None, 5_000, None, "2030-05-31")),
+        ["c-east", "c-mid"]
+    );
+    assert_eq!(
+        due(RecordKind::Case, None, 5_000, None, "2030-06-01")[0],
+        ("c-old".to_string(), Some("2030-06-01".to_string()))
+    );
+    // a record retained and not yet past its cutoff comes due on its date all the same
+    decide("c-new", Decision::Retain, Some("2027-01-01"), 20_000);
+    assert_eq!(
+        ids(due(
+            RecordKind::Case,
+            Some("west"),
+            5_000,
+            None,
+            "2027-01-01"
+        )),
+        ["c-mid", "c-new"]
+    );
+    // the latest decision counts: a later retain moves the date, a dispose leaves it due
+    decide("c-old", Decision::Retain, Some("2031-01-01"), 21_000);
+    assert!(!ids(due(RecordKind::Case, None, 5_000, None, "2030-12-31")).contains(&"c-old".into()));
+    decide("c-old", Decision::Dispose, None, 22_000);
+    assert_eq!(
+        due(RecordKind::Case, None, 5_000, None, "2026-01-01")[0],
+        ("c-old".to_string(), None)
+    );
+    // a decision before the record's latest closure does not count
+    put("c-mid", RecordKind::Case, "west", Status::Closed, 30_000);
+    decide("c-mid", Decision::Retain, Some("2040-01-01"), 25_000);
+    assert!(!ids(due(RecordKind::Case, None, 5_000, None, "2026-01-01")).contains(&"c-mid".into()));
+    assert!(ids(due(RecordKind::Case, None, 40_000, None, "2026-01-01")).contains(&"c-mid".into()));
+    // at most the limit; the decisions are kept in order, reason and all, with their audit
+    let limited = s
+        .due_for_review(&DueQuery {
+            kind: RecordKind::Case,
+            division: None,
+            closed_before_ms: i64::MAX,
+            division_closed_before_ms: vec![],
+            as_of: "2026-01-01".into(),
+            limit: 1,
+        })
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+    let kept = s.review_decisions("c-old").unwrap();
+    let got: Vec<(Decision, Option<String>)> = kept
+        .iter()
+        .map(|d| (d.decision, d.retain_until.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Decision::Retain, Some("2030-06-01".to_string())),
+            (Decision::Retain, Some("2031-01-01".to_string())),
+            (Decision::Dispose, None)
+        ]
+    );
+    assert_eq!(kept[0].reason, "Fictional reason for the conformance suite");
+    assert!(s.review_decisions("c-east").unwrap().is_empty());
+    assert_eq!(audited(s.as_ref(), "retention_review"), 5);
+}

@@ -10,6 +10,7 @@
 //! - `fetch`: the safeguarding unit fetching a closed case from the server on request.
 //! - `client`: one sync, start to finish. `auto`: syncing by itself, with backoff.
 //! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
+//! - `review`: the retention review from the unit's and IDVAs' devices: what is due, decisions.
 
 pub mod auto;
 #[doc(hidden)]
@@ -23,6 +24,7 @@ pub mod fetch;
 pub mod protocol;
 pub mod reference;
 pub mod reports;
+pub mod review;
 pub mod scope;
 pub mod transport;
 pub mod users;

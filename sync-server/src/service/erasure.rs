@@ -69,21 +69,7 @@ impl Service {
             }
         }
         let ids = vec![case_id.to_string(), health_id(case_id)];
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let records = self
-            .storage
-            .erase(&ids, &at, by, &|erased: &[(String, RecordKind)]| {
-                erased
-                    .iter()
-                    .map(|(id, kind)| AuditEvent {
-                        device: String::new(),
-                        user: by.to_string(),
-                        action: "erase".into(),
-                        record: id.clone(),
-                        detail: format!("{kind} record erased: {reason}"),
-                    })
-                    .collect()
-            })?;
+        let records = self.erase_records(&ids, &reason, by)?;
         let mut devices = std::collections::HashSet::new();
         for id in &ids {
             if let Some(e) = self.storage.erasure(id)? {
@@ -97,9 +83,31 @@ impl Service {
         }
         Ok(Erased {
             case: case_id.to_string(),
-            records: records.into_iter().map(|(id, _)| id).collect(),
+            records,
             devices_to_confirm: devices.len(),
         })
+    }
+
+    /// Erases exactly these records (rows deleted, keys destroyed, tombstones kept), audited
+    /// one entry each; returns those erased now.
+    pub fn erase_records(&self, ids: &[String], reason: &str, by: &str) -> Result<Vec<String>> {
+        let reason = checked_reason(reason)?;
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let erased = self
+            .storage
+            .erase(ids, &at, by, &|erased: &[(String, RecordKind)]| {
+                erased
+                    .iter()
+                    .map(|(id, kind)| AuditEvent {
+                        device: String::new(),
+                        user: by.to_string(),
+                        action: "erase".into(),
+                        record: id.clone(),
+                        detail: format!("{kind} record erased: {reason}"),
+                    })
+                    .collect()
+            })?;
+        Ok(erased.into_iter().map(|(id, _)| id).collect())
     }
 
     /// The erasure of a case and of its health record (if it had one), with the devices still

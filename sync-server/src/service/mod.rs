@@ -2,7 +2,7 @@
 //! users added to a shared device (`users`), revocation (`revocation`), how long devices keep
 //! handed-over and closed cases (`retention`), closed cases fetched on request (`fetch`), the
 //! sync exchange
-//! (`sync`), published forms and directory (`reference`), and reports and the audit log for
+//! (`sync`), the retention review of closed records (`review`), published forms and directory (`reference`), and reports and the audit log for
 //! supervisors (`reports`). The service holds the policy and composes every audit event;
 //! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
 //! admin commands call them directly on the same storage.
@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod reference;
 pub mod reports;
 pub mod retention;
+pub mod review;
 pub mod revocation;
 pub mod sync;
 pub mod users;

@@ -29,6 +29,7 @@ use provide_core::model::{RecordKind, Role};
 use provide_core::record::RecordDoc;
 pub use provide_core::report::AuditRow;
 use provide_core::report::{Attendance, CheckedAuditQuery, Sighting};
+pub use provide_core::retention::{Decision, ReviewDecision};
 pub use provide_core::sync::scope::Standing;
 use serde::Serialize;
 
@@ -241,6 +242,40 @@ pub struct Erasure {
 pub struct ErasureHolder {
     pub device: String,
     pub confirmed_at: Option<String>,
+}
+
+/// A division's own review period for a retention class (`provide_core::retention`), as set
+/// by the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewPeriod {
+    pub division: String,
+    pub class: String,
+    pub review_after_months: u32,
+    pub set_at: String,
+}
+
+/// Which closed records are due for review (`Storage::due_for_review`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueQuery {
+    pub kind: RecordKind,
+    /// One division only (every division when `None`).
+    pub division: Option<String>,
+    /// Records closed before this time are due, unless retained since their closure...
+    pub closed_before_ms: i64,
+    /// ...or, in these divisions (their own period), before these times.
+    pub division_closed_before_ms: Vec<(String, i64)>,
+    /// ...and records retained since their closure are due when the retain-until date
+    /// (`YYYY-MM-DD`) of their latest decision is on or before this day.
+    pub as_of: String,
+    pub limit: usize,
+}
+
+/// A closed record due for review, and the retain-until date of its latest decision since
+/// its closure (if that decision was to retain it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCandidate {
+    pub meta: DocMeta,
+    pub retained_until: Option<String>,
 }
 
 /// A stored document: its columns and its saved chunks, oldest first.
@@ -566,6 +601,26 @@ pub trait Storage: Send + Sync {
     fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()>;
     /// Every division's policy that was set, by division.
     fn retentions(&self) -> Result<Vec<RetentionPolicy>>;
+    /// Sets a division's review period for a retention class, with its audit event, in one
+    /// transaction.
+    fn set_review_period(
+        &self,
+        division: &str,
+        class: &str,
+        months: u32,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Every division's review period that was set, by division and class.
+    fn review_periods(&self) -> Result<Vec<ReviewPeriod>>;
+    /// Records a retention review decision with its audit event, in one transaction.
+    fn record_review(&self, decision: &ReviewDecision, audit: &AuditEvent) -> Result<()>;
+    /// A record's review decisions, oldest first.
+    fn review_decisions(&self, record: &str) -> Result<Vec<ReviewDecision>>;
+    /// Closed records of `q.kind` due for review: those whose latest decision since their
+    /// closure retained them until `q.as_of` or earlier, and those with no such decision
+    /// (none, or the latest disposes of them) closed before their division's cutoff; oldest
+    /// closure first, at most `q.limit`.
+    fn due_for_review(&self, q: &DueQuery) -> Result<Vec<DueCandidate>>;
 
     // ---- audit
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;

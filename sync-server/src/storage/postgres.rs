@@ -107,6 +107,22 @@ const MIGRATIONS: &[PgMigration] = &[
     },
     PgMigration {
         version: 7,
+        about: "retention review: divisions' review periods and review decisions",
+        // decisions are kept after the record is erased: what was decided, by whom, and why
+        sql: "CREATE TABLE IF NOT EXISTS review_periods (division TEXT NOT NULL,
+                  class TEXT NOT NULL, review_after_months INTEGER NOT NULL,
+                  set_at TEXT NOT NULL, PRIMARY KEY (division, class));
+              CREATE TABLE IF NOT EXISTS review_decisions (id BIGSERIAL PRIMARY KEY,
+                  record_id TEXT NOT NULL, kind TEXT NOT NULL, class TEXT NOT NULL,
+                  decision TEXT NOT NULL, retain_until TEXT, reason TEXT NOT NULL,
+                  decided_by TEXT NOT NULL, device_id TEXT NOT NULL, decided_at TEXT NOT NULL,
+                  decided_ms BIGINT NOT NULL);
+              CREATE INDEX IF NOT EXISTS review_decisions_by_record
+                  ON review_decisions (record_id, decided_ms);",
+        then: None,
+    },
+    PgMigration {
+        version: 8,
         about: "erased records: tombstones and the devices to confirm their purge",
         sql: "CREATE TABLE IF NOT EXISTS erasures (doc_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
                   erased_at TEXT NOT NULL, erased_by TEXT NOT NULL);
@@ -1472,6 +1488,133 @@ impl Storage for PostgresStorage {
             set_at: r.get(2),
         })
         .collect())
+    }
+
+    fn set_review_period(
+        &self,
+        division: &str,
+        class: &str,
+        months: u32,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO review_periods (division, class, review_after_months, set_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (division, class) DO UPDATE SET
+             review_after_months = excluded.review_after_months, set_at = excluded.set_at",
+            &[&division, &class, &(months as i32), &now_text()],
+        )?;
+        insert_audit(&mut tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn review_periods(&self) -> Result<Vec<ReviewPeriod>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT division, class, review_after_months, set_at FROM review_periods
+             ORDER BY division, class",
+            &[],
+        )?
+        .iter()
+        .map(|r| ReviewPeriod {
+            division: r.get(0),
+            class: r.get(1),
+            review_after_months: r.get::<_, i32>(2).max(0) as u32,
+            set_at: r.get(3),
+        })
+        .collect())
+    }
+
+    fn record_review(&self, d: &ReviewDecision, audit: &AuditEvent) -> Result<()> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO review_decisions (record_id, kind, class, decision, retain_until, reason,
+             decided_by, device_id, decided_at, decided_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            &[
+                &d.record,
+                &d.kind.as_str(),
+                &d.class,
+                &d.decision.as_str(),
+                &d.retain_until,
+                &d.reason,
+                &d.decided_by,
+                &d.device,
+                &d.decided_at,
+                &d.decided_ms,
+            ],
+        )?;
+        insert_audit(&mut tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn review_decisions(&self, record: &str) -> Result<Vec<ReviewDecision>> {
+        let mut c = self.client()?;
+        c.query(
+            "SELECT record_id, kind, class, decision, retain_until, reason, decided_by, device_id,
+             decided_at, decided_ms FROM review_decisions WHERE record_id = $1
+             ORDER BY decided_ms, id",
+            &[&record],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(ReviewDecision {
+                record: r.get(0),
+                kind: parse_kind(r.get(1))?,
+                class: r.get(2),
+                decision: Decision::parse(r.get(3)).map_err(ServerError::Storage)?,
+                retain_until: r.get(4),
+                reason: r.get(5),
+                decided_by: r.get(6),
+                device: r.get(7),
+                decided_at: r.get(8),
+                decided_ms: r.get(9),
+            })
+        })
+        .collect()
+    }
+
+    fn due_for_review(&self, q: &DueQuery) -> Result<Vec<DueCandidate>> {
+        let mut c = self.client()?;
+        let (divisions, cutoffs): (Vec<String>, Vec<i64>) =
+            q.division_closed_before_ms.iter().cloned().unzip();
+        // the latest decision since the closure, and the division's own cutoff if it has one
+        c.query(
+            &format!(
+                "SELECT {DOC_COLUMNS}, held FROM (
+                     SELECT {}, (SELECT r.retain_until FROM review_decisions r
+                         WHERE r.record_id = d.id AND r.decided_ms >= d.status_since_ms
+                         ORDER BY r.decided_ms DESC, r.id DESC LIMIT 1) AS held,
+                       COALESCE((SELECT o.ms FROM unnest($4::text[], $5::bigint[]) AS o(div, ms)
+                         WHERE o.div = d.division), $3) AS before_ms
+                     FROM docs d WHERE d.kind = $1 AND d.status = 'closed'
+                       AND ($2::text IS NULL OR d.division = $2)) x
+                 WHERE (held IS NULL AND status_since_ms < before_ms) OR held <= $6
+                 ORDER BY status_since_ms, id LIMIT $7",
+                doc_columns_of("d")
+            ),
+            &[
+                &q.kind.as_str(),
+                &q.division,
+                &q.closed_before_ms,
+                &divisions,
+                &cutoffs,
+                &q.as_of,
+                &(q.limit as i64),
+            ],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(DueCandidate {
+                meta: meta_of(r)?,
+                retained_until: r.get(8),
+            })
+        })
+        .collect()
     }
 
     fn known_heads(&self, device: &str, doc: &str) -> Result<Option<Vec<ChangeHash>>> {

@@ -76,12 +76,43 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
+        about: "retention review: divisions' review periods and review decisions",
+        apply: |c| c.execute_batch(REVIEW),
+    },
+    Migration {
+        version: 8,
         about: "erased records: tombstones and the devices to confirm their purge",
         apply: |c| c.execute_batch(ERASURE),
     },
 ];
 
-/// Migration 7: the tombstones of erased records, and per device whether it confirmed purging
+/// Migration 7: the review periods divisions set for retention classes, and every retention
+/// review decision (kept after the record is erased: what was decided, by whom, and why).
+const REVIEW: &str = "
+CREATE TABLE IF NOT EXISTS review_periods (
+    division TEXT NOT NULL,
+    class TEXT NOT NULL,
+    review_after_months INTEGER NOT NULL,
+    set_at TEXT NOT NULL,
+    PRIMARY KEY (division, class)
+);
+CREATE TABLE IF NOT EXISTS review_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    class TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    retain_until TEXT,
+    reason TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    decided_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS review_decisions_by_record ON review_decisions (record_id, decided_ms);
+";
+
+/// Migration 8: the tombstones of erased records, and per device whether it confirmed purging
 /// one (`Storage::erase`).
 pub(crate) const ERASURE: &str = "
 CREATE TABLE IF NOT EXISTS erasures (
@@ -374,6 +405,12 @@ pub struct SqliteStorage {
 
 fn kind(text: &str) -> rusqlite::Result<RecordKind> {
     RecordKind::parse(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn decision(text: &str) -> rusqlite::Result<Decision> {
+    Decision::parse(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
 }
@@ -1194,6 +1231,132 @@ impl Storage for SqliteStorage {
                 set_at: r.get(2)?,
             })
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_review_period(
+        &self,
+        division: &str,
+        class: &str,
+        months: u32,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO review_periods (division, class, review_after_months, set_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(division, class) DO UPDATE SET review_after_months = excluded.review_after_months,
+             set_at = excluded.set_at",
+            params![division, class, months, now_text()],
+        )?;
+        insert_audit(&tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn review_periods(&self) -> Result<Vec<ReviewPeriod>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT division, class, review_after_months, set_at FROM review_periods
+             ORDER BY division, class",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ReviewPeriod {
+                division: r.get(0)?,
+                class: r.get(1)?,
+                review_after_months: r.get(2)?,
+                set_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_review(&self, d: &ReviewDecision, audit: &AuditEvent) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO review_decisions (record_id, kind, class, decision, retain_until, reason,
+             decided_by, device_id, decided_at, decided_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            params![
+                d.record,
+                d.kind.as_str(),
+                d.class,
+                d.decision.as_str(),
+                d.retain_until,
+                d.reason,
+                d.decided_by,
+                d.device,
+                d.decided_at,
+                d.decided_ms
+            ],
+        )?;
+        insert_audit(&tx, std::slice::from_ref(audit))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn review_decisions(&self, record: &str) -> Result<Vec<ReviewDecision>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT record_id, kind, class, decision, retain_until, reason, decided_by, device_id,
+             decided_at, decided_ms FROM review_decisions WHERE record_id = ?1
+             ORDER BY decided_ms, id",
+        )?;
+        let rows = stmt.query_map([record], |r| {
+            Ok(ReviewDecision {
+                record: r.get(0)?,
+                kind: kind(&r.get::<_, String>(1)?)?,
+                class: r.get(2)?,
+                decision: decision(&r.get::<_, String>(3)?)?,
+                retain_until: r.get(4)?,
+                reason: r.get(5)?,
+                decided_by: r.get(6)?,
+                device: r.get(7)?,
+                decided_at: r.get(8)?,
+                decided_ms: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn due_for_review(&self, q: &DueQuery) -> Result<Vec<DueCandidate>> {
+        let conn = self.conn();
+        // the latest decision since the closure, and the division's own cutoff if it has one
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS}, held FROM (
+                 SELECT {}, (SELECT r.retain_until FROM review_decisions r
+                     WHERE r.record_id = d.id AND r.decided_ms >= d.status_since_ms
+                     ORDER BY r.decided_ms DESC, r.id DESC LIMIT 1) AS held,
+                   COALESCE((SELECT o.value FROM json_each(?4) o WHERE o.key = d.division), ?3)
+                     AS before_ms
+                 FROM docs d WHERE d.kind = ?1 AND d.status = 'closed'
+                   AND (?2 IS NULL OR d.division = ?2))
+             WHERE (held IS NULL AND status_since_ms < before_ms) OR held <= ?5
+             ORDER BY status_since_ms, id LIMIT ?6",
+            doc_columns_of("d")
+        ))?;
+        let cutoffs: serde_json::Map<String, serde_json::Value> = q
+            .division_closed_before_ms
+            .iter()
+            .map(|(d, ms)| (d.clone(), serde_json::Value::from(*ms)))
+            .collect();
+        let cutoffs = serde_json::Value::Object(cutoffs).to_string();
+        let rows = stmt.query_map(
+            params![
+                q.kind.as_str(),
+                q.division,
+                q.closed_before_ms,
+                cutoffs,
+                q.as_of,
+                q.limit as i64
+            ],
+            |r| {
+                Ok(DueCandidate {
+                    meta: meta_row(r)?,
+                    retained_until: r.get(8)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
