@@ -263,7 +263,12 @@ impl Service {
                 }),
                 Some(_) => None,
             };
-            if held_because.is_some() && !self.storage.erased_among(&[doc.id.clone()])?.is_empty() {
+            if held_because.is_some()
+                && !self
+                    .storage
+                    .erased_among(std::slice::from_ref(&doc.id))?
+                    .is_empty()
+            {
                 // an erased record is kept nowhere, not even for review
                 self.storage.erasure_holder(&doc.id, &device.id)?;
                 events.push(event(

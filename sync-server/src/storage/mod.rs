@@ -422,6 +422,10 @@ pub(crate) fn doc_columns_of(alias: &str) -> String {
         .join(", ")
 }
 
+/// The function `erase` calls with the records it erases (id and kind); it returns their
+/// audit events.
+pub type EraseAudit<'a> = dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent> + 'a;
+
 /// The function `update_doc` calls with the stored document (if any); it returns the write to
 /// commit, or `None` to leave the document as it is.
 pub type Decide<'a> = dyn FnMut(Option<StoredDoc>) -> Result<Option<DocWrite>> + 'a;
@@ -583,7 +587,7 @@ pub trait Storage: Send + Sync {
         ids: &[String],
         at: &str,
         by: &str,
-        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+        audit: &EraseAudit,
     ) -> Result<Vec<(String, RecordKind)>>;
     /// The record's tombstone and who is still to confirm its purge.
     fn erasure(&self, id: &str) -> Result<Option<Erasure>>;

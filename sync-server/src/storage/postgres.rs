@@ -1069,7 +1069,7 @@ impl Storage for PostgresStorage {
         ids: &[String],
         at: &str,
         by: &str,
-        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+        audit: &EraseAudit,
     ) -> Result<Vec<(String, RecordKind)>> {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;

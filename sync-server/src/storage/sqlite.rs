@@ -810,7 +810,7 @@ impl Storage for SqliteStorage {
         ids: &[String],
         at: &str,
         by: &str,
-        audit: &dyn Fn(&[(String, RecordKind)]) -> Vec<AuditEvent>,
+        audit: &EraseAudit,
     ) -> Result<Vec<(String, RecordKind)>> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;

@@ -16,4 +16,9 @@ set_aside: Array<string>, audit_entries_sent: number, audit_rejected: boolean, c
 /**
  * The server revoked this device; its data has been erased.
  */
-revoked: boolean, };
+revoked: boolean, 
+/**
+ * Records erased at the server and purged here, in plain words (with any changes this
+ * device had not sent, which were lost on purpose and recorded).
+ */
+erased: Array<string>, };
