@@ -50,6 +50,10 @@ pub enum ServerError {
     /// The server's own audit log failed verification (`audit verify`).
     #[error("The server's audit log is broken at entry {seq}: {reason}.")]
     AuditBroken { seq: i64, reason: String },
+    /// A subject access request found no case of that person (the message never repeats the
+    /// name or date of birth asked for).
+    #[error("No case on this server is of a person with that name and date of birth.")]
+    NoSuchSubject,
 }
 
 impl ServerError {
@@ -76,6 +80,7 @@ impl ServerError {
             ServerError::Throttled(_) => "throttled",
             ServerError::TimedOut => "timed_out",
             ServerError::AuditBroken { .. } => "audit_broken",
+            ServerError::NoSuchSubject => "no_such_subject",
         }
     }
 
@@ -87,7 +92,7 @@ impl ServerError {
             | ServerError::InvalidInput(_) => 400,
             ServerError::Unauthorized => 401,
             ServerError::EnrolmentRefused | ServerError::Forbidden(_) | ServerError::Revoked => 403,
-            ServerError::NoSuchDevice(_) => 404,
+            ServerError::NoSuchDevice(_) | ServerError::NoSuchSubject => 404,
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,
             ServerError::CorruptChanges(_) => 422,

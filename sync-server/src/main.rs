@@ -223,6 +223,24 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write everything held about one person (subject access, DPA 2018 s.45) for the data
+    /// protection officer to review: FILE as JSON and beside it a printable page (FILE with
+    /// the extension .html), both new and readable only by you; audited. Exits 4 when no case
+    /// is of that person, 2 on bad input or when a file exists (without --force).
+    SubjectAccess {
+        /// The person's name (case and spacing are ignored, as the reports compare names).
+        #[arg(long)]
+        name: String,
+        /// The person's date of birth, YYYY-MM-DD.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        dob: String,
+        /// The JSON file to write (the page goes beside it, with the extension .html).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace the files when they exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// A division's retention policy.
@@ -295,6 +313,7 @@ fn main() -> ExitCode {
                 ServerError::InvalidInput(_) => 2,
                 ServerError::NoSuchDevice(_) => 7,
                 ServerError::AuditBroken { .. } => 5,
+                ServerError::NoSuchSubject => 4,
                 _ => 1,
             })
         }
@@ -719,6 +738,21 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                 }
                 None => print!("{}", export.body),
             }
+            Ok(())
+        }
+        Command::SubjectAccess {
+            name,
+            dob,
+            out,
+            force,
+        } => {
+            let service = data.open(Config::default())?;
+            let done = admin::subject_access(&service, &operator(), &name, &dob, &out, force)?;
+            eprintln!(
+                "{} case(s) written, as JSON and as a printable page (JSON SHA-256 {}); audited. \
+                 Review before release: the records may hold other people's data.",
+                done.cases, done.sha256
+            );
             Ok(())
         }
     }
