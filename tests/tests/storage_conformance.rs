@@ -748,7 +748,10 @@ fn cases_of_a_victim_are_found_by_digest_whatever_their_status() {
     assert!(s.cases_of_victim("00", 10).unwrap().is_empty());
     // a case whose victim is corrected is found under the new identity only
     put("case-c", &namesake, Status::Closed);
-    assert_eq!(s.cases_of_victim(&digest, 10).unwrap(), ["case-a", "case-b"]);
+    assert_eq!(
+        s.cases_of_victim(&digest, 10).unwrap(),
+        ["case-a", "case-b"]
+    );
     assert_eq!(
         s.cases_of_victim(&other, 10).unwrap(),
         ["case-c", "case-other"]

@@ -162,7 +162,14 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     for canary in [NOTE_A, NOTE_A_IDVA, HEALTH_A, NOTE_A2] {
         assert!(text.contains(canary), "{canary} is held");
     }
-    for canary in [NOTE_B, HEALTH_B, NOTE_C, "Quinceworth", "QUINCEWORTH", NAMESAKE_DOB] {
+    for canary in [
+        NOTE_B,
+        HEALTH_B,
+        NOTE_C,
+        "Quinceworth",
+        "QUINCEWORTH",
+        NAMESAKE_DOB,
+    ] {
         assert!(!text.contains(canary), "another person's `{canary}` leaked");
     }
     for id in [&w.b, &w.c] {
@@ -176,9 +183,15 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     assert_eq!(a1["health"]["id"], format!("{}.health", w.a1));
     assert_eq!(a1["health"]["record"]["notes"][0]["text"], HEALTH_A);
     assert!(the_case(&export, &w.a2)["health"].is_null());
-    assert_eq!(the_case(&export, &w.a2)["case"]["record"]["status"], "triaged");
+    assert_eq!(
+        the_case(&export, &w.a2)["case"]["record"]["status"],
+        "triaged"
+    );
     let history = a1["case"]["history"].as_array().unwrap();
-    let authors: BTreeSet<&str> = history.iter().map(|h| h["user"].as_str().unwrap()).collect();
+    let authors: BTreeSet<&str> = history
+        .iter()
+        .map(|h| h["user"].as_str().unwrap())
+        .collect();
     assert_eq!(
         authors,
         BTreeSet::from(["idva.iris.fictional", "pc.olu.fictional"]),
@@ -224,21 +237,18 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&out).unwrap()));
     let entries = audited(&w.server, "subject_access");
     let records: BTreeSet<String> = entries.iter().map(|e| e.record.clone()).collect();
-    assert_eq!(
-        records,
-        set(&[&w.a1, &format!("{}.health", w.a1), &w.a2])
-    );
+    assert_eq!(records, set(&[&w.a1, &format!("{}.health", w.a1), &w.a2]));
     for e in &entries {
         assert!(e.detail.contains("2 case(s)"), "{}", e.detail);
         assert!(e.detail.contains(&sha[..16]), "{} vs {sha}", e.detail);
         assert_eq!(e.device, "cli");
     }
     assert_no_identity_in_audit(&w.server);
-    assert_eq!(
+    assert!(
         provide_sync_server::admin::verify_audit(&w.server.service, None)
             .unwrap()
             .verified,
-        true
+        "the audit chain still verifies"
     );
 
     // the namesake and the oddly spaced name: each their own cases only
@@ -247,7 +257,12 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     let b_text = serde_json::to_string(&b).unwrap();
     assert!(b_text.contains(NOTE_B) && b_text.contains(HEALTH_B));
     assert!(!b_text.contains("Sarnote-A") && !b_text.contains("Sarhealth-A"));
-    let c = exported(&w.server, SPACED_ASKED, SPACED_DOB, &w.out.path().join("c.json"));
+    let c = exported(
+        &w.server,
+        SPACED_ASKED,
+        SPACED_DOB,
+        &w.out.path().join("c.json"),
+    );
     assert_eq!(case_ids(&c), set(&[&w.c]));
     assert!(!serde_json::to_string(&c).unwrap().contains("Sarnote-A"));
 
@@ -296,7 +311,11 @@ fn bad_requests_get_one_line_a_documented_exit_code_and_no_file() {
         }
     };
     let nothing_written = || {
-        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0, "no file written");
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "no file written"
+        );
     };
 
     // nobody of that name and date of birth: exit 4, audited as a search that found nothing
@@ -332,7 +351,9 @@ fn bad_requests_get_one_line_a_documented_exit_code_and_no_file() {
     // an unwritable place (a folder that does not exist; a path named after the person):
     // exit 1, nothing disclosed, nothing audited
     let before = audited(&w.server, "subject_access").len();
-    let unwritable = dir.join("no-such-folder").join("marigold-fenwick-1985.json");
+    let unwritable = dir
+        .join("no-such-folder")
+        .join("marigold-fenwick-1985.json");
     let (code, err) = sar(&w.server, NAME, DOB, &unwritable, &[]);
     assert_eq!(code, 1, "{err}");
     one_line_without_identity(&err);
@@ -354,8 +375,7 @@ fn bad_requests_get_one_line_a_documented_exit_code_and_no_file() {
     std::fs::write(&out, "keep me").unwrap();
     let (code, err) = sar(&w.server, NAME, DOB, &out, &["--force"]);
     assert_eq!(code, 0, "{err}");
-    let export: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(case_ids(&export), set(&[&w.a1, &w.a2]));
     assert!(std::fs::read_to_string(out.with_extension("html"))
         .unwrap()
