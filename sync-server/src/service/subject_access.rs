@@ -15,7 +15,7 @@ use provide_core::model::{health_id, Case, HealthRecord, RecordKind, Victim};
 use provide_core::record::author::{Author, Registry};
 use provide_core::record::history::{history, HistoryEntry};
 use provide_core::record::RecordDoc;
-use provide_core::report::pseudonym::{normalise_name, victim_digest};
+use provide_core::report::pseudonym::{normalise_name, victim_digest, victim_identity};
 use provide_core::report::CheckedAuditQuery;
 use serde::Serialize;
 
@@ -157,9 +157,13 @@ impl SubjectAccess {
 impl Service {
     /// Gathers everything held about `subject`: `NoSuchSubject` when no case is theirs.
     pub fn subject_access(&self, subject: &Subject, operator: &str) -> Result<SubjectAccess> {
-        let key = self.storage.identity_key();
-        let digest = victim_digest(key, &subject.victim())
-            .ok_or_else(|| ServerError::InvalidInput("the name is empty".into()))?;
+        let victim = subject.victim();
+        let (Some(identity), Some(digest)) = (
+            victim_identity(&victim),
+            victim_digest(self.storage.identity_key(), &victim),
+        ) else {
+            return Err(ServerError::InvalidInput("the name is empty".into()));
+        };
         let ids = self.storage.cases_of_victim(&digest, MAX_CASES + 1)?;
         if ids.len() > MAX_CASES {
             return Err(ServerError::InvalidInput(format!(
@@ -172,7 +176,7 @@ impl Service {
                 continue;
             };
             // the reporting row is derived from the record; the record has the last word
-            if victim_digest(key, &case.record.victim).as_deref() != Some(digest.as_str()) {
+            if victim_identity(&case.record.victim) != Some(identity.clone()) {
                 continue;
             }
             let health = self.held(&health_id(&id), RecordKind::Health, |r| r.health())?;
