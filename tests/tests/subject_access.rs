@@ -3,7 +3,8 @@
 //! ignored, as the report digests compare them) and nobody else's, even a namesake's; writes
 //! each case whole with its health record, the history of who changed what (two authors, as
 //! the server registered them) and the audit entries about them, as JSON and as an escaped
-//! printable page, both 0600; audits each case disclosed without the name or date of birth;
+//! printable page, both 0600; lists what a revoked device handed over for review, and finds a
+//! case that exists only there; audits each case disclosed without the name or date of birth;
 //! and refuses bad requests with one line and a documented exit code, writing nothing.
 
 use std::collections::BTreeSet;
@@ -31,6 +32,10 @@ const NOTE_A2: &str = "Sarnote-A2: referred by the school";
 const NOTE_B: &str = "Sarnote-B: namesake's canary, never in A's export";
 const HEALTH_B: &str = "Sarhealth-B: namesake's health canary";
 const NOTE_C: &str = "Sarnote-C: spaced-name canary";
+/// Written offline on a device revoked before it synced: held for review only.
+const NOTE_A_HELD: &str = "Sarnote-A-held: a case made offline and handed over at revocation";
+const NOTE_A1_HELD: &str = "Sarnote-A1-held: a late note on A's case";
+const NOTE_B_HELD: &str = "Sarnote-B-held: a late note on the namesake's case";
 
 struct World {
     server: TestServer,
@@ -40,6 +45,10 @@ struct World {
     /// made (triaged) by the safeguarding unit.
     a1: String,
     a2: String,
+    /// A's case that exists only in a revoked device's final upload.
+    a_held: String,
+    /// That revoked device.
+    revoked: String,
     b: String,
     c: String,
     out: tempfile::TempDir,
@@ -79,12 +88,29 @@ fn world() -> World {
     idva.sync().unwrap();
     officer.sync().unwrap();
     unit.sync().unwrap();
+    // a device that goes offline with work the server has not seen, and is revoked
+    let mut gale = Device::enrol(&server, "pc.gale.fictional", "officer", "west", "t1");
+    gale.sync().unwrap();
+    let a_held = case(&mut gale, NAME, DOB, NOTE_A_HELD);
+    gale.store
+        .add_case_item(&a1, "notes", &note(NOTE_A1_HELD))
+        .unwrap();
+    gale.store
+        .add_case_item(&b, "notes", &note(NOTE_B_HELD))
+        .unwrap();
+    let revoked = gale.store.device_id().to_string();
+    server.service.revoke_device(&revoked).unwrap();
+    assert!(gale.sync().unwrap().revoked);
+    let held = server.service.storage.held_for_review().unwrap();
+    assert!(held.iter().any(|h| h.record == a_held) && held.iter().any(|h| h.record == b));
     World {
         server,
         officer,
         idva,
         a1,
         a2,
+        a_held,
+        revoked,
         b,
         c,
         out: tempfile::tempdir().unwrap(),
@@ -157,7 +183,11 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     let export = exported(&w.server, "  marigold   FENWICK-sample ", DOB, &out);
     assert_eq!(export["format"], 1);
     assert_eq!(export["kind"], "provide-subject-access");
-    assert_eq!(case_ids(&export), set(&[&w.a1, &w.a2]), "A's cases only");
+    assert_eq!(
+        case_ids(&export),
+        set(&[&w.a1, &w.a2, &w.a_held]),
+        "A's cases only, the one held for review included"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     for canary in [NOTE_A, NOTE_A_IDVA, HEALTH_A, NOTE_A2] {
         assert!(text.contains(canary), "{canary} is held");
@@ -165,6 +195,7 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     for canary in [
         NOTE_B,
         HEALTH_B,
+        NOTE_B_HELD,
         NOTE_C,
         "Quinceworth",
         "QUINCEWORTH",
@@ -216,6 +247,27 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
         .any(|r| r["action"] == "disclose" && r["device"] == idva_id.as_str()));
     assert!(audit.iter().all(|r| r["record"] == w.a1.as_str()));
     assert!(!a1["health"]["audit"].as_array().unwrap().is_empty());
+    // what the revoked device handed over: listed under A's case, and A's case that exists
+    // only there given whole, marked as not stored
+    assert_eq!(a1["case"]["stored"], true);
+    assert!(a1["case"]["held_for_review"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["device"] == w.revoked.as_str() && h["bytes"].as_u64().unwrap() > 0));
+    let held = the_case(&export, &w.a_held);
+    assert_eq!(held["case"]["stored"], false);
+    assert_eq!(held["case"]["record"]["notes"][0]["text"], NOTE_A_HELD);
+    assert!(held["case"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["user"] == "pc.gale.fictional" && h["verified"] == true));
+    assert!(held["case"]["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["device"] == w.revoked.as_str()));
 
     // the printable page: beside it, escaped, self-contained; both files private
     let html_path = out.with_extension("html");
@@ -237,9 +289,12 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&out).unwrap()));
     let entries = audited(&w.server, "subject_access");
     let records: BTreeSet<String> = entries.iter().map(|e| e.record.clone()).collect();
-    assert_eq!(records, set(&[&w.a1, &format!("{}.health", w.a1), &w.a2]));
+    assert_eq!(
+        records,
+        set(&[&w.a1, &format!("{}.health", w.a1), &w.a2, &w.a_held])
+    );
     for e in &entries {
-        assert!(e.detail.contains("2 case(s)"), "{}", e.detail);
+        assert!(e.detail.contains("3 case(s)"), "{}", e.detail);
         assert!(e.detail.contains(&sha[..16]), "{} vs {sha}", e.detail);
         assert_eq!(e.device, "cli");
     }
@@ -376,7 +431,7 @@ fn bad_requests_get_one_line_a_documented_exit_code_and_no_file() {
     let (code, err) = sar(&w.server, NAME, DOB, &out, &["--force"]);
     assert_eq!(code, 0, "{err}");
     let export: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(case_ids(&export), set(&[&w.a1, &w.a2]));
+    assert_eq!(case_ids(&export), set(&[&w.a1, &w.a2, &w.a_held]));
     assert!(std::fs::read_to_string(out.with_extension("html"))
         .unwrap()
         .starts_with("<!DOCTYPE html>"));

@@ -4,8 +4,10 @@
 //! the search holds no name either; every case found is checked again against its own record.
 //! Each case is given whole with its health record, the history of who changed what and when
 //! (attributed by the server's own actor registrations) and the server audit entries about
-//! both. Handing it out is audited as `subject_access`, one entry per case, naming how many
-//! cases and the export's SHA-256 prefix, never the name or date of birth.
+//! both; what revoked devices handed over for review is listed too, and a case that exists only
+//! there (made offline, never synced) is found by reading it. Handing it out is audited as
+//! `subject_access`, one entry per case, naming how many cases and the export's SHA-256
+//! prefix, never the name or date of birth.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +23,7 @@ use serde::Serialize;
 
 use super::Service;
 use crate::error::{Result, ServerError};
-use crate::storage::{AuditEvent, AuditFilter, AuditRow};
+use crate::storage::{AuditEvent, AuditFilter, AuditRow, HeldRecord};
 
 /// The version of the export's JSON shape; a change that removes or renames a field raises it.
 pub const FORMAT: u32 = 1;
@@ -108,6 +110,9 @@ pub struct CaseHeld {
 #[derive(Debug, Clone, Serialize)]
 pub struct Held<T> {
     pub id: String,
+    /// The server stores the record; `false`: it exists only in what a revoked device handed
+    /// over for review, and `record` and `history` are read from that.
+    pub stored: bool,
     pub record: T,
     /// Every field-level change, oldest first: who (as the server registered the writing
     /// device's user), when, what and to which value.
@@ -118,6 +123,10 @@ pub struct Held<T> {
     pub audit: Vec<AuditRow>,
     /// More entries exist than `MAX_AUDIT_PER_RECORD`.
     pub audit_truncated: bool,
+    /// Changes to the record that revoked devices handed over in their final uploads, kept
+    /// apart for review (`held`): which device, when, how many bytes. They are not in
+    /// `record` unless it is not `stored`.
+    pub held_for_review: Vec<HeldRecord>,
 }
 
 /// What was disclosed, for the audit: how many cases and the export's SHA-256.
@@ -164,22 +173,47 @@ impl Service {
         ) else {
             return Err(ServerError::InvalidInput("the name is empty".into()));
         };
-        let ids = self.storage.cases_of_victim(&digest, MAX_CASES + 1)?;
+        let mut ids = self.storage.cases_of_victim(&digest, MAX_CASES + 1)?;
+        let held = self.storage.held_for_review()?;
+        // cases that exist only in a revoked device's final upload, kept for review: no
+        // reporting row finds them, so each is read to see whose it is
+        let mut held_only: Vec<String> = held
+            .iter()
+            .filter(|h| h.kind == RecordKind::Case && !ids.contains(&h.record))
+            .map(|h| h.record.clone())
+            .collect();
+        held_only.sort();
+        held_only.dedup();
+        for id in held_only {
+            if self.storage.doc_meta(&id)?.is_some() {
+                continue;
+            }
+            let chunks = held_chunks(&held, &id);
+            let Ok(case) =
+                RecordDoc::load_unmigrated(&id, RecordKind::Case, &chunks).and_then(|r| r.case())
+            else {
+                continue;
+            };
+            if victim_identity(&case.victim).as_deref() == Some(identity.as_str()) {
+                ids.push(id);
+            }
+        }
         if ids.len() > MAX_CASES {
             return Err(ServerError::InvalidInput(format!(
                 "more than {MAX_CASES} cases match; ask the developers for a larger export"
             )));
         }
+        ids.sort();
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
-            let Some(case) = self.held(&id, RecordKind::Case, |r| r.case())? else {
+            let Some(case) = self.held(&id, RecordKind::Case, &held, |r| r.case())? else {
                 continue;
             };
             // the reporting row is derived from the record; the record has the last word
-            if victim_identity(&case.record.victim) != Some(identity.clone()) {
+            if victim_identity(&case.record.victim).as_deref() != Some(identity.as_str()) {
                 continue;
             }
-            let health = self.held(&health_id(&id), RecordKind::Health, |r| r.health())?;
+            let health = self.held(&health_id(&id), RecordKind::Health, &held, |r| r.health())?;
             cases.push(CaseHeld {
                 case_id: id,
                 case,
@@ -232,30 +266,36 @@ impl Service {
         }])
     }
 
-    /// One stored record as held, or `None` when it is not stored (or not of `kind`).
+    /// One record as held, or `None` when it is neither stored nor held for review (or not of
+    /// `kind`). A record held for review only is read from what was handed over.
     fn held<T>(
         &self,
         id: &str,
         kind: RecordKind,
+        held: &[HeldRecord],
         typed: impl Fn(&RecordDoc) -> provide_core::Result<T>,
     ) -> Result<Option<Held<T>>> {
-        let Some(stored) = self.storage.load_doc(id)? else {
-            return Ok(None);
+        let (stored, chunks) = match self.storage.load_doc(id)? {
+            Some(doc) if doc.meta.kind != kind => return Ok(None),
+            Some(doc) => (true, doc.chunks),
+            None => (false, held_chunks(held, id)),
         };
-        if stored.meta.kind != kind {
+        if chunks.is_empty() {
             return Ok(None);
         }
-        let mut rec = RecordDoc::load_unmigrated(id, kind, &stored.chunks)?;
+        let mut rec = RecordDoc::load_unmigrated(id, kind, &chunks)?;
         let record = typed(&rec)?;
         let registry = self.registry_of(&mut rec)?;
         let history = history(rec.doc_mut(), None, &registry);
         let (audit, audit_truncated) = self.audit_about(id)?;
         Ok(Some(Held {
             id: id.to_string(),
+            stored,
             record,
             history,
             audit,
             audit_truncated,
+            held_for_review: held.iter().filter(|h| h.record == id).cloned().collect(),
         }))
     }
 
@@ -292,4 +332,12 @@ impl Service {
         rows.truncate(MAX_AUDIT_PER_RECORD);
         Ok((rows, truncated))
     }
+}
+
+/// What revoked devices handed over for one record, in the order it arrived.
+fn held_chunks(held: &[HeldRecord], id: &str) -> Vec<Vec<u8>> {
+    held.iter()
+        .filter(|h| h.record == id)
+        .map(|h| h.changes.clone())
+        .collect()
 }

@@ -83,6 +83,12 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Value> {
 /// One record: its state, its history and its audit entries.
 fn section<T: serde::Serialize>(o: &mut String, title: &str, held: &Held<T>) -> Result<()> {
     let _ = writeln!(o, "<h3>{title} {}</h3>", escape(&held.id));
+    if !held.stored {
+        o.push_str(
+            "<p><strong>Not stored on the server: read from what a revoked device handed over \
+             for review.</strong></p>\n",
+        );
+    }
     value(o, &json(&held.record)?);
     let _ = writeln!(o, "\n<h3>{title}: history of changes</h3>");
     let history = json(&held.history)?;
@@ -116,6 +122,19 @@ fn section<T: serde::Serialize>(o: &mut String, title: &str, held: &Held<T>) -> 
     if held.audit_truncated {
         o.push_str("<p>More audit entries exist than one export gives; ask for the rest.</p>\n");
     }
+    let _ = writeln!(
+        o,
+        "<h3>{title}: handed over by revoked devices, held for review</h3>"
+    );
+    rows(
+        o,
+        &json(&held.held_for_review)?,
+        &[
+            ("at", "When (UTC)"),
+            ("device", "Device"),
+            ("bytes", "Size of the changes (bytes)"),
+        ],
+    );
     Ok(())
 }
 
