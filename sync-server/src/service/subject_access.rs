@@ -341,3 +341,32 @@ fn held_chunks(held: &[HeldRecord], id: &str) -> Vec<Vec<u8>> {
         .map(|h| h.changes.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_needs_a_name_and_a_real_date_and_its_errors_repeat_neither() {
+        let ok = Subject::checked("  Wren  Examplecase ", " 1984-02-29 ").unwrap();
+        assert_eq!(ok.name, "Wren  Examplecase");
+        assert_eq!(ok.dob, "1984-02-29");
+        for (name, dob) in [
+            ("", "1984-02-29"),
+            (" \t ", "1984-02-29"),
+            ("Wren\u{7}Examplecase", "1984-02-29"),
+            ("Wren Examplecase", "1983-02-29"),
+            ("Wren Examplecase", "1984-2-29"),
+            ("Wren Examplecase", "29/02/1984"),
+            ("Wren Examplecase", "+1984-02-29"),
+            ("Wren Examplecase", ""),
+        ] {
+            let e = Subject::checked(name, dob).unwrap_err();
+            assert_eq!(e.code(), "invalid_input", "{name:?} {dob:?}");
+            let text = e.to_string().to_lowercase();
+            assert!(!text.contains("wren") && !text.contains("1984"), "{text}");
+        }
+        let long = "W".repeat(MAX_NAME_CHARS + 1);
+        assert!(Subject::checked(&long, "1984-02-29").is_err());
+    }
+}
