@@ -255,6 +255,17 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
         .unwrap()
         .iter()
         .any(|h| h["device"] == w.revoked.as_str() && h["bytes"].as_u64().unwrap() > 0));
+    let late = a1["case"]["held_history"].as_array().unwrap();
+    assert!(
+        late.iter()
+            .any(|h| h["user"] == "pc.gale.fictional" && h["value"] == NOTE_A1_HELD),
+        "what the held changes would write: {late:?}"
+    );
+    assert!(late.iter().all(|h| h["user"] == "pc.gale.fictional"));
+    assert!(
+        !a1["case"]["record"].to_string().contains(NOTE_A1_HELD),
+        "not in the stored record"
+    );
     let held = the_case(&export, &w.a_held);
     assert_eq!(held["case"]["stored"], false);
     assert_eq!(held["case"]["record"]["notes"][0]["text"], NOTE_A_HELD);
@@ -276,6 +287,8 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     assert!(!page.to_lowercase().contains("<script"), "nothing runs");
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src="));
     assert!(page.contains(NOTE_A_IDVA) && page.contains(HEALTH_A));
+    let escaped = provide_sync_server::service::subject_page::escape;
+    assert!(page.contains(&escaped(NOTE_A1_HELD)) && page.contains(NOTE_A_HELD));
     assert!(!page.contains(NOTE_B) && !page.contains(NOTE_C));
     assert_eq!(mode(&out), 0o600);
     assert_eq!(mode(&html_path), 0o600);
@@ -310,7 +323,7 @@ fn the_export_holds_exactly_the_subjects_cases_their_history_and_disclosures_and
     let b = exported(&w.server, NAME, NAMESAKE_DOB, &w.out.path().join("b.json"));
     assert_eq!(case_ids(&b), set(&[&w.b]));
     let b_text = serde_json::to_string(&b).unwrap();
-    assert!(b_text.contains(NOTE_B) && b_text.contains(HEALTH_B));
+    assert!(b_text.contains(NOTE_B) && b_text.contains(HEALTH_B) && b_text.contains(NOTE_B_HELD));
     assert!(!b_text.contains("Sarnote-A") && !b_text.contains("Sarhealth-A"));
     let c = exported(
         &w.server,

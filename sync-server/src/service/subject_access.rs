@@ -127,6 +127,9 @@ pub struct Held<T> {
     /// apart for review (`held`): which device, when, how many bytes. They are not in
     /// `record` unless it is not `stored`.
     pub held_for_review: Vec<HeldRecord>,
+    /// What those changes would do, as `history` says it, for a stored record: the entries
+    /// of the held changes that are not in `record` (empty when they cannot be read).
+    pub held_history: Vec<HistoryEntry>,
 }
 
 /// What was disclosed, for the audit: how many cases and the export's SHA-256.
@@ -288,6 +291,13 @@ impl Service {
         let registry = self.registry_of(&mut rec)?;
         let history = history(rec.doc_mut(), None, &registry);
         let (audit, audit_truncated) = self.audit_about(id)?;
+        let held_for_review: Vec<HeldRecord> =
+            held.iter().filter(|h| h.record == id).cloned().collect();
+        let held_history = if stored && !held_for_review.is_empty() {
+            self.held_history(&mut rec, &held_for_review)?
+        } else {
+            vec![]
+        };
         Ok(Some(Held {
             id: id.to_string(),
             stored,
@@ -295,8 +305,30 @@ impl Service {
             history,
             audit,
             audit_truncated,
-            held_for_review: held.iter().filter(|h| h.record == id).cloned().collect(),
+            held_for_review,
+            held_history,
         }))
+    }
+
+    /// The history entries of changes held for review on top of a stored record, the
+    /// record's own changes left out; nothing when they cannot be read.
+    fn held_history(&self, rec: &mut RecordDoc, held: &[HeldRecord]) -> Result<Vec<HistoryEntry>> {
+        let own: HashSet<String> = rec
+            .doc_mut()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.hash().to_string())
+            .collect();
+        for h in held {
+            if rec.merge_bytes(&h.changes).is_err() {
+                return Ok(vec![]);
+            }
+        }
+        let registry = self.registry_of(rec)?;
+        Ok(history(rec.doc_mut(), None, &registry)
+            .into_iter()
+            .filter(|e| !own.contains(&e.change))
+            .collect())
     }
 
     /// Who the server registered each actor of the record's changes to.

@@ -91,20 +91,7 @@ fn section<T: serde::Serialize>(o: &mut String, title: &str, held: &Held<T>) -> 
     }
     value(o, &json(&held.record)?);
     let _ = writeln!(o, "\n<h3>{title}: history of changes</h3>");
-    let history = json(&held.history)?;
-    rows(
-        o,
-        &history,
-        &[
-            ("at", "When (UTC)"),
-            ("user", "Who"),
-            ("role", "Role"),
-            ("verified", "Author verified"),
-            ("action", "Change"),
-            ("path", "Field"),
-            ("value", "Value"),
-        ],
-    );
+    rows(o, &json(&held.history)?, HISTORY_COLUMNS);
     let _ = writeln!(o, "<h3>{title}: server audit entries</h3>");
     let audit = json(&held.audit)?;
     rows(
@@ -135,8 +122,26 @@ fn section<T: serde::Serialize>(o: &mut String, title: &str, held: &Held<T>) -> 
             ("bytes", "Size of the changes (bytes)"),
         ],
     );
+    if !held.held_history.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h3>{title}: what those changes would do (not in the record above)</h3>"
+        );
+        rows(o, &json(&held.held_history)?, HISTORY_COLUMNS);
+    }
     Ok(())
 }
+
+/// A history's columns: (field, heading).
+const HISTORY_COLUMNS: &[(&str, &str)] = &[
+    ("at", "When (UTC)"),
+    ("user", "Who"),
+    ("role", "Role"),
+    ("verified", "Author verified"),
+    ("action", "Change"),
+    ("path", "Field"),
+    ("value", "Value"),
+];
 
 fn row(o: &mut String, key: &str, html: &str) {
     let _ = write!(o, "<tr><th>{}</th><td>{html}</td></tr>", escape(key));
