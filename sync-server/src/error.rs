@@ -28,6 +28,10 @@ pub enum ServerError {
     InvalidInput(String),
     #[error("No device {0} is enrolled.")]
     NoSuchDevice(String),
+    /// A subject access request found no case of that person (the message never repeats the
+    /// name or date of birth asked for).
+    #[error("No case on this server is of a person with that name and date of birth.")]
+    NoSuchSubject,
     #[error("The server's store failed: {0}.")]
     Storage(String),
     /// The store was written by a newer release (the message says which schema).
@@ -50,10 +54,6 @@ pub enum ServerError {
     /// The server's own audit log failed verification (`audit verify`).
     #[error("The server's audit log is broken at entry {seq}: {reason}.")]
     AuditBroken { seq: i64, reason: String },
-    /// A subject access request found no case of that person (the message never repeats the
-    /// name or date of birth asked for).
-    #[error("No case on this server is of a person with that name and date of birth.")]
-    NoSuchSubject,
 }
 
 impl ServerError {
@@ -70,6 +70,7 @@ impl ServerError {
             ServerError::EnrolmentRefused => "enrolment_refused",
             ServerError::InvalidInput(_) => "invalid_input",
             ServerError::NoSuchDevice(_) => "no_such_device",
+            ServerError::NoSuchSubject => "no_such_subject",
             ServerError::Storage(_) => "storage",
             ServerError::StoreTooNew(_) => "store_too_new",
             ServerError::Key(_) => "key",
@@ -80,7 +81,6 @@ impl ServerError {
             ServerError::Throttled(_) => "throttled",
             ServerError::TimedOut => "timed_out",
             ServerError::AuditBroken { .. } => "audit_broken",
-            ServerError::NoSuchSubject => "no_such_subject",
         }
     }
 
