@@ -1,7 +1,7 @@
 //! The operator's side: opening the server's store from its data folder and key file, and the
 //! administrative commands (issue enrolment codes, revoke devices and users, list devices,
-//! read the audit log, write an evaluation export). The same functions serve the command line
-//! and the tests.
+//! read the audit log, write an evaluation export or a subject access export). The same
+//! functions serve the command line and the tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
