@@ -1,7 +1,7 @@
 //! The operator's side: opening the server's store from its data folder and key file, and the
 //! administrative commands (issue enrolment codes, revoke devices and users, list devices,
-//! read the audit log, write an evaluation export). The same functions serve the command line
-//! and the tests.
+//! read the audit log, write an evaluation export or a subject access export). The same
+//! functions serve the command line and the tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,6 +142,77 @@ pub fn devices(service: &Service) -> Result<Vec<Device>> {
 
 pub fn audit(service: &Service, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
     service.storage.audit(filter)
+}
+
+/// What `subject_access` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectAccessWritten {
+    pub cases: usize,
+    /// The SHA-256 (hex) of the JSON file, as its audit entries name it (by prefix).
+    pub sha256: String,
+    pub json: PathBuf,
+    pub html: PathBuf,
+}
+
+/// Where the printable page of a subject access export written to `out` goes: beside it, with
+/// the extension `.html` (`sar.json` → `sar.html`).
+pub fn subject_page_path(out: &Path) -> Result<PathBuf> {
+    if out.file_name().is_none() {
+        return Err(ServerError::InvalidInput(
+            "--out must name a file, not a folder".into(),
+        ));
+    }
+    let html = out.with_extension("html");
+    if html == out {
+        return Err(ServerError::InvalidInput(
+            "--out must not end in .html: the printable page is written beside the JSON file, \
+             with the extension .html"
+                .into(),
+        ));
+    }
+    Ok(html)
+}
+
+/// Writes everything held about the person with `name` and `dob` to `out` (JSON) and beside
+/// it as a printable page (`subject_page_path`), both 0600, atomically, never over existing
+/// files unless `force`; audited as `subject_access` by `operator`. A search that finds no
+/// case writes nothing and is audited too.
+pub fn subject_access(
+    service: &Service,
+    operator: &str,
+    name: &str,
+    dob: &str,
+    out: &Path,
+    force: bool,
+) -> Result<SubjectAccessWritten> {
+    use crate::outfile::{check_free, stage};
+    use crate::service::subject_access::Subject;
+    let subject = Subject::checked(name, dob)?;
+    let html = subject_page_path(out)?;
+    check_free(out, force)?;
+    check_free(&html, force)?;
+    let export = match service.subject_access(&subject, operator) {
+        Err(ServerError::NoSuchSubject) => {
+            service.audit_subject_access_found_nothing(operator)?;
+            return Err(ServerError::NoSuchSubject);
+        }
+        other => other?,
+    };
+    let json = export.to_json()?;
+    let disclosure = export.disclosure(&json);
+    let page = crate::service::subject_page::render(&export, &disclosure.sha256)?;
+    let staged_json = stage(out, &json)?;
+    let staged_html = stage(&html, page.as_bytes())?;
+    // audited before the files are in place: a disclosure is never left unrecorded
+    service.audit_subject_access(&disclosure, operator)?;
+    staged_json.commit(force)?;
+    staged_html.commit(force)?;
+    Ok(SubjectAccessWritten {
+        cases: disclosure.case_ids.len(),
+        sha256: disclosure.sha256,
+        json: out.to_path_buf(),
+        html,
+    })
 }
 
 /// A device's uploaded audit log and whether its chain verifies from the first entry.

@@ -28,6 +28,10 @@ pub enum ServerError {
     InvalidInput(String),
     #[error("No device {0} is enrolled.")]
     NoSuchDevice(String),
+    /// A subject access request found no case of that person (the message never repeats the
+    /// name or date of birth asked for).
+    #[error("No case on this server is of a person with that name and date of birth.")]
+    NoSuchSubject,
     #[error("The server's store failed: {0}.")]
     Storage(String),
     /// The store was written by a newer release (the message says which schema).
@@ -69,6 +73,7 @@ impl ServerError {
             ServerError::EnrolmentRefused => "enrolment_refused",
             ServerError::InvalidInput(_) => "invalid_input",
             ServerError::NoSuchDevice(_) => "no_such_device",
+            ServerError::NoSuchSubject => "no_such_subject",
             ServerError::Storage(_) => "storage",
             ServerError::StoreTooNew(_) => "store_too_new",
             ServerError::Key(_) => "key",
@@ -91,7 +96,7 @@ impl ServerError {
             | ServerError::InvalidInput(_) => 400,
             ServerError::Unauthorized => 401,
             ServerError::EnrolmentRefused | ServerError::Forbidden(_) | ServerError::Revoked => 403,
-            ServerError::NoSuchDevice(_) => 404,
+            ServerError::NoSuchDevice(_) | ServerError::NoSuchSubject => 404,
             ServerError::Erased(_) => 410,
             ServerError::Replayed(_) => 409,
             ServerError::TooLarge => 413,

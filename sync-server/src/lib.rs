@@ -10,7 +10,8 @@
 //!   the connection cap and timers, the checks before a request's work, bounded bodies, and
 //!   throttled, audited failed credentials.
 //! - `credentials`, `keyfile`: secrets handed out, the store's key and the report key.
-//! - `admin`: the operator's commands (enrol, revoke, devices, audit, report).
+//! - `admin`: the operator's commands (enrol, revoke, devices, audit, report, subject access).
+//! - `outfile`: private files written whole, never over another (the subject access export).
 //! - `backup`, `rotate`: backup and restore of the embedded store, and re-keying it.
 //! - `logging`, `request`, `metrics`: the log (one line per request, no personal data), and
 //!   the Prometheus metrics on their own listener.
@@ -27,6 +28,7 @@ pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+pub mod outfile;
 pub mod request;
 pub mod rotate;
 pub mod serve;

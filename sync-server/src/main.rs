@@ -161,6 +161,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write everything held about one person (subject access, DPA 2018 s.45) for the data
+    /// protection officer to review: FILE as JSON and beside it a printable page (FILE with
+    /// the extension .html), both new and readable only by you; audited. Exits 4 when no case
+    /// is of that person, 2 on bad input or when a file exists (without --force).
+    SubjectAccess {
+        /// The person's name (case and spacing are ignored, as the reports compare names).
+        #[arg(long)]
+        name: String,
+        /// The person's date of birth, YYYY-MM-DD.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        dob: String,
+        /// The JSON file to write (the page goes beside it, with the extension .html).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace the files when they exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Risk form definitions: publish a new version (checked first; devices receive it on
     /// their next sync, and older assessments keep the version they were answered with).
     Forms {
@@ -413,6 +431,7 @@ fn main() -> ExitCode {
             ExitCode::from(match e {
                 ServerError::InvalidInput(_) => 2,
                 ServerError::NoSuchDevice(_) => 7,
+                ServerError::NoSuchSubject => 4,
                 ServerError::AuditBroken { .. } => 5,
                 _ => 1,
             })
@@ -824,6 +843,21 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::SubjectAccess {
+            name,
+            dob,
+            out,
+            force,
+        } => {
+            let service = data.open(Config::default())?;
+            let done = admin::subject_access(&service, &operator(), &name, &dob, &out, force)?;
+            eprintln!(
+                "{} case(s) written, as JSON and as a printable page (JSON SHA-256 {}); audited. \
+                 Review before release: the records may hold other people's data.",
+                done.cases, done.sha256
+            );
             Ok(())
         }
         Command::Audit {

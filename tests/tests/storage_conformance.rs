@@ -892,3 +892,64 @@ fn records_come_due_by_closure_or_by_their_latest_retain_decision() {
     assert!(s.review_decisions("c-east").unwrap().is_empty());
     assert_eq!(audited(s.as_ref(), "retention_review"), 5);
 }
+
+#[test]
+fn cases_of_a_victim_are_found_by_digest_whatever_their_status() {
+    use provide_core::model::case::Status;
+    use provide_core::model::{Case, Deployment, Victim};
+    use provide_core::report::pseudonym::victim_digest;
+    use provide_core::report::Attendance;
+    let (_d, s) = storage();
+    let key = *s.identity_key();
+    let victim = |name: &str, dob: &str| Victim {
+        name: name.into(),
+        dob: Some(dob.into()),
+        ..Default::default()
+    };
+    let put = |id: &str, v: &Victim, status: Status| {
+        let mut case = Case::new(
+            id.into(),
+            Deployment::PostIncident,
+            "pc.conf.fictional",
+            "2026-03-01T10:00:00Z",
+        );
+        case.victim = v.clone();
+        case.status = status;
+        let (bytes, heads) = doc(1);
+        s.update_doc(id, &mut |_| {
+            Ok(Some(DocWrite {
+                attendance: Some(Attendance::of(&case, &key)),
+                ..write(bytes.clone(), heads.clone(), "t1")
+            }))
+        })
+        .unwrap();
+    };
+    let ann = victim("Annabel Conformance", "1980-01-02");
+    let namesake = victim("Annabel Conformance", "1999-09-09");
+    let spaced = victim("  annabel   CONFORMANCE ", "1980-01-02");
+    put("case-c", &ann, Status::Closed);
+    put("case-a", &ann, Status::Triaged);
+    put("case-b", &spaced, Status::Active);
+    put("case-other", &namesake, Status::Active);
+    put("case-nameless", &victim(" ", "1980-01-02"), Status::Active);
+    let digest = victim_digest(&key, &ann).unwrap();
+    assert_eq!(
+        s.cases_of_victim(&digest, 10).unwrap(),
+        ["case-a", "case-b", "case-c"],
+        "every case of the victim, triaged and closed included, by id"
+    );
+    assert_eq!(s.cases_of_victim(&digest, 2).unwrap(), ["case-a", "case-b"]);
+    let other = victim_digest(&key, &namesake).unwrap();
+    assert_eq!(s.cases_of_victim(&other, 10).unwrap(), ["case-other"]);
+    assert!(s.cases_of_victim("00", 10).unwrap().is_empty());
+    // a case whose victim is corrected is found under the new identity only
+    put("case-c", &namesake, Status::Closed);
+    assert_eq!(
+        s.cases_of_victim(&digest, 10).unwrap(),
+        ["case-a", "case-b"]
+    );
+    assert_eq!(
+        s.cases_of_victim(&other, 10).unwrap(),
+        ["case-c", "case-other"]
+    );
+}

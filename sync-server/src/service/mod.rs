@@ -2,8 +2,10 @@
 //! users added to a shared device (`users`), revocation (`revocation`), how long devices keep
 //! handed-over and closed cases (`retention`), closed cases fetched on request (`fetch`), the
 //! sync exchange
-//! (`sync`), the retention review of closed records (`review`), published forms and directory (`reference`), and reports and the audit log for
-//! supervisors (`reports`). The service holds the policy and composes every audit event;
+//! (`sync`), the retention review of closed records (`review`), erasure (`erasure`), published
+//! forms and directory (`reference`), reports and the audit log for supervisors (`reports`),
+//! and everything held about one person for a subject access request (`subject_access`,
+//! printed by `subject_page`). The service holds the policy and composes every audit event;
 //! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
 //! admin commands call them directly on the same storage.
 
@@ -15,6 +17,8 @@ pub mod reports;
 pub mod retention;
 pub mod review;
 pub mod revocation;
+pub mod subject_access;
+pub mod subject_page;
 pub mod sync;
 pub mod users;
 

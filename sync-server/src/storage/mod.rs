@@ -649,6 +649,10 @@ pub trait Storage: Send + Sync {
     /// division(s): with the period's own rows, what repeat victims and prior attendances are
     /// counted from.
     fn sightings(&self, division: Option<&str>, from: &str, to: &str) -> Result<Vec<Sighting>>;
+    /// The ids of every case (triaged or not, in any division) whose victim has `digest`
+    /// (`pseudonym::victim_digest`), by id, at most `limit`: whom a subject access request
+    /// finds.
+    fn cases_of_victim(&self, digest: &str, limit: usize) -> Result<Vec<String>>;
 
     // ---- health and metrics
     /// A trivial query: the database answers (the readiness probe).

@@ -1853,6 +1853,19 @@ impl Storage for PostgresStorage {
         .collect())
     }
 
+    fn cases_of_victim(&self, digest: &str, limit: usize) -> Result<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .client()?
+            .query(
+                "SELECT case_id FROM attendance WHERE victim_digest = $1 ORDER BY case_id LIMIT $2",
+                &[&digest, &limit],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
     fn ping(&self) -> Result<()> {
         self.client()?.simple_query("SELECT 1")?;
         Ok(())
