@@ -94,6 +94,7 @@ fn main() {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: vec![],
+        epochs: vec![],
     };
     write(out, "protocol", "request", &request.encode());
     let response = SyncResponse {
@@ -122,6 +123,7 @@ fn main() {
         }],
         retention: Some(provide_core::sync::scope::Retention { grace_hours: 72 }),
         erased: vec![],
+        rectified: vec![],
     };
     write(out, "protocol", "response", &response.encode());
 

@@ -31,6 +31,7 @@ fn request(store: &mut Store, seq: u64) -> (Vec<Upload>, SyncRequest) {
         max_response_bytes: 1 << 20,
         audit: store.audit_to_upload(100).unwrap(),
         erased_confirmed: vec![],
+        epochs: vec![],
     };
     (sent, req)
 }

@@ -161,6 +161,7 @@ impl From<provide_core::Error> for ServerError {
                 ServerError::InvalidInput(format!("`{path}` {reason}"))
             }
             E::Database(m) => ServerError::Storage(m),
+            e @ E::UnknownPath(_) => ServerError::InvalidInput(e.to_string()),
             e @ E::StoreTooNew { .. } => ServerError::StoreTooNew(e.to_string()),
             other => ServerError::Internal(other.to_string()),
         }

@@ -244,6 +244,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         record_keys_from: Option<PathBuf>,
     },
+    /// Strike a wrongly recorded value from a case's history (DPA 2018 s.46): the case is
+    /// re-rooted without it, its old history crypto-shredded; devices replace their copy and
+    /// keep their unsent edits; audited (never the value).
+    Rectify {
+        #[arg(long)]
+        case: String,
+        /// The field, as `case set` names it (`victim.address`, `notes.ID.text`).
+        #[arg(long)]
+        path: String,
+        /// Why (a reference, never personal details).
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Erase a case and its health record for good: rows deleted, keys destroyed, every
     /// device that held them told to purge them; audited. `erase status` lists the devices
     /// still to confirm.
@@ -612,6 +627,30 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
                 done.file.display(),
                 done.bytes
             );
+            Ok(())
+        }
+        Command::Rectify {
+            case,
+            path,
+            reason,
+            json: as_json,
+        } => {
+            let service = data.open(Config::default())?;
+            let done = service.rectify_case(
+                &case,
+                &path,
+                &reason,
+                &operator(),
+                provide_core::model::Role::Admin,
+            )?;
+            if as_json {
+                json(&done);
+            } else {
+                eprintln!(
+                    "Case {}: {} value(s) of `{}` struck; the case is at epoch {}. Devices replace their copy on their next sync.",
+                    done.case, done.struck, done.path, done.epoch
+                );
+            }
             Ok(())
         }
         Command::Erase {

@@ -333,6 +333,7 @@ fn amplifier_request(i: usize) -> Option<Vec<u8>> {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: vec![],
+        epochs: vec![],
     };
     Some(request.encode())
 }
@@ -412,6 +413,7 @@ fn main() {
                 max_response_bytes: 1 << 20,
                 audit: vec![],
                 erased_confirmed: vec![],
+                epochs: vec![],
             }
             .encode();
             Some((sync_head(d.credential(), body.len()), body))

@@ -110,6 +110,7 @@ impl Attacker {
                 max_response_bytes: 1 << 20,
                 audit: vec![],
                 erased_confirmed: vec![],
+                epochs: vec![],
             }
             .encode(),
         )

@@ -161,6 +161,7 @@ impl LightDevice {
             max_response_bytes: 1 << 20,
             audit: vec![],
             erased_confirmed: vec![],
+            epochs: vec![],
         };
         let answer = client
             .post(format!("{url}/{SYNC_PATH}"))

@@ -50,6 +50,7 @@ fn post(url: &str, officer: &mut Device, changes: Vec<u8>) -> (u16, String) {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: vec![],
+        epochs: vec![],
     }
     .encode();
     let credential = officer.store.server_link().unwrap().credential.to_string();
@@ -152,6 +153,7 @@ fn a_change_that_panics_automerge_is_a_422_and_audited() {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: vec![],
+        epochs: vec![],
     }
     .encode();
     let credential = officer.store.server_link().unwrap().credential.to_string();

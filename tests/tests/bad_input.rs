@@ -90,6 +90,7 @@ fn request(d: &mut Device, docs: Vec<DocChanges>) -> SyncRequest {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: vec![],
+        epochs: vec![],
     }
 }
 

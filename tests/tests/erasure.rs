@@ -9,6 +9,7 @@
 use provide_core::crypto::KdfParams;
 use provide_core::model::Deployment;
 use provide_sync_server::storage::record_keys::KeyStore;
+use provide_tests::forensics::{found_on_server, server_key};
 use provide_tests::{forensics, note, sets, Device, TestServer};
 
 const VICTIM: &str = "Orla Erasewell";
@@ -17,52 +18,6 @@ const NOTE: &str = "Erasenote: she keeps a spare key under the blue pot";
 const HEALTH: &str = "Erasehealth: counselling on Tuesdays at the fictional clinic";
 const OFFLINE: &str = "Erasenote offline: written in the car before the erasure";
 const KEPT: &str = "Keepsake Remainder";
-
-fn server_key(server: &TestServer) -> [u8; 32] {
-    let text = std::fs::read_to_string(server.data.dir.join("server.key")).unwrap();
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&hex::decode(text.trim()).unwrap());
-    key
-}
-
-/// Every row of every table of the PostgreSQL database, as text.
-fn pg_rows(url: &str) -> String {
-    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    let tables: Vec<String> = c
-        .query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut all = String::new();
-    for t in tables {
-        for r in c.query(&format!("SELECT t::text FROM {t} t"), &[]).unwrap() {
-            all.push_str(&r.get::<_, String>(0));
-            all.push('\n');
-        }
-    }
-    all
-}
-
-/// Where a canary is on the server: its files (raw and decrypted) or its database rows.
-fn found_on_server(server: &TestServer, canary: &str) -> Vec<String> {
-    match &server.data.database_url {
-        None => forensics::find(&server.data.dir, &server_key(server), canary),
-        Some(url) => {
-            let rows = pg_rows(url);
-            // bytea is shown as hex in a row's text
-            let hex_canary = hex::encode(canary.as_bytes());
-            let mut found = vec![];
-            if rows.contains(canary) || rows.contains(&hex_canary) {
-                found.push("a database row".to_string());
-            }
-            found
-        }
-    }
-}
 
 fn bundle_of(d: &mut Device, case: &str) -> Vec<u8> {
     let mut out = vec![];

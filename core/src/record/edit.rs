@@ -32,7 +32,17 @@ pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Res
             },
         });
     }
-    let doc = rec.doc_mut();
+    put_path(rec.doc_mut(), &field_path, path, value)
+}
+
+/// Writes `value` at a resolved field path (a field, or a list item's field). Does not commit
+/// and checks no rule: `set_field` and rectification (`rectify`) check their own.
+pub(crate) fn put_path(
+    doc: &mut automerge::AutoCommit,
+    field_path: &FieldPath,
+    path: &str,
+    value: automerge::ScalarValue,
+) -> Result<()> {
     match field_path {
         FieldPath::Field(parts) => {
             let (last, parents) = parts.split_last().expect("paths have at least one part");
@@ -48,11 +58,47 @@ pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Res
             field,
         } => {
             let item =
-                find_item(doc, &list, &id).ok_or_else(|| Error::UnknownPath(path.to_string()))?;
+                find_item(doc, list, id).ok_or_else(|| Error::UnknownPath(path.to_string()))?;
             doc.put(&item, field.as_str(), value)?;
         }
     }
     Ok(())
+}
+
+/// Every value a field path holds now (several when concurrent writes conflict).
+pub(crate) fn values_at(
+    doc: &automerge::AutoCommit,
+    field_path: &FieldPath,
+) -> Result<Vec<automerge::ScalarValue>> {
+    let (obj, key) = match field_path {
+        FieldPath::Field(parts) => {
+            let (last, parents) = parts.split_last().expect("paths have at least one part");
+            let mut obj = ROOT;
+            for seg in parents {
+                obj = match doc.get(&obj, seg.as_str())? {
+                    Some((Value::Object(ObjType::Map), id)) => id,
+                    _ => return Ok(vec![]),
+                };
+            }
+            (obj, last.clone())
+        }
+        FieldPath::ListItem {
+            list,
+            item_id: id,
+            field,
+        } => match find_item(doc, list, id) {
+            Some(item) => (item, field.clone()),
+            None => return Ok(vec![]),
+        },
+    };
+    Ok(doc
+        .get_all(&obj, key.as_str())?
+        .into_iter()
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => Some(s.into_owned()),
+            Value::Object(_) => None,
+        })
+        .collect())
 }
 
 /// Records the safeguarding unit's review of a handover. Does not commit.

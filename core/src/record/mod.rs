@@ -11,6 +11,7 @@ pub mod edit;
 pub mod heads;
 pub mod history;
 pub mod migrate;
+pub mod rectify;
 pub mod untrusted;
 pub mod wire;
 pub mod write_check;
@@ -41,6 +42,32 @@ impl RecordDoc {
     ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(actor.clone());
         reconcile(&mut doc, value)?;
+        let mut rec = RecordDoc {
+            id: id.to_string(),
+            kind,
+            doc,
+        };
+        rec.commit(author);
+        Ok(rec)
+    }
+
+    /// As `create`, with `edit` applied to the value first. The edit is made on a scratch
+    /// document and the value read back from it, so the new document's one change holds only
+    /// the edited value, never what the edit replaced.
+    pub(crate) fn create_with<T: autosurgeon::Reconcile + autosurgeon::Hydrate>(
+        id: &str,
+        kind: RecordKind,
+        value: &T,
+        actor: &ActorId,
+        author: &Author,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<Self> {
+        let mut scratch = AutoCommit::new();
+        reconcile(&mut scratch, value)?;
+        edit(&mut scratch)?;
+        let edited: T = hydrate(&scratch).map_err(|_| Error::CorruptRecord(id.to_string()))?;
+        let mut doc = AutoCommit::new().with_actor(actor.clone());
+        reconcile(&mut doc, &edited)?;
         let mut rec = RecordDoc {
             id: id.to_string(),
             kind,

@@ -56,6 +56,18 @@ CREATE TABLE IF NOT EXISTS erased_records (
     confirmed INTEGER NOT NULL DEFAULT 0
 );";
 
+/// Migration 4 also gives each record its epoch: how many times the server re-rooted it
+/// (rectification, `record::rectify`).
+pub(crate) fn add_epoch(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'epoch'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
 /// Deletes record `id`, erased at the server, whatever it holds (edits not yet sent included:
 /// the server refuses them, and says so), keeps its tombstone, and records what was lost in
 /// the audit log in plain words. Returns whether the device held it.

@@ -146,8 +146,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        about: "tombstones of records erased at the server, and whether the purge was confirmed",
-        apply: |c| c.execute_batch(super::purge::ERASED_SCHEMA),
+        about: "tombstones of records erased at the server; records' epochs (rectification)",
+        apply: |c| {
+            c.execute_batch(super::purge::ERASED_SCHEMA)?;
+            super::purge::add_epoch(c)
+        },
     },
 ];
 

@@ -42,6 +42,18 @@ pub struct Applied {
     /// Records erased at the server and purged here, each with the changes to it this
     /// device had not sent (lost on purpose, and recorded).
     pub erased: Vec<(String, usize)>,
+    /// Records rectified at the server and replaced here by their new epoch, with what was
+    /// replayed onto it (`record::rectify`).
+    pub rectified: Vec<(String, crate::record::rectify::Replayed)>,
+}
+
+/// A record replaced by its new epoch: the new document with this device's unacknowledged
+/// edits replayed, the server's heads, the epoch, and what the replay did.
+struct Rebased {
+    rec: RecordDoc,
+    server_heads: Vec<ChangeHash>,
+    epoch: u32,
+    replayed: crate::record::rectify::Replayed,
 }
 
 /// A record from the server this device cannot use, and why (names no content).
@@ -307,7 +319,30 @@ impl Store {
         // merge updates first, so acknowledged heads can include what the server sent
         let mut merged: Vec<(RecordDoc, Vec<ChangeHash>, bool, Vec<ChangeHash>)> = Vec::new();
         let mut set_aside: Vec<SetAside> = Vec::new();
+        let mut rebased: Vec<Rebased> = Vec::new();
         for u in &resp.updates {
+            // a record rectified at the server arrives whole as its new epoch: it replaces the
+            // copy here, with this device's unacknowledged edits replayed onto it
+            if let Some(r) = resp.rectified.iter().find(|r| r.id == u.id) {
+                if r.epoch > self.record_epoch(&u.id)? {
+                    match self.rebase_update(u, r) {
+                        Ok(Some(b)) => {
+                            rebased.push(b);
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(reason) => {
+                            set_aside.push(SetAside {
+                                id: u.id.clone(),
+                                kind: u.kind,
+                                reason,
+                                bytes: Some(u.changes.clone()),
+                            });
+                            continue;
+                        }
+                    }
+                }
+            }
             match self.merge_update(u) {
                 Ok(m) => merged.push(m),
                 Err((reason, keep)) => set_aside.push(SetAside {
@@ -333,6 +368,13 @@ impl Store {
                 ));
             };
             let id = &up.doc.id;
+            if rebased.iter().any(|b| b.rec.id == *id) {
+                // replaced by its new epoch: what was sent belonged to the old one
+                if let DocOutcome::Refused(why) = &ack.outcome {
+                    applied.refused.push(format!("{id}: {why:?}"));
+                }
+                continue;
+            }
             match &ack.outcome {
                 DocOutcome::Accepted => {
                     let previous = match acked_now.remove(id) {
@@ -365,6 +407,13 @@ impl Store {
         let (user, role) = (self.session.user.clone(), self.session.role.as_str());
         for (rec, before, existed, _) in &mut merged {
             persist(&tx, rec, before)?;
+            if let Some(r) = resp.rectified.iter().find(|r| r.id == rec.id) {
+                // a rectified record this device did not hold arrives at its epoch
+                tx.execute(
+                    "UPDATE records SET epoch = max(epoch, ?2) WHERE id = ?1",
+                    params![rec.id, r.epoch],
+                )?;
+            }
             let what = if *existed {
                 "changes received from the server"
             } else {
@@ -378,6 +427,31 @@ impl Store {
                 "UPDATE records SET acked_heads = ?2 WHERE id = ?1",
                 params![id, heads_text(heads)],
             )?;
+        }
+        for b in &mut rebased {
+            // the old epoch's history goes whole (its pages are reclaimed below)
+            tx.execute("DELETE FROM chunks WHERE record_id = ?1", [&b.rec.id])?;
+            persist(&tx, &mut b.rec, &[])?;
+            tx.execute(
+                "UPDATE records SET acked_heads = ?2, epoch = ?3 WHERE id = ?1",
+                params![b.rec.id, heads_text(&b.server_heads), b.epoch],
+            )?;
+            let r = &b.replayed;
+            audit::append(
+                &tx,
+                &user,
+                role,
+                Action::Sync,
+                &b.rec.id,
+                &format!(
+                    "rectified at the server (epoch {}): {} change(s) made here replayed onto it, \
+                     {} write(s) of a struck value dropped",
+                    b.epoch,
+                    r.changes,
+                    r.dropped.len()
+                ),
+            )?;
+            applied.rectified.push((b.rec.id.clone(), r.clone()));
         }
         // one entry per exchange for what reached the server: the server's own log names each
         // record it received from this device, so one line per record here would only cost bytes
@@ -443,10 +517,73 @@ impl Store {
             super::health_key::set_meta(&tx, RETENTION_KEY, &r.grace_hours.to_string())?;
         }
         tx.commit()?;
-        if !resp.purge.is_empty() || !resp.erased.is_empty() {
+        if !resp.purge.is_empty() || !resp.erased.is_empty() || !rebased.is_empty() {
             super::purge::reclaim(&self.conn)?;
         }
         Ok(applied)
+    }
+
+    /// The epoch of record `id` here (0: never rectified, or not held).
+    pub fn record_epoch(&self, id: &str) -> Result<u32> {
+        let e: Option<i64> = self
+            .conn
+            .query_row("SELECT epoch FROM records WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(e.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
+    }
+
+    /// The epochs of records not at 0, by their place in `ids` (what a request names).
+    pub fn epochs_of(&self, ids: &[&str]) -> Result<Vec<(usize, u32)>> {
+        let mut out = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let e = self.record_epoch(id)?;
+            if e > 0 {
+                out.push((i, e));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The new epoch of a rectified record, with this device's unacknowledged edits replayed
+    /// onto it. `Ok(None)` when the device does not hold the record (it is taken as new);
+    /// `Err` with the reason when the new epoch cannot be used.
+    fn rebase_update(
+        &mut self,
+        u: &DocChanges,
+        r: &crate::sync::protocol::Rectified,
+    ) -> std::result::Result<Option<Rebased>, String> {
+        let Some(kind) = self
+            .record_kind(&u.id)
+            .map_err(|_| "the local copy could not be read".to_string())?
+        else {
+            return Ok(None);
+        };
+        if kind != u.kind {
+            return Err("it arrived as another kind of record".into());
+        }
+        let acked = self
+            .acked_heads(&u.id)
+            .map_err(|_| "the local copy could not be read".to_string())?;
+        let mut old = self
+            .load_record(&u.id, kind)
+            .map_err(|_| "the local copy could not be read".to_string())?;
+        let mut new = RecordDoc::load_unmigrated(&u.id, kind, std::slice::from_ref(&u.changes))
+            .map_err(|_| "it arrived damaged".to_string())?;
+        if new.validated_id().ok().as_deref() != Some(u.id.as_str()) {
+            return Err(format!("it is not a valid {kind} record"));
+        }
+        let server_heads = new.heads();
+        new.doc_mut().set_actor(self.actor.clone());
+        let replayed = crate::record::rectify::replay(&mut old, &acked, &mut new, &r.struck)
+            .map_err(|_| "the edits made here could not be replayed onto it".to_string())?;
+        Ok(Some(Rebased {
+            rec: new,
+            server_heads,
+            epoch: r.epoch,
+            replayed,
+        }))
     }
 
     /// How many changes to record `id` this device made that the server never acknowledged.

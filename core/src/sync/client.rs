@@ -86,6 +86,33 @@ pub struct SyncReport {
     /// Records erased at the server and purged here, in plain words (with any changes this
     /// device had not sent, which were lost on purpose and recorded).
     pub erased: Vec<String>,
+    /// Records rectified at the server and replaced here by their corrected version, in plain
+    /// words (what was replayed onto it, and any write of a struck value dropped).
+    pub rectified: Vec<String>,
+}
+
+/// What the device says of a record rectified at the server, in plain words.
+pub fn rectified_words(id: &str, r: &crate::record::rectify::Replayed) -> String {
+    let short: String = id.chars().take(8).collect();
+    let mut words = format!(
+        "Record {short}… was corrected at the server (a wrongly recorded value was struck from \
+         its history) and replaced on this device"
+    );
+    if r.changes > 0 {
+        words.push_str(&format!(
+            "; {} change(s) made here were kept and will be sent",
+            r.changes
+        ));
+    }
+    if !r.dropped.is_empty() {
+        words.push_str(&format!(
+            "; {} change(s) that wrote the struck value again were dropped ({})",
+            r.dropped.len(),
+            r.dropped.join(", ")
+        ));
+    }
+    words.push('.');
+    words
 }
 
 /// What the device says of a record erased at the server, in plain words.
@@ -194,6 +221,12 @@ pub fn sync_shared(
                 } else {
                     vec![]
                 },
+                epochs: s.epochs_of(
+                    &uploads
+                        .iter()
+                        .map(|u| u.doc.id.as_str())
+                        .collect::<Vec<_>>(),
+                )?,
             };
             let docs_left = s.unsynced_count()?.saturating_sub(skip.len());
             Ok((uploads, request, docs_left))
@@ -244,6 +277,12 @@ pub fn sync_shared(
         report
             .erased
             .extend(applied.erased.iter().map(|(id, n)| erased_words(id, *n)));
+        report.rectified.extend(
+            applied
+                .rectified
+                .iter()
+                .map(|(id, r)| rectified_words(id, r)),
+        );
         report.cursor = response.cursor;
         for (id, outcome) in response
             .acks
@@ -261,6 +300,11 @@ pub fn sync_shared(
             }
         }
         for refusal in &applied.refused {
+            // edits made on a rectified record's old epoch were replayed onto the new one in
+            // this same answer: they go in the next request
+            if refusal.ends_with("Rectified") {
+                continue;
+            }
             if let Some((id, _)) = refusal.split_once(':') {
                 skip.insert(id.to_string());
             }

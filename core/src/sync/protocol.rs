@@ -116,6 +116,18 @@ pub struct SyncRequest {
     pub audit: Vec<Entry>,
     /// Erased records this device has purged, confirmed until an answer arrives (v7).
     pub erased_confirmed: Vec<String>,
+    /// The epoch of each uploaded document that is not 0 (a record rectified at the server),
+    /// by its place in `docs` (v7).
+    pub epochs: Vec<(usize, u32)>,
+}
+
+/// A record the server re-rooted (rectified): its new epoch, sent whole in the same answer's
+/// updates, and the values struck from it, by path and digest (`record::rectify`) (v7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rectified {
+    pub id: String,
+    pub epoch: u32,
+    pub struck: Vec<crate::record::rectify::Struck>,
 }
 
 /// Why the server would not take a document's changes.
@@ -136,6 +148,9 @@ pub enum Refusal {
     UnknownSchema = 8,
     /// The record was erased at the server; it is never written again (v7).
     Erased = 9,
+    /// The changes were made on an earlier epoch of a record rectified since: the device
+    /// replays them onto the new epoch it is sent (v7).
+    Rectified = 10,
 }
 
 impl Refusal {
@@ -146,7 +161,7 @@ impl Refusal {
         }
         if version >= 5 {
             return match self {
-                Refusal::Erased => Refusal::OutOfScope,
+                Refusal::Erased | Refusal::Rectified => Refusal::OutOfScope,
                 other => other,
             };
         }
@@ -154,7 +169,7 @@ impl Refusal {
             Refusal::NotAllowed => Refusal::OutOfScope,
             Refusal::AuthorMismatch => Refusal::UnknownActor,
             Refusal::TimeOutOfRange | Refusal::UnknownSchema => Refusal::InvalidRecord,
-            Refusal::Erased => Refusal::OutOfScope,
+            Refusal::Erased | Refusal::Rectified => Refusal::OutOfScope,
             other => other,
         }
     }
@@ -170,6 +185,7 @@ impl Refusal {
             7 => Refusal::TimeOutOfRange,
             8 => Refusal::UnknownSchema,
             9 => Refusal::Erased,
+            10 => Refusal::Rectified,
             _ => return None,
         })
     }
@@ -219,6 +235,9 @@ pub struct SyncResponse {
     /// Records erased at the server (v7): purge them whatever they hold, keep their ids so
     /// they never come back, and confirm. An older device is sent them as `purge`.
     pub erased: Vec<String>,
+    /// Records of this answer's updates that were rectified (v7): each is sent whole as its
+    /// new epoch, to replace the device's copy (its unacknowledged edits replayed onto it).
+    pub rectified: Vec<Rectified>,
 }
 
 /// An actor id and the user and role it was registered to at enrolment.
@@ -318,6 +337,41 @@ fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
                 base,
                 changes,
             })
+        })
+        .collect()
+}
+
+/// (document index, epoch) pairs.
+fn read_epochs(r: &mut Reader) -> DecodeResult<Vec<(usize, u32)>> {
+    let n = r.count(2)?;
+    (0..n)
+        .map(|_| {
+            let doc = usize::try_from(r.varint()?).map_err(|_| DecodeError("epoch"))?;
+            let epoch = u32::try_from(r.varint()?).map_err(|_| DecodeError("epoch"))?;
+            Ok((doc, epoch))
+        })
+        .collect()
+}
+
+/// Each rectified record: id, epoch, and its struck values (path, 32-byte digest).
+fn read_rectified(r: &mut Reader) -> DecodeResult<Vec<Rectified>> {
+    let n = r.count(3)?;
+    (0..n)
+        .map(|_| {
+            let id = r.id()?;
+            let epoch = u32::try_from(r.varint()?).map_err(|_| DecodeError("epoch"))?;
+            let k = r.count(33)?;
+            let struck = (0..k)
+                .map(|_| {
+                    let path = r.str()?;
+                    let digest: [u8; 32] = r
+                        .bytes()?
+                        .try_into()
+                        .map_err(|_| DecodeError("struck digest"))?;
+                    Ok(crate::record::rectify::Struck { path, digest })
+                })
+                .collect::<DecodeResult<Vec<_>>>()?;
+            Ok(Rectified { id, epoch, struck })
         })
         .collect()
 }
@@ -556,6 +610,11 @@ impl SyncRequest {
         write_audit(&mut w, &self.audit);
         if version >= 7 {
             w.ids(&self.erased_confirmed);
+            w.varint(self.epochs.len() as u64);
+            for (doc, epoch) in &self.epochs {
+                w.varint(*doc as u64);
+                w.varint(u64::from(*epoch));
+            }
         }
         w.into_bytes()
     }
@@ -572,6 +631,11 @@ impl SyncRequest {
                 docs: read_docs(&mut r)?,
                 audit: read_audit(&mut r)?,
                 erased_confirmed: if version >= 7 { r.ids()? } else { vec![] },
+                epochs: if version >= 7 {
+                    read_epochs(&mut r)?
+                } else {
+                    vec![]
+                },
             })
         })()
         .map_err(malformed)?;
@@ -625,8 +689,8 @@ impl SyncResponse {
             | (u8::from(version >= 5 && !self.authors.is_empty()) << 6)
             | (u8::from(version >= 6 && self.retention.is_some()) << 7));
         if version >= 7 {
-            // the second flags byte: bit 0, erased records follow
-            w.u8(u8::from(!self.erased.is_empty()));
+            // the second flags byte: bit 0, erased records follow; bit 1, rectified ones
+            w.u8(u8::from(!self.erased.is_empty()) | (u8::from(!self.rectified.is_empty()) << 1));
         }
         if !self.acks.is_empty() {
             w.varint(self.acks.len() as u64);
@@ -662,6 +726,18 @@ impl SyncResponse {
         if version >= 7 && !self.erased.is_empty() {
             w.ids(&self.erased);
         }
+        if version >= 7 && !self.rectified.is_empty() {
+            w.varint(self.rectified.len() as u64);
+            for x in &self.rectified {
+                w.id(&x.id);
+                w.varint(u64::from(x.epoch));
+                w.varint(x.struck.len() as u64);
+                for st in &x.struck {
+                    w.str(&st.path);
+                    w.bytes(&st.digest);
+                }
+            }
+        }
         w.varint(self.cursor);
         w.varint(self.audit_acked);
         w.into_bytes()
@@ -675,7 +751,7 @@ impl SyncResponse {
             let request_seq = r.varint()?;
             let flags = r.u8()?;
             let flags2 = if version >= 7 { r.u8()? } else { 0 };
-            if flags2 & !1 != 0 {
+            if flags2 & !3 != 0 {
                 return Err(DecodeError("unknown flags"));
             }
             let n = if flags & 8 != 0 { r.count(2)? } else { 0 };
@@ -714,6 +790,11 @@ impl SyncResponse {
                 None
             };
             let erased = if flags2 & 1 != 0 { r.ids()? } else { vec![] };
+            let rectified = if flags2 & 2 != 0 {
+                read_rectified(&mut r)?
+            } else {
+                vec![]
+            };
             let cursor = r.varint()?;
             let audit_acked = r.varint()?;
             Ok(SyncResponse {
@@ -729,6 +810,7 @@ impl SyncResponse {
                 authors,
                 retention,
                 erased,
+                rectified,
             })
         })()
         .map_err(malformed)?;
@@ -778,6 +860,14 @@ mod tests {
             }],
             retention: Some(crate::sync::scope::Retention { grace_hours: 48 }),
             erased: vec!["gone".into()],
+            rectified: vec![Rectified {
+                id: "d".into(),
+                epoch: 2,
+                struck: vec![crate::record::rectify::Struck {
+                    path: "victim.address".into(),
+                    digest: [9; 32],
+                }],
+            }],
         }
     }
 
@@ -800,17 +890,24 @@ mod tests {
         let req = SyncRequest {
             request_seq: 2,
             erased_confirmed: vec!["gone".into()],
+            epochs: vec![(0, 3)],
             ..Default::default()
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
         // a device speaking version 6 sends no confirmations, and reads as one
         let v6 = SyncRequest::decode(&req.encode_as(6)).unwrap();
         assert!(v6.erased_confirmed.is_empty());
+        assert!(v6.epochs.is_empty());
+        assert!(SyncResponse::decode(&resp.encode_for(6))
+            .unwrap()
+            .rectified
+            .is_empty());
         assert_eq!(Refusal::Erased.for_version(6), Refusal::OutOfScope);
         assert_eq!(Refusal::Erased.for_version(7), Refusal::Erased);
         // an unknown bit of the second flags byte is refused, not ignored
         let mut body = SyncResponse::default().body_for(7);
         body[1 + 1] = 0x80;
+        assert_eq!(Refusal::Rectified.for_version(6), Refusal::OutOfScope);
         assert!(SyncResponse::decode(&seal_as(body, 7)).is_err());
     }
 
@@ -859,6 +956,7 @@ mod tests {
                 changes: one_change(),
             }],
             erased_confirmed: vec![],
+            epochs: vec![],
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
         let resp = sample_response();
@@ -925,6 +1023,7 @@ mod tests {
             docs: vec![],
             audit: upload.to_vec(),
             erased_confirmed: vec![],
+            epochs: vec![],
         };
         // an entry whose time is not in the log's own format still travels exactly
         req.audit[3].at = "2026-11-22T09:30:00+01:00".into();
@@ -968,6 +1067,7 @@ mod tests {
             max_response_bytes: 1 << 20,
             docs: vec![],
             erased_confirmed: vec![],
+            epochs: vec![],
         }
         .encode();
         assert!(idle.len() < 32, "{} bytes", idle.len());

@@ -2,7 +2,7 @@
 //! users added to a shared device (`users`), revocation (`revocation`), how long devices keep
 //! handed-over and closed cases (`retention`), closed cases fetched on request (`fetch`), the
 //! sync exchange
-//! (`sync`), the retention review of closed records (`review`), erasure (`erasure`), published
+//! (`sync`), the retention review of closed records (`review`), erasure (`erasure`), rectification (`rectification`), published
 //! forms and directory (`reference`), reports and the audit log for supervisors (`reports`),
 //! and everything held about one person for a subject access request (`subject_access`,
 //! printed by `subject_page`). The service holds the policy and composes every audit event;
@@ -12,6 +12,7 @@
 pub mod enrolment;
 pub mod erasure;
 pub mod fetch;
+pub mod rectification;
 pub mod reference;
 pub mod reports;
 pub mod retention;

@@ -60,12 +60,14 @@ use provide_core::model::write_rules::{self, Denied};
 use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
 use provide_core::record::heads::tips;
 use provide_core::record::migrate::{current_schema, stored_schema};
+use provide_core::record::rectify::Struck;
 use provide_core::record::untrusted;
 use provide_core::record::write_check::{self, Writer};
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
 use provide_core::sync::protocol::{
-    self, ActorAuthor, DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
+    self, ActorAuthor, DocAck, DocChanges, DocOutcome, Rectified, Refusal, SyncRequest,
+    SyncResponse,
 };
 use provide_core::sync::scope::{holds_now, may_hold, next_standing, Holder, Placement, Standing};
 
@@ -246,7 +248,12 @@ impl Service {
             let taken = if final_upload {
                 None
             } else {
-                match self.take_doc(device, &checks, doc)? {
+                let epoch = request
+                    .epochs
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map_or(0, |(_, e)| *e);
+                match self.take_doc(device, &checks, doc, epoch)? {
                     Some(t) => Some(t),
                     // over this request's budget: left unacknowledged, sent again next time
                     None => continue,
@@ -342,7 +349,7 @@ impl Service {
             let counts = DocCounts::of(&request, &response);
             return Ok((response.encode_for(version), counts));
         }
-        self.fill_page(device, &request, &mut response)?;
+        self.fill_page(device, &request, &mut response, version)?;
         let counts = DocCounts::of(&request, &response);
         Ok((response.encode_for(version), counts))
     }
@@ -452,6 +459,7 @@ impl Service {
         device: &crate::storage::Device,
         checks: &Checks,
         up: &DocChanges,
+        up_epoch: u32,
     ) -> Result<Option<Taken>> {
         let mut taken = Taken {
             outcome: DocOutcome::Refused(Refusal::InvalidRecord),
@@ -527,6 +535,15 @@ impl Service {
                 if let Some(b) = &before {
                     if b.kind != up.kind {
                         return refuse(&mut taken, Refusal::InvalidRecord, None);
+                    }
+                    if b.epoch > up_epoch {
+                        // made on a history the server struck a value from: the device is sent
+                        // the new epoch and replays these onto it (`record::rectify`)
+                        return refuse(
+                            &mut taken,
+                            Refusal::Rectified,
+                            Some(format!("the record was rectified (epoch {})", b.epoch)),
+                        );
                     }
                     let placed = Placement {
                         kind: b.kind,
@@ -735,11 +752,19 @@ impl Service {
     ) -> Result<Vec<ActorAuthor>> {
         let mut authors = Vec::new();
         for actor in actors {
-            if let Some(owner) = self.storage.actor_owner(&actor.to_hex_string())? {
+            let hex = actor.to_hex_string();
+            if let Some(owner) = self.storage.actor_owner(&hex)? {
                 authors.push(ActorAuthor {
                     actor: actor.to_bytes().to_vec(),
                     user: owner.user,
                     role: owner.role,
+                });
+            } else if let Some((user, role)) = self.storage.rectifier(&hex)? {
+                // the root of a rectified record's epoch, written by the server for its rectifier
+                authors.push(ActorAuthor {
+                    actor: actor.to_bytes().to_vec(),
+                    user,
+                    role,
                 });
             }
         }
@@ -778,6 +803,7 @@ impl Service {
         device: &crate::storage::Device,
         request: &SyncRequest,
         response: &mut SyncResponse,
+        version: u16,
     ) -> Result<()> {
         let holder = Holder {
             role: device.role,
@@ -855,6 +881,21 @@ impl Service {
                 cursor = meta.seq;
                 continue;
             }
+            if meta.epoch > 0 && version < 7 {
+                // a device too old to replace a rectified record would merge its old history
+                // back into the new one: it lets the record go until it is upgraded
+                if known.is_some() {
+                    purged.push(meta.id.clone());
+                    events.push(event(
+                        device,
+                        "purge",
+                        &meta.id,
+                        "rectified, and the device's protocol cannot take the corrected record",
+                    ));
+                }
+                cursor = meta.seq;
+                continue;
+            }
             let known = known.unwrap_or_default();
             if !known.is_empty() && sorted(&known) == sorted(&meta.heads) {
                 cursor = meta.seq;
@@ -895,6 +936,22 @@ impl Service {
                 "changes sent"
             };
             events.push(event(device, "disclose", &meta.id, why));
+            if known.is_empty() && meta.epoch > 0 {
+                // sent whole at its epoch: a device holding an older one replaces its copy
+                response.rectified.push(Rectified {
+                    id: meta.id.clone(),
+                    epoch: meta.epoch,
+                    struck: self
+                        .storage
+                        .struck(&meta.id, meta.epoch)?
+                        .into_iter()
+                        .filter_map(|(path, digest)| {
+                            let digest: [u8; 32] = hex::decode(digest).ok()?.try_into().ok()?;
+                            Some(Struck { path, digest })
+                        })
+                        .collect(),
+                });
+            }
             delivered.push((meta.id.clone(), heads));
             response.updates.push(DocChanges {
                 id: meta.id.clone(),

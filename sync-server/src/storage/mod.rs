@@ -206,6 +206,9 @@ pub struct DocMeta {
     pub seq: u64,
     /// Where the case (for a health record, its case) stands: its status and since when.
     pub standing: Standing,
+    /// How many times the record was re-rooted (rectified); its bytes are sealed under the
+    /// key of this epoch.
+    pub epoch: u32,
 }
 
 /// A document a device holds, as the server recorded it.
@@ -235,6 +238,23 @@ pub struct Erasure {
     /// Every device that held the record when it was erased (or handed it in after), and when
     /// it confirmed purging it (`None`: still to confirm).
     pub devices: Vec<ErasureHolder>,
+}
+
+/// What re-rooting a record writes (`Storage::reroot`, rectification).
+#[derive(Debug, Clone)]
+pub struct Reroot {
+    /// The new epoch's whole document.
+    pub bytes: Vec<u8>,
+    pub heads: Vec<ChangeHash>,
+    /// A case's reporting row, derived from the new document.
+    pub attendance: Option<Attendance>,
+    /// What was struck: (path, SHA-256 of the value's JSON, hex).
+    pub struck: Vec<(String, String)>,
+    /// The actor (hex) the new root change was written with, and who it stands for.
+    pub actor: String,
+    pub by: String,
+    pub role: Role,
+    pub audit: AuditEvent,
 }
 
 /// A device that is to purge an erased record.
@@ -411,7 +431,9 @@ pub(crate) fn missing_keys(n: usize) -> crate::error::ServerError {
 
 /// A stored document's listing columns as both backends select them, in `DocMeta`'s order.
 pub(crate) const DOC_COLUMNS: &str =
-    "id, kind, division, team, heads, seq, status, status_since_ms";
+    "id, kind, division, team, heads, seq, status, status_since_ms, epoch";
+/// How many columns `DOC_COLUMNS` names: a column selected after them is at this index.
+pub(crate) const DOC_COLUMN_COUNT: usize = 9;
 
 /// `DOC_COLUMNS` of the table named `alias` in a join.
 pub(crate) fn doc_columns_of(alias: &str) -> String {
@@ -599,6 +621,19 @@ pub trait Storage: Send + Sync {
     fn erasure_holder(&self, id: &str, device: &str) -> Result<()>;
     /// The device confirms it purged these erased records; returns how many it had to.
     fn confirm_erasures(&self, device: &str, ids: &[String], at: &str) -> Result<usize>;
+
+    // ---- rectification
+    /// Re-roots the record, atomically: the stored document is handed to `decide`, whose new
+    /// document becomes the record's next epoch (its chunks replaced, sealed under a new key;
+    /// its reporting row replaced; every device's known heads forgotten, so each is sent the
+    /// new epoch whole; what was held for review of it deleted; the struck values and the
+    /// rectifier's actor kept; the audit committed); then the old epoch's key is destroyed.
+    /// Returns the new epoch. An unknown record is `InvalidInput`, an erased one `Erased`.
+    fn reroot(&self, id: &str, decide: &mut dyn FnMut(StoredDoc) -> Result<Reroot>) -> Result<u32>;
+    /// The values struck from the record at `epoch`: (path, digest hex).
+    fn struck(&self, id: &str, epoch: u32) -> Result<Vec<(String, String)>>;
+    /// Who an actor that re-rooted a record stands for: (user, role).
+    fn rectifier(&self, actor: &str) -> Result<Option<(String, Role)>>;
 
     // ---- retention policy
     /// Sets a division's grace period, with its audit event, in one transaction.

@@ -26,7 +26,7 @@ use provide_core::record::heads::{heads_text, parse_heads};
 use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 
 use super::pg_tls::{self, Mode};
-use super::record_keys::{is_sealed, PgKeyStore, RecordKeys, SEALED_MAGIC, SEALED_MARK};
+use super::record_keys::{is_sealed, key_name, PgKeyStore, RecordKeys, SEALED_MAGIC, SEALED_MARK};
 use super::*;
 use crate::error::{Result, ServerError};
 
@@ -123,13 +123,19 @@ const MIGRATIONS: &[PgMigration] = &[
     },
     PgMigration {
         version: 8,
-        about: "erased records: tombstones and the devices to confirm their purge",
+        about: "erased records (tombstones, devices to confirm their purge); rectified ones (epochs, struck values)",
         sql: "CREATE TABLE IF NOT EXISTS erasures (doc_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
                   erased_at TEXT NOT NULL, erased_by TEXT NOT NULL);
               CREATE TABLE IF NOT EXISTS erasure_holders (doc_id TEXT NOT NULL,
                   device_id TEXT NOT NULL, confirmed_at TEXT, PRIMARY KEY (doc_id, device_id));
               CREATE INDEX IF NOT EXISTS erasure_holders_pending ON erasure_holders (device_id)
-                  WHERE confirmed_at IS NULL;",
+                  WHERE confirmed_at IS NULL;
+              ALTER TABLE docs ADD COLUMN IF NOT EXISTS epoch INTEGER NOT NULL DEFAULT 0;
+              CREATE TABLE IF NOT EXISTS rectifications (doc_id TEXT NOT NULL, epoch INTEGER NOT NULL,
+                  path TEXT NOT NULL, digest TEXT NOT NULL, actor TEXT NOT NULL,
+                  by_user TEXT NOT NULL, role TEXT NOT NULL, at TEXT NOT NULL,
+                  PRIMARY KEY (doc_id, epoch, path, digest));
+              CREATE INDEX IF NOT EXISTS rectifications_by_actor ON rectifications (actor);",
         then: None,
     },
 ];
@@ -497,6 +503,7 @@ fn meta_of(r: &Row) -> Result<DocMeta> {
         heads: parse_heads(r.get(4)),
         seq: r.get::<_, i64>(5) as u64,
         standing: Standing::of(r.get::<_, Option<&str>>(6), r.get(7)),
+        epoch: r.get::<_, i32>(8).max(0) as u32,
     })
 }
 
@@ -568,7 +575,7 @@ fn load_in(c: &mut impl GenericClient, id: &str, keys: &RecordKeys) -> Result<Op
         .iter()
         .map(|r| r.get::<_, Vec<u8>>(0))
         .collect();
-    let chunks = keys.open_all(id, chunks)?;
+    let chunks = keys.open_all(&key_name(id, meta.epoch), chunks)?;
     Ok(Some(StoredDoc { meta, chunks }))
 }
 
@@ -763,17 +770,18 @@ impl PostgresStorage {
     fn reconcile_erasures(&self) -> Result<()> {
         let ids = self.keys.destroyed()?;
         let mut c = self.client()?;
-        let sealed: Vec<String> = c
+        let sealed: Vec<(String, i32)> = c
             .query(
-                "SELECT DISTINCT doc_id FROM doc_chunks WHERE substr(bytes, 1, 4) = $1",
+                "SELECT DISTINCT c.doc_id, d.epoch FROM doc_chunks c JOIN docs d ON d.id = c.doc_id
+                 WHERE substr(c.bytes, 1, 4) = $1",
                 &[&&SEALED_MAGIC[..]],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| (r.get(0), r.get::<_, i32>(1)))
             .collect();
         let mut missing = 0;
-        for id in sealed {
-            if !ids.contains(&id) && !self.keys.has_key(&id)? {
+        for (id, epoch) in sealed {
+            if !ids.contains(&id) && !self.keys.has_key(&key_name(&id, epoch.max(0) as u32))? {
                 missing += 1;
             }
         }
@@ -1056,8 +1064,14 @@ impl Storage for PostgresStorage {
         changes: &[u8],
         at: &str,
     ) -> Result<()> {
-        let sealed = self.keys.seal(record, changes)?;
-        self.client()?.execute(
+        let mut c = self.client()?;
+        let epoch: i32 = c
+            .query_opt("SELECT epoch FROM docs WHERE id = $1", &[&record])?
+            .map_or(0, |r| r.get(0));
+        let sealed = self
+            .keys
+            .seal(&key_name(record, epoch.max(0) as u32), changes)?;
+        c.execute(
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES ($1, $2, $3, $4, $5)",
             &[&device, &record, &kind.as_str(), &sealed, &at],
         )?;
@@ -1103,6 +1117,99 @@ impl Storage for PostgresStorage {
         let gone = self.erased_among(ids)?;
         self.keys.destroy(&gone)?;
         Ok(erased)
+    }
+
+    fn reroot(&self, id: &str, decide: &mut dyn FnMut(StoredDoc) -> Result<Reroot>) -> Result<u32> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&id],
+        )?;
+        if is_erased(&mut tx, id)? {
+            return Err(ServerError::Erased(id.to_string()));
+        }
+        let Some(stored) = load_in(&mut tx, id, &self.keys)? else {
+            return Err(ServerError::InvalidInput(format!(
+                "there is no record {id}"
+            )));
+        };
+        let old = stored.meta.epoch;
+        let epoch = old
+            .checked_add(1)
+            .filter(|e| *e <= i32::MAX as u32)
+            .ok_or_else(|| {
+                ServerError::InvalidInput("the record cannot be re-rooted again".into())
+            })?;
+        let r = decide(stored)?;
+        let sealed = self.keys.seal(&key_name(id, epoch), &r.bytes)?;
+        tx.execute("DELETE FROM doc_chunks WHERE doc_id = $1", &[&id])?;
+        tx.execute(
+            "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES ($1, 0, $2)",
+            &[&id, &sealed],
+        )?;
+        if let Some(a) = &r.attendance {
+            put_attendance(&mut tx, a)?;
+        }
+        tx.execute("DELETE FROM held_for_review WHERE record_id = $1", &[&id])?;
+        tx.execute(
+            "UPDATE deliveries SET heads = '', pending_heads = NULL, pending_cursor = NULL
+             WHERE doc_id = $1 AND purged = 0",
+            &[&id],
+        )?;
+        let at = now_text();
+        for (path, digest) in &r.struck {
+            tx.execute(
+                "INSERT INTO rectifications (doc_id, epoch, path, digest, actor, by_user, role, at)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING",
+                &[
+                    &id,
+                    &(epoch as i32),
+                    path,
+                    digest,
+                    &r.actor,
+                    &r.by,
+                    &r.role.as_str(),
+                    &at,
+                ],
+            )?;
+        }
+        insert_audit(&mut tx, std::slice::from_ref(&r.audit))?;
+        // the counter last, as in update_doc
+        let seq: i64 = tx
+            .query_one(
+                "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+                &[],
+            )?
+            .get(0);
+        tx.execute(
+            "UPDATE docs SET heads = $2, seq = $3, epoch = $4 WHERE id = $1",
+            &[&id, &heads_text(&r.heads), &seq, &(epoch as i32)],
+        )?;
+        tx.commit()?;
+        self.keys.destroy_epoch(id, old)?;
+        Ok(epoch)
+    }
+
+    fn struck(&self, id: &str, epoch: u32) -> Result<Vec<(String, String)>> {
+        let mut c = self.client()?;
+        Ok(c.query(
+            "SELECT path, digest FROM rectifications WHERE doc_id = $1 AND epoch = $2 ORDER BY path, digest",
+            &[&id, &(epoch as i32)],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+    }
+
+    fn rectifier(&self, actor: &str) -> Result<Option<(String, Role)>> {
+        let mut c = self.client()?;
+        c.query_opt(
+            "SELECT by_user, role FROM rectifications WHERE actor = $1 LIMIT 1",
+            &[&actor],
+        )?
+        .map(|r| Ok((r.get(0), parse_role(r.get(1))?)))
+        .transpose()
     }
 
     fn erasure(&self, id: &str) -> Result<Option<Erasure>> {
@@ -1201,13 +1308,17 @@ impl Storage for PostgresStorage {
     fn held_for_review(&self) -> Result<Vec<HeldRecord>> {
         let mut c = self.client()?;
         c.query(
-            "SELECT device_id, record_id, kind, changes, at FROM held_for_review ORDER BY n",
+            "SELECT h.device_id, h.record_id, h.kind, h.changes, h.at, COALESCE(d.epoch, 0)
+             FROM held_for_review h LEFT JOIN docs d ON d.id = h.record_id ORDER BY h.n",
             &[],
         )?
         .iter()
         .map(|r| {
             let record: String = r.get(1);
-            let changes = self.keys.open(&record, r.get(3))?;
+            let epoch: i32 = r.get(5);
+            let changes = self
+                .keys
+                .open(&key_name(&record, epoch.max(0) as u32), r.get(3))?;
             held_of(
                 r.get(0),
                 record,
@@ -1260,13 +1371,14 @@ impl Storage for PostgresStorage {
         }
         let stored = load_in(&mut tx, id, &self.keys)?;
         let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0) as i64;
+        let epoch = stored.as_ref().map_or(0, |s| s.meta.epoch);
         let Some(write) = decide(stored)? else {
             return Ok(None);
         };
         let sealed = if write.bytes.is_empty() {
             vec![]
         } else {
-            self.keys.seal(id, &write.bytes)?
+            self.keys.seal(&key_name(id, epoch), &write.bytes)?
         };
         if write.replace {
             tx.execute("DELETE FROM doc_chunks WHERE doc_id = $1", &[&id])?;
@@ -1370,7 +1482,7 @@ impl Storage for PostgresStorage {
             &[&device, &statuses, &before_ms, &(limit as i64)],
         )?
         .iter()
-        .map(|r| Ok((meta_of(r)?, r.get(8))))
+        .map(|r| Ok((meta_of(r)?, r.get(DOC_COLUMN_COUNT))))
         .collect()
     }
 
@@ -1611,7 +1723,7 @@ impl Storage for PostgresStorage {
         .map(|r| {
             Ok(DueCandidate {
                 meta: meta_of(r)?,
-                retained_until: r.get(8),
+                retained_until: r.get(DOC_COLUMN_COUNT),
             })
         })
         .collect()

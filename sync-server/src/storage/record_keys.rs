@@ -12,7 +12,9 @@
 //! holding the key store as it is now.
 //!
 //! Sealed bytes are `PRK1`, a 24-byte nonce, and XChaCha20-Poly1305 of the plain bytes with the
-//! record's id as associated data (a chunk moved to another record does not open). Bytes an
+//! key's name as associated data (a chunk moved to another record or epoch does not open). A
+//! key is named by its record and epoch (`key_name`): a rectified record is re-rooted under a
+//! new key and its old epoch's key destroyed. Bytes an
 //! older release stored unsealed start with Automerge's magic and are sealed when the store
 //! opens (`seal_pass`); until then they read as they are.
 
@@ -41,11 +43,12 @@ pub trait KeyStore: Send + Sync {
     fn get(&self, id: &str) -> Result<Option<SecretKey>>;
     /// The record's key, making it when it has none (two writers at once agree on one).
     fn get_or_create(&self, id: &str) -> Result<SecretKey>;
-    /// Destroys the records' keys, leaving no copy in the key store's files, and keeps their
-    /// ids (so a data store restored from an older backup learns what was erased since);
-    /// returns how many keys there were.
-    fn destroy(&self, ids: &[String]) -> Result<usize>;
-    /// The ids whose keys were destroyed.
+    /// Destroys the keys, leaving no copy in the key store's files, and keeps their names
+    /// with whether the record was erased (else an older epoch was superseded), so a data
+    /// store restored from an older backup learns what was erased since; returns how many
+    /// keys there were.
+    fn destroy(&self, names: &[String], erased: bool) -> Result<usize>;
+    /// The records whose keys were destroyed because they were erased.
     fn destroyed(&self) -> Result<Vec<String>>;
 }
 
@@ -53,6 +56,16 @@ pub trait KeyStore: Send + Sync {
 pub struct RecordKeys {
     store: Box<dyn KeyStore>,
     cache: Mutex<HashMap<String, SecretKey>>,
+}
+
+/// The name of a record's key at an epoch (rectification re-roots a record under a new key):
+/// the record's id at epoch 0, `ID@N` after.
+pub fn key_name(id: &str, epoch: u32) -> String {
+    if epoch == 0 {
+        id.to_string()
+    } else {
+        format!("{id}@{epoch}")
+    }
 }
 
 /// Whether stored bytes are sealed (else they are an older release's plain Automerge bytes).
@@ -146,15 +159,24 @@ impl RecordKeys {
         Ok(self.cached(id).is_some() || self.store.get(id)?.is_some())
     }
 
-    /// Destroys the records' keys (after their rows are gone).
+    /// Destroys erased records' keys (after their rows are gone): every epoch's.
     pub fn destroy(&self, ids: &[String]) -> Result<usize> {
+        self.forget(ids, true)
+    }
+
+    /// Destroys the key of a record's superseded epoch (after it was re-rooted).
+    pub fn destroy_epoch(&self, id: &str, epoch: u32) -> Result<usize> {
+        self.forget(&[key_name(id, epoch)], false)
+    }
+
+    fn forget(&self, names: &[String], erased: bool) -> Result<usize> {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            for id in ids {
-                cache.remove(id);
+            for n in names {
+                cache.remove(n);
             }
         }
-        self.store.destroy(ids)
+        self.store.destroy(names, erased)
     }
 }
 
@@ -171,7 +193,7 @@ const FILE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS record_keys (
     key BLOB NOT NULL,
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS destroyed (id TEXT PRIMARY KEY, at TEXT NOT NULL);";
+CREATE TABLE IF NOT EXISTS destroyed (id TEXT PRIMARY KEY, at TEXT NOT NULL, erased INTEGER NOT NULL);";
 
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -254,16 +276,24 @@ impl KeyStore for FileKeyStore {
             .ok_or_else(|| ServerError::Storage("a record key could not be kept".into()))
     }
 
-    fn destroy(&self, ids: &[String]) -> Result<usize> {
+    fn destroy(&self, ids: &[String], erased: bool) -> Result<usize> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         let mut n = 0;
         let at = now_text();
         for id in ids {
             n += tx.execute("DELETE FROM record_keys WHERE id = ?1", [id])?;
+            if erased {
+                // every epoch's key of an erased record
+                n += tx.execute(
+                    "DELETE FROM record_keys WHERE substr(id, 1, length(?1) + 1) = ?1 || '@'",
+                    [id],
+                )?;
+            }
             tx.execute(
-                "INSERT OR IGNORE INTO destroyed (id, at) VALUES (?1, ?2)",
-                params![id, at],
+                "INSERT INTO destroyed (id, at, erased) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET erased = max(erased, excluded.erased)",
+                params![id, at, erased],
             )?;
         }
         tx.commit()?;
@@ -273,7 +303,7 @@ impl KeyStore for FileKeyStore {
     fn destroyed(&self) -> Result<Vec<String>> {
         let conn = self.conn();
         let ids = conn
-            .prepare("SELECT id FROM destroyed ORDER BY id")?
+            .prepare("SELECT id FROM destroyed WHERE erased = 1 ORDER BY id")?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(ids)
@@ -316,7 +346,8 @@ impl PgKeyStore {
                 key BYTEA NOT NULL,
                 created_at TEXT NOT NULL
             );
-            CREATE TABLE IF NOT EXISTS record_keys_destroyed (id TEXT PRIMARY KEY, at TEXT NOT NULL);",
+            CREATE TABLE IF NOT EXISTS record_keys_destroyed (id TEXT PRIMARY KEY, at TEXT NOT NULL,
+                erased BOOLEAN NOT NULL);",
         )?;
         tx.commit()?;
         drop(c);
@@ -357,13 +388,21 @@ impl KeyStore for PgKeyStore {
             .ok_or_else(|| ServerError::Storage("a record key could not be kept".into()))
     }
 
-    fn destroy(&self, ids: &[String]) -> Result<usize> {
+    fn destroy(&self, ids: &[String], erased: bool) -> Result<usize> {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
-        let n = tx.execute("DELETE FROM record_keys WHERE id = ANY($1)", &[&ids])?;
+        let mut n = tx.execute("DELETE FROM record_keys WHERE id = ANY($1)", &[&ids])?;
+        if erased {
+            // every epoch's key of an erased record
+            n += tx.execute(
+                "DELETE FROM record_keys WHERE split_part(id, '@', 1) = ANY($1) AND id LIKE '%@%'",
+                &[&ids],
+            )?;
+        }
         tx.execute(
-            "INSERT INTO record_keys_destroyed (id, at) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
-            &[&ids, &now_text()],
+            "INSERT INTO record_keys_destroyed (id, at, erased) SELECT unnest($1::text[]), $2, $3
+             ON CONFLICT (id) DO UPDATE SET erased = record_keys_destroyed.erased OR excluded.erased",
+            &[&ids, &now_text(), &erased],
         )?;
         tx.commit()?;
         Ok(n as usize)

@@ -20,7 +20,7 @@ use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 use provide_core::store::migrations::{self, Migration};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::record_keys::{is_sealed, RecordKeys, SEALED_MAGIC, SEALED_MARK};
+use super::record_keys::{is_sealed, key_name, RecordKeys, SEALED_MAGIC, SEALED_MARK};
 use super::*;
 use crate::error::{Result, ServerError};
 use crate::keyfile::StoreKey;
@@ -81,8 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        about: "erased records: tombstones and the devices to confirm their purge",
-        apply: |c| c.execute_batch(ERASURE),
+        about: "erased records (tombstones, devices to confirm their purge); rectified ones (epochs, struck values)",
+        apply: |c| {
+            add_column(c, "docs", "epoch", "INTEGER NOT NULL DEFAULT 0")?;
+            c.execute_batch(ERASURE)
+        },
     },
 ];
 
@@ -113,7 +116,8 @@ CREATE INDEX IF NOT EXISTS review_decisions_by_record ON review_decisions (recor
 ";
 
 /// Migration 8: the tombstones of erased records, and per device whether it confirmed purging
-/// one (`Storage::erase`).
+/// one (`Storage::erase`); each rectified record's struck values, by path and digest, and who
+/// re-rooted it with which actor (`Storage::reroot`), with `docs.epoch`.
 pub(crate) const ERASURE: &str = "
 CREATE TABLE IF NOT EXISTS erasures (
     doc_id TEXT PRIMARY KEY,
@@ -129,6 +133,18 @@ CREATE TABLE IF NOT EXISTS erasure_holders (
 );
 CREATE INDEX IF NOT EXISTS erasure_holders_pending ON erasure_holders (device_id)
     WHERE confirmed_at IS NULL;
+CREATE TABLE IF NOT EXISTS rectifications (
+    doc_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    by_user TEXT NOT NULL,
+    role TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (doc_id, epoch, path, digest)
+);
+CREATE INDEX IF NOT EXISTS rectifications_by_actor ON rectifications (actor);
 ";
 
 /// Migration 6: the digests a case can be found by (filled for every case when the store
@@ -452,6 +468,7 @@ fn meta_row(r: &rusqlite::Row) -> rusqlite::Result<DocMeta> {
         heads: parse_heads(&r.get::<_, String>(4)?),
         seq: r.get::<_, i64>(5)? as u64,
         standing: Standing::of(r.get::<_, Option<String>>(6)?.as_deref(), r.get(7)?),
+        epoch: r.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
     })
 }
 
@@ -788,8 +805,15 @@ impl Storage for SqliteStorage {
         changes: &[u8],
         at: &str,
     ) -> Result<()> {
-        let sealed = self.keys.seal(record, changes)?;
-        self.conn().execute(
+        let conn = self.conn();
+        let epoch: i64 = conn
+            .query_row("SELECT epoch FROM docs WHERE id = ?1", [record], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let sealed = self.keys.seal(&key_name(record, epoch as u32), changes)?;
+        conn.execute(
             "INSERT INTO held_for_review (device_id, record_id, kind, changes, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![device, record, kind.as_str(), sealed, at],
         )?;
@@ -844,6 +868,87 @@ impl Storage for SqliteStorage {
         self.keys.destroy(&gone)?;
         checkpoint(&conn);
         Ok(erased)
+    }
+
+    fn reroot(&self, id: &str, decide: &mut dyn FnMut(StoredDoc) -> Result<Reroot>) -> Result<u32> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        if is_erased(&tx, id)? {
+            return Err(ServerError::Erased(id.to_string()));
+        }
+        let Some(stored) = load_in(&tx, id, &self.keys)? else {
+            return Err(ServerError::InvalidInput(format!(
+                "there is no record {id}"
+            )));
+        };
+        let old = stored.meta.epoch;
+        let epoch = old.checked_add(1).ok_or_else(|| {
+            ServerError::InvalidInput("the record cannot be re-rooted again".into())
+        })?;
+        let r = decide(stored)?;
+        let sealed = self.keys.seal(&key_name(id, epoch), &r.bytes)?;
+        let seq: i64 = tx.query_row(
+            "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+            [],
+            |row| row.get(0),
+        )?;
+        tx.execute(
+            "UPDATE docs SET heads = ?2, seq = ?3, epoch = ?4 WHERE id = ?1",
+            params![id, heads_text(&r.heads), seq, epoch],
+        )?;
+        tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [id])?;
+        tx.execute(
+            "INSERT INTO doc_chunks (doc_id, n, bytes) VALUES (?1, 0, ?2)",
+            params![id, sealed],
+        )?;
+        if let Some(a) = &r.attendance {
+            put_attendance(&tx, a)?;
+        }
+        tx.execute("DELETE FROM held_for_review WHERE record_id = ?1", [id])?;
+        // every device is to be sent the new epoch whole
+        tx.execute(
+            "UPDATE deliveries SET heads = '', pending_heads = NULL, pending_cursor = NULL
+             WHERE doc_id = ?1 AND purged = 0",
+            [id],
+        )?;
+        let at = now_text();
+        for (path, digest) in &r.struck {
+            tx.execute(
+                "INSERT OR IGNORE INTO rectifications (doc_id, epoch, path, digest, actor, by_user, role, at)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![id, epoch, path, digest, r.actor, r.by, r.role.as_str(), at],
+            )?;
+        }
+        insert_audit(&tx, std::slice::from_ref(&r.audit))?;
+        tx.commit()?;
+        self.keys.destroy_epoch(id, old)?;
+        checkpoint(&conn);
+        Ok(epoch)
+    }
+
+    fn struck(&self, id: &str, epoch: u32) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let rows = conn
+            .prepare_cached(
+                "SELECT path, digest FROM rectifications WHERE doc_id = ?1 AND epoch = ?2 ORDER BY path, digest",
+            )?
+            .query_map(params![id, epoch], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn rectifier(&self, actor: &str) -> Result<Option<(String, Role)>> {
+        let conn = self.conn();
+        let row: Option<(String, String)> = conn
+            .query_row(
+                "SELECT by_user, role FROM rectifications WHERE actor = ?1 LIMIT 1",
+                [actor],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(u, r)| Ok((u, role(&r)?)))
+            .transpose()
+            .map_err(|e: rusqlite::Error| e.into())
     }
 
     fn erasure(&self, id: &str) -> Result<Option<Erasure>> {
@@ -945,7 +1050,8 @@ impl Storage for SqliteStorage {
     fn held_for_review(&self) -> Result<Vec<HeldRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT device_id, record_id, kind, changes, at FROM held_for_review ORDER BY n",
+            "SELECT h.device_id, h.record_id, h.kind, h.changes, h.at, COALESCE(d.epoch, 0)
+             FROM held_for_review h LEFT JOIN docs d ON d.id = h.record_id ORDER BY h.n",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -954,12 +1060,13 @@ impl Storage for SqliteStorage {
                 r.get::<_, String>(2)?,
                 r.get::<_, Vec<u8>>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for r in rows {
-            let (device, record, kind, changes, at): (String, String, String, Vec<u8>, String) = r?;
-            let changes = self.keys.open(&record, changes)?;
+            let (device, record, kind, changes, at, epoch) = r?;
+            let changes = self.keys.open(&key_name(&record, epoch as u32), changes)?;
             out.push(held_of(device, record, &kind, changes, at)?);
         }
         Ok(out)
@@ -1001,13 +1108,14 @@ impl Storage for SqliteStorage {
         }
         let stored = load_in(&tx, id, &self.keys)?;
         let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0);
+        let epoch = stored.as_ref().map_or(0, |s| s.meta.epoch);
         let Some(write) = decide(stored)? else {
             return Ok(None);
         };
         let sealed = if write.bytes.is_empty() {
             vec![]
         } else {
-            self.keys.seal(id, &write.bytes)?
+            self.keys.seal(&key_name(id, epoch), &write.bytes)?
         };
         let seq: i64 = tx.query_row(
             "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
@@ -1113,7 +1221,7 @@ impl Storage for SqliteStorage {
         let statuses = serde_json::to_string(statuses)
             .map_err(|_| ServerError::Internal("statuses could not be written".into()))?;
         let rows = stmt.query_map(params![device, statuses, before_ms, limit as i64], |r| {
-            Ok((meta_row(r)?, r.get(8)?))
+            Ok((meta_row(r)?, r.get(DOC_COLUMN_COUNT)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1353,7 +1461,7 @@ impl Storage for SqliteStorage {
             |r| {
                 Ok(DueCandidate {
                     meta: meta_row(r)?,
-                    retained_until: r.get(8)?,
+                    retained_until: r.get(DOC_COLUMN_COUNT)?,
                 })
             },
         )?;
@@ -1679,7 +1787,7 @@ fn load_in(tx: &Transaction, id: &str, keys: &RecordKeys) -> Result<Option<Store
     let chunks = stmt
         .query_map([id], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    let chunks = keys.open_all(id, chunks)?;
+    let chunks = keys.open_all(&key_name(id, meta.epoch), chunks)?;
     Ok(Some(StoredDoc { meta, chunks }))
 }
 
@@ -1717,17 +1825,20 @@ impl SqliteStorage {
         let mut missing = 0;
         {
             let conn = self.conn();
-            let stored: Vec<String> = conn
-                .prepare("SELECT id FROM docs")?
-                .query_map([], |r| r.get(0))?
+            let stored: Vec<(String, i64)> = conn
+                .prepare("SELECT id, epoch FROM docs")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            for id in stored {
+            for (id, epoch) in stored {
                 let sealed: bool = conn
                     .prepare_cached(
                         "SELECT 1 FROM doc_chunks WHERE doc_id = ?1 AND substr(bytes, 1, 4) = ?2",
                     )?
                     .exists(params![id, &SEALED_MAGIC[..]])?;
-                if sealed && !ids.contains(&id) && !self.keys.has_key(&id)? {
+                if sealed
+                    && !ids.contains(&id)
+                    && !self.keys.has_key(&key_name(&id, epoch as u32))?
+                {
                     missing += 1;
                 }
             }

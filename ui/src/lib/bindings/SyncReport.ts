@@ -21,4 +21,9 @@ revoked: boolean,
  * Records erased at the server and purged here, in plain words (with any changes this
  * device had not sent, which were lost on purpose and recorded).
  */
-erased: Array<string>, };
+erased: Array<string>, 
+/**
+ * Records rectified at the server and replaced here by their corrected version, in plain
+ * words (what was replayed onto it, and any write of a struck value dropped).
+ */
+rectified: Array<string>, };
