@@ -71,6 +71,25 @@ fn a_struck_address_goes_everywhere_and_offline_edits_survive_by_their_authors()
         .set_case_fields(&case, &sets(&[("victim.address", WRONG)]))
         .unwrap();
 
+    // a rescue bundle made now still holds the wrong address
+    let mut bundle = vec![];
+    officer
+        .store
+        .export_bundle(
+            Some(&case),
+            false,
+            "bundle passphrase 42",
+            provide_core::crypto::KdfParams::FLOOR,
+            |b| {
+                bundle = b.to_vec();
+                Ok(())
+            },
+        )
+        .unwrap();
+
+    // a device enrolled now that has not synced yet (it will take the bundle below)
+    let mut other = Device::enrol(&server, "pc.ray.fictional", "officer", "west", "t1");
+
     // the scanner sees it first: the wrong address is in the devices' stores (decrypted)
     for d in [&officer, &idva] {
         assert!(!forensics::find(d.dir.path(), &d.data_key(), WRONG).is_empty());
@@ -158,6 +177,37 @@ fn a_struck_address_goes_everywhere_and_offline_edits_survive_by_their_authors()
         assert!(note_authors.contains(&"pc.rex.fictional".to_string()));
         assert!(note_authors.contains(&"idva.ria.fictional".to_string()));
     }
+    // the bundle made before: refused by a device that holds the corrected record...
+    let report = officer
+        .store
+        .import_bundle(&bundle, "bundle passphrase 42")
+        .unwrap();
+    assert_eq!(report.refused_rectified, vec![case.clone()]);
+    // ...and a device that never held it takes it, is refused by the server, and is given
+    // the corrected record in its place (nothing of the bundle's copy is its own to replay)
+    let report = other
+        .store
+        .import_bundle(&bundle, "bundle passphrase 42")
+        .unwrap();
+    assert!(report.refused_rectified.is_empty());
+    assert!(!other
+        .store
+        .show_case(&case)
+        .unwrap()
+        .record
+        .victim
+        .address
+        .is_empty());
+    let r = other.sync().unwrap();
+    assert_eq!(r.rectified.len(), 1, "{r:?}");
+    other.sync().unwrap();
+    assert_eq!(
+        other.store.show_case(&case).unwrap().record.victim.address,
+        ""
+    );
+    let found = forensics::find(other.dir.path(), &other.data_key(), WRONG);
+    assert!(found.is_empty(), "the bundle's copy is gone: {found:?}");
+
     let server_rec = server.service.storage.load_doc(&case).unwrap().unwrap();
     assert_eq!(server_rec.meta.epoch, 1);
     // the audit keeps that it happened, of which path, never the value

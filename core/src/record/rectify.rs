@@ -83,21 +83,29 @@ pub struct Replayed {
     pub dropped: Vec<String>,
     /// Operations that are neither field writes nor list additions (deletions), not replayed.
     pub skipped: usize,
+    /// Changes by other devices' users (brought by a bundle): theirs to send, not replayed.
+    pub not_own: usize,
 }
 
-/// Replays `old`'s changes after `acked` (the device's, never acknowledged) onto `new`, each
-/// as a new change with its original actor, message and time. Writes of a struck value are
-/// dropped. `new`'s actor is left as it was.
+/// Replays `old`'s changes after `acked` made by `own` actors (this device's users; the rest
+/// came in a bundle and are their authors' to send) onto `new`, each as a new change with its
+/// original actor, message and time. Writes of a struck value are dropped. `new`'s actor is
+/// left as it was.
 pub fn replay(
     old: &mut RecordDoc,
     acked: &[ChangeHash],
     new: &mut RecordDoc,
     struck: &[Struck],
+    own: &HashSet<automerge::ActorId>,
 ) -> Result<Replayed> {
     let mut out = Replayed::default();
     let own_actor = new.doc().get_actor().clone();
     let changes = old.doc_mut().get_changes(acked);
     for change in changes {
+        if !own.contains(change.actor_id()) {
+            out.not_own += 1;
+            continue;
+        }
         let after = vec![change.hash()];
         let patches = old.doc_mut().diff(change.deps(), &after);
         new.doc_mut().set_actor(change.actor_id().clone());
@@ -389,8 +397,9 @@ mod tests {
         let saved = new.save();
         assert!(!saved.windows(WRONG.len()).any(|w| w == WRONG.as_bytes()));
 
-        let own = new.doc().get_actor().clone();
-        let done = replay(&mut device, &acked, &mut new, &struck).unwrap();
+        let server_actor = new.doc().get_actor().clone();
+        let own = HashSet::from([officer_actor.clone()]);
+        let done = replay(&mut device, &acked, &mut new, &struck, &own).unwrap();
         assert_eq!(done.changes, 3, "{done:?}");
         assert_eq!(done.dropped, vec!["victim.address".to_string()]);
         let case = new.case().unwrap();
@@ -399,7 +408,7 @@ mod tests {
         assert_eq!(case.victim.address, "");
         assert_eq!(case.notes.len(), 1);
         assert_eq!(case.notes[0].text, "replayed note");
-        assert_eq!(new.doc().get_actor(), &own);
+        assert_eq!(new.doc().get_actor(), &server_actor);
         // each replayed change is the officer's, with the officer's actor and message
         let changes = new.doc_mut().get_changes(&[]);
         assert_eq!(changes.len(), 4);

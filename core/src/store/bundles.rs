@@ -21,6 +21,9 @@ pub struct ImportReport {
     /// Records in the bundle that were erased at the server: refused (never brought back),
     /// the rest of the bundle imported, and the refusal recorded.
     pub refused_erased: Vec<String>,
+    /// Records whose copy in the bundle is from before they were rectified at the server: it
+    /// would bring a struck value back, so it is refused, and the refusal recorded.
+    pub refused_rectified: Vec<String>,
 }
 
 impl Store {
@@ -160,9 +163,35 @@ impl Store {
                 .iter()
                 .map(|c| c.hash())
                 .collect();
-            let changed = rec
-                .merge_bytes(&changes)
-                .map_err(|_| Error::BadBundle(format!("record {} holds damaged changes", r.id)))?;
+            let rectified_here = self.record_epoch(&r.id)? > 0;
+            let changed = match rec.merge_bytes(&changes) {
+                Ok(changed) => changed,
+                // the old epoch's history does not merge into the new one (its actors'
+                // sequence numbers start again there)
+                Err(_) if rectified_here => {
+                    report.refused_rectified.push(r.id.clone());
+                    continue;
+                }
+                Err(_) => {
+                    return Err(Error::BadBundle(format!(
+                        "record {} holds damaged changes",
+                        r.id
+                    )))
+                }
+            };
+            if rectified_here
+                && rec
+                    .doc_mut()
+                    .get_changes(&[])
+                    .iter()
+                    .filter(|c| c.deps().is_empty())
+                    .count()
+                    > 1
+            {
+                // the bundle's copy is from before the record was re-rooted here
+                report.refused_rectified.push(r.id.clone());
+                continue;
+            }
             // a change from an actor the server registered must name that actor's user and be
             // one their role may make, as the server would check it
             let new: Vec<automerge::Change> = rec
@@ -237,6 +266,16 @@ impl Store {
                 Action::Import,
                 &rec.id,
                 "received in a rescue bundle",
+            )?;
+        }
+        for id in &report.refused_rectified {
+            audit::append(
+                &tx,
+                &self.session.user,
+                self.session.role.as_str(),
+                Action::Import,
+                id,
+                "refused from a rescue bundle: its copy is from before the record was rectified",
             )?;
         }
         for id in &report.refused_erased {

@@ -283,6 +283,7 @@ impl Store {
         let updates_only = SyncResponse {
             updates: resp.updates.clone(),
             authors: resp.authors.clone(),
+            rectified: resp.rectified.clone(),
             cursor: self.sync_cursor()?,
             ..Default::default()
         };
@@ -534,6 +535,21 @@ impl Store {
         Ok(e.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
     }
 
+    /// The actors this device's users write with.
+    fn own_actors(&self) -> Result<HashSet<automerge::ActorId>> {
+        let mut own = HashSet::from([self.actor.clone()]);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT actor FROM users WHERE actor IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for a in rows {
+            if let Ok(bytes) = hex::decode(a?) {
+                own.insert(automerge::ActorId::from(bytes));
+            }
+        }
+        Ok(own)
+    }
+
     /// The epochs of records not at 0, by their place in `ids` (what a request names).
     pub fn epochs_of(&self, ids: &[&str]) -> Result<Vec<(usize, u32)>> {
         let mut out = Vec::new();
@@ -576,7 +592,10 @@ impl Store {
         }
         let server_heads = new.heads();
         new.doc_mut().set_actor(self.actor.clone());
-        let replayed = crate::record::rectify::replay(&mut old, &acked, &mut new, &r.struck)
+        let own = self
+            .own_actors()
+            .map_err(|_| "the local copy could not be read".to_string())?;
+        let replayed = crate::record::rectify::replay(&mut old, &acked, &mut new, &r.struck, &own)
             .map_err(|_| "the edits made here could not be replayed onto it".to_string())?;
         Ok(Some(Rebased {
             rec: new,

@@ -130,6 +130,7 @@ impl Service {
                 base: vec![],
                 changes: rec.wire_snapshot(),
             });
+            response.rectified.extend(self.rectified_of(meta)?);
             delivered.push((meta.id.clone(), rec.heads()));
             events.push(event(
                 device,

@@ -10,14 +10,15 @@
 
 use automerge::ActorId;
 use provide_core::model::{RecordKind, Role};
-use provide_core::record::rectify::rerooted_case;
+use provide_core::record::rectify::{rerooted_case, Struck};
 use provide_core::record::{Author, RecordDoc};
 use provide_core::report::Attendance;
 
 use super::erasure::checked_reason;
 use super::Service;
 use crate::error::{Result, ServerError};
-use crate::storage::{AuditEvent, Reroot};
+use crate::storage::{AuditEvent, DocMeta, Reroot};
+use provide_core::sync::protocol::Rectified;
 
 /// What a rectification did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -31,6 +32,28 @@ pub struct Rectification {
 }
 
 impl Service {
+    /// What a device sent record `meta` whole must know when it was rectified: its epoch and
+    /// what was struck (`None` at epoch 0).
+    pub(crate) fn rectified_of(&self, meta: &DocMeta) -> Result<Option<Rectified>> {
+        if meta.epoch == 0 {
+            return Ok(None);
+        }
+        let struck = self
+            .storage
+            .struck(&meta.id, meta.epoch)?
+            .into_iter()
+            .filter_map(|(path, digest)| {
+                let digest: [u8; 32] = hex::decode(digest).ok()?.try_into().ok()?;
+                Some(Struck { path, digest })
+            })
+            .collect();
+        Ok(Some(Rectified {
+            id: meta.id.clone(),
+            epoch: meta.epoch,
+            struck,
+        }))
+    }
+
     /// Strikes the value(s) at `path` from case `case_id`, by `by` (an administrator or the
     /// safeguarding unit) for `reason`.
     pub fn rectify_case(

@@ -60,14 +60,12 @@ use provide_core::model::write_rules::{self, Denied};
 use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
 use provide_core::record::heads::tips;
 use provide_core::record::migrate::{current_schema, stored_schema};
-use provide_core::record::rectify::Struck;
 use provide_core::record::untrusted;
 use provide_core::record::write_check::{self, Writer};
 use provide_core::record::RecordDoc;
 use provide_core::report::Attendance;
 use provide_core::sync::protocol::{
-    self, ActorAuthor, DocAck, DocChanges, DocOutcome, Rectified, Refusal, SyncRequest,
-    SyncResponse,
+    self, ActorAuthor, DocAck, DocChanges, DocOutcome, Refusal, SyncRequest, SyncResponse,
 };
 use provide_core::sync::scope::{holds_now, may_hold, next_standing, Holder, Placement, Standing};
 
@@ -350,6 +348,9 @@ impl Service {
             return Ok((response.encode_for(version), counts));
         }
         self.fill_page(device, &request, &mut response, version)?;
+        if version >= 7 {
+            self.send_rectified(device, &request, &mut response)?;
+        }
         let counts = DocCounts::of(&request, &response);
         Ok((response.encode_for(version), counts))
     }
@@ -536,15 +537,6 @@ impl Service {
                     if b.kind != up.kind {
                         return refuse(&mut taken, Refusal::InvalidRecord, None);
                     }
-                    if b.epoch > up_epoch {
-                        // made on a history the server struck a value from: the device is sent
-                        // the new epoch and replays these onto it (`record::rectify`)
-                        return refuse(
-                            &mut taken,
-                            Refusal::Rectified,
-                            Some(format!("the record was rectified (epoch {})", b.epoch)),
-                        );
-                    }
                     let placed = Placement {
                         kind: b.kind,
                         division: &b.division,
@@ -555,6 +547,15 @@ impl Service {
                     if !may_hold(&holder, &placed) {
                         taken.hold = held_once;
                         return refuse(&mut taken, Refusal::OutOfScope, None);
+                    }
+                    if b.epoch > up_epoch {
+                        // made on a history the server struck a value from: the device is sent
+                        // the new epoch and replays these onto it (`record::rectify`)
+                        return refuse(
+                            &mut taken,
+                            Refusal::Rectified,
+                            Some(format!("the record was rectified (epoch {})", b.epoch)),
+                        );
                     }
                 }
                 let mut rec = match RecordDoc::load_unmigrated(&up.id, up.kind, &chunks) {
@@ -599,6 +600,17 @@ impl Service {
                     taken.outcome = DocOutcome::Accepted;
                     taken.device_heads = settle(&mut rec, device_heads);
                     return Ok(None);
+                }
+                if before.as_ref().is_some_and(|b| b.epoch > 0)
+                    && new.iter().any(|c| c.deps().is_empty())
+                {
+                    // a second root: history from before the record was rectified (a bundle made
+                    // earlier), which would bring the struck value back
+                    return refuse(
+                        &mut taken,
+                        Refusal::InvalidRecord,
+                        Some("changes from before the record was rectified".into()),
+                    );
                 }
                 if new.len() > checks.budget.get() {
                     over_budget = true;
@@ -743,6 +755,66 @@ impl Service {
             return Ok(None);
         }
         Ok(Some(taken))
+    }
+
+    /// A device refused for uploading on a rectified record's old epoch is sent the new epoch
+    /// whole in the same answer (its cursor may be past the change that made it), to replay
+    /// its edits onto.
+    fn send_rectified(
+        &self,
+        device: &crate::storage::Device,
+        request: &SyncRequest,
+        response: &mut SyncResponse,
+    ) -> Result<()> {
+        let refused: Vec<String> = response
+            .acks
+            .iter()
+            .filter(|a| a.outcome == DocOutcome::Refused(Refusal::Rectified))
+            .filter_map(|a| request.docs.get(a.doc).map(|d| d.id.clone()))
+            .filter(|id| !response.updates.iter().any(|u| u.id == *id))
+            .collect();
+        let mut delivered = Vec::new();
+        let mut events = Vec::new();
+        let mut actors = HashSet::new();
+        for id in refused {
+            let Some(stored) = self.storage.load_doc(&id)? else {
+                continue;
+            };
+            let mut rec = RecordDoc::load_unmigrated(&id, stored.meta.kind, &stored.chunks)
+                .map_err(|_| ServerError::Storage(format!("record {id} is damaged")))?;
+            actors.extend(
+                rec.doc_mut()
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| c.actor_id().clone()),
+            );
+            response.updates.push(DocChanges {
+                id: id.clone(),
+                kind: stored.meta.kind,
+                base: vec![],
+                changes: rec.wire_snapshot(),
+            });
+            response.rectified.extend(self.rectified_of(&stored.meta)?);
+            delivered.push((id.clone(), rec.heads()));
+            events.push(event(
+                device,
+                "disclose",
+                &id,
+                "rectified record sent whole",
+            ));
+        }
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        self.storage
+            .record_delivery(&device.id, &delivered, &[], &events, response.cursor)?;
+        let known: HashSet<Vec<u8>> = response.authors.iter().map(|a| a.actor.clone()).collect();
+        response.authors.extend(
+            self.authors_of(actors)?
+                .into_iter()
+                .filter(|a| !known.contains(&a.actor)),
+        );
+        Ok(())
     }
 
     /// Who each actor was registered to, as an answer names the authors of what it carries.
@@ -936,21 +1008,9 @@ impl Service {
                 "changes sent"
             };
             events.push(event(device, "disclose", &meta.id, why));
-            if known.is_empty() && meta.epoch > 0 {
+            if known.is_empty() {
                 // sent whole at its epoch: a device holding an older one replaces its copy
-                response.rectified.push(Rectified {
-                    id: meta.id.clone(),
-                    epoch: meta.epoch,
-                    struck: self
-                        .storage
-                        .struck(&meta.id, meta.epoch)?
-                        .into_iter()
-                        .filter_map(|(path, digest)| {
-                            let digest: [u8; 32] = hex::decode(digest).ok()?.try_into().ok()?;
-                            Some(Struck { path, digest })
-                        })
-                        .collect(),
-                });
+                response.rectified.extend(self.rectified_of(meta)?);
             }
             delivered.push((meta.id.clone(), heads));
             response.updates.push(DocChanges {

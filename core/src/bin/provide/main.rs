@@ -340,6 +340,11 @@ fn run(cli: Cli) -> Result<()> {
                             "{} created, {} merged, {} unchanged",
                             report.created, report.merged, report.unchanged
                         );
+                        for id in &report.refused_rectified {
+                            println!(
+                                "refused: record {id} was corrected at the server since this bundle was made (recorded)"
+                            );
+                        }
                         for id in &report.refused_erased {
                             println!(
                                 "refused: record {id} was erased at the server and is not brought back (recorded)"
