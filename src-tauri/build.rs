@@ -45,6 +45,7 @@ const COMMANDS: &[&str] = &[
     // sync
     "sync_status",
     "sync_now",
+    "dismiss_sync_notices",
 ];
 
 fn main() {

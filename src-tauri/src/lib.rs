@@ -54,6 +54,7 @@ macro_rules! provide_handlers {
             $crate::commands::reference::directory,
             $crate::commands::sync::sync_status,
             $crate::commands::sync::sync_now,
+            $crate::commands::sync::dismiss_sync_notices,
         ]
     };
 }

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Barrier};
 
 use provide_core::app::{App, Phase, SyncState, TransportFactory};
-use provide_core::model::Deployment;
+use provide_core::model::{Deployment, Role};
 use provide_core::sync::transport::{HttpTransport, Transport};
 use provide_core::Result;
 use provide_tests::device::fast_options;
@@ -394,4 +394,60 @@ fn a_ca_that_carried_a_sync_replaces_the_one_the_app_kept() {
     *configured.lock().unwrap() = None;
     app.sync_now(&mut |_| {}).unwrap();
     moved.stop();
+}
+
+#[test]
+fn an_erasure_and_a_correction_are_said_in_plain_words_until_read() {
+    let server = TestServer::start();
+    let (_dir, app) = enrolled_app(&server, "pc.nia.fictional", "officer");
+    let mut unit = Device::enrol(&server, "sg.ned.fictional", "safeguarding", "west", "");
+    let make = |unit: &mut Device, address: &str| {
+        unit.store
+            .create_case(
+                Deployment::PostIncident,
+                &[
+                    ("team".into(), "t1".into()),
+                    ("victim.address".into(), address.into()),
+                ],
+            )
+            .unwrap()
+    };
+    let erased = make(&mut unit, "1 Gone Road");
+    let corrected = make(&mut unit, "2 Wrong Road");
+    unit.sync().unwrap();
+    app.sync_now(&mut |_| {}).unwrap();
+    assert!(app.sync_status().notices.is_empty());
+    // an edit made here and not sent yet, to the case about to be erased
+    app.with_store(|s| {
+        s.set_case_fields(&erased, &[("victim.phone".into(), "07700 900001".into())])
+    })
+    .unwrap();
+    server
+        .service
+        .erase_case(&erased, "DPA request DP-7", "dpo.dot.fictional")
+        .unwrap();
+    server
+        .service
+        .rectify_case(
+            &corrected,
+            "victim.address",
+            "DPA s.46 request R-3",
+            "sg.ned.fictional",
+            Role::Safeguarding,
+        )
+        .unwrap();
+    app.sync_now(&mut |_| {}).unwrap();
+    let notices = app.sync_status().notices;
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices.iter().any(
+        |n| n.contains("erased") && n.contains("1 change(s) made here that had not been sent")
+    ));
+    assert!(notices
+        .iter()
+        .any(|n| n.contains("corrected at the server")));
+    // they stay through later syncs until the user has read them
+    app.sync_now(&mut |_| {}).unwrap();
+    assert_eq!(app.sync_status().notices.len(), 2);
+    app.dismiss_notices();
+    assert!(app.sync_status().notices.is_empty());
 }

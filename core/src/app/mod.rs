@@ -291,6 +291,11 @@ impl App {
         status
     }
 
+    /// The user has read the sync's notices.
+    pub fn dismiss_notices(&self) {
+        lock(&self.sync).notices.clear();
+    }
+
     /// Syncs now. `progress` sees each step; the status line follows it too. Returns the report,
     /// or the error in plain words (also kept in the status line).
     pub fn sync_now(&self, progress: &mut dyn FnMut(&SyncStatus)) -> Result<SyncReport> {

@@ -77,7 +77,14 @@ pub struct SyncStatus {
     /// Records the server sent that this device could not use (damaged, of a newer version,
     /// outside its scope), set aside so the rest could sync.
     pub set_aside: usize,
+    /// What syncs did on purpose that the user must hear of, in plain words: records erased
+    /// at the server (and any unsent edits lost with them), records corrected (rectified) at
+    /// the server. Kept until dismissed (at most the newest 20; each is in the audit log too).
+    pub notices: Vec<String>,
 }
+
+/// The most notices kept.
+const MAX_NOTICES: usize = 20;
 
 impl SyncStatus {
     pub(crate) fn for_store(store: &Store) -> Result<Self> {
@@ -101,6 +108,12 @@ impl SyncStatus {
     }
 
     pub(crate) fn finished(&mut self, result: &Result<SyncReport>) {
+        if let Ok(report) = result {
+            self.notices
+                .extend(report.erased.iter().chain(&report.rectified).cloned());
+            let over = self.notices.len().saturating_sub(MAX_NOTICES);
+            self.notices.drain(..over);
+        }
         self.state = match result {
             Ok(_) => SyncState::Synced {
                 at: crate::store::now_rfc3339(),

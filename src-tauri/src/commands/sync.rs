@@ -16,6 +16,13 @@ pub async fn sync_status(state: State<'_, AppState>) -> ShellResult<SyncStatus> 
     Ok(state.app.sync_status())
 }
 
+/// The user has read the notices of what syncs did on purpose (erasures, corrections).
+#[tauri::command]
+pub async fn dismiss_sync_notices(state: State<'_, AppState>) -> ShellResult<SyncStatus> {
+    state.app.dismiss_notices();
+    Ok(state.app.sync_status())
+}
+
 #[tauri::command]
 pub async fn sync_now<R: Runtime>(
     handle: AppHandle<R>,

@@ -123,6 +123,7 @@ export const api = {
   // sync
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncNow: () => call<SyncReport>("sync_now"),
+  dismissSyncNotices: () => call<SyncStatus>("dismiss_sync_notices"),
 };
 
 export type Api = typeof api;

@@ -3,7 +3,7 @@ import { syncSummary } from "./sync";
 import { searchServices, telHref } from "./directory";
 import type { Service } from "./bindings/Service";
 
-const base = { waiting: 0, last_contact: null, overdue: false, set_aside: 0 };
+const base = { waiting: 0, last_contact: null, overdue: false, set_aside: 0, notices: [] };
 
 test("sync status in plain words", () => {
   expect(syncSummary(null).headline).toMatch(/not known/);

@@ -285,7 +285,16 @@ describe("sync and conflicts", () => {
     await page.getByTestId("sync-now").click();
     await page.locator('[data-testid="sync-status"][data-state="synced"]').waitFor();
     assert.match(await line.innerText(), /Synced at \d\d:\d\d/);
-    await page.evaluate(() => window.__fake.setSync({ state: { state: "error", code: "server_refused", message: "The server refused this device's changes." }, waiting: 3, last_contact: null, overdue: true }));
+    // what a sync did on purpose is said in plain words until it is read
+    assert.equal(await page.getByTestId("sync-notices").count(), 0);
+    await page.evaluate(() => window.__fake.nextNotices(["Record 0a1b2c3d… was erased by the server's administrators and removed from this device, with 1 change(s) made here that had not been sent: the server refuses them. This is recorded."]));
+    await page.getByTestId("sync-now").click();
+    await page.getByTestId("sync-notices").waitFor();
+    assert.match(await page.getByTestId("sync-notice").innerText(), /erased by the server's administrators.*1 change\(s\) made here/);
+    assert.equal(await page.getByTestId("sync-notices").getAttribute("role"), "alert");
+    await page.getByTestId("sync-notices-dismiss").click();
+    await page.getByTestId("sync-notices").waitFor({ state: "detached" });
+    await page.evaluate(() => window.__fake.setSync({ state: { state: "error", code: "server_refused", message: "The server refused this device's changes." }, waiting: 3, last_contact: null, overdue: true, notices: [] }));
     await page.locator('[data-testid="sync-status"][data-state="error"]').waitFor();
     assert.match(await line.innerText(), /Sync failed.*refused.*3 changes waiting.*overdue/is);
     await page.close();

@@ -87,6 +87,8 @@ const state = {
   policy: (q.get("policy") === null
     ? { grace_hours: 72, heard_from_server: false }
     : { grace_hours: Number(q.get("policy")), heard_from_server: true }) as DevicePolicy,
+  /** The notices the next sync brings (`nextNotices`). */
+  nextNotices: [] as string[],
   /** Since when each case stands where it does (RFC 3339). */
   statusSince: new Map<string, string>(),
   sync: {
@@ -95,6 +97,7 @@ const state = {
     last_contact: hoursAgo(3),
     overdue: false,
     set_aside: 0,
+    notices: [],
   } as SyncStatus,
 };
 
@@ -804,9 +807,10 @@ async function syncNow() {
   await new Promise((r) => setTimeout(r, 300));
   state.unsynced.clear();
   state.policy = { ...state.policy, heard_from_server: true };
-  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0 };
+  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0, notices: [...state.sync.notices, ...state.nextNotices] };
+  state.nextNotices = [];
   await emit("sync-status", state.sync);
-  return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false };
+  return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false, erased: [], rectified: [] };
 }
 
 type Args = Record<string, unknown>;
@@ -1032,6 +1036,10 @@ function handle(cmd: string, a: Args): unknown {
     }
     case "sync_now":
       return syncNow();
+    case "dismiss_sync_notices":
+      session();
+      state.sync = { ...state.sync, notices: [] };
+      return state.sync;
     default:
       fail("internal", `The fake backend has no command ${cmd}.`);
   }
@@ -1050,6 +1058,10 @@ export function installFakeBackend() {
     },
     addConflict: (caseId: string, c: Conflict) => state.conflicts.set(caseId, [...(state.conflicts.get(caseId) ?? []), c]),
     dashboard: (from: string, to: string) => dashboard(from, to),
+    /** What the next sync will say it did on purpose (an erasure, a correction). */
+    nextNotices: (texts: string[]) => {
+      state.nextNotices = texts;
+    },
     setSync: async (s: SyncStatus) => {
       state.sync = s;
       await emit("sync-status", s);

@@ -18,4 +18,10 @@ overdue: boolean,
  * Records the server sent that this device could not use (damaged, of a newer version,
  * outside its scope), set aside so the rest could sync.
  */
-set_aside: number, };
+set_aside: number, 
+/**
+ * What syncs did on purpose that the user must hear of, in plain words: records erased
+ * at the server (and any unsent edits lost with them), records corrected (rectified) at
+ * the server. Kept until dismissed (at most the newest 20; each is in the audit log too).
+ */
+notices: Array<string>, };

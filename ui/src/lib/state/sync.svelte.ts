@@ -63,3 +63,12 @@ export async function syncNow(): Promise<void> {
     sync.busy = false;
   }
 }
+
+/** The user has read what the last syncs did on purpose (erasures, corrections). */
+export async function dismissNotices(): Promise<void> {
+  try {
+    sync.status = await api.dismissSyncNotices();
+  } catch (e) {
+    sync.error = e instanceof Error ? e.message : String(e);
+  }
+}
