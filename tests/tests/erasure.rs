@@ -38,7 +38,13 @@ fn bundle_of(d: &mut Device, case: &str) -> Vec<u8> {
 
 #[test]
 fn an_erased_case_is_gone_from_the_server_its_old_copies_and_every_device() {
-    let server = TestServer::start();
+    // on PostgreSQL, the record keys in a database of their own, as OPERATIONS.md says
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = provide_tests::server::data_dir(dir.path());
+    if let Ok(base) = std::env::var("PROVIDE_TEST_DATABASE_URL") {
+        data.record_keys_url = Some(provide_tests::server::fresh_database(&base));
+    }
+    let server = TestServer::serve(dir, data, Default::default());
     let mut unit = Device::enrol(&server, "sg.una.fictional", "safeguarding", "west", "");
     let mut officer = Device::enrol(&server, "pc.obi.fictional", "officer", "west", "t1");
     let mut idva = Device::enrol(&server, "idva.ivy.fictional", "idva", "west", "t1");
@@ -182,6 +188,23 @@ fn an_erased_case_is_gone_from_the_server_its_old_copies_and_every_device() {
                 assert!(!dump.contains(&hex::encode(canary.as_bytes())));
             }
             assert!(dump.contains(&case), "the dump has the case's sealed rows");
+            // the data's dump holds no key, and the key store as it is now has none of the case
+            assert!(!dump.contains("CREATE TABLE public.record_keys"));
+            let keys_url = server.data.record_keys_url.as_deref().unwrap();
+            let mut c = postgres::Client::connect(keys_url, postgres::NoTls).unwrap();
+            let left: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM record_keys WHERE id = $1 OR id LIKE $2",
+                    &[&case, &format!("{case}%")],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(left, 0, "the case's keys are destroyed");
+            let kept: i64 = c
+                .query_one("SELECT count(*) FROM record_keys WHERE id = $1", &[&kept])
+                .unwrap()
+                .get(0);
+            assert_eq!(kept, 1);
         }
     }
 
