@@ -829,7 +829,10 @@ fn the_app_lists_what_is_due_and_records_decisions_for_the_unit_and_idvas_only()
         due.items[1].closed_on,
         provide_core::retention::day_of(w.seven_ms).to_string()
     );
-    assert_eq!(ids(idva.retention_due().unwrap()), [health.clone()]);
+    assert_eq!(
+        ids(idva.retention_due().unwrap()),
+        std::slice::from_ref(&health)
+    );
 
     // an officer's app refuses at once: nothing reaches the server (no refusal audited there)
     let refusals = || {
@@ -877,7 +880,10 @@ fn the_app_lists_what_is_due_and_records_decisions_for_the_unit_and_idvas_only()
         .unwrap();
     assert_eq!(kept.retain_until.as_deref(), Some(until.as_str()));
     assert_eq!(kept.decided_by, "sg.ulla.fictional");
-    assert_eq!(ids(unit.retention_due().unwrap()), [w.nine.clone()]);
+    assert_eq!(
+        ids(unit.retention_due().unwrap()),
+        std::slice::from_ref(&w.nine)
+    );
     // the IDVA disposes of the health record first, then the unit of the case
     let gone = idva.retention_decide(&request(&health, None)).unwrap();
     assert_eq!(gone.decision, provide_core::retention::Decision::Dispose);
