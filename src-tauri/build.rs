@@ -35,10 +35,14 @@ const COMMANDS: &[&str] = &[
     "handover_queue",
     "mark_reviewed",
     "marac_list",
+    "fetch_closed_cases",
     // reports from the server (the server decides who may read them)
     "dashboard",
     "export_report",
     "audit_log",
+    // retention review (the safeguarding unit: cases; IDVAs: health records)
+    "retention_due",
+    "retention_decide",
     // reference data
     "forms",
     "directory",

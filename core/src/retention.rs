@@ -69,7 +69,7 @@ choice! {
 pub const MAX_DECISION_BODY: usize = 4096;
 
 /// A record due for review: no names, no content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DueItem {
     pub record: String,
     pub kind: RecordKind,
@@ -84,7 +84,7 @@ pub struct DueItem {
 }
 
 /// What is due on `as_of`, oldest closure first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DueList {
     pub as_of: String,
     pub items: Vec<DueItem>,
@@ -93,7 +93,7 @@ pub struct DueList {
 }
 
 /// A decision as a reviewer gives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub record: String,
@@ -105,7 +105,7 @@ pub struct DecisionRequest {
 }
 
 /// A review decision as recorded (and as the server answers a decision).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ReviewDecision {
     pub record: String,
     pub kind: RecordKind,
@@ -120,6 +120,7 @@ pub struct ReviewDecision {
     /// The device it was decided from (empty: the server's command line).
     pub device: String,
     pub decided_at: String,
+    #[ts(type = "number")]
     pub decided_ms: i64,
 }
 

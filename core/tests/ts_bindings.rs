@@ -12,6 +12,7 @@ use provide_core::forms::{AssessmentInput, FormDef};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
 use provide_core::record::history::HistoryEntry;
 use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
+use provide_core::retention::{DecisionRequest, DueList, ReviewDecision};
 use provide_core::store::{
     Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
     ShiftInput, TriageInput, TriagedCase,
@@ -55,6 +56,9 @@ fn export_all(dir: &Path) {
         AuditRow,
         ExportSaved,
         FetchReport,
+        DueList,
+        DecisionRequest,
+        ReviewDecision,
     );
 }
 

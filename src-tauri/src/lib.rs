@@ -50,6 +50,8 @@ macro_rules! provide_handlers {
             $crate::commands::reports::dashboard,
             $crate::commands::reports::export_report,
             $crate::commands::reports::audit_log,
+            $crate::commands::review::retention_due,
+            $crate::commands::review::retention_decide,
             $crate::commands::reference::forms,
             $crate::commands::reference::directory,
             $crate::commands::sync::sync_status,

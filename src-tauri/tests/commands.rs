@@ -283,3 +283,28 @@ fn an_officer_gets_no_health_record() {
     );
     assert_eq!(code(&e), "forbidden");
 }
+
+/// The Retention screen's commands (and the unit's search of closed cases) are in the
+/// manifest: an officer's call reaches the app, which refuses it as `forbidden` before
+/// anything is sent (this store has no server).
+#[test]
+fn the_retention_and_fetch_commands_are_reachable_and_refuse_an_officer() {
+    let h = harness(Some(Role::Officer));
+    h.ok("unlock", json!({"passphrase": PASS, "user": null}));
+    let e = h.err("retention_due", json!({}));
+    assert_eq!(code(&e), "forbidden", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("retention"), "{e}");
+    let request = json!({
+        "record": "3f2a9c10-7d1e-4b6a-9c2f-000000000000",
+        "decision": "dispose",
+        "retain_until": null,
+        "reason": "Fictional: review period passed",
+    });
+    let e = h.err("retention_decide", json!({ "request": request }));
+    assert_eq!(code(&e), "forbidden", "{e}");
+    let e = h.err(
+        "fetch_closed_cases",
+        json!({"reference": "WE-FETCH-0042", "name": null}),
+    );
+    assert_eq!(code(&e), "forbidden", "{e}");
+}

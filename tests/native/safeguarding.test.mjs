@@ -5,7 +5,8 @@
 // words first); it reaches the officer's device; the patrol works it and hands it over; the
 // unit sees it in the handover queue and on the MARAC list, reviews it, records a long-term
 // action and closes it, and the officer sees that; the dashboard from the server counts it;
-// the evaluator export is saved with no name in it; the audit view shows the export.
+// the evaluator export is saved with no name in it; the audit view shows the export; the
+// Retention screen opens and lists what the server says is due (nothing: the case closed today).
 // Screenshots go where the patrol suite's go.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -149,4 +150,15 @@ test("the dashboard from the server, the evaluator export, and the audit view", 
     return /export/.test(text);
   });
   await shot("15-audit");
+});
+
+test("the Retention screen opens from the header and lists what the server says is due", { timeout: STEP_TIMEOUT }, async () => {
+  await s.click('[data-testid="nav-retention"]');
+  await s.find('[data-testid="retention-count"]', 60_000);
+  // the case closed today is years from its review: the server lists nothing, said plainly
+  assert.match(await s.text('[data-testid="retention-count"]'), /^0 records due for review on /);
+  await s.find('[data-testid="retention-empty"]');
+  assert.equal(await s.count('[data-testid="due-item"]'), 0);
+  assert.equal(await s.count('[data-testid="form-error"]'), 0);
+  await shot("16-retention");
 });

@@ -772,3 +772,130 @@ fn reviewers_decide_for_their_own_division_an_administrator_for_every_one() {
     assert_eq!(audit[0].user, "adm.ada.fictional");
     assert!(reviews_of(&w.server, &w.seven).is_empty());
 }
+
+/// An `App` enrolled as `user` with `role` in west (the unit with no team), synced once.
+fn app_for(
+    server: &TestServer,
+    user: &str,
+    role: &str,
+) -> (tempfile::TempDir, provide_core::app::App) {
+    use provide_core::app::{App, Phase, TransportFactory};
+    let dir = tempfile::tempdir().unwrap();
+    let http: TransportFactory = Box::new(|url, _| Ok(Box::new(HttpTransport::new(url, None)?)));
+    let app = App::new(&dir.path().join("store"), http)
+        .with_init_options(provide_tests::device::fast_options());
+    let team = if role == "safeguarding" { "" } else { "t1" };
+    let code = server.code(user, role, "west", team);
+    let st = app
+        .enrol(&server.url, &code, provide_tests::PASSPHRASE)
+        .unwrap();
+    assert!(matches!(st.phase, Phase::Unlocked { .. }), "{st:?}");
+    app.sync_now(&mut |_| {}).unwrap();
+    (dir, app)
+}
+
+fn request(record: &str, retain_until: Option<&str>) -> DecisionRequest {
+    use provide_core::retention::Decision;
+    DecisionRequest {
+        record: record.into(),
+        decision: if retain_until.is_some() {
+            Decision::Retain
+        } else {
+            Decision::Dispose
+        },
+        retain_until: retain_until.map(str::to_string),
+        reason: REASON.into(),
+    }
+}
+
+/// The app's Retention screen calls (`App::retention_due`, `App::retention_decide`): the unit
+/// lists and decides its division's cases, an IDVA its health records; a dispose erases; an
+/// officer's app is refused before anything is sent; bad input is refused plainly.
+#[test]
+fn the_app_lists_what_is_due_and_records_decisions_for_the_unit_and_idvas_only() {
+    use provide_core::Error;
+    let w = world();
+    let health = format!("{}.health", w.nine);
+    let ids = |l: provide_core::retention::DueList| -> Vec<String> {
+        l.items.into_iter().map(|i| i.record).collect()
+    };
+    let (_d1, unit) = app_for(&w.server, "sg.ulla.fictional", "safeguarding");
+    let (_d2, idva) = app_for(&w.server, "idva.iola.fictional", "idva");
+    let (_d3, officer) = app_for(&w.server, "pc.otto.fictional", "officer");
+
+    let due = unit.retention_due().unwrap();
+    assert_eq!(ids(due.clone()), [w.nine.clone(), w.seven.clone()]);
+    assert_eq!(
+        due.items[1].closed_on,
+        provide_core::retention::day_of(w.seven_ms).to_string()
+    );
+    assert_eq!(
+        ids(idva.retention_due().unwrap()),
+        std::slice::from_ref(&health)
+    );
+
+    // an officer's app refuses at once: nothing reaches the server (no refusal audited there)
+    let refusals = || {
+        let mut f = AuditFilter::default();
+        f.entries.action = Some("retention_refused".into());
+        w.server.service.storage.audit(&f).unwrap().len()
+    };
+    let before = refusals();
+    for err in [
+        officer.retention_due().unwrap_err(),
+        officer
+            .retention_decide(&request(&w.nine, None))
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Forbidden { .. }), "{err}");
+        assert_eq!(err.code(), "forbidden");
+    }
+    assert_eq!(refusals(), before);
+
+    // bad input: a mistyped date is refused on the device, a past one by the server, the
+    // unit may not decide a health record; nothing is recorded
+    let err = unit
+        .retention_decide(&request(&w.seven, Some("next year")))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input", "{err}");
+    let err = unit
+        .retention_decide(&request(&w.seven, Some("2020-01-01")))
+        .unwrap_err();
+    assert_eq!(err.code(), "server_refused", "{err}");
+    assert!(err.to_string().contains("future"), "{err}");
+    // (the server's `forbidden` reaches the window as the device's own)
+    let err = unit.retention_decide(&request(&health, None)).unwrap_err();
+    assert_eq!(
+        provide_core::IpcError::from(&err).code,
+        "forbidden",
+        "{err}"
+    );
+    assert!(reviews_of(&w.server, &w.seven).is_empty());
+    assert!(reviews_of(&w.server, &health).is_empty());
+
+    // the unit retains one case and disposes of the other; the list follows
+    let until = day_in(24);
+    let kept = unit
+        .retention_decide(&request(&w.seven, Some(&until)))
+        .unwrap();
+    assert_eq!(kept.retain_until.as_deref(), Some(until.as_str()));
+    assert_eq!(kept.decided_by, "sg.ulla.fictional");
+    assert_eq!(
+        ids(unit.retention_due().unwrap()),
+        std::slice::from_ref(&w.nine)
+    );
+    // the IDVA disposes of the health record first, then the unit of the case
+    let gone = idva.retention_decide(&request(&health, None)).unwrap();
+    assert_eq!(gone.decision, provide_core::retention::Decision::Dispose);
+    assert!(idva.retention_due().unwrap().items.is_empty());
+    unit.retention_decide(&request(&w.nine, None)).unwrap();
+    assert!(unit.retention_due().unwrap().items.is_empty());
+    assert!(w.server.service.erasure_status(&w.nine).unwrap().is_some());
+    assert!(w
+        .server
+        .service
+        .storage
+        .doc_meta(&w.nine)
+        .unwrap()
+        .is_none());
+}

@@ -351,6 +351,7 @@ impl StoreAccess for Shared<'_> {
 }
 
 mod reports;
+mod review;
 
 pub use reports::ExportSaved;
 

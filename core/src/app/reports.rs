@@ -25,7 +25,10 @@ pub struct ExportSaved {
 }
 
 impl App {
-    fn ask_server<T>(&self, f: impl FnOnce(&mut dyn Transport, &str) -> Result<T>) -> Result<T> {
+    pub(super) fn ask_server<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Transport, &str) -> Result<T>,
+    ) -> Result<T> {
         let link = self.with_store(|s| s.server_link())?;
         let mut transport = (self.transport)(&link.url, link.ca_cert.as_deref())?;
         f(transport.as_mut(), &link.credential)

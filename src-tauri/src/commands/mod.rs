@@ -7,6 +7,7 @@ pub mod cases;
 pub mod health;
 pub mod reference;
 pub mod reports;
+pub mod review;
 pub mod safeguarding;
 pub mod session;
 pub mod shift;

@@ -9,6 +9,9 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { AuditQuery } from "./bindings/AuditQuery";
 import type { AuditRow } from "./bindings/AuditRow";
 import type { Dashboard } from "./bindings/Dashboard";
+import type { DecisionRequest } from "./bindings/DecisionRequest";
+import type { DueList } from "./bindings/DueList";
+import type { ReviewDecision } from "./bindings/ReviewDecision";
 import type { ExportSaved } from "./bindings/ExportSaved";
 import type { FetchReport } from "./bindings/FetchReport";
 import type { HandoverItem } from "./bindings/HandoverItem";
@@ -115,6 +118,13 @@ export const api = {
   exportReport: (from: string, to: string, format: ExportFormat) => call<ExportSaved>("export_report", { from, to, format }),
   /** The server's audit log. */
   auditLog: (query: AuditQuery) => call<AuditRow[]>("audit_log", { query }),
+
+  // retention review (the unit: closed cases; IDVAs: health records). From the server: fails
+  // when offline.
+  /** The records due for this user's review, oldest closure first. */
+  retentionDue: () => call<DueList>("retention_due"),
+  /** Retain until a date, or dispose: a dispose ERASES the record on the server and devices. */
+  retentionDecide: (request: DecisionRequest) => call<ReviewDecision>("retention_decide", { request }),
 
   // reference data
   forms: () => call<FormDef[]>("forms"),

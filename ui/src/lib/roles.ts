@@ -1,11 +1,12 @@
 // What each role may open in the unlocked app, and where it starts. Officers and IDVAs patrol
 // (shift, cases, directory); the safeguarding unit triages, reviews handovers, prepares the
-// MARAC and reads the dashboard and audit; administrators see no case content at all (audit
+// MARAC and reads the dashboard and audit; the unit and IDVAs review what is due for retention
+// review (the unit: cases; IDVAs: health records); administrators see no case content at all (audit
 // and settings only). The backend enforces the same rules; this only shapes the navigation.
 // Pure, unit tested.
 import type { Role } from "./bindings/Role";
 
-export type Section = "shift" | "triage" | "handover" | "marac" | "dashboard" | "cases" | "directory" | "audit" | "settings";
+export type Section = "shift" | "triage" | "handover" | "marac" | "dashboard" | "cases" | "directory" | "audit" | "retention" | "settings";
 
 const TEXT: Record<Section, string> = {
   shift: "Shift",
@@ -16,13 +17,14 @@ const TEXT: Record<Section, string> = {
   cases: "Cases",
   directory: "Directory",
   audit: "Audit",
+  retention: "Retention",
   settings: "Settings",
 };
 
 const BY_ROLE: Record<Role, Section[]> = {
   officer: ["shift", "cases", "directory", "settings"],
-  idva: ["shift", "cases", "directory", "settings"],
-  safeguarding: ["triage", "handover", "marac", "dashboard", "cases", "directory", "audit", "settings"],
+  idva: ["shift", "cases", "directory", "retention", "settings"],
+  safeguarding: ["triage", "handover", "marac", "dashboard", "cases", "directory", "audit", "retention", "settings"],
   admin: ["audit", "settings"],
 };
 

@@ -8,13 +8,19 @@
 // makes the server-side commands (dashboard, export, audit log) fail as offline. How long
 // handed-over and closed cases stay: `policy=N` as if the server had said N hours, else the
 // usual 72 not yet heard (a sync makes it heard); each case's status is dated when it changes.
+// Retention review (`retention_due`, `retention_decide`) works on records the server holds
+// (ids and dates only, as the server sends): the unit's closed cases and an IDVA's health
+// records, with the app's and the server's checks and their codes and messages; a dispose
+// erases (a case with its health record); `due=N` seeds N due cases instead of three.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { AppStatus } from "../../src/lib/bindings/AppStatus";
 import type { Case } from "../../src/lib/bindings/Case";
 import type { CaseSummary } from "../../src/lib/bindings/CaseSummary";
 import type { CaseView } from "../../src/lib/bindings/CaseView";
+import type { DecisionRequest } from "../../src/lib/bindings/DecisionRequest";
 import type { DevicePolicy } from "../../src/lib/bindings/DevicePolicy";
+import type { DueItem } from "../../src/lib/bindings/DueItem";
 import type { Leaving } from "../../src/lib/bindings/Leaving";
 import type { Conflict } from "../../src/lib/bindings/Conflict";
 import type { FormDef } from "../../src/lib/bindings/FormDef";
@@ -89,6 +95,10 @@ const state = {
     : { grace_hours: Number(q.get("policy")), heard_from_server: true }) as DevicePolicy,
   /** The notices the next sync brings (`nextNotices`). */
   nextNotices: [] as string[],
+  /** Closed records on the server, for retention review (ids and dates only). */
+  due: [] as DueItem[],
+  /** Retention decisions recorded, as the server keeps them. */
+  decisions: [] as DecisionRequest[],
   /** Since when each case stands where it does (RFC 3339). */
   statusSince: new Map<string, string>(),
   sync: {
@@ -228,6 +238,7 @@ function seed() {
     state.archive.set(gone.id, gone);
   }
   seedAudit();
+  seedDue();
   const many = Number(q.get("many") ?? "0");
   for (let i = 0; i < many; i++) {
     const id = `bulk-${i}`;
@@ -422,6 +433,31 @@ function seedSafeguarding() {
 }
 
 /** The server's audit log as the fake has it: some server events, then what this fake does. */
+/** Closed cases of the division (and health records of two) on the server: three due for
+ * review and one not yet; `due=N` for N due cases instead of three (`due=0`: nothing). */
+function seedDue() {
+  const n = Number(q.get("due") ?? "3");
+  const uuid = (i: number) => `${(0x3f2a9c10 + i).toString(16)}-7d1e-4b6a-9c2f-0000000000${String(i).padStart(2, "0")}`;
+  const iso = (x: Date) => `${x.getFullYear()}-${String(x.getMonth() + 1).padStart(2, "0")}-${String(x.getDate()).padStart(2, "0")}`;
+  const closed = (i: number, yearsAgo: number, kind: "case" | "health", months: number): DueItem => {
+    const d = new Date();
+    const close = new Date(d.getFullYear() - yearsAgo, d.getMonth(), d.getDate() - 3 - (i % 20));
+    const review = new Date(close.getFullYear(), close.getMonth() + months, close.getDate());
+    return {
+      record: kind === "health" ? `${uuid(i)}.health` : uuid(i),
+      kind,
+      class: kind === "health" ? "nhs_health" : "police_case",
+      division: "Central",
+      closed_on: iso(close),
+      review_date: iso(review),
+      retained_until: null,
+    };
+  };
+  for (let i = 0; i < n; i++) state.due.push(closed(i, 9 - (i % 3), "case", 72));
+  if (n > 0) state.due.push(closed(0, 9, "health", 96), closed(1, 8, "health", 96));
+  state.due.push(closed(90, 5, "case", 72)); // closed five years ago: not yet due
+}
+
 function seedAudit() {
   const rows: [number, string, string, string, string, string][] = [
     [200, "dev-server", "admin.example", "enrol", "dev-unit-01", "device enrolled for ds.sample"],
@@ -460,6 +496,58 @@ function requireUnit(): User {
 
 function requireServer(what: string) {
   if (!state.online) fail("offline", `The ${what} comes from the sync server, and this device cannot reach it now. Try again when it has a connection.`);
+}
+
+/** The unit and IDVAs review; the app refuses others before anything is sent. */
+function reviewer(action: string): User {
+  const u = session();
+  if (u.role !== "safeguarding" && u.role !== "idva") fail("forbidden", `Your role (${u.role}) may not ${action}.`);
+  return u;
+}
+
+/** A retention decision: the app's checks (`invalid_input`), then the server's
+ * (`server_refused`, or `forbidden`); a dispose erases the record (a case with its health
+ * record) from the server and this device. */
+function decide(u: User, r: DecisionRequest) {
+  const invalid = (m: string): never => fail("invalid_input", `Invalid input: ${m}.`);
+  const refused = (m: string): never => fail("server_refused", `The sync server refused the request (400): Invalid input: ${m}.`);
+  const reason = String(r.reason ?? "").trim();
+  if (!reason) invalid("a reason is required");
+  if ([...reason].length > 1000) invalid("the reason must be at most 1000 characters");
+  if (r.decision === "retain" && !r.retain_until) invalid("a retain decision needs a retain-until date");
+  if (r.decision === "dispose" && r.retain_until) invalid("a dispose decision takes no retain-until date");
+  if (r.retain_until && !/^\d{4}-\d{2}-\d{2}$/.test(r.retain_until)) invalid(`\`${r.retain_until}\` is not a date written YYYY-MM-DD`);
+  requireServer("retention review");
+  const item = state.due.find((d) => d.record === r.record) ?? refused(`no record ${r.record} is stored for this reviewer`);
+  if (item.kind === "health" && u.role !== "idva") fail("forbidden", "The sync server refused the request (403): Not allowed: health records are reviewed by the IDVA role only.");
+  if (item.kind === "case" && u.role !== "safeguarding") fail("forbidden", "The sync server refused the request (403): Not allowed: cases are reviewed by the safeguarding unit or an administrator.");
+  const today = day(0);
+  if (r.decision === "retain") {
+    if (r.retain_until! <= today) refused(`the retain-until date ${r.retain_until} is not in the future (today is ${today})`);
+    item.review_date = r.retain_until!;
+    item.retained_until = r.retain_until;
+  } else {
+    if (item.review_date > today) refused(`record ${item.record} is not due for review until ${item.review_date}: it may be retained now, and disposed of from that date`);
+    const caseId = item.record.replace(/\.health$/, "");
+    state.due = state.due.filter((d) => d.record !== item.record && (item.kind !== "case" || d.record !== `${caseId}.health`));
+    if (item.kind === "case") state.cases.delete(caseId);
+    state.health.delete(caseId);
+  }
+  state.decisions.push(structuredClone(r));
+  audit("retention_review", item.record, r.decision === "retain" ? `retain until ${r.retain_until}; class ${item.class}` : `dispose; class ${item.class}; the record is to be erased`);
+  const at = new Date();
+  return {
+    record: item.record,
+    kind: item.kind,
+    class: item.class,
+    decision: r.decision,
+    retain_until: r.decision === "retain" ? r.retain_until : null,
+    reason,
+    decided_by: u.name,
+    device: u.role === "safeguarding" ? "dev-unit-01" : "dev-patrol-01",
+    decided_at: at.toISOString(),
+    decided_ms: at.getTime(),
+  };
 }
 
 function triage(input: TriageInput, by: string): string {
@@ -1034,6 +1122,17 @@ function handle(cmd: string, a: Args): unknown {
       }
       return { fetched: found.map((c) => c.id) };
     }
+    case "retention_due": {
+      const u = reviewer("see what is due for retention review");
+      requireServer("retention review");
+      const today = day(0);
+      const items = state.due
+        .filter((d) => d.kind === (u.role === "idva" ? "health" : "case") && d.review_date <= today)
+        .sort((x, y) => (x.closed_on < y.closed_on ? -1 : x.closed_on > y.closed_on ? 1 : 0));
+      return { as_of: today, items: structuredClone(items), truncated: false };
+    }
+    case "retention_decide":
+      return decide(reviewer("make a retention review decision"), a.request as DecisionRequest);
     case "sync_now":
       return syncNow();
     case "dismiss_sync_notices":

@@ -1,5 +1,5 @@
 // Browser tests of the safeguarding unit's screens (triage, handover queue, MARAC list and its
-// printed agenda, dashboard and export, audit) and of navigation by role, against the fake
+// printed agenda, dashboard and export, audit, retention review) and of navigation by role, against the fake
 // backend in Debian's Chromium. Each new screen is checked with axe-core and saved as a PNG.
 import { before, after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -37,7 +37,7 @@ async function unlockAdmin(page) {
 }
 
 const texts = (loc) => loc.evaluateAll((els) => els.map((e) => e.textContent.trim()));
-const UNIT_NAV = ["triage", "handover", "marac", "dashboard", "audit"];
+const UNIT_NAV = ["triage", "handover", "marac", "dashboard", "audit", "retention"];
 
 describe("navigation by role", () => {
   test("the unit sees its sections and starts at Triage, without Shift", async () => {
@@ -447,6 +447,134 @@ describe("closed cases fetched from the server", () => {
   });
 });
 
+describe("retention review", () => {
+  const called = (page, cmd) => page.evaluate((c) => window.__fake.state.calls.filter((x) => x === c).length, cmd);
+  const localDay = (n) => {
+    const d = new Date();
+    d.setDate(d.getDate() + n);
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  };
+
+  test("the unit sees its closed cases due, without names, and retains one until a future date only", async () => {
+    const page = await unit();
+    await page.getByTestId("nav-retention").click();
+    await page.getByTestId("retention-count").filter({ hasText: "3 records due" }).waitFor();
+    const items = page.getByTestId("due-item");
+    assert.equal(await items.count(), 3);
+    const records = await items.evaluateAll((els) => els.map((e) => e.dataset.record));
+    assert.ok(records.every((r) => !r.endsWith(".health")), "cases only for the unit");
+    const first = items.first();
+    assert.match(await first.locator("h2").textContent(), new RegExp(`${records[0].slice(0, 8)}\\s+Case`));
+    assert.equal(await first.getByTestId("due-class").textContent(), "Police case");
+    assert.ok(!(await page.textContent("main")).includes(records[0].slice(9)), "the id is shortened");
+    await checkScreen(page, "retention-unit");
+
+    // retain: the form opens with the focus in the date; a past date is refused here
+    await first.getByTestId("retain-open").click();
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "retain-until");
+    await first.getByTestId("retain-until").fill(localDay(-1));
+    await first.getByTestId("retain-reason").fill("Linked prosecution still open at court (fictional)");
+    await first.getByTestId("retain-submit").click();
+    await first.getByTestId("decide-error").filter({ hasText: "must be in the future" }).waitFor();
+    // today is not in the future either, and no reason is no decision
+    await first.getByTestId("retain-until").fill(localDay(0));
+    await first.getByTestId("retain-submit").click();
+    await first.getByTestId("decide-error").filter({ hasText: "must be in the future" }).waitFor();
+    await first.getByTestId("retain-until").fill(localDay(400));
+    await first.getByTestId("retain-reason").fill("  ");
+    await first.getByTestId("retain-submit").click();
+    await first.getByTestId("decide-error").filter({ hasText: "reason" }).waitFor();
+    assert.equal(await called(page, "retention_decide"), 0, "nothing was sent");
+    await checkScreen(page, "retention-retain-form");
+    await first.getByTestId("retain-reason").fill("Linked prosecution still open at court (fictional)");
+    await first.getByTestId("retain-submit").click();
+    await page.getByTestId("retention-done").filter({ hasText: `${records[0].slice(0, 8)} is retained until` }).waitFor();
+    await page.getByTestId("retention-count").filter({ hasText: "2 records due" }).waitFor();
+    const decisions = await page.evaluate(() => window.__fake.state.decisions);
+    assert.deepEqual(decisions, [{ record: records[0], decision: "retain", retain_until: localDay(400), reason: "Linked prosecution still open at court (fictional)" }]);
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1", "the focus returns to the heading");
+    await page.close();
+  });
+
+  test("dispose says what is erased and needs the explicit confirmation", async () => {
+    const page = await unit({ width: 360, height: 740 });
+    await page.getByTestId("nav-retention").click();
+    const first = page.getByTestId("due-item").first();
+    await first.waitFor();
+    const record = await first.getAttribute("data-record");
+    await first.getByTestId("dispose-open").click();
+    assert.equal(
+      await first.getByTestId("dispose-warning").textContent(),
+      "This erases the case and its health record from the server and every device. It cannot be undone.",
+    );
+    await first.getByTestId("dispose-reason").fill("Review period passed; no further police interest (fictional)");
+    await first.getByTestId("dispose-submit").click();
+    await first.getByTestId("decide-error").filter({ hasText: "Tick the box" }).waitFor();
+    assert.equal(await called(page, "retention_decide"), 0, "nothing was sent without the confirmation");
+    assert.ok(!(await scrollsSideways(page)), "dispose form scrolls sideways at 360px");
+    await checkScreen(page, "retention-dispose-confirm-360");
+    // cancel closes the form and returns the focus to its button; nothing is decided
+    await first.getByTestId("decide-cancel").click();
+    assert.equal(await first.getByTestId("dispose-form").count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "dispose-open");
+    // by keyboard: open, reason, tick, erase
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("Review period passed; no further police interest (fictional)");
+    await first.getByTestId("dispose-confirm").focus();
+    await page.keyboard.press("Space");
+    await first.getByTestId("dispose-submit").focus();
+    await page.keyboard.press("Enter");
+    await page.getByTestId("retention-done").filter({ hasText: `${record.slice(0, 8)} is erased with its health record` }).waitFor();
+    await page.getByTestId("retention-count").filter({ hasText: "2 records due" }).waitFor();
+    assert.equal(await page.locator(`[data-record="${record}"]`).count(), 0);
+    const audited = await page.evaluate((r) => window.__fake.state.audit.filter((a) => a.action === "retention_review" && a.record === r).map((a) => a.detail), record);
+    assert.equal(audited.length, 1);
+    assert.match(audited[0], /^dispose; class police_case/);
+    await page.close();
+  });
+
+  test("an IDVA reviews health records; officers have no Retention screen and are refused", async () => {
+    const page = await open(env, "phase=locked&role=idva");
+    await unlock(page);
+    await page.getByTestId("nav-retention").click();
+    await page.getByTestId("retention-count").filter({ hasText: "2 records due" }).waitFor();
+    const kinds = await page.getByTestId("due-item").evaluateAll((els) => els.map((e) => e.dataset.record.endsWith(".health")));
+    assert.deepEqual(kinds, [true, true]);
+    const first = page.getByTestId("due-item").first();
+    await first.getByTestId("dispose-open").click();
+    assert.match(await first.getByTestId("dispose-warning").textContent(), /erases the health record .* The case stays\. It cannot be undone\./);
+    await checkScreen(page, "retention-idva");
+    // offline: said plainly
+    await page.evaluate(() => (window.__fake.state.online = false));
+    await first.getByTestId("dispose-reason").fill("No longer needed (fictional)");
+    await first.getByTestId("dispose-confirm").check();
+    await first.getByTestId("dispose-submit").click();
+    await first.getByTestId("decide-error").filter({ hasText: "cannot reach" }).waitFor();
+    await page.close();
+
+    const officer = await open(env, "phase=locked&role=officer");
+    await unlock(officer);
+    await officer.getByTestId("shift-form").waitFor();
+    assert.equal(await officer.getByTestId("nav-retention").count(), 0);
+    const codes = await officer.evaluate(async () => {
+      const inv = window.__TAURI_INTERNALS__.invoke;
+      const request = { record: "3f2a9c10-7d1e-4b6a-9c2f-000000000000", decision: "dispose", retain_until: null, reason: "x" };
+      return [await inv("retention_due", {}).then(() => "ok", (e) => e.code), await inv("retention_decide", { request }).then(() => "ok", (e) => e.code)];
+    });
+    assert.deepEqual(codes, ["forbidden", "forbidden"]);
+    await officer.close();
+  });
+
+  test("nothing due is said plainly", async () => {
+    const page = await open(env, "phase=locked&role=safeguarding&due=0");
+    await unlock(page);
+    await page.getByTestId("nav-retention").click();
+    await page.getByTestId("retention-empty").waitFor();
+    assert.equal(await page.getByTestId("due-item").count(), 0);
+    await page.close();
+  });
+});
+
 describe("layouts of the unit's screens", () => {
   for (const [w, h] of [
     [360, 740],
@@ -460,6 +588,7 @@ describe("layouts of the unit's screens", () => {
         ["marac", "marac-entry"],
         ["dashboard", "dash-figures"],
         ["audit", "audit-row"],
+        ["retention", "due-item"],
       ];
       for (const [name, ready] of screens) {
         await page.getByTestId(`nav-${name}`).click();

@@ -14,6 +14,7 @@ export type View =
   | { name: "marac" }
   | { name: "dashboard" }
   | { name: "audit" }
+  | { name: "retention" }
   | { name: "cases" }
   | { name: "new_case"; deployment: "live" | "post_incident" | "consultation" }
   | { name: "case"; id: string; from?: CaseOrigin }
