@@ -292,10 +292,7 @@ fn scenario(backend: &Backend, cases: usize, holders: usize, interval: Duration)
         }
         std::thread::sleep(Duration::from_secs(1).saturating_sub(since.elapsed() - asked));
     }
-    let runs: Vec<DeviceRun> = tasks
-        .into_iter()
-        .map(|t| rt.block_on(t).unwrap())
-        .collect();
+    let runs: Vec<DeviceRun> = tasks.into_iter().map(|t| rt.block_on(t).unwrap()).collect();
     let still_to_confirm = backend.still_to_confirm(&case).len();
     eprintln!(
         "[{:.0} s] {}: {} of {to_confirm} devices confirmed",

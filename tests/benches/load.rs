@@ -507,6 +507,16 @@ struct BuildRun {
     build: &'static str,
     round: usize,
     m: Measured,
+    /// The machine's load average (1 minute) at the end of the run.
+    load: f64,
+}
+
+/// The machine's 1-minute load average (others build on it too).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// The same load on `pair` (this build's backend and the baseline's), alternately, `rounds`
@@ -553,6 +563,7 @@ fn against_baseline(
                 build: backend.build.name(),
                 round: round + 1,
                 m,
+                load: load_average(),
             });
         }
     }
@@ -579,18 +590,19 @@ fn print_against_baseline(
         "\nPer-record keys against the baseline: {name}, {devices} devices, {docs} documents, {secs:.0} s per run after {warmup:.0} s of warm-up;\nruns alternate the two builds, in turn first (baseline: before per-record keys, devices speaking protocol 6)\n"
     );
     println!(
-        "| {:<8} | {:>5} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} |",
-        "build", "run", "syncs", "syncs/s", "p50 ms", "p99 ms", "errors"
+        "| {:<8} | {:>5} | {:>5} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} |",
+        "build", "run", "load", "syncs", "syncs/s", "p50 ms", "p99 ms", "errors"
     );
     println!(
-        "|{:-<10}|{:-<7}|{:-<10}|{:-<10}|{:-<10}|{:-<10}|{:-<8}|",
-        "", "", "", "", "", "", ""
+        "|{:-<10}|{:-<7}|{:-<7}|{:-<10}|{:-<10}|{:-<10}|{:-<10}|{:-<8}|",
+        "", "", "", "", "", "", "", ""
     );
     for r in runs {
         println!(
-            "| {:<8} | {:>5} | {:>8} | {:>8.0} | {:>8.1} | {:>8.1} | {:>6} |",
+            "| {:<8} | {:>5} | {:>5.2} | {:>8} | {:>8.0} | {:>8.1} | {:>8.1} | {:>6} |",
             r.build,
             r.round,
+            r.load,
             r.m.syncs,
             r.m.syncs as f64 / r.m.secs,
             percentile(&r.m.latencies_us, 0.5),
@@ -600,7 +612,13 @@ fn print_against_baseline(
     }
     println!(
         "\n| {:<8} | {:>4} | {:>12} | {:>14} | {:>14} | {:>14} | {:>6} |",
-        "build", "runs", "syncs/s mean", "syncs/s median", "p50 ms median", "p99 ms median", "errors"
+        "build",
+        "runs",
+        "syncs/s mean",
+        "syncs/s median",
+        "p50 ms median",
+        "p99 ms median",
+        "errors"
     );
     println!(
         "|{:-<10}|{:-<6}|{:-<14}|{:-<16}|{:-<16}|{:-<16}|{:-<8}|",
@@ -610,8 +628,16 @@ fn print_against_baseline(
         let of: Vec<&BuildRun> = runs.iter().filter(|r| r.build == build).collect();
         let rates: Vec<f64> = of.iter().map(|r| r.m.syncs as f64 / r.m.secs).collect();
         let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
-        let p50 = median(of.iter().map(|r| percentile(&r.m.latencies_us, 0.5)).collect());
-        let p99 = median(of.iter().map(|r| percentile(&r.m.latencies_us, 0.99)).collect());
+        let p50 = median(
+            of.iter()
+                .map(|r| percentile(&r.m.latencies_us, 0.5))
+                .collect(),
+        );
+        let p99 = median(
+            of.iter()
+                .map(|r| percentile(&r.m.latencies_us, 0.99))
+                .collect(),
+        );
         let errors: u64 = of.iter().map(|r| r.m.errors).sum();
         println!(
             "| {:<8} | {:>4} | {:>12.0} | {:>14.0} | {:>14.1} | {:>14.1} | {:>6} |",

@@ -12,9 +12,7 @@ use provide_core::model::{Case, Deployment, RecordKind, Role};
 use provide_core::record::author::Author;
 use provide_core::record::{edit, RecordDoc};
 use provide_core::sync::enrol::{EnrolRequest, EnrolResponse};
-use provide_core::sync::protocol::{
-    DocChanges, DocOutcome, SyncRequest, SyncResponse, VERSION,
-};
+use provide_core::sync::protocol::{DocChanges, DocOutcome, SyncRequest, SyncResponse, VERSION};
 use provide_core::sync::transport::{CONTENT_TYPE, ENROL_PATH, SYNC_PATH};
 use provide_core::{Error, Result};
 
