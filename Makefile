@@ -45,6 +45,7 @@ bench: ui
 	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports
+	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench erasure
 
 # Coverage-guided fuzzing with libFuzzer on stable Rust (scripts/fuzz.sh installs what it needs):
 # every target for FUZZ_SECONDS of CPU time (default 900) from its corpus in fuzz/corpus; not part of `test`.

@@ -22,11 +22,20 @@
 //! log at `info` and `off`, alternately, each in turn first (`PROVIDE_LOAD_LOG_ROUNDS` (2) rounds, with the
 //! smallest document count), and a second table compares them.
 //!
+//! The cost of per-record keys (issue 16): when `PROVIDE_BASELINE_SERVER` names the server
+//! binary of an earlier build (one before records were sealed under their own keys, speaking
+//! protocol 4 to 6), each backend is set up twice, once per build (codes issued with each
+//! build's own command line, documents seeded through each build's protocol, the devices
+//! speaking version 6 to the baseline), and the two builds then run the same load alternately,
+//! each in turn first, `PROVIDE_LOAD_BASELINE_ROUNDS` (4) runs each, with the smallest
+//! document count; a third table compares them.
+//!
 //! Environment: `PROVIDE_LOAD_SECS` (60), `PROVIDE_LOAD_DEVICES` (1000),
 //! `PROVIDE_LOAD_DOCS` (`10000,100000`: the stored-document counts, in increasing order),
-//! `PROVIDE_LOAD_PART` (`all`, `rows` or `log-cost`: which tables to make),
-//! `PROVIDE_LOAD_LOG_ROUNDS` (2).
+//! `PROVIDE_LOAD_PART` (`all`, `rows`, `log-cost` or `baseline`: which tables to make),
+//! `PROVIDE_LOAD_LOG_ROUNDS` (2), `PROVIDE_BASELINE_SERVER`, `PROVIDE_LOAD_BASELINE_ROUNDS` (4).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +43,7 @@ use std::time::{Duration, Instant};
 use provide_sync_server::admin::{self, DataDir};
 use provide_sync_server::service::Config;
 use provide_tests::binaries::{self, Serving};
-use provide_tests::light::LightDevice;
+use provide_tests::light::{seed, LightDevice};
 use provide_tests::server::fresh_database;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -45,7 +54,6 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 const SEEDERS: usize = 4;
-const SEED_BATCH: usize = 1_000;
 
 /// The server's log level in a run (its log goes to a file either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +71,72 @@ impl Logging {
     }
 }
 
+/// Which server build a backend runs: this one, or the binary of an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Build {
+    Current,
+    Baseline(PathBuf),
+}
+
+impl Build {
+    fn name(&self) -> &'static str {
+        match self {
+            Build::Current => "current",
+            Build::Baseline(_) => "baseline",
+        }
+    }
+
+    /// The protocol version its devices speak (the baseline speaks 4 to 6).
+    fn protocol(&self) -> u16 {
+        match self {
+            Build::Current => provide_core::sync::protocol::VERSION,
+            Build::Baseline(_) => 6,
+        }
+    }
+}
+
 /// One backend: how to issue codes and start its server processes.
 struct Backend {
     name: &'static str,
     dir: tempfile::TempDir,
     database_url: Option<String>,
     processes: usize,
+    build: Build,
 }
 
 impl Backend {
+    fn sqlite(build: Build) -> Self {
+        Backend {
+            name: "SQLite, 1 process",
+            dir: tempfile::tempdir().unwrap(),
+            database_url: None,
+            processes: 1,
+            build,
+        }
+    }
+
+    fn postgres(base: &str, build: Build) -> Self {
+        Backend {
+            name: "PostgreSQL, 2 processes",
+            dir: tempfile::tempdir().unwrap(),
+            database_url: Some(fresh_database(base)),
+            processes: 2,
+            build,
+        }
+    }
+
+    /// The arguments naming its data (before the command).
+    fn data_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            self.dir.path().to_str().unwrap().to_string(),
+        ];
+        if let Some(url) = &self.database_url {
+            args.extend(["--database-url".to_string(), url.clone()]);
+        }
+        args
+    }
+
     fn data(&self) -> DataDir {
         let mut d = DataDir::new(self.dir.path());
         d.database_url = self.database_url.clone();
@@ -84,18 +149,17 @@ impl Backend {
 
     /// The server processes, each writing its log to `server-N.log` in the data folder.
     fn start_logging(&self, logging: Logging) -> Vec<(Serving, String)> {
-        let dir = self.dir.path().to_str().unwrap().to_string();
+        let args = self.data_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let serve_args = ["--log-level", logging.level()];
         (0..self.processes)
             .map(|i| {
                 let log = self.log_file(i);
-                match &self.database_url {
-                    Some(url) => binaries::serve_logging_to(
-                        &["--data-dir", &dir, "--database-url", url],
-                        &serve_args,
-                        &log,
-                    ),
-                    None => binaries::serve_logging_to(&["--data-dir", &dir], &serve_args, &log),
+                match &self.build {
+                    Build::Current => binaries::serve_logging_to(&args, &serve_args, &log),
+                    Build::Baseline(bin) => {
+                        binaries::serve_binary_logging_to(bin, &args, &serve_args, &log)
+                    }
                 }
             })
             .collect()
@@ -118,13 +182,26 @@ struct Codes {
     seeders: Vec<String>,
 }
 
-/// Issues every code before any server process opens the store.
+/// Issues every code before any server process opens the store: in this process for this
+/// build, with the baseline's own command line for the baseline (its store is its own).
 fn issue_codes(b: &Backend, devices: usize) -> Codes {
-    let service = b.data().open(Config::default()).unwrap();
-    let code = |user: String, division: &str, team: String| {
-        admin::enrol(&service, &user, "officer", division, &team, 24)
+    let service = (b.build == Build::Current).then(|| b.data().open(Config::default()).unwrap());
+    let code = |user: String, division: &str, team: String| match (&service, &b.build) {
+        (Some(service), _) => admin::enrol(service, &user, "officer", division, &team, 24)
             .unwrap()
-            .to_string()
+            .to_string(),
+        (None, Build::Baseline(bin)) => {
+            let out = std::process::Command::new(bin)
+                .args(b.data_args())
+                .args(["enrol", "--user", &user, "--role", "officer"])
+                .args(["--division", division, "--team", &team])
+                .env("PROVIDE_LOG", "warn")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "the baseline's enrol failed: {out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        }
+        (None, Build::Current) => unreachable!("the current build enrols in process"),
     };
     Codes {
         load: (0..devices)
@@ -150,10 +227,12 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Enrols a device with each code; they speak `protocol`.
 async fn enrol_all(
     client: &reqwest::Client,
     urls: &[String],
     codes: &[String],
+    protocol: u16,
 ) -> Vec<LightDevice> {
     let mut out = Vec::with_capacity(codes.len());
     for chunk in codes.chunks(50) {
@@ -165,55 +244,14 @@ async fn enrol_all(
                 code.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                LightDevice::enrol(&c, &url, &code).await.unwrap()
+                let mut d = LightDevice::enrol(&c, &url, &code).await.unwrap();
+                d.speak(protocol);
+                d
             }));
         }
         for t in tasks {
             out.push(t.await.unwrap());
         }
-    }
-    out
-}
-
-/// Seeds documents `from..to` through the protocol from the seeding devices, in requests of
-/// `SEED_BATCH` documents; returns the devices.
-async fn seed(
-    client: &reqwest::Client,
-    urls: &[String],
-    seeders: Vec<LightDevice>,
-    from: usize,
-    to: usize,
-) -> Vec<LightDevice> {
-    let per = (to - from).div_ceil(seeders.len());
-    let mut tasks = Vec::new();
-    for (k, mut dev) in seeders.into_iter().enumerate() {
-        let start = (from + k * per).min(to);
-        let end = (start + per).min(to);
-        let (c, url) = (client.clone(), urls[k % urls.len()].clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = start;
-            while n < end {
-                let batch = SEED_BATCH.min(end - n);
-                // documents are built off the async workers: they are CPU work
-                let (d, docs) = tokio::task::spawn_blocking(move || {
-                    let docs = dev.bulk_cases(n, batch);
-                    (dev, docs)
-                })
-                .await
-                .unwrap();
-                dev = d;
-                let answer = dev.sync(&c, &url, docs).await.unwrap();
-                // a request takes what fits its budget (500 documents, 5 s of work: see
-                // service/sync.rs), in order; the rest are built and sent again
-                assert!(!answer.acks.is_empty(), "the server took none of a batch");
-                n += answer.acks.len();
-            }
-            dev
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
     }
     out
 }
@@ -318,9 +356,10 @@ fn bench_backend(
     let client = client();
     let mut servers = backend.start();
     let mut urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
+    let protocol = backend.build.protocol();
     let (mut load, mut seeders) = rt.block_on(async {
-        let mut load = enrol_all(&client, &urls, &codes.load).await;
-        let seeders = enrol_all(&client, &urls, &codes.seeders).await;
+        let mut load = enrol_all(&client, &urls, &codes.load, protocol).await;
+        let seeders = enrol_all(&client, &urls, &codes.seeders, protocol).await;
         for (i, d) in load.iter_mut().enumerate() {
             d.start_case(i);
         }
@@ -335,7 +374,7 @@ fn bench_backend(
     );
     let mut stored = 0;
     for &docs in doc_counts {
-        seeders = rt.block_on(seed(&client, &urls, seeders, stored, docs));
+        seeders = rt.block_on(seed(&client, &urls, seeders, stored, docs)).0;
         stored = docs;
         eprintln!(
             "[{:.0} s] {}: {docs} documents stored",
@@ -378,6 +417,40 @@ struct LogRun {
     log_bytes: u64,
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Readies a backend for repeated runs: codes issued, the devices enrolled, each with a case of
+/// its own uploaded and caught up once, `docs` documents seeded; its server processes stopped
+/// again. Returns the devices.
+fn set_up(
+    backend: &Backend,
+    devices: usize,
+    docs: usize,
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+) -> Vec<LightDevice> {
+    let codes = issue_codes(backend, devices);
+    let servers = backend.start();
+    let urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
+    let protocol = backend.build.protocol();
+    rt.block_on(async {
+        let mut load = enrol_all(client, &urls, &codes.load, protocol).await;
+        let seeders = enrol_all(client, &urls, &codes.seeders, protocol).await;
+        for (i, d) in load.iter_mut().enumerate() {
+            d.start_case(i);
+        }
+        let (_, load) = run(client, &urls, load, 0.0).await;
+        seed(client, &urls, seeders, 0, docs).await;
+        load
+    })
+}
+
 /// The same load with the log at `info` and `off`, alternately, `rounds` times each.
 fn log_cost(
     backend: &Backend,
@@ -387,25 +460,11 @@ fn log_cost(
     (warmup, secs): (f64, f64),
 ) -> Vec<LogRun> {
     let t0 = Instant::now();
-    let codes = issue_codes(backend, devices);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let client = client();
-    let mut servers = backend.start();
-    let mut urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
-    let mut load = rt.block_on(async {
-        let mut load = enrol_all(&client, &urls, &codes.load).await;
-        let seeders = enrol_all(&client, &urls, &codes.seeders).await;
-        for (i, d) in load.iter_mut().enumerate() {
-            d.start_case(i);
-        }
-        let (_, load) = run(&client, &urls, load, 0.0).await;
-        seed(&client, &urls, seeders, 0, docs).await;
-        load
-    });
+    let mut load = set_up(backend, devices, docs, &rt, &client);
+    let mut servers = Vec::new();
+    let mut urls: Vec<String>;
     eprintln!(
         "[{:.0} s] log cost: {devices} devices, {docs} documents",
         t0.elapsed().as_secs_f64()
@@ -441,6 +500,167 @@ fn log_cost(
     }
     drop(servers);
     out
+}
+
+/// One run of the comparison with the baseline.
+struct BuildRun {
+    build: &'static str,
+    round: usize,
+    m: Measured,
+    /// The machine's load average (1 minute) at the end of the run.
+    load: f64,
+}
+
+/// The machine's 1-minute load average (others build on it too).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The same load on `pair` (this build's backend and the baseline's), alternately, `rounds`
+/// times each, each in turn first; every run on a fresh server process after its warm-up.
+fn against_baseline(
+    pair: [&Backend; 2],
+    devices: usize,
+    docs: usize,
+    rounds: usize,
+    (warmup, secs): (f64, f64),
+) -> Vec<BuildRun> {
+    let t0 = Instant::now();
+    let rt = runtime();
+    let client = client();
+    let mut fleets: Vec<Option<Vec<LightDevice>>> = pair
+        .iter()
+        .map(|b| Some(set_up(b, devices, docs, &rt, &client)))
+        .collect();
+    eprintln!(
+        "[{:.0} s] {}: both builds set up, {devices} devices, {docs} documents",
+        t0.elapsed().as_secs_f64(),
+        pair[0].name
+    );
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [1, 0] } else { [0, 1] };
+        for k in order {
+            let backend = pair[k];
+            let servers = backend.start();
+            let urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
+            let load = fleets[k].take().expect("the fleet is back");
+            let (_, back) = rt.block_on(run(&client, &urls, load, warmup));
+            let (m, back) = rt.block_on(run(&client, &urls, back, secs));
+            fleets[k] = Some(back);
+            drop(servers);
+            eprintln!(
+                "[{:.0} s] {}: round {} of the {} build done",
+                t0.elapsed().as_secs_f64(),
+                backend.name,
+                round + 1,
+                backend.build.name()
+            );
+            out.push(BuildRun {
+                build: backend.build.name(),
+                round: round + 1,
+                m,
+                load: load_average(),
+            });
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn print_against_baseline(
+    name: &str,
+    runs: &[BuildRun],
+    devices: usize,
+    docs: usize,
+    (warmup, secs): (f64, f64),
+) {
+    println!(
+        "\nPer-record keys against the baseline: {name}, {devices} devices, {docs} documents, {secs:.0} s per run after {warmup:.0} s of warm-up;\nruns alternate the two builds, in turn first (baseline: before per-record keys, devices speaking protocol 6)\n"
+    );
+    println!(
+        "| {:<8} | {:>5} | {:>5} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} |",
+        "build", "run", "load", "syncs", "syncs/s", "p50 ms", "p99 ms", "errors"
+    );
+    println!(
+        "|{:-<10}|{:-<7}|{:-<7}|{:-<10}|{:-<10}|{:-<10}|{:-<10}|{:-<8}|",
+        "", "", "", "", "", "", "", ""
+    );
+    for r in runs {
+        println!(
+            "| {:<8} | {:>5} | {:>5.2} | {:>8} | {:>8.0} | {:>8.1} | {:>8.1} | {:>6} |",
+            r.build,
+            r.round,
+            r.load,
+            r.m.syncs,
+            r.m.syncs as f64 / r.m.secs,
+            percentile(&r.m.latencies_us, 0.5),
+            percentile(&r.m.latencies_us, 0.99),
+            r.m.errors,
+        );
+    }
+    println!(
+        "\n| {:<8} | {:>4} | {:>12} | {:>14} | {:>14} | {:>14} | {:>6} |",
+        "build",
+        "runs",
+        "syncs/s mean",
+        "syncs/s median",
+        "p50 ms median",
+        "p99 ms median",
+        "errors"
+    );
+    println!(
+        "|{:-<10}|{:-<6}|{:-<14}|{:-<16}|{:-<16}|{:-<16}|{:-<8}|",
+        "", "", "", "", "", "", ""
+    );
+    let summary = |build: &str| {
+        let of: Vec<&BuildRun> = runs.iter().filter(|r| r.build == build).collect();
+        let rates: Vec<f64> = of.iter().map(|r| r.m.syncs as f64 / r.m.secs).collect();
+        let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+        let p50 = median(
+            of.iter()
+                .map(|r| percentile(&r.m.latencies_us, 0.5))
+                .collect(),
+        );
+        let p99 = median(
+            of.iter()
+                .map(|r| percentile(&r.m.latencies_us, 0.99))
+                .collect(),
+        );
+        let errors: u64 = of.iter().map(|r| r.m.errors).sum();
+        println!(
+            "| {:<8} | {:>4} | {:>12.0} | {:>14.0} | {:>14.1} | {:>14.1} | {:>6} |",
+            build,
+            of.len(),
+            mean,
+            median(rates.clone()),
+            p50,
+            p99,
+            errors
+        );
+        (mean, median(rates), p50, p99)
+    };
+    let base = summary("baseline");
+    let cur = summary("current");
+    println!(
+        "\ncurrent/baseline: syncs/s mean {:.3}, median {:.3} ({:+.1}% syncs per second by the median); p50 {:.2}x, p99 {:.2}x.",
+        cur.0 / base.0,
+        cur.1 / base.1,
+        (cur.1 / base.1 - 1.0) * 100.0,
+        cur.2 / base.2,
+        cur.3 / base.3
+    );
 }
 
 fn print_log_cost(runs: &[LogRun], devices: usize, docs: usize, (warmup, secs): (f64, f64)) {
@@ -524,44 +744,70 @@ fn main() {
         .split(',')
         .map(|v| v.trim().parse().expect("document counts"))
         .collect();
-    let mut backends = vec![Backend {
-        name: "SQLite, 1 process",
-        dir: tempfile::tempdir().unwrap(),
-        database_url: None,
-        processes: 1,
-    }];
-    match std::env::var("PROVIDE_TEST_DATABASE_URL") {
-        Ok(base) => backends.push(Backend {
-            name: "PostgreSQL, 2 processes",
-            dir: tempfile::tempdir().unwrap(),
-            database_url: Some(fresh_database(&base)),
-            processes: 2,
-        }),
-        Err(_) => eprintln!(
+    let postgres = std::env::var("PROVIDE_TEST_DATABASE_URL").ok();
+    let part = std::env::var("PROVIDE_LOAD_PART").unwrap_or_else(|_| "all".into());
+    let mut backends = Vec::new();
+    if part == "all" || part == "rows" {
+        backends.push(Backend::sqlite(Build::Current));
+    }
+    match &postgres {
+        Some(base) if part == "all" || part == "rows" => {
+            backends.push(Backend::postgres(base, Build::Current))
+        }
+        Some(_) => {}
+        None => eprintln!(
             "PROVIDE_TEST_DATABASE_URL is not set: PostgreSQL rows skipped (make bench runs this under scripts/with-postgres.sh)"
         ),
     }
-    let part = std::env::var("PROVIDE_LOAD_PART").unwrap_or_else(|_| "all".into());
     let rounds: usize = env("PROVIDE_LOAD_LOG_ROUNDS", 2);
     let mut rows = Vec::new();
-    if part != "log-cost" {
-        for b in &backends {
-            bench_backend(b, devices, &doc_counts, (warmup, secs), &mut rows);
-        }
+    for b in &backends {
+        bench_backend(b, devices, &doc_counts, (warmup, secs), &mut rows);
     }
-    let log_runs = (part != "rows").then(|| {
-        let sqlite = Backend {
-            name: "SQLite, 1 process",
-            dir: tempfile::tempdir().unwrap(),
-            database_url: None,
-            processes: 1,
-        };
+    let log_runs = (part == "all" || part == "log-cost").then(|| {
+        let sqlite = Backend::sqlite(Build::Current);
         log_cost(&sqlite, devices, doc_counts[0], rounds, (warmup, secs))
     });
+    let baseline = std::env::var_os("PROVIDE_BASELINE_SERVER").map(PathBuf::from);
+    let mut compared = Vec::new();
+    match baseline {
+        Some(bin) if part == "all" || part == "baseline" => {
+            assert!(bin.exists(), "PROVIDE_BASELINE_SERVER: {} is missing", bin.display());
+            let base_rounds: usize = env("PROVIDE_LOAD_BASELINE_ROUNDS", 4);
+            let mut pairs = vec![[
+                Backend::sqlite(Build::Current),
+                Backend::sqlite(Build::Baseline(bin.clone())),
+            ]];
+            if let Some(base) = &postgres {
+                pairs.push([
+                    Backend::postgres(base, Build::Current),
+                    Backend::postgres(base, Build::Baseline(bin.clone())),
+                ]);
+            }
+            for [current, old] in &pairs {
+                let runs = against_baseline(
+                    [current, old],
+                    devices,
+                    doc_counts[0],
+                    base_rounds,
+                    (warmup, secs),
+                );
+                compared.push((current.name, runs));
+            }
+        }
+        Some(_) => {}
+        None if part == "baseline" => eprintln!(
+            "PROVIDE_BASELINE_SERVER is not set: no baseline to compare with (see docs/BENCHMARKS.md)"
+        ),
+        None => {}
+    }
     if !rows.is_empty() {
         print_rows(&rows, devices, (warmup, secs));
     }
     if let Some(runs) = log_runs {
         print_log_cost(&runs, devices, doc_counts[0], (warmup, secs));
+    }
+    for (name, runs) in &compared {
+        print_against_baseline(name, runs, devices, doc_counts[0], (warmup, secs));
     }
 }

@@ -93,6 +93,25 @@ pub fn serve_logging_to(
     (serving, url)
 }
 
+/// As `serve_logging_to`, with another build's server binary (a baseline to compare with).
+pub fn serve_binary_logging_to(
+    binary: &std::path::Path,
+    args: &[&str],
+    serve_args: &[&str],
+    log: &std::path::Path,
+) -> (Serving, String) {
+    let mut cmd = Command::new(binary);
+    cmd.args(args)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(serve_args)
+        .stdout(Stdio::piped())
+        .env_remove("RUST_LOG")
+        .env_remove("PROVIDE_LOG")
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()));
+    let (serving, url, _) = spawn(cmd, false);
+    (serving, url)
+}
+
 fn serve_command(args: &[&str], serve_args: &[&str]) -> Command {
     serve_command_on(args, "127.0.0.1:0", serve_args)
 }

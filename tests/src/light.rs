@@ -3,14 +3,16 @@
 //! real sync protocol over HTTP (async reqwest, so a thousand fit in one process), but with no
 //! encrypted store: it keeps its own case in memory, its cursor and request number, and does
 //! not keep what it receives. `bulk_cases` makes documents for seeding a server quickly
-//! through the same protocol.
+//! through the same protocol. It obeys erasures as a device does (purges its case if erased,
+//! confirms every erased id in its next request), and can speak an older protocol version
+//! (`speak`) to measure a server of an earlier release.
 
 use automerge::{ActorId, ChangeHash};
 use provide_core::model::{Case, Deployment, RecordKind, Role};
 use provide_core::record::author::Author;
 use provide_core::record::{edit, RecordDoc};
 use provide_core::sync::enrol::{EnrolRequest, EnrolResponse};
-use provide_core::sync::protocol::{DocChanges, DocOutcome, SyncRequest, SyncResponse};
+use provide_core::sync::protocol::{DocChanges, DocOutcome, SyncRequest, SyncResponse, VERSION};
 use provide_core::sync::transport::{CONTENT_TYPE, ENROL_PATH, SYNC_PATH};
 use provide_core::{Error, Result};
 
@@ -27,6 +29,12 @@ pub struct LightDevice {
     acked: Vec<ChangeHash>,
     pub cursor: u64,
     seq: u64,
+    /// The protocol version its requests are sealed with.
+    protocol: u16,
+    /// Erased ids the last answer listed: confirmed in the next request.
+    to_confirm: Vec<String>,
+    /// The HTTP body sizes of the last exchange: (request, answer).
+    pub last_bytes: (usize, usize),
 }
 
 fn failed(e: reqwest::Error) -> Error {
@@ -72,7 +80,26 @@ impl LightDevice {
             acked: Vec::new(),
             cursor: 0,
             seq: 0,
+            protocol: VERSION,
+            to_confirm: Vec::new(),
+            last_bytes: (0, 0),
         })
+    }
+
+    /// Seals its requests with protocol `version` from now on (a device of an older release;
+    /// before version 7 it confirms no erasure).
+    pub fn speak(&mut self, version: u16) {
+        self.protocol = version;
+    }
+
+    /// The erased ids it will confirm in its next request.
+    pub fn to_confirm(&self) -> &[String] {
+        &self.to_confirm
+    }
+
+    /// The id of its own case, if it holds one.
+    pub fn case_id(&self) -> Option<String> {
+        self.case.as_ref().and_then(|r| r.validated_id().ok())
     }
 
     /// The credential, for benchmarks that craft their own requests.
@@ -160,19 +187,22 @@ impl LightDevice {
             docs,
             max_response_bytes: 1 << 20,
             audit: vec![],
-            erased_confirmed: vec![],
+            erased_confirmed: self.to_confirm.clone(),
             epochs: vec![],
         };
+        let body = request.encode_as(self.protocol);
+        let sent = body.len();
         let answer = client
             .post(format!("{url}/{SYNC_PATH}"))
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .bearer_auth(&self.credential)
-            .body(request.encode())
+            .body(body)
             .send()
             .await
             .map_err(failed)?;
         let status = answer.status();
         let body = answer.bytes().await.map_err(failed)?;
+        self.last_bytes = (sent, body.len());
         if !status.is_success() {
             return Err(Error::ServerRefused {
                 status: status.as_u16(),
@@ -197,10 +227,71 @@ impl LightDevice {
             }
         }
         self.cursor = response.cursor;
+        // obeys an erasure: its own case goes if erased, every erased id is confirmed next
+        if let Some(id) = self.case_id() {
+            if response.erased.contains(&id) {
+                self.case = None;
+                self.acked.clear();
+            }
+        }
+        self.to_confirm = response.erased.clone();
         Ok(response)
     }
 }
 
 fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Documents a seeding request carries at most.
+const SEED_BATCH: usize = 1_000;
+
+/// Seeds cases `from..to` through the protocol from `seeders` (their own cases, spread over
+/// them, each device on server `urls[k % len]`), in requests of `SEED_BATCH` documents;
+/// returns the devices and the ids of the cases the server took.
+pub async fn seed(
+    client: &reqwest::Client,
+    urls: &[String],
+    seeders: Vec<LightDevice>,
+    from: usize,
+    to: usize,
+) -> (Vec<LightDevice>, Vec<String>) {
+    let per = (to - from).div_ceil(seeders.len());
+    let mut tasks = Vec::new();
+    for (k, mut dev) in seeders.into_iter().enumerate() {
+        let start = (from + k * per).min(to);
+        let end = (start + per).min(to);
+        let (c, url) = (client.clone(), urls[k % urls.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut n = start;
+            while n < end {
+                let batch = SEED_BATCH.min(end - n);
+                // documents are built off the async workers: they are CPU work
+                let (d, docs) = tokio::task::spawn_blocking(move || {
+                    let docs = dev.bulk_cases(n, batch);
+                    (dev, docs)
+                })
+                .await
+                .unwrap();
+                dev = d;
+                let sent: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+                let answer = dev.sync(&c, &url, docs).await.unwrap();
+                // a request takes what fits its budget (500 documents, 5 s of work: see
+                // service/sync.rs), in order; the rest are built and sent again
+                assert!(!answer.acks.is_empty(), "the server took none of a batch");
+                ids.extend(sent.into_iter().take(answer.acks.len()));
+                n += answer.acks.len();
+            }
+            (dev, ids)
+        }));
+    }
+    let mut out = Vec::new();
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (dev, taken) = t.await.unwrap();
+        out.push(dev);
+        ids.extend(taken);
+    }
+    (out, ids)
 }

@@ -135,7 +135,9 @@ const MIGRATIONS: &[PgMigration] = &[
                   path TEXT NOT NULL, digest TEXT NOT NULL, actor TEXT NOT NULL,
                   by_user TEXT NOT NULL, role TEXT NOT NULL, at TEXT NOT NULL,
                   PRIMARY KEY (doc_id, epoch, path, digest));
-              CREATE INDEX IF NOT EXISTS rectifications_by_actor ON rectifications (actor);",
+              CREATE INDEX IF NOT EXISTS rectifications_by_actor ON rectifications (actor);
+              CREATE INDEX IF NOT EXISTS deliveries_by_doc ON deliveries (doc_id);
+              CREATE INDEX IF NOT EXISTS held_for_review_by_record ON held_for_review (record_id);",
         then: None,
     },
 ];

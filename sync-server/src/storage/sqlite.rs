@@ -145,6 +145,8 @@ CREATE TABLE IF NOT EXISTS rectifications (
     PRIMARY KEY (doc_id, epoch, path, digest)
 );
 CREATE INDEX IF NOT EXISTS rectifications_by_actor ON rectifications (actor);
+CREATE INDEX IF NOT EXISTS deliveries_by_doc ON deliveries (doc_id);
+CREATE INDEX IF NOT EXISTS held_for_review_by_record ON held_for_review (record_id);
 ";
 
 /// Migration 6: the digests a case can be found by (filled for every case when the store
