@@ -143,6 +143,7 @@ fn added_bytes(answer: &SyncResponse, cursor: u64) -> (usize, usize) {
         max_response_bytes: 1 << 20,
         audit: vec![],
         erased_confirmed: confirmed,
+        epochs: vec![],
     };
     (
         answer.encode().len() - without.encode().len(),
