@@ -20,9 +20,11 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Records in the bundle that were erased at the server: refused (never brought back),
     /// the rest of the bundle imported, and the refusal recorded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused_erased: Vec<String>,
     /// Records whose copy in the bundle is from before they were rectified at the server: it
     /// would bring a struck value back, so it is refused, and the refusal recorded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused_rectified: Vec<String>,
 }
 

@@ -382,7 +382,7 @@ impl Connector {
         Ok(Connector { config, tls })
     }
 
-    fn connect(&self) -> Result<Client> {
+    pub(crate) fn connect(&self) -> Result<Client> {
         let connected = match &self.tls {
             Some(tls) => self.config.connect(tls.clone()),
             None => self.config.connect(NoTls),
@@ -632,10 +632,7 @@ impl PostgresStorage {
         keys_url: Option<&str>,
     ) -> Result<Self> {
         let connector = Connector::from_url(url, ca_file)?;
-        let keys = RecordKeys::new(Box::new(PgKeyStore::open(
-            Connector::from_url(keys_url.unwrap_or(url), ca_file)?,
-            max.div_ceil(4),
-        )?));
+        let keys_connector = Connector::from_url(keys_url.unwrap_or(url), ca_file)?;
         // the first connection is made here, so a database that cannot be reached (or
         // secured) is reported as what it is; it runs the migrations and reads the key
         let mut first = connector.connect()?;
@@ -659,6 +656,10 @@ impl PostgresStorage {
             Ok(key)
         })();
         let _ = std::thread::spawn(move || drop(first)).join();
+        // the key store after the data's first connection: a database that cannot be reached
+        // or secured is reported as exactly that
+        let key = key?;
+        let keys = RecordKeys::new(Box::new(PgKeyStore::open(keys_connector, max.div_ceil(4))?));
         let pool = r2d2::Pool::builder()
             .max_size(max.clamp(1, u32::MAX as usize) as u32)
             .min_idle(Some(0))
@@ -668,7 +669,7 @@ impl PostgresStorage {
             .build_unchecked(connector);
         let storage = PostgresStorage {
             pool: Some(pool),
-            identity_key: key?,
+            identity_key: key,
             keys,
         };
         storage.seal_pass()?;
@@ -733,7 +734,7 @@ impl PostgresStorage {
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                     &[&id],
                 )?;
-                let rows: Vec<(i32, Vec<u8>)> = tx
+                let rows: Vec<(i64, Vec<u8>)> = tx
                     .query("SELECT n, bytes FROM doc_chunks WHERE doc_id = $1", &[&id])?
                     .iter()
                     .map(|r| (r.get(0), r.get(1)))

@@ -330,28 +330,34 @@ const PG_KEYS_LOCK: i64 = 0x7072_6b31;
 impl PgKeyStore {
     /// Connects with `connector` (a pool of at most `max`), making the table if needed.
     pub fn open(connector: super::postgres::Connector, max: usize) -> Result<Self> {
-        let pool = r2d2::Pool::builder()
-            .max_size(max.clamp(1, 64) as u32)
-            .min_idle(Some(0))
-            .connection_timeout(std::time::Duration::from_secs(10))
-            .test_on_check_out(false)
-            .build_unchecked(connector);
-        let store = PgKeyStore { pool: Some(pool) };
-        let mut c = store.client()?;
-        let mut tx = c.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_KEYS_LOCK])?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS record_keys (
+        // the first connection made directly, so one that cannot be made or secured is
+        // reported as what it is (not as a pool's time-out)
+        let mut c = connector.connect()?;
+        let made = (|| -> Result<()> {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_KEYS_LOCK])?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS record_keys (
                 id TEXT PRIMARY KEY,
                 key BYTEA NOT NULL,
                 created_at TEXT NOT NULL
             );
             CREATE TABLE IF NOT EXISTS record_keys_destroyed (id TEXT PRIMARY KEY, at TEXT NOT NULL,
                 erased BOOLEAN NOT NULL);",
-        )?;
-        tx.commit()?;
-        drop(c);
-        Ok(store)
+            )?;
+            tx.commit()?;
+            Ok(())
+        })();
+        // a synchronous client closes on its own runtime: not inside another one
+        let _ = std::thread::spawn(move || drop(c)).join();
+        made?;
+        let pool = r2d2::Pool::builder()
+            .max_size(max.clamp(1, 64) as u32)
+            .min_idle(Some(0))
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .test_on_check_out(false)
+            .build_unchecked(connector);
+        Ok(PgKeyStore { pool: Some(pool) })
     }
 
     fn client(&self) -> Result<r2d2::PooledConnection<super::postgres::Connector>> {
