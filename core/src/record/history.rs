@@ -103,7 +103,11 @@ fn value_json(v: &Value) -> serde_json::Value {
 }
 
 /// Renders a patch path, naming list items by their `id` rather than their index.
-fn render_path(doc: &AutoCommit, path: &[(ObjId, Prop)], heads: &[ChangeHash]) -> String {
+pub(crate) fn render_path(
+    doc: &AutoCommit,
+    path: &[(ObjId, Prop)],
+    heads: &[ChangeHash],
+) -> String {
     let mut parts = Vec::with_capacity(path.len());
     for (obj, prop) in path {
         match prop {

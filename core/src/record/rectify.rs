@@ -15,8 +15,9 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value, ROOT};
 use sha2::{Digest, Sha256};
 
-use super::conflicts::scalar_json;
+use super::conflicts::{item_id, scalar_json};
 use super::edit::{put_path, values_at};
+use super::history::render_path;
 use super::{Author, RecordDoc};
 use crate::error::{Error, Result};
 use crate::model::{fields, RecordKind};
@@ -120,7 +121,7 @@ pub fn replay(
                     value: (Value::Scalar(v), _),
                     ..
                 } if !inside_added => {
-                    let path = join(&render(old.doc(), &patch.path, &after), key);
+                    let path = join(&render_path(old.doc(), &patch.path, &after), key);
                     let digest = value_digest(v);
                     if struck.iter().any(|s| s.path == path && s.digest == digest) {
                         out.dropped.push(path);
@@ -192,24 +193,6 @@ fn item_id_at(doc: &automerge::AutoCommit, item: &ObjId, heads: &[ChangeHash]) -
     }
 }
 
-/// A patch path rendered with list items named by their ids (as history names them).
-fn render(doc: &automerge::AutoCommit, path: &[(ObjId, Prop)], heads: &[ChangeHash]) -> String {
-    let mut parts = Vec::with_capacity(path.len());
-    for (obj, prop) in path {
-        match prop {
-            Prop::Map(k) => parts.push(k.clone()),
-            Prop::Seq(i) => {
-                let id = match doc.get_at(obj, *i, heads) {
-                    Ok(Some((Value::Object(ObjType::Map), item))) => item_id_at(doc, &item, heads),
-                    _ => None,
-                };
-                parts.push(id.unwrap_or_else(|| i.to_string()));
-            }
-        }
-    }
-    parts.join(".")
-}
-
 /// The object of `new` that stands where `path` leads in `old` (at `heads`): maps by key
 /// (made when missing), list items by their ids. `None` when an item is not there.
 fn counterpart(
@@ -240,7 +223,7 @@ fn counterpart(
                 };
                 let found = (0..new.length(&here)).find_map(|n| match new.get(&here, n) {
                     Ok(Some((Value::Object(ObjType::Map), item)))
-                        if item_id_at_now(new, &item).as_deref() == Some(id.as_str()) =>
+                        if item_id(new, &item).as_deref() == Some(id.as_str()) =>
                     {
                         Some(item)
                     }
@@ -254,13 +237,6 @@ fn counterpart(
         };
     }
     Ok(Some(here))
-}
-
-fn item_id_at_now(doc: &automerge::AutoCommit, item: &ObjId) -> Option<String> {
-    match doc.get(item, "id") {
-        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
-        _ => None,
-    }
 }
 
 /// Copies the object `from` of `old` (at `heads`) into the empty object `to` of `new`.
