@@ -45,6 +45,7 @@ const COMMANDS: &[&str] = &[
     "retention_decide",
     // reference data
     "forms",
+    "preview_assessment",
     "directory",
     // sync
     "sync_status",

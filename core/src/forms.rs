@@ -446,6 +446,52 @@ impl AssessmentInput {
     }
 }
 
+/// Answers, judgement and reason of an input, checked against `def`.
+struct Parsed {
+    answers: BTreeMap<String, Answer>,
+    judgement: Option<RiskLevel>,
+    reason: String,
+}
+
+fn parse_input(def: &FormDef, input: &AssessmentInput) -> Result<Parsed> {
+    let form_id = def.id.as_str();
+    let known: Vec<&str> = def.question_ids().collect();
+    let mut answers = BTreeMap::new();
+    for (q, a) in &input.answers {
+        if !known.contains(&q.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "`{q}` is not a question of the {} form",
+                form_id.to_uppercase()
+            )));
+        }
+        let a = Answer::parse(a).map_err(|e| Error::invalid(q, e))?;
+        answers.insert(q.clone(), a);
+    }
+    let judgement = input
+        .judgement_level
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .map(|l| RiskLevel::parse(l).map_err(|e| Error::invalid("judgement_level", e)))
+        .transpose()?;
+    let reason = input.judgement_reason.clone().unwrap_or_default();
+    Ok(Parsed {
+        answers,
+        judgement,
+        reason,
+    })
+}
+
+/// Scores parsed input; a level raised by judgement needs its reason.
+fn evaluate_parsed(def: &FormDef, p: &Parsed, incidents: Option<u64>) -> Result<Evaluation> {
+    let eval = def.evaluate(&p.answers, p.judgement, incidents)?;
+    if eval.raised_by_judgement && p.reason.trim().is_empty() {
+        return Err(Error::InvalidInput(
+            "raising the level by professional judgement needs a reason".into(),
+        ));
+    }
+    Ok(eval)
+}
+
 /// Validates input against `def` (the newest version of the form the store holds) and builds
 /// the assessment to store, which names that version.
 pub fn build_assessment(
@@ -468,43 +514,134 @@ pub fn build_assessment(
             action: "complete a DARA assessment".into(),
         });
     }
-    let known: Vec<&str> = def.question_ids().collect();
-    let mut answers = BTreeMap::new();
-    for (q, a) in &input.answers {
-        if !known.contains(&q.as_str()) {
-            return Err(Error::InvalidInput(format!(
-                "`{q}` is not a question of the {} form",
-                form_id.to_uppercase()
-            )));
-        }
-        let a = Answer::parse(a).map_err(|e| Error::invalid(q, e))?;
-        answers.insert(q.clone(), a);
-    }
-    let judgement = input
-        .judgement_level
-        .as_deref()
-        .map(|l| RiskLevel::parse(l).map_err(|e| Error::invalid("judgement_level", e)))
-        .transpose()?;
-    let reason = input.judgement_reason.clone().unwrap_or_default();
-    let eval = def.evaluate(&answers, judgement, input.incidents_12_months)?;
-    if eval.raised_by_judgement && reason.trim().is_empty() {
-        return Err(Error::InvalidInput(
-            "raising the level by professional judgement needs a reason".into(),
-        ));
-    }
+    let parsed = parse_input(def, input)?;
+    let eval = evaluate_parsed(def, &parsed, input.incidents_12_months)?;
     let assessment = Assessment {
         id: crate::record::edit::new_id(),
         form: def.id.clone(),
         form_version: def.version,
-        answers,
-        judgement_level: judgement,
-        judgement_reason: reason,
+        answers: parsed.answers,
+        judgement_level: parsed.judgement,
+        judgement_reason: parsed.reason,
         incidents_12_months: input.incidents_12_months,
         assessed_at: now.to_string(),
         assessed_by: author.user.clone(),
         role: author.role,
     };
     Ok((assessment, eval))
+}
+
+/// A checklist scored while it is being answered: the same rules as [`build_assessment`] and
+/// [`FormDef::evaluate`] (the app asks for it on every answer; it is never stored), with what
+/// would stop it being saved in plain words instead of an error, and the questions not yet
+/// answered (which count as "no" toward the MARAC threshold).
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct AssessmentPreview {
+    /// Yes-count, or none for judgement-only forms.
+    #[ts(type = "number | null")]
+    pub score: Option<u64>,
+    #[ts(type = "number")]
+    pub answered: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+    /// The questions without an answer, in the form's order.
+    pub unanswered: Vec<String>,
+    /// The level the answers alone give.
+    pub computed_level: Option<RiskLevel>,
+    /// The level that would stand; none while the form needs a judgement not yet given.
+    pub level: Option<RiskLevel>,
+    pub raised_by_judgement: bool,
+    pub marac_criteria: Vec<String>,
+    /// Why it cannot be saved yet, in plain words ("" when it can).
+    pub problem: String,
+}
+
+/// An input problem as a sentence for the form ("The DARA assessment needs ...").
+fn plain(e: &Error) -> String {
+    match e {
+        Error::InvalidInput(m) => {
+            let mut c = m.chars();
+            c.next()
+                .map(|f| format!("{}{}.", f.to_uppercase(), c.as_str()))
+                .unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Scores `input` against `def` as [`build_assessment`] would, without saving anything.
+pub fn preview(def: &FormDef, input: &AssessmentInput) -> AssessmentPreview {
+    let total = def.question_ids().count() as u64;
+    let unanswered = |answered: &BTreeMap<String, Answer>| -> Vec<String> {
+        def.question_ids()
+            .filter(|q| !answered.contains_key(*q))
+            .map(str::to_string)
+            .collect()
+    };
+    let parsed = match parse_input(def, input) {
+        Ok(p) => p,
+        Err(e) => {
+            return AssessmentPreview {
+                score: None,
+                answered: 0,
+                total,
+                unanswered: unanswered(&BTreeMap::new()),
+                computed_level: None,
+                level: None,
+                raised_by_judgement: false,
+                marac_criteria: Vec::new(),
+                problem: plain(&e),
+            }
+        }
+    };
+    let base = AssessmentPreview {
+        score: None,
+        answered: parsed.answers.len() as u64,
+        total,
+        unanswered: unanswered(&parsed.answers),
+        computed_level: None,
+        level: None,
+        raised_by_judgement: false,
+        marac_criteria: Vec::new(),
+        problem: String::new(),
+    };
+    let incidents = input.incidents_12_months;
+    match evaluate_parsed(def, &parsed, incidents) {
+        Ok(e) => AssessmentPreview {
+            score: e.score,
+            computed_level: e.computed_level,
+            level: Some(e.level),
+            raised_by_judgement: e.raised_by_judgement,
+            marac_criteria: e.marac_criteria.iter().map(|c| c.to_string()).collect(),
+            ..base
+        },
+        Err(problem) => {
+            // what the answers alone give, so the score stays live while the judgement is
+            // missing or too low
+            let alone = def.evaluate(&parsed.answers, None, incidents).ok();
+            let alone_level = alone.as_ref().map(|e| e.level);
+            let raised = matches!((alone_level, parsed.judgement), (Some(c), Some(j)) if j > c);
+            let level = match (
+                alone.as_ref().and_then(|e| e.computed_level),
+                parsed.judgement,
+            ) {
+                (Some(c), Some(j)) => Some(c.max(j)),
+                (Some(c), None) => Some(c),
+                (None, _) => None,
+            };
+            AssessmentPreview {
+                score: alone.as_ref().and_then(|e| e.score),
+                computed_level: alone.as_ref().and_then(|e| e.computed_level),
+                level,
+                raised_by_judgement: raised,
+                marac_criteria: alone
+                    .map(|e| e.marac_criteria.iter().map(|c| c.to_string()).collect())
+                    .unwrap_or_default(),
+                problem: plain(&problem),
+                ..base
+            }
+        }
+    }
 }
 
 /// Scores a stored assessment against the form version it was made with.
@@ -574,5 +711,60 @@ mod tests {
             .evaluate(&BTreeMap::new(), Some(RiskLevel::Medium), None)
             .unwrap();
         assert_eq!((e.score, e.level), (None, RiskLevel::Medium));
+    }
+
+    fn input(answers: &[(&str, &str)], judgement: Option<&str>, reason: &str) -> AssessmentInput {
+        AssessmentInput {
+            answers: answers
+                .iter()
+                .map(|(q, a)| (q.to_string(), a.to_string()))
+                .collect(),
+            judgement_level: judgement.map(str::to_string),
+            judgement_reason: Some(reason.to_string()),
+            incidents_12_months: None,
+        }
+    }
+
+    #[test]
+    fn the_preview_scores_as_saving_does_and_names_what_is_missing() {
+        let dash = latest("dash").unwrap();
+        let ids: Vec<String> = dash.question_ids().map(str::to_string).collect();
+        let yes: Vec<(&str, &str)> = ids[..14].iter().map(|q| (q.as_str(), "yes")).collect();
+        let p = preview(dash, &input(&yes, None, ""));
+        assert_eq!((p.score, p.answered, p.total), (Some(14), 14, 27));
+        assert_eq!(p.level, Some(RiskLevel::High));
+        assert_eq!(p.marac_criteria, vec!["visible_high_risk"]);
+        assert_eq!(p.unanswered, ids[14..].to_vec());
+        assert_eq!(p.problem, "");
+        // a judgement below the answers' level: the score stays live, the problem is said
+        let p = preview(dash, &input(&yes, Some("medium"), "why"));
+        assert_eq!(p.score, Some(14));
+        assert_eq!(p.level, Some(RiskLevel::High));
+        assert!(p.problem.contains("not lower it below"), "{}", p.problem);
+        // raising needs a reason, as saving does
+        let few: Vec<(&str, &str)> = ids[..3].iter().map(|q| (q.as_str(), "yes")).collect();
+        let p = preview(dash, &input(&few, Some("high"), " "));
+        assert!(p.raised_by_judgement);
+        assert!(p.problem.contains("needs a reason"), "{}", p.problem);
+        let p = preview(
+            dash,
+            &input(&few, Some("high"), "Fictional: threats to kill"),
+        );
+        assert_eq!(p.marac_criteria, vec!["professional_judgement"]);
+        assert_eq!(p.problem, "");
+        // DARA: the officer's level is required
+        let dara = latest("dara").unwrap();
+        let p = preview(dara, &input(&[], None, ""));
+        assert_eq!((p.score, p.level), (None, None));
+        assert!(
+            p.problem.contains("needs the officer's level"),
+            "{}",
+            p.problem
+        );
+        // nonsense is a problem, never a panic
+        let p = preview(dash, &input(&[("dash_99", "yes")], None, ""));
+        assert!(p.problem.contains("not a question"), "{}", p.problem);
+        let p = preview(dash, &input(&[(ids[0].as_str(), "perhaps")], None, ""));
+        assert!(!p.problem.is_empty());
     }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use provide_core::app::{AppStatus, ExportSaved, SyncStatus};
 use provide_core::directory::Directory;
-use provide_core::forms::{AssessmentInput, FormDef};
+use provide_core::forms::{AssessmentInput, AssessmentPreview, FormDef};
+use provide_core::model::field_table::{field_table, FieldTable};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
 use provide_core::record::history::HistoryEntry;
 use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
@@ -59,7 +60,20 @@ fn export_all(dir: &Path) {
         DueList,
         DecisionRequest,
         ReviewDecision,
+        AssessmentPreview,
+        FieldTable,
     );
+    // the field table's data, not only its type: the UI's field names come from here
+    let table = serde_json::to_string_pretty(&field_table()).expect("field table");
+    std::fs::write(
+        dir.join("field-table.ts"),
+        format!(
+            "// Generated from provide-core's `model/fields.rs` by the bindings test; do not edit.\n\
+             import type {{ FieldTable }} from \"./FieldTable\";\n\n\
+             export const FIELD_TABLE: FieldTable = {table};\n"
+        ),
+    )
+    .expect("field-table.ts");
 }
 
 /// Every `.ts` file under `dir`, by its path relative to `dir`.

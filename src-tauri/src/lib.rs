@@ -53,6 +53,7 @@ macro_rules! provide_handlers {
             $crate::commands::review::retention_due,
             $crate::commands::review::retention_decide,
             $crate::commands::reference::forms,
+            $crate::commands::reference::preview_assessment,
             $crate::commands::reference::directory,
             $crate::commands::sync::sync_status,
             $crate::commands::sync::sync_now,

@@ -308,3 +308,28 @@ fn the_retention_and_fetch_commands_are_reachable_and_refuse_an_officer() {
     );
     assert_eq!(code(&e), "forbidden", "{e}");
 }
+
+/// The live score comes from provide-core through the command layer, on a locked app too (it
+/// is a local call that needs no record): the same level and MARAC criteria as saving.
+#[test]
+fn the_live_score_is_provide_cores() {
+    let h = harness(Some(Role::Idva));
+    let answers: serde_json::Map<String, Value> = (1..=14)
+        .map(|i| (format!("dash_{i:02}"), json!("yes")))
+        .collect();
+    let p = h.ok(
+        "preview_assessment",
+        json!({"form": "dash", "input": {"answers": answers}}),
+    );
+    assert_eq!(p["score"], 14);
+    assert_eq!(p["level"], "high");
+    assert_eq!(p["marac_criteria"], json!(["visible_high_risk"]));
+    assert_eq!(p["answered"], 14);
+    assert_eq!(p["unanswered"].as_array().unwrap().len(), 13);
+    assert_eq!(p["problem"], "");
+    let e = h.err(
+        "preview_assessment",
+        json!({"form": "nope", "input": {"answers": {}}}),
+    );
+    assert!(!code(&e).is_empty(), "{e}");
+}

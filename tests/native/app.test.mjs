@@ -66,8 +66,10 @@ test("enrol with a one-time code, then lock and unlock", { timeout: STEP_TIMEOUT
   await s.type('[data-testid="enrol-passphrase"]', PASS);
   await s.type('[data-testid="enrol-confirm"]', PASS);
   await s.click('[data-testid="enrol-submit"]');
-  await s.find('[data-testid="nav-cases"]', 60_000);
+  await s.find('[data-testid="menu-button"]', 60_000);
+  await h.openMenu(s);
   assert.match(await s.text('[data-testid="session-user"]'), /idva\.native\.fictional/);
+  await h.closeMenu(s);
 
   await s.click('[data-testid="lock-button"]');
   await s.find('[data-testid="unlock-form"]');
@@ -78,14 +80,14 @@ test("enrol with a one-time code, then lock and unlock", { timeout: STEP_TIMEOUT
   await s.gone('[data-testid="unlock-countdown"]', 30_000);
   await s.type('[data-testid="unlock-passphrase"]', PASS);
   await s.click('[data-testid="unlock-submit"]');
-  await s.find('[data-testid="nav-cases"]', 30_000);
+  await s.find('[data-testid="menu-button"]', 30_000);
   assert.equal(await s.title(), "Provide");
 });
 
 let caseId;
 
 test("start a shift, lose signal, and record a post-incident case offline", { timeout: STEP_TIMEOUT }, async () => {
-  await s.click('[data-testid="nav-shift"]');
+  await h.openSection(s, "shift");
   await s.click('[data-testid="shift-pattern-early"]');
   await s.type('[data-testid="shift-callsign"]', "WA21");
   await s.type('[data-testid="shift-partner"]', "pc.native.fictional");
@@ -96,7 +98,7 @@ test("start a shift, lose signal, and record a post-incident case offline", { ti
   await stopServer();
   await syncNowAndWait("offline");
 
-  await s.click('[data-testid="nav-cases"]');
+  await h.openSection(s, "cases");
   await s.click('[data-testid="new-case-post_incident"]');
   await s.type('[data-testid="newcase-reference"]', "LC-20261122-0042");
   await s.type('[data-testid="newcase-victim-name"]', "Jane Fictional");
@@ -184,13 +186,13 @@ test("a status changed on both devices is shown as a conflict and resolved", { t
 });
 
 test("the directory, then the idle lock hides everything", { timeout: STEP_TIMEOUT }, async () => {
-  await s.click('[data-testid="nav-directory"]');
+  await h.openSection(s, "directory");
   await s.find('[data-testid="service-card"]');
   await shot("07-directory");
-  await s.click('[data-testid="nav-cases"]');
+  await h.openSection(s, "cases");
   await s.find('[data-testid="case-row"]');
   await shot("08-cases");
-  await s.click('[data-testid="nav-settings"]');
+  await h.openSection(s, "settings");
   await choose("settings-idle", "1");
   const status = await s.cmd("POST", "/execute/async", {
     script: `const done = arguments[0];
@@ -198,7 +200,7 @@ test("the directory, then the idle lock hides everything", { timeout: STEP_TIMEO
     args: [],
   });
   assert.equal(status.idle_lock_minutes, 1, JSON.stringify(status));
-  await s.click('[data-testid="nav-cases"]');
+  await h.openSection(s, "cases");
   await s.find('[data-testid="case-row"]');
   // no input now: the background thread locks after one idle minute
   await s.find('[data-testid="unlock-form"]', 120_000);

@@ -108,8 +108,27 @@ export async function choose(s, testid, value) {
   await s.click(`[data-testid="${testid}"] option[value="${value}"]`);
 }
 
-/** Presses "Sync now" and waits for the status line to say `state`. */
+/** Opens the sync indicator's detail, presses "Sync now", waits for the indicator to say
+ *  `state` and closes the detail again. */
 export async function syncNowAndWait(s, state) {
+  if ((await s.count('[data-testid="sync-now"]')) === 0) await s.click('[data-testid="sync-indicator"]');
   await s.click('[data-testid="sync-now"]');
   await s.until(`sync ${state}`, async () => (await s.attr('[data-testid="sync-status"]', "data-state")) === state);
+  if ((await s.count('[data-testid="sync-detail"]')) > 0) await s.click('[data-testid="sync-indicator"]');
+}
+
+/** Opens the header's menu (sections where the window is narrow, who is signed in, theme). */
+export async function openMenu(s) {
+  if ((await s.count('[data-testid="app-menu"]')) === 0) await s.click('[data-testid="menu-button"]');
+  await s.find('[data-testid="app-menu"]');
+}
+
+export async function closeMenu(s) {
+  if ((await s.count('[data-testid="app-menu"]')) > 0) await s.click('[data-testid="menu-button"]');
+}
+
+/** Opens a section from the header: its tab where the window is wide, else through the menu. */
+export async function openSection(s, name) {
+  if ((await s.count(`[data-testid="nav-${name}"]`)) === 0) await openMenu(s);
+  await s.click(`[data-testid="nav-${name}"]`);
 }

@@ -61,8 +61,10 @@ test("enrol as the safeguarding unit: triage is the start, the patrol's shift is
   await s.type('[data-testid="enrol-confirm"]', PASS);
   await s.click('[data-testid="enrol-submit"]');
   await s.find('[data-testid="triage-form"]', 60_000);
+  await h.openMenu(s);
   assert.equal(await s.count('[data-testid="nav-shift"]'), 0);
   assert.equal(await s.count('[data-testid="nav-dashboard"]'), 1);
+  await h.closeMenu(s);
 });
 
 test("triage an incident for the team; it reaches the officer's device", { timeout: STEP_TIMEOUT }, async () => {
@@ -100,11 +102,11 @@ test("the patrol hands it over; the unit reviews it, acts, and closes it", { tim
   officer("sync");
 
   await h.syncNowAndWait(s, "synced");
-  await s.click('[data-testid="nav-marac"]');
+  await h.openSection(s, "marac");
   await s.find(`[data-testid="marac-entry"][data-case-id="${caseId}"]`);
   await shot("12-marac");
 
-  await s.click('[data-testid="nav-handover"]');
+  await h.openSection(s, "handover");
   const item = `[data-testid="handover-item"][data-case-id="${caseId}"]`;
   await s.find(item);
   assert.match(await s.text(`${item} [data-testid="handover-outstanding"]`), /children's services/);
@@ -128,7 +130,7 @@ test("the patrol hands it over; the unit reviews it, acts, and closes it", { tim
 });
 
 test("the dashboard from the server, the evaluator export, and the audit view", { timeout: STEP_TIMEOUT }, async () => {
-  await s.click('[data-testid="nav-dashboard"]');
+  await h.openSection(s, "dashboard");
   await s.click('[data-testid="dash-show"]');
   await s.find('[data-testid="dash-figures"]', 60_000);
   assert.match(await s.text('[data-testid="dash-attendances"]'), /\b1\b/);
@@ -143,7 +145,7 @@ test("the dashboard from the server, the evaluator export, and the audit view", 
   assert.ok(csv.startsWith("attendance_id,victim_pseudonym"), csv.slice(0, 80));
   assert.ok(!csv.includes("Rowan") && !csv.includes("Ash Fictional") && !csv.includes(caseId));
 
-  await s.click('[data-testid="nav-audit"]');
+  await h.openSection(s, "audit");
   await s.find('[data-testid="audit-row"]', 60_000);
   await s.until("the export in the server's audit log", async () => {
     const text = await s.text('[data-testid="audit-table"]');
@@ -153,7 +155,7 @@ test("the dashboard from the server, the evaluator export, and the audit view", 
 });
 
 test("the Retention screen opens from the header and lists what the server says is due", { timeout: STEP_TIMEOUT }, async () => {
-  await s.click('[data-testid="nav-retention"]');
+  await h.openSection(s, "retention");
   await s.find('[data-testid="retention-count"]', 60_000);
   // the case closed today is years from its review: the server lists nothing, said plainly
   assert.match(await s.text('[data-testid="retention-count"]'), /^0 records due for review on /);

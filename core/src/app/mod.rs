@@ -271,6 +271,19 @@ impl App {
             .unwrap_or_else(|_| crate::forms::newest_of_each(&[]))
     }
 
+    /// A risk checklist scored while it is being answered, by the same rules as saving it
+    /// (`forms::preview`): the UI's live score, level, MARAC criteria and unanswered questions
+    /// come from here, never from a copy of the rules. A local call: it works offline.
+    pub fn preview_assessment(
+        &self,
+        form: &str,
+        input: &crate::forms::AssessmentInput,
+    ) -> Result<crate::forms::AssessmentPreview> {
+        let forms = self.forms();
+        let def = crate::forms::newest(form, &forms)?;
+        Ok(crate::forms::preview(def, input))
+    }
+
     /// The services directory: the store's newest when unlocked, else the shipped one (the
     /// directory is public information and is shown on the lock screen too).
     pub fn directory(&self) -> crate::directory::Directory {

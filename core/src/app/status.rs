@@ -118,8 +118,10 @@ impl SyncStatus {
             Ok(_) => SyncState::Synced {
                 at: crate::store::now_rfc3339(),
             },
-            Err(Error::Unreachable(why)) => SyncState::Offline {
-                message: format!("No connection to the sync server ({why}). Changes are kept on this device and sent when it is back."),
+            // the transport's reason ("connection refused", "no route to host") is for the
+            // log, not for the officer: the words say what it means and what happens next
+            Err(Error::Unreachable(_)) => SyncState::Offline {
+                message: "No connection to the sync server. Changes are kept on this device and sent when it is back.".to_string(),
             },
             Err(Error::ServerBusy { retry_after_secs }) => SyncState::Offline {
                 message: format!("The sync server is busy. Changes are kept on this device and sent in about {retry_after_secs} s."),

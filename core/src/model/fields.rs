@@ -38,29 +38,35 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     /// The one role that may set it, when only one may.
     pub only: Option<Role>,
+    /// Its name in plain words ("Safe to call"), for the app and messages; a list item's
+    /// field is named after its list ("Referral status").
+    pub label: &'static str,
 }
 
-const fn f(path: &'static str, kind: FieldKind) -> FieldSpec {
+const fn f(path: &'static str, kind: FieldKind, label: &'static str) -> FieldSpec {
     FieldSpec {
         path,
         kind,
         only: None,
+        label,
     }
 }
 
-const fn idva(path: &'static str, kind: FieldKind) -> FieldSpec {
+const fn idva(path: &'static str, kind: FieldKind, label: &'static str) -> FieldSpec {
     FieldSpec {
         path,
         kind,
         only: Some(Role::Idva),
+        label,
     }
 }
 
-const fn safeguarding(path: &'static str, kind: FieldKind) -> FieldSpec {
+const fn safeguarding(path: &'static str, kind: FieldKind, label: &'static str) -> FieldSpec {
     FieldSpec {
         path,
         kind,
         only: Some(Role::Safeguarding),
+        label,
     }
 }
 
@@ -68,54 +74,88 @@ use FieldKind::*;
 
 /// Every scalar field of a case that can be set by path.
 pub const CASE_FIELDS: &[FieldSpec] = &[
-    f("deployment", Choice(Deployment::NAMES)),
-    f("status", Choice(Status::NAMES)),
-    f("division", Text),
-    f("team", Text),
-    f("incident.reference", Text),
-    f("incident.occurred_at", DateTime),
-    f("incident.location", Text),
-    f("victim.name", Text),
-    f("victim.dob", Date),
-    f("victim.address", Text),
-    f("victim.phone", Text),
-    f("victim.language", Text),
-    f("victim.interpreter_needed", OptBool),
-    f("victim.disability", Text),
-    f("victim.pregnant", OptBool),
-    f("victim.safe_contact.call_ok", OptBool),
-    f("victim.safe_contact.text_ok", OptBool),
-    f("victim.safe_contact.voicemail_ok", OptBool),
-    f("victim.safe_contact.safe_times", Text),
-    f("victim.safe_contact.notes", Text),
-    f("perpetrator.name", Text),
-    f("perpetrator.relationship", Text),
-    f("perpetrator.in_custody", OptBool),
-    f("perpetrator.bail_conditions", Text),
-    idva("support.risk_assessment", Bool),
-    idva("support.safety_planning", Bool),
-    idva("support.emotional_support", Bool),
-    idva("support.information_signposting", Bool),
-    idva("support.criminal_justice_advocacy", Bool),
-    idva("support.social_welfare", Bool),
-    f("consent.information_sharing", Choice(ConsentAnswer::NAMES)),
-    f("consent.basis", Text),
-    f("outcome.engaged_safeguarding", Choice(TriState::NAMES)),
-    f("outcome.engaged_investigation", Choice(TriState::NAMES)),
+    f("deployment", Choice(Deployment::NAMES), "Deployment"),
+    f("status", Choice(Status::NAMES), "Case status"),
+    f("division", Text, "Division"),
+    f("team", Text, "Team"),
+    f("incident.reference", Text, "Police reference"),
+    f("incident.occurred_at", DateTime, "When it happened"),
+    f("incident.location", Text, "Where"),
+    f("victim.name", Text, "Victim name"),
+    f("victim.dob", Date, "Date of birth"),
+    f("victim.address", Text, "Address"),
+    f("victim.phone", Text, "Phone"),
+    f("victim.language", Text, "Language"),
+    f("victim.interpreter_needed", OptBool, "Interpreter needed"),
+    f("victim.disability", Text, "Disability"),
+    f("victim.pregnant", OptBool, "Pregnant"),
+    f("victim.safe_contact.call_ok", OptBool, "Safe to call"),
+    f("victim.safe_contact.text_ok", OptBool, "Safe to text"),
+    f(
+        "victim.safe_contact.voicemail_ok",
+        OptBool,
+        "Safe to leave voicemail",
+    ),
+    f("victim.safe_contact.safe_times", Text, "Safe times"),
+    f("victim.safe_contact.notes", Text, "Contact notes"),
+    f("perpetrator.name", Text, "Perpetrator name"),
+    f("perpetrator.relationship", Text, "Relationship"),
+    f("perpetrator.in_custody", OptBool, "In custody"),
+    f("perpetrator.bail_conditions", Text, "Bail conditions"),
+    idva("support.risk_assessment", Bool, "Risk assessment"),
+    idva("support.safety_planning", Bool, "Safety planning"),
+    idva("support.emotional_support", Bool, "Emotional support"),
+    idva(
+        "support.information_signposting",
+        Bool,
+        "Information and signposting",
+    ),
+    idva(
+        "support.criminal_justice_advocacy",
+        Bool,
+        "Criminal justice advocacy",
+    ),
+    idva("support.social_welfare", Bool, "Social welfare"),
+    f(
+        "consent.information_sharing",
+        Choice(ConsentAnswer::NAMES),
+        "Consent to share information",
+    ),
+    f("consent.basis", Text, "Basis for sharing"),
+    f(
+        "outcome.engaged_safeguarding",
+        Choice(TriState::NAMES),
+        "Engaged with safeguarding",
+    ),
+    f(
+        "outcome.engaged_investigation",
+        Choice(TriState::NAMES),
+        "Engaged with the investigation",
+    ),
     f(
         "outcome.previously_engaged_safeguarding",
         Choice(TriState::NAMES),
+        "Previously engaged with safeguarding",
     ),
     f(
         "outcome.previously_engaged_investigation",
         Choice(TriState::NAMES),
+        "Previously engaged with the investigation",
     ),
-    f("outcome.repeat_victim", Choice(TriState::NAMES)),
-    safeguarding("triage.reason", Choice(TriageReason::NAMES)),
-    safeguarding("triage.priority", Count),
-    safeguarding("triage.visit_date", Date),
-    safeguarding("triage.shift", Choice(Pattern::NAMES)),
-    safeguarding("triage.notes", Text),
+    f(
+        "outcome.repeat_victim",
+        Choice(TriState::NAMES),
+        "Repeat victim",
+    ),
+    safeguarding(
+        "triage.reason",
+        Choice(TriageReason::NAMES),
+        "Triage reason",
+    ),
+    safeguarding("triage.priority", Count, "Priority"),
+    safeguarding("triage.visit_date", Date, "Visit date"),
+    safeguarding("triage.shift", Choice(Pattern::NAMES), "Visit shift"),
+    safeguarding("triage.notes", Text, "Triage notes"),
 ];
 
 /// The lists of a case that items can be appended to.
@@ -128,21 +168,47 @@ pub const CASE_LISTS: &[&str] = &[
     "safeguarding_actions",
 ];
 
+/// The lists' names in plain words, as `(list, name of one item)`.
+pub const LIST_NAMES: &[(&str, &str)] = &[
+    ("notes", "Note"),
+    ("visits", "Visit"),
+    ("referrals", "Referral"),
+    ("safety_plan", "Safety plan item"),
+    ("children", "Child"),
+    ("safeguarding_actions", "Safeguarding action"),
+    ("risk_assessments", "Risk assessment"),
+];
+
 /// Fields of list items that may be changed after the item was added, as `(list, field)`.
 /// Notes are evidence and are never edited: a correction is a new note.
 pub const LIST_ITEM_FIELDS: &[(&str, FieldSpec)] = &[
-    ("children", f("name", Text)),
-    ("children", f("age", Count)),
-    ("children", f("present_at_incident", OptBool)),
-    ("safety_plan", f("text", Text)),
-    ("safety_plan", f("done", Bool)),
-    ("referrals", f("status", Choice(ReferralStatus::NAMES))),
-    ("referrals", f("consent", Choice(ConsentAnswer::NAMES))),
-    ("referrals", f("notes", Text)),
-    ("visits", f("outcome", Choice(VisitOutcome::NAMES))),
-    ("visits", f("notes", Text)),
-    ("safeguarding_actions", safeguarding("done", Bool)),
-    ("safeguarding_actions", safeguarding("detail", Text)),
+    ("children", f("name", Text, "name")),
+    ("children", f("age", Count, "age")),
+    (
+        "children",
+        f("present_at_incident", OptBool, "present at incident"),
+    ),
+    ("safety_plan", f("text", Text, "text")),
+    ("safety_plan", f("done", Bool, "done")),
+    (
+        "referrals",
+        f("status", Choice(ReferralStatus::NAMES), "status"),
+    ),
+    (
+        "referrals",
+        f("consent", Choice(ConsentAnswer::NAMES), "consent"),
+    ),
+    ("referrals", f("notes", Text, "notes")),
+    (
+        "visits",
+        f("outcome", Choice(VisitOutcome::NAMES), "outcome"),
+    ),
+    ("visits", f("notes", Text, "notes")),
+    ("safeguarding_actions", safeguarding("done", Bool, "done")),
+    (
+        "safeguarding_actions",
+        safeguarding("detail", Text, "detail"),
+    ),
 ];
 
 /// A parsed path: a plain field, or a field of one list item.

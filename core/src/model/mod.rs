@@ -4,6 +4,7 @@
 pub mod case;
 pub(crate) mod choice;
 pub mod common;
+pub mod field_table;
 pub mod fields;
 pub mod health;
 pub mod shift;

@@ -16,6 +16,17 @@ use crate::model::{write_rules, RecordKind, Role};
 
 /// Sets one field of a case from typed text. Does not commit.
 pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Result<()> {
+    let (field_path, value) = check_set(path, text, role)?;
+    put_path(rec.doc_mut(), &field_path, path, value)
+}
+
+/// Whether `role` may set `path` to the typed `text`, by the field table and the write rules;
+/// the resolved path and the value to write when it may.
+pub fn check_set(
+    path: &str,
+    text: &str,
+    role: Role,
+) -> Result<(FieldPath, automerge::ScalarValue)> {
     let (field_path, spec) = fields::resolve(path)?;
     let value = fields::parse_value(path, spec.kind, text)?;
     // the same rule the server applies to the change this edit makes
@@ -32,7 +43,25 @@ pub fn set_field(rec: &mut RecordDoc, path: &str, text: &str, role: Role) -> Res
             },
         });
     }
-    put_path(rec.doc_mut(), &field_path, path, value)
+    Ok((field_path, value))
+}
+
+/// Whether `role` may add items to the case list `list` (an unknown list is an error too).
+pub fn check_add(role: Role, list: &str) -> Result<()> {
+    if !fields::CASE_LISTS.contains(&list) {
+        return Err(Error::UnknownList(list.to_string()));
+    }
+    if write_rules::may_add_to(role, RecordKind::Case, list) {
+        return Ok(());
+    }
+    Err(Error::Forbidden {
+        role: role.to_string(),
+        action: match list {
+            "referrals" => "make referrals".into(),
+            "safeguarding_actions" => "record long-term safeguarding actions".into(),
+            other => format!("add to `{other}`"),
+        },
+    })
 }
 
 /// Writes `value` at a resolved field path (a field, or a list item's field). Does not commit
@@ -166,6 +195,7 @@ pub fn add_case_item(
             "the `{list}` item must be a JSON object"
         )));
     }
+    check_add(author.role, list)?;
     let id = new_id();
     let bad = |e: serde_json::Error| {
         Error::InvalidInput(format!(
@@ -196,12 +226,6 @@ pub fn add_case_item(
             append(rec, list, &v)?;
         }
         "referrals" => {
-            if !write_rules::may_add_to(author.role, RecordKind::Case, list) {
-                return Err(Error::Forbidden {
-                    role: author.role.to_string(),
-                    action: "make referrals".into(),
-                });
-            }
             let mut r: Referral = serde_json::from_value(json.clone()).map_err(bad)?;
             if r.service.trim().is_empty() && r.service_id.is_none() {
                 return Err(Error::invalid(
@@ -231,12 +255,6 @@ pub fn add_case_item(
             append(rec, list, &s)?;
         }
         "safeguarding_actions" => {
-            if !write_rules::may_add_to(author.role, RecordKind::Case, list) {
-                return Err(Error::Forbidden {
-                    role: author.role.to_string(),
-                    action: "record long-term safeguarding actions".into(),
-                });
-            }
             let mut a: SafeguardingAction = serde_json::from_value(json.clone()).map_err(bad)?;
             if a.detail.chars().count() > fields::MAX_TEXT {
                 return Err(Error::invalid(

@@ -1,9 +1,10 @@
 //! Reference data: the risk checklists and the services directory, the newest the store
 //! holds (published by the administrator, received on sync) or, while locked, the versions
-//! shipped with the app. The directory is public information and works offline.
+//! shipped with the app, and a checklist scored as it is answered. The directory is public
+//! information and works offline.
 
 use provide_core::directory::Directory;
-use provide_core::forms::FormDef;
+use provide_core::forms::{AssessmentInput, AssessmentPreview, FormDef};
 use tauri::State;
 
 use super::blocking;
@@ -14,6 +15,16 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn forms(state: State<'_, AppState>) -> ShellResult<Vec<FormDef>> {
     blocking(&state.app, |app| Ok(app.forms())).await
+}
+
+/// A checklist scored as it is answered, by provide-core's rules (the live score and MARAC).
+#[tauri::command]
+pub async fn preview_assessment(
+    state: State<'_, AppState>,
+    form: String,
+    input: AssessmentInput,
+) -> ShellResult<AssessmentPreview> {
+    blocking(&state.app, move |app| app.preview_assessment(&form, &input)).await
 }
 
 #[tauri::command]

@@ -20,6 +20,7 @@ import type { TriageInput } from "./bindings/TriageInput";
 import type { TriagedCase } from "./bindings/TriagedCase";
 import type { Assessed } from "./bindings/Assessed";
 import type { AssessmentInput } from "./bindings/AssessmentInput";
+import type { AssessmentPreview } from "./bindings/AssessmentPreview";
 import type { CaseFilter } from "./bindings/CaseFilter";
 import type { CaseSummary } from "./bindings/CaseSummary";
 import type { CaseView } from "./bindings/CaseView";
@@ -128,6 +129,7 @@ export const api = {
 
   // reference data
   forms: () => call<FormDef[]>("forms"),
+  previewAssessment: (form: string, input: AssessmentInput) => call<AssessmentPreview>("preview_assessment", { form, input }),
   directory: () => call<Directory>("directory"),
 
   // sync

@@ -22,16 +22,20 @@ test("percentages round to whole numbers and never divide by zero", () => {
   expect(percent(3, 0)).toBeNull();
 });
 
-test("a share counts only recorded answers and states the unknowns", () => {
-  const s = shareFigures({ yes: 20, no: 10, unknown: 5 });
-  expect(s.headline).toBe("67%");
-  expect(s.recordedText).toBe("20 of 30 recorded");
-  expect(s.unknownText).toBe("5 not known");
-  const none = shareFigures({ yes: 0, no: 0, unknown: 4 });
-  expect(none.headline).toBe("No answers recorded");
+test("a share is of attendances, with the unknowns as their own share", () => {
+  // the programme's evaluation: 41% and 67% of 493 attendances, never yes / (yes + no)
+  const s = shareFigures({ yes: 203, no: 128, unknown: 162 });
+  expect(s.headline).toBe("41%");
+  expect(s.total).toBe(493);
+  expect(s.splitText).toBe("41% yes · 26% no · 33% not known");
+  expect(s.ofText).toBe("203 of 493 attendances");
+  expect(shareFigures({ yes: 20, no: 10, unknown: 5 }).headline).toBe("57%");
+  const none = shareFigures({ yes: 0, no: 0, unknown: 0 });
+  expect(none.headline).toBe("No attendances");
   expect(none.percent).toBeNull();
-  expect(none.recordedText).toBe("0 of 0 recorded");
-  expect(shareFigures({ yes: 1, no: 0, unknown: 0 }).unknownText).toBe("none not known");
+  expect(none.splitText).toBe("");
+  expect(shareFigures({ yes: 0, no: 0, unknown: 4 })).toMatchObject({ headline: "0%", splitText: "0% yes · 0% no · 100% not known" });
+  expect(shareFigures({ yes: 1, no: 0, unknown: 0 }).ofText).toBe("1 of 1 attendance");
 });
 
 test("bars scale to the largest, keep order, and show small counts", () => {

@@ -1,5 +1,5 @@
-// The dashboard's figure maths: the reporting period, shares of recorded answers (unknowns
-// stated, never counted as "no"), bar lengths, and hours in plain words. Pure, unit tested.
+// The dashboard's figure maths: the reporting period, shares of attendances (yes, no and not
+// known each its own share), bar lengths, and hours in plain words. Pure, unit tested.
 import type { Count } from "./bindings/Count";
 import type { Share } from "./bindings/Share";
 
@@ -33,30 +33,32 @@ export function percent(part: number, whole: number): number | null {
 }
 
 export type ShareFigures = {
-  /** "67%", or "No answers recorded". */
+  /** "41%": the share of attendances with a yes, or "No attendances". */
   headline: string;
   percent: number | null;
-  yes: number;
-  recorded: number;
-  unknown: number;
-  /** "20 of 30 recorded answers were yes" in short: "20 of 30 recorded". */
-  recordedText: string;
-  /** "5 not known", or "none not known". */
-  unknownText: string;
+  /** Attendances: every one has an answer, yes, no or not known. */
+  total: number;
+  /** "41% yes · 26% no · 33% not known", each a share of the attendances. */
+  splitText: string;
+  /** "203 of 493 attendances". */
+  ofText: string;
 };
 
-/** A share of yes answers among the recorded ones (yes + no); unknowns are stated beside it. */
+/**
+ * A share of attendances, as the programme evaluates them (and as the server counts): yes, no
+ * and not known each over all attendances, so unknowns are their own share and never inflate
+ * the yes (yes / (yes + no) would overstate engagement).
+ */
 export function shareFigures(s: Share): ShareFigures {
-  const recorded = s.yes + s.no;
-  const p = percent(s.yes, recorded);
+  const total = s.yes + s.no + s.unknown;
+  const p = percent(s.yes, total);
+  const part = (n: number) => `${percent(n, total)}%`;
   return {
-    headline: p === null ? "No answers recorded" : `${p}%`,
+    headline: p === null ? "No attendances" : `${p}%`,
     percent: p,
-    yes: s.yes,
-    recorded,
-    unknown: s.unknown,
-    recordedText: `${s.yes} of ${recorded} recorded`,
-    unknownText: s.unknown === 0 ? "none not known" : `${s.unknown} not known`,
+    total,
+    splitText: total === 0 ? "" : `${part(s.yes)} yes · ${part(s.no)} no · ${part(s.unknown)} not known`,
+    ofText: `${s.yes} of ${total} ${total === 1 ? "attendance" : "attendances"}`,
   };
 }
 

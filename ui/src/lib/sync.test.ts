@@ -10,13 +10,19 @@ test("sync status in plain words", () => {
   const off = syncSummary({ ...base, waiting: 2, state: { state: "offline", message: "No connection to the sync server." } });
   expect(off.headline).toBe("Offline");
   expect(off.detail).toBe("No connection to the sync server. 2 changes waiting");
+  // offline with changes waiting is a car's normal state: quiet, never amber or red
+  expect(off.tone).toBe("neutral");
+  expect(off.short).toBe("Offline · 2 waiting");
+  expect(syncSummary({ ...base, waiting: 2, overdue: true, state: { state: "offline", message: "x" } }).tone).toBe("warn");
+  expect(syncSummary({ ...base, waiting: 4, state: { state: "idle" } })).toMatchObject({ short: "4 waiting", tone: "neutral" });
   const syncing = syncSummary({ ...base, state: { state: "syncing", progress: { round_trips: 1, docs_left: 3, bytes_in_flight: 1500, bytes_up: 0, bytes_down: 0, docs_sent: 0, docs_received: 0, more_to_receive: false } } });
   expect(syncing.detail).toBe("3 records left to send. 1.5 kB transferred");
   const at = new Date(2026, 10, 22, 14, 7).toISOString();
-  expect(syncSummary({ ...base, state: { state: "synced", at } }).headline).toBe("Synced at 14:07");
+  expect(syncSummary({ ...base, state: { state: "synced", at } })).toMatchObject({ headline: "Synced at 14:07", short: "Synced 14:07", tone: "ok" });
   const err = syncSummary({ ...base, overdue: true, state: { state: "error", code: "server_refused", message: "Refused." } });
   expect(err.tone).toBe("error");
   expect(err.detail).toMatch(/overdue/);
+  expect(err.short).toBe("Sync failed");
   expect(syncSummary({ ...base, waiting: 1, state: { state: "idle" } }).headline).toBe("1 change waiting");
   const untrusted = syncSummary({ ...base, waiting: 1, state: { state: "error", code: "untrusted_server", message: "Security problem: the sync server's certificate is not one this device trusts." } });
   expect(untrusted.headline).toBe("Security problem: server not trusted");

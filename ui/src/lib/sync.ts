@@ -1,4 +1,7 @@
-// The sync status in plain words: a headline, a detail and a tone for the status line. Pure.
+// The sync status in plain words: the compact indicator's icon and short label, and the
+// headline and detail shown a tap away. The tone is amber only when sync is overdue (or records
+// were set aside) and red only when it fails: being offline with changes waiting is the normal
+// state of a car and stays quiet. No network jargon: the words come from provide-core. Pure.
 import type { SyncStatus } from "./bindings/SyncStatus";
 import { formatBytes, formatTime, plural } from "./format";
 
@@ -7,6 +10,10 @@ export type SyncSummary = {
   headline: string;
   detail: string;
   tone: "ok" | "warn" | "error" | "neutral";
+  /** The indicator's few words ("3 waiting", "Synced 10:42", "Offline"). */
+  short: string;
+  /** A glyph beside them (decorative: the words carry the meaning). */
+  icon: string;
 };
 
 // Refusals that need someone to act, named for what to do rather than "failed".
@@ -16,6 +23,32 @@ const ERROR_HEADLINES: Record<string, string> = {
 };
 
 export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
+  const full = summary(s, busy);
+  return { ...full, ...compact(s, full) };
+}
+
+function compact(s: SyncStatus | null, full: Omit<SyncSummary, "short" | "icon">): { short: string; icon: string } {
+  const waiting = s && s.waiting > 0 ? `${s.waiting} waiting` : "";
+  const lastAt = (at: string | null) => (at ? `Synced ${formatTime(at)}` : "Not synced yet");
+  switch (full.state) {
+    case "unknown":
+      return { short: "Sync", icon: "…" };
+    case "syncing":
+      return { short: "Syncing…", icon: "⟳" };
+    case "offline":
+      return { short: waiting ? `Offline · ${waiting}` : "Offline", icon: s?.overdue ? "⚠" : "○" };
+    case "untrusted":
+      return { short: "Not trusted", icon: "⚠" };
+    case "error":
+      return { short: full.headline.startsWith("Update") ? "Update app" : "Sync failed", icon: "⚠" };
+    case "synced":
+      return { short: waiting || lastAt(s?.state.state === "synced" ? s.state.at : null), icon: full.tone === "ok" ? "✓" : "⚠" };
+    default:
+      return { short: waiting || lastAt(s?.last_contact ?? null), icon: s?.overdue ? "⚠" : waiting ? "↑" : "○" };
+  }
+}
+
+function summary(s: SyncStatus | null, busy: boolean): Omit<SyncSummary, "short" | "icon"> {
   if (!s) return { state: "unknown", headline: busy ? "Syncing…" : "Sync status not known yet", detail: "", tone: "neutral" };
   const waiting = s.waiting > 0 ? `${plural(s.waiting, "change")} waiting` : "";
   const overdue = s.overdue ? "Sync overdue: connect to send your changes" : "";
@@ -35,7 +68,7 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
       };
     }
     case "offline":
-      return { state: "offline", headline: "Offline", detail: join(st.message, waiting, overdue), tone: s.overdue ? "error" : "warn" };
+      return { state: "offline", headline: "Offline", detail: join(st.message, waiting, overdue), tone: s.overdue ? "warn" : "neutral" };
     case "error":
       // a server certificate the device does not trust: a security problem, never "offline"
       if (st.code === "untrusted_server")
@@ -46,14 +79,14 @@ export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
         state: "synced",
         headline: `Synced at ${formatTime(st.at)}`,
         detail: join(waiting, overdue, setAside),
-        tone: s.overdue ? "error" : waiting || setAside ? "warn" : "ok",
+        tone: s.overdue || setAside ? "warn" : "ok",
       };
     default:
       return {
         state: "idle",
         headline: waiting || (s.last_contact ? `Last synced at ${formatTime(s.last_contact)}` : "Not synced yet"),
         detail: join(waiting && s.last_contact ? `last synced at ${formatTime(s.last_contact)}` : "", overdue),
-        tone: s.overdue ? "error" : waiting ? "warn" : "neutral",
+        tone: s.overdue ? "warn" : "neutral",
       };
   }
 }

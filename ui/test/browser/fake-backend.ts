@@ -1,6 +1,9 @@
 // An in-memory stand-in for the Tauri shell, for the browser tests of the built UI: every
-// command in src/lib/api.ts, the `sync-status` and `locked` events, role rules, back-off after
-// wrong passphrases, and conflicts. Configured from the page's query string; driven from the
+// command in src/lib/api.ts, the `sync-status` and `locked` events, back-off after wrong
+// passphrases, and conflicts. It keeps no copy of provide-core's rules: scores, levels, MARAC
+// criteria, who may set which field to what and who may add to which list are asked of
+// provide-core itself (`core()`: the harness forwards `POST /core` to the `ui-core-rules`
+// binary), so a rule changed in Rust is the rule these tests see. Configured from the page's query string; driven from the
 // tests through `window.__fake`. Fictional people only. The safeguarding unit's commands
 // (triage, handover queue and review, MARAC list, dashboard, export, audit log) work in memory
 // with the role rules of the shell; with `role=safeguarding` more cases are seeded (triaged,
@@ -42,7 +45,8 @@ import type { Share } from "../../src/lib/bindings/Share";
 import type { TriageInput } from "../../src/lib/bindings/TriageInput";
 import type { TriagedCase } from "../../src/lib/bindings/TriagedCase";
 import type { TriState } from "../../src/lib/bindings/TriState";
-import { preview } from "../../src/lib/scoring";
+import type { Evaluation } from "../../src/lib/bindings/Evaluation";
+import type { Assessment } from "../../src/lib/bindings/Assessment";
 import dash from "../../../core/data/forms/dash-v1.json";
 import dara from "../../../core/data/forms/dara-v1.json";
 import directory from "../../../core/data/directory/lancashire-v1.json";
@@ -102,7 +106,7 @@ const state = {
   /** Since when each case stands where it does (RFC 3339). */
   statusSince: new Map<string, string>(),
   sync: {
-    state: { state: "offline", message: "No connection to the sync server (no route to host). Changes are kept on this device and sent when it is back." },
+    state: { state: "offline", message: "No connection to the sync server. Changes are kept on this device and sent when it is back." },
     waiting: 2,
     last_contact: hoursAgo(3),
     overdue: false,
@@ -113,6 +117,23 @@ const state = {
 
 function fail(code: string, message: string): never {
   throw { code, message };
+}
+
+/** Asks provide-core (through the harness's `ui-core-rules`) to apply one of its rules. */
+async function core<T>(cmd: string, args: Record<string, unknown>): Promise<T> {
+  const r = await fetch("/core", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ cmd, args }) });
+  const body = (await r.json()) as { ok?: T; err?: { code: string; message: string } };
+  if (body.err) fail(body.err.code, body.err.message);
+  return body.ok as T;
+}
+
+/** Every assessment's evaluation by provide-core, by assessment id (filled before each command). */
+const evaluations = new Map<string, Evaluation>();
+
+async function evaluatePending() {
+  for (const c of state.cases.values())
+    for (const a of c.risk_assessments)
+      if (!evaluations.has(a.id)) evaluations.set(a.id, await core<Evaluation>("evaluate", { assessment: a }));
 }
 
 function blankCase(id: string, deployment: Case["deployment"]): Case {
@@ -272,18 +293,8 @@ function appStatus(): AppStatus {
 
 function riskViews(c: Case): RiskView[] {
   return c.risk_assessments.map((a) => {
-    const form = FORMS.find((f) => f.id === a.form)!;
-    const p = preview(form, a.answers as Record<string, string>, a.judgement_level, a.judgement_reason || "x", a.incidents_12_months);
-    return {
-      assessment_id: a.id,
-      form: a.form,
-      assessed_at: a.assessed_at,
-      score: p.score,
-      computed_level: p.computedLevel,
-      level: p.level ?? "standard",
-      raised_by_judgement: p.raisedByJudgement,
-      marac_criteria: p.marac,
-    };
+    const e = evaluations.get(a.id) ?? fail("internal", `assessment ${a.id} was not evaluated by provide-core`);
+    return { assessment_id: a.id, form: a.form, assessed_at: a.assessed_at, ...e };
   });
 }
 
@@ -755,26 +766,6 @@ function auditLog(qq: AuditQuery): AuditRow[] {
   return qq.limit ? rows.slice(0, qq.limit) : rows;
 }
 
-const OPT_BOOL = /^(victim\.(interpreter_needed|pregnant|safe_contact\.(call_ok|text_ok|voicemail_ok))|perpetrator\.in_custody|children\.[^.]+\.present_at_incident)$/;
-const BOOL = /^(support\.[a-z_]+|(safety_plan|safeguarding_actions)\.[^.]+\.done)$/;
-
-function typed(path: string, text: string): unknown {
-  if (OPT_BOOL.test(path)) {
-    if (text === "" || text === "unknown") return null;
-    if (text === "yes" || text === "true") return true;
-    if (text === "no" || text === "false") return false;
-    fail("invalid_value", `${path}: expected yes, no or blank`);
-  }
-  if (BOOL.test(path)) {
-    if (text === "yes" || text === "true") return true;
-    if (text === "no" || text === "false") return false;
-    fail("invalid_value", `${path}: expected yes or no`);
-  }
-  if (/\.age$/.test(path)) return text === "" ? null : Number(text);
-  if (/occurred_at|dob$/.test(path)) return text === "" ? null : text;
-  return text;
-}
-
 function touch(id: string, what: string) {
   state.unsynced.add(id);
   const list = state.touched.get(id) ?? [];
@@ -783,28 +774,29 @@ function touch(id: string, what: string) {
   state.sync = { ...state.sync, waiting: state.unsynced.size + 2 };
 }
 
-function setField(c: Case, path: string, text: string, u: User) {
-  if (path.startsWith("support.") && u.role !== "idva") fail("forbidden", "An officer may not set the IDVA support given.");
-  if ((path.startsWith("safeguarding_actions.") || path.startsWith("triage.")) && u.role !== "safeguarding") fail("forbidden", UNIT_ONLY);
+async function setField(c: Case, path: string, text: string, u: User) {
+  // provide-core says whether this role may set it, and what the typed text becomes
+  const value = await core<unknown>("check_set", { role: u.role, path, text });
   const parts = path.split(".");
   const lists = ["children", "safety_plan", "referrals", "visits", "safeguarding_actions"];
   let obj: Record<string, unknown> = c as unknown as Record<string, unknown>;
   if (lists.includes(parts[0]) && parts.length === 3) {
     const list = obj[parts[0]] as { id: string }[];
     const item = list.find((x) => x.id === parts[1]) ?? fail("unknown_path", `No such item: ${parts[0]}`);
-    (item as Record<string, unknown>)[parts[2]] = typed(path, text);
+    (item as Record<string, unknown>)[parts[2]] = value;
   } else {
     for (const p of parts.slice(0, -1)) obj = obj[p] as Record<string, unknown>;
     if (!obj || !(parts[parts.length - 1] in obj)) fail("unknown_path", `There is no field called ${path}.`);
     const before = obj[parts[parts.length - 1]];
-    obj[parts[parts.length - 1]] = typed(path, text);
+    obj[parts[parts.length - 1]] = value;
     if (path === "status" && before !== c.status) state.statusSince.set(c.id, now());
   }
   const cs = state.conflicts.get(c.id);
   if (cs) state.conflicts.set(c.id, cs.filter((x) => x.path !== path));
 }
 
-function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) {
+async function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) {
+  await core("check_add", { role: u.role, list });
   const id = newId(list.slice(0, 2));
   const at = now();
   switch (list) {
@@ -816,7 +808,6 @@ function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) 
       c.visits.push({ id, at: (item.at as string) || at, outcome: item.outcome as never, notes: String(item.notes ?? ""), by: u.name });
       break;
     case "referrals": {
-      if (u.role === "officer") fail("forbidden", "An officer may not make referrals.");
       const svc = item.service_id ? (directory as Directory).services.find((s) => s.id === item.service_id) : null;
       if (item.service_id && !svc) fail("invalid_value", "referrals.service_id: no such service in the directory");
       c.referrals.push({
@@ -836,7 +827,6 @@ function addItem(c: Case, list: string, item: Record<string, unknown>, u: User) 
       c.safety_plan.push({ id, text: String(item.text), done: !!item.done, added_at: at, added_by: u.name });
       break;
     case "safeguarding_actions": {
-      if (u.role !== "safeguarding") fail("forbidden", UNIT_ONLY);
       const kinds = ["alarm", "sanctuary_scheme", "refuge", "further_referral", "other"];
       if (!kinds.includes(String(item.kind))) fail("invalid_value", "safeguarding_actions.kind: not a kind of action");
       c.safeguarding_actions.push({ id, kind: item.kind as never, detail: String(item.detail ?? ""), done: false, at, by: u.name });
@@ -903,8 +893,9 @@ async function syncNow() {
 
 type Args = Record<string, unknown>;
 
-function handle(cmd: string, a: Args): unknown {
+async function handle(cmd: string, a: Args): Promise<unknown> {
   state.calls.push(cmd);
+  await evaluatePending();
   switch (cmd) {
     case "app_status":
       return appStatus();
@@ -969,45 +960,32 @@ function handle(cmd: string, a: Args): unknown {
       c.status = "active";
       state.cases.set(id, c);
       state.statusSince.set(id, now());
-      for (const [p, v] of a.sets as [string, string][]) setField(c, p, v, u);
+      for (const [p, v] of a.sets as [string, string][]) await setField(c, p, v, u);
       touch(id, "created the case");
       return id;
     }
     case "set_case_fields": {
       const u = session();
       const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
-      for (const [p, v] of a.sets as [string, string][]) setField(c, p, v, u);
+      for (const [p, v] of a.sets as [string, string][]) await setField(c, p, v, u);
       touch(c.id, `changed ${(a.sets as [string, string][]).map((s) => s[0]).join(", ")}`);
       return view(c.id);
     }
     case "add_case_item": {
       const u = session();
       const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
-      addItem(c, String(a.list), a.item as Record<string, unknown>, u);
+      await addItem(c, String(a.list), a.item as Record<string, unknown>, u);
       return view(c.id);
     }
     case "assess": {
       const u = session();
       const c = state.cases.get(String(a.id)) ?? fail("not_found", "There is no such case on this device.");
-      const form = FORMS.find((f) => f.id === a.form) ?? fail("unknown_form", "There is no such form.");
-      const input = a.input as { answers: Record<string, string>; judgement_level: RiskLevel | null; judgement_reason: string | null; incidents_12_months: number | null };
-      const p = preview(form, input.answers, input.judgement_level, input.judgement_reason ?? "", input.incidents_12_months);
-      if (!p.level) fail("invalid_input", `the ${form.id.toUpperCase()} assessment needs the officer's level (high, medium or standard)`);
-      const id = newId("as");
-      c.risk_assessments.push({
-        id,
-        form: form.id,
-        form_version: form.version,
-        answers: input.answers as Record<string, Answer>,
-        judgement_level: input.judgement_level,
-        judgement_reason: input.judgement_reason ?? "",
-        incidents_12_months: input.incidents_12_months,
-        assessed_at: now(),
-        assessed_by: u.name,
-        role: u.role,
-      });
-      touch(c.id, `recorded a ${form.id.toUpperCase()} assessment`);
-      return { assessment_id: id, evaluation: { score: p.score, computed_level: p.computedLevel, level: p.level, raised_by_judgement: p.raisedByJudgement, marac_criteria: p.marac } };
+      // provide-core builds and scores it, or refuses it, as saving does
+      const r = await core<{ assessment: Assessment; evaluation: Evaluation }>("assess", { form: a.form, input: a.input, user: u.name, role: u.role, now: now() });
+      c.risk_assessments.push(r.assessment);
+      evaluations.set(r.assessment.id, r.evaluation);
+      touch(c.id, `recorded a ${r.assessment.form.toUpperCase()} assessment`);
+      return { assessment_id: r.assessment.id, evaluation: r.evaluation };
     }
     case "case_history":
       session();
@@ -1046,6 +1024,8 @@ function handle(cmd: string, a: Args): unknown {
     case "todays_visits":
       session();
       return state.visits.map((id) => summary(state.cases.get(id)!));
+    case "preview_assessment":
+      return core("preview_assessment", { form: a.form, input: a.input });
     case "forms":
       return structuredClone(FORMS);
     case "directory":

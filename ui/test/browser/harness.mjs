@@ -1,7 +1,11 @@
 // Browser-test harness: serves the mock bundle (dist-mock/) on 127.0.0.1 with the app's
-// strict CSP, launches Debian's Chromium through playwright-core with a fresh profile, and
-// offers helpers: open a page, unlock, run axe-core, screenshot, check horizontal scroll.
+// strict CSP, forwards the fake backend's `POST /core` to provide-core's rules
+// (target/debug/ui-core-rules, built by `cargo build --workspace --bins`), launches Debian's
+// Chromium through playwright-core with a fresh profile, and offers helpers: open a page,
+// unlock, open a section or the menu, run axe-core, screenshot, check horizontal scroll.
 import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, extname, normalize, dirname } from "node:path";
@@ -27,10 +31,44 @@ const CSP = [
 ].join("; ");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml" };
 
+const RULES = join(UI, "..", process.env.PROVIDE_BIN ?? "target/debug", "ui-core-rules");
+
+/** provide-core's rules as a child process: `ask(cmd, args)` answers `{ok}` or `{err}`. */
+function startRules() {
+  if (!existsSync(RULES)) throw new Error(`${RULES} is missing: build it first (cargo build -p provide-tests --bin ui-core-rules)`);
+  const child = spawn(RULES, [], { stdio: ["pipe", "pipe", "inherit"] });
+  const waiting = new Map();
+  let next = 1;
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const reply = JSON.parse(line);
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  const ask = (cmd, args) =>
+    new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      child.stdin.write(JSON.stringify({ id, cmd, args }) + "\n");
+    });
+  return { child, ask };
+}
+
 export async function startServer() {
   if (!existsSync(join(DIST, "test", "browser", "mock.html"))) throw new Error("build the mock bundle first (npm run test:browser)");
+  const rules = startRules();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/core" && req.method === "POST") {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", async () => {
+        const { cmd, args } = JSON.parse(body);
+        const { ok, err } = await rules.ask(cmd, args);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(err ? { err } : { ok: ok ?? null }));
+      });
+      return;
+    }
     if (url.pathname === "/favicon.ico") {
       res.writeHead(204);
       return res.end();
@@ -47,6 +85,7 @@ export async function startServer() {
     res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream", "content-security-policy": CSP });
     res.end(readFileSync(path));
   });
+  server.on("close", () => rules.child.kill());
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
@@ -95,6 +134,28 @@ export async function unlock(page, passphrase = "correct horse") {
   await page.getByTestId("unlock-passphrase").fill(passphrase);
   await page.getByTestId("unlock-submit").click();
   await page.getByTestId("sync-status").waitFor();
+}
+
+/** Opens a section of the app: from the header's tabs where the window is wide enough for them,
+ *  else from the menu. */
+export async function openSection(page, name) {
+  const tab = page.getByTestId(`nav-${name}`);
+  if (!(await tab.isVisible())) await page.getByTestId("menu-button").click();
+  await tab.click();
+}
+
+/** Clicks something in the header's menu (theme, sign out), opening the menu first. */
+export async function fromMenu(page, testid) {
+  const target = page.getByTestId(testid);
+  if (!(await target.isVisible())) await page.getByTestId("menu-button").click();
+  await target.click();
+  if (await page.getByTestId("app-menu").isVisible()) await page.keyboard.press("Escape");
+}
+
+/** Opens the sync indicator's detail (if it is closed) and presses "Sync now". */
+export async function syncNow(page) {
+  if (!(await page.getByTestId("sync-now").isVisible())) await page.getByTestId("sync-indicator").click();
+  await page.getByTestId("sync-now").click();
 }
 
 /** Runs axe-core on the page; returns serious or critical violations, described. */

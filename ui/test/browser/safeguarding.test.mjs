@@ -3,7 +3,7 @@
 // backend in Debian's Chromium. Each new screen is checked with axe-core and saved as a PNG.
 import { before, after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways } from "./harness.mjs";
+import { startServer, launch, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
 
 let env;
 before(async () => {
@@ -93,7 +93,7 @@ describe("navigation by role", () => {
     await page.setViewportSize({ width: 360, height: 740 });
     assert.ok(!(await scrollsSideways(page)), "audit scrolls sideways at 360px");
     await shot(page, "layout-360x740-audit-admin");
-    await page.getByTestId("nav-settings").click();
+    await openSection(page, "settings");
     await page.getByTestId("settings-idle").waitFor();
     const calls = await page.evaluate(() => window.__fake.state.calls);
     for (const c of ["list_cases", "show_case", "triage_queue", "handover_queue", "marac_list", "dashboard"]) assert.ok(!calls.includes(c), `admin never calls ${c}`);
@@ -107,14 +107,14 @@ describe("navigation by role", () => {
 describe("how long cases stay on the unit's devices", () => {
   test("handed-over cases stay, closed ones say when they leave; Settings says the unit's policy", async () => {
     const page = await unit();
-    await page.getByTestId("nav-cases").click();
+    await openSection(page, "cases");
     await page.getByTestId("case-list").waitFor();
     const handedOver = page.locator('[data-case-id="sg-erin"]');
     await handedOver.waitFor();
     assert.equal(await handedOver.getByTestId("case-leaves").count(), 0, "a handed-over case stays with the unit");
     const closed = page.locator('[data-case-id="sg-jane-old"]');
     assert.match(await closed.getByTestId("case-leaves").innerText(), /^Leaves this device about .+ \(closed; usual 72 h, not yet heard from the server\)$/);
-    await page.getByTestId("nav-settings").click();
+    await openSection(page, "settings");
     assert.equal(
       await page.getByTestId("settings-policy").innerText(),
       "Handed-over cases stay on this device. Closed cases stay 72 hours after they are closed, then leave at the next sync.",
@@ -126,7 +126,7 @@ describe("how long cases stay on the unit's devices", () => {
   test("an administrator's Settings has no such card: no case is ever on their device", async () => {
     const page = await open(env, "phase=locked&role=admin");
     await unlockAdmin(page);
-    await page.getByTestId("nav-settings").click();
+    await openSection(page, "settings");
     await page.getByTestId("settings-idle").waitFor();
     assert.equal(await page.getByTestId("settings-device").count(), 0);
     await page.close();
@@ -198,7 +198,7 @@ describe("triage", () => {
 describe("handover queue", () => {
   test("review, record and tick a long-term action, close: the case leaves the queue", async () => {
     const page = await unit();
-    await page.getByTestId("nav-handover").click();
+    await openSection(page, "handover");
     await page.getByTestId("handover-item").first().waitFor();
     const ids = await page.getByTestId("handover-item").evaluateAll((els) => els.map((e) => e.dataset.caseId));
     assert.deepEqual(ids, ["sg-erin", "sg-dana", "sg-lee"], "highest risk first");
@@ -260,7 +260,7 @@ describe("handover queue", () => {
       c.safeguarding_actions.push({ id: "sa-x", kind: "alarm", detail: "Police alarm fitted", done: true, at: new Date().toISOString(), by: "ds.sample" });
     });
     await unlock(page);
-    await page.getByTestId("nav-cases").click();
+    await openSection(page, "cases");
     await page.getByTestId("case-row").filter({ hasText: "Morgan Test" }).click();
     await page.getByTestId("section-triage").waitFor();
     assert.match(await page.getByTestId("triage-section-need").innerText(), /Lives alone/);
@@ -275,7 +275,7 @@ describe("handover queue", () => {
 describe("MARAC", () => {
   test("the day's list and a printed agenda with only what the meeting needs", async () => {
     const page = await unit();
-    await page.getByTestId("nav-marac").click();
+    await openSection(page, "marac");
     await page.getByTestId("marac-entry").first().waitFor();
     const erin = page.locator('[data-testid="marac-entry"][data-case-id="sg-erin"]');
     assert.match(await erin.getByTestId("marac-grounds").innerText(), /16 "yes" answers on dash \(14 or more\); referred to MARAC/);
@@ -328,7 +328,7 @@ describe("MARAC", () => {
 describe("dashboard", () => {
   test("the figures shown match the fake's data; export says where it was saved", async () => {
     const page = await unit();
-    await page.getByTestId("nav-dashboard").click();
+    await openSection(page, "dashboard");
     await page.getByTestId("dash-figures").waitFor();
     const from = await page.getByTestId("dash-from").inputValue();
     const to = await page.getByTestId("dash-to").inputValue();
@@ -360,18 +360,20 @@ describe("dashboard", () => {
       ["share-previous-investigation", d.previously_engaged_investigation],
       ["share-self-repeat", d.self_reported_repeat],
     ]) {
-      const rec = s.yes + s.no;
-      const want = rec ? `${Math.round((100 * s.yes) / rec)}%` : "No answers recorded";
-      assert.equal(await page.getByTestId(id).getByTestId("share-percent").innerText(), want, id);
-      assert.equal(await page.getByTestId(id).getByTestId("share-recorded").innerText(), `${s.yes} of ${rec} recorded · ${s.unknown ? `${s.unknown} not known` : "none not known"}`, id);
+      // shares of attendances, as the programme evaluates them: unknowns are their own share
+      const all = s.yes + s.no + s.unknown;
+      const pc = (n) => `${Math.round((100 * n) / all)}%`;
+      assert.equal(await page.getByTestId(id).getByTestId("share-percent").innerText(), all ? pc(s.yes) : "No attendances", id);
+      if (all) assert.equal(await page.getByTestId(id).getByTestId("share-split").innerText(), `${pc(s.yes)} yes · ${pc(s.no)} no · ${pc(s.unknown)} not known`, id);
+      assert.equal(await page.getByTestId(id).getByTestId("share-of").innerText(), `${s.yes} of ${all} attendance${all === 1 ? "" : "s"}`, id);
     }
     assert.ok(d.first_idva_contact);
     assert.equal(await page.getByTestId("hours-count").innerText(), String(d.first_idva_contact.count));
     assert.match(await page.getByTestId("hours-median").innerText(), /^\d+(\.\d)? (h|min|days)$/);
     await checkScreen(page, "14-dashboard");
-    await page.getByTestId("theme-toggle").click();
+    await fromMenu(page, "theme-toggle");
     await checkScreen(page, "14-dashboard-dark");
-    await page.getByTestId("theme-toggle").click();
+    await fromMenu(page, "theme-toggle");
     // a period the wrong way round
     await page.getByTestId("dash-from").fill("2026-12-01");
     await page.getByTestId("dash-to").fill("2026-11-01");
@@ -392,7 +394,7 @@ describe("dashboard", () => {
     await page.getByTestId("export-saved").filter({ hasText: ".json" }).waitFor();
     assert.equal(await page.evaluate(() => window.__fake.state.exports), 2);
     // every export is audited: the unit's audit view shows them
-    await page.getByTestId("nav-audit").click();
+    await openSection(page, "audit");
     await page.getByTestId("audit-action").fill("export");
     await page.getByTestId("audit-search").click();
     await page.getByTestId("audit-count").filter({ hasText: /^2 entries/ }).waitFor();
@@ -400,7 +402,7 @@ describe("dashboard", () => {
     await checkScreen(page, "15-audit");
     // offline: the server's figures cannot be had, said plainly
     await page.evaluate(() => (window.__fake.state.online = false));
-    await page.getByTestId("nav-dashboard").click();
+    await openSection(page, "dashboard");
     await page.getByTestId("form-error").filter({ hasText: "cannot reach it now" }).waitFor();
     assert.equal(await page.getByTestId("dash-figures").count(), 0);
     await page.getByTestId("export-csv").click();
@@ -412,7 +414,7 @@ describe("dashboard", () => {
 describe("closed cases fetched from the server", () => {
   test("the unit finds a closed case by reference or whole name, and the search is recorded", async () => {
     const page = await unit();
-    await page.getByTestId("nav-cases").click();
+    await openSection(page, "cases");
     await page.getByTestId("case-list").waitFor();
     await page.getByTestId("case-search").fill("Longclosed");
     await page.getByTestId("case-count").filter({ hasText: "0 cases" }).waitFor();
@@ -440,7 +442,7 @@ describe("closed cases fetched from the server", () => {
   test("patrol devices are not offered the server search", async () => {
     const page = await open(env, "phase=locked&role=officer");
     await unlock(page);
-    await page.getByTestId("nav-cases").click();
+    await openSection(page, "cases");
     await page.getByTestId("case-list").waitFor();
     assert.equal(await page.getByTestId("fetch-closed").count(), 0);
     await page.close();
@@ -457,7 +459,7 @@ describe("retention review", () => {
 
   test("the unit sees its closed cases due, without names, and retains one until a future date only", async () => {
     const page = await unit();
-    await page.getByTestId("nav-retention").click();
+    await openSection(page, "retention");
     await page.getByTestId("retention-count").filter({ hasText: "3 records due" }).waitFor();
     const items = page.getByTestId("due-item");
     assert.equal(await items.count(), 3);
@@ -498,7 +500,7 @@ describe("retention review", () => {
 
   test("dispose says what is erased and needs the explicit confirmation", async () => {
     const page = await unit({ width: 360, height: 740 });
-    await page.getByTestId("nav-retention").click();
+    await openSection(page, "retention");
     const first = page.getByTestId("due-item").first();
     await first.waitFor();
     const record = await first.getAttribute("data-record");
@@ -536,7 +538,7 @@ describe("retention review", () => {
   test("an IDVA reviews health records; officers have no Retention screen and are refused", async () => {
     const page = await open(env, "phase=locked&role=idva");
     await unlock(page);
-    await page.getByTestId("nav-retention").click();
+    await openSection(page, "retention");
     await page.getByTestId("retention-count").filter({ hasText: "2 records due" }).waitFor();
     const kinds = await page.getByTestId("due-item").evaluateAll((els) => els.map((e) => e.dataset.record.endsWith(".health")));
     assert.deepEqual(kinds, [true, true]);
@@ -568,7 +570,7 @@ describe("retention review", () => {
   test("nothing due is said plainly", async () => {
     const page = await open(env, "phase=locked&role=safeguarding&due=0");
     await unlock(page);
-    await page.getByTestId("nav-retention").click();
+    await openSection(page, "retention");
     await page.getByTestId("retention-empty").waitFor();
     assert.equal(await page.getByTestId("due-item").count(), 0);
     await page.close();
@@ -591,7 +593,7 @@ describe("layouts of the unit's screens", () => {
         ["retention", "due-item"],
       ];
       for (const [name, ready] of screens) {
-        await page.getByTestId(`nav-${name}`).click();
+        await openSection(page, name);
         await page.getByTestId(ready).first().waitFor();
         assert.ok(!(await scrollsSideways(page)), `${name} scrolls sideways at ${w}px`);
         await shot(page, `layout-${w}x${h}-${name}`);

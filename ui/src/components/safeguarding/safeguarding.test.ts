@@ -52,8 +52,9 @@ test("a bar chart states each number as text", () => {
 
 test("a share shows the percentage of recorded answers and the unknowns", () => {
   render(ShareFigure, { title: "Engaged", testid: "s", share: { yes: 2, no: 1, unknown: 4 } });
-  expect(screen.getByTestId("share-percent").textContent).toBe("67%");
-  expect(screen.getByTestId("share-recorded").textContent).toBe("2 of 3 recorded · 4 not known");
+  expect(screen.getByTestId("share-percent").textContent).toBe("29%");
+  expect(screen.getByTestId("share-split").textContent).toBe("29% yes · 14% no · 57% not known");
+  expect(screen.getByTestId("share-of").textContent).toBe("2 of 7 attendances");
 });
 
 const action = { id: "a1", kind: "alarm" as const, detail: "Police alarm fitted", done: false, at: "2026-11-22T10:00:00Z", by: "ds.sample" };
