@@ -146,6 +146,7 @@ for (const size of SIZES) {
         }
         // the seeded phone conflict on Ali Example's case: the row says so, but shows no phone
         const ali = rows.filter({ hasText: "Ali Example" });
+        assert.equal(await ali.getByTestId("contact-phone").innerText(), `⚠ Phone: ${TWO}`);
         assert.doesNotMatch(await ali.innerText(), /07700/);
         await clean(page, `contact-list-${tag}`);
         await page.getByTestId("case-search").fill("xyz");
