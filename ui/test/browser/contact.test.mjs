@@ -114,6 +114,8 @@ for (const size of SIZES) {
         const ali = await words(rows.filter({ hasText: "Ali Example" }).getByTestId("contact-strip"));
         assert.equal(ali.voicemail, "Voicemail: not known");
         assert.equal(ali.times, "now 13:25 — outside After 18:00");
+        // highest risk first, then the unit's priority: Priya (high, priority 1) before Jane (high)
+        assert.match(await rows.first().innerText(), /^Priya Placeholder/);
         const priya = rows.filter({ hasText: "Priya Placeholder" });
         assert.equal(await priya.getByTestId("visit-priority").innerText(), "Priority 1");
         assert.equal(await priya.getByTestId("visit-reason").innerText(), "Health need");

@@ -353,6 +353,12 @@ function listRow(c: Case): Pick<CaseSummary, "contact" | "area" | "triage_reason
   };
 }
 
+/** Today's visits in provide-core's order: highest risk first, then the unit's priority. */
+function visitOrder(rows: CaseSummary[]): CaseSummary[] {
+  const risk = (r: CaseSummary) => ["high", "medium", "standard"].indexOf(r.risk_level ?? "") >>> 0;
+  return rows.map((r, i) => [r, i] as const).sort(([a, i], [b, j]) => risk(a) - risk(b) || (a.triage_priority ?? Infinity) - (b.triage_priority ?? Infinity) || i - j).map(([r]) => r);
+}
+
 // ---- end of list rows ----
 
 /** The unit's extra cases: handed over by patrols (one reviewed), triaged, and a closed earlier
@@ -1075,7 +1081,7 @@ function handle(cmd: string, a: Args): unknown {
     }
     case "todays_visits":
       session();
-      return state.visits.map((id) => summary(state.cases.get(id)!));
+      return visitOrder(state.visits.map((id) => summary(state.cases.get(id)!)));
     case "forms":
       return structuredClone(FORMS);
     case "directory":
