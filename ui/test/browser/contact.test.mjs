@@ -129,8 +129,8 @@ for (const size of SIZES) {
         const call = await first.getByTestId("contact-call").boundingBox();
         const times = await first.getByTestId("contact-times").boundingBox();
         const bottom = Math.max(call.y + call.height, times.y + times.height);
-        const screens = Math.max(0, bottom - size.height) / size.height;
-        console.log(`[measure] is it safe to call, from today's visits, ${tag}: 0 taps, ${screens.toFixed(2)} screens of scrolling (answer ends at y=${Math.round(bottom)} of ${size.height})`);
+        const below = Math.max(0, Math.round(bottom) - size.height);
+        console.log(`[measure] is it safe to call, from today's visits, ${tag}: 0 taps, ${below} px = ${(below / size.height).toFixed(3)} screens of scrolling (the first row's call answer and safe times end at y=${Math.round(bottom)} of ${size.height})`);
         await clean(page, `contact-visits-${tag}`);
         await page.close();
       });
