@@ -47,6 +47,9 @@ describe("safe times", () => {
     expect(parseSafeTimes("between 2pm and 4pm")).toEqual([{ days: null, from: 840, to: 960 }]);
     expect(parseSafeTimes("8-10pm")).toEqual([{ days: null, from: 1200, to: 1320 }]);
     expect(parseSafeTimes("18:30 to 20:00")).toEqual([{ days: null, from: 1110, to: 1200 }]);
+    expect(parseSafeTimes("10-2")).toEqual([{ days: null, from: 600, to: 840 }]);
+    expect(parseSafeTimes("9-11")).toEqual([{ days: null, from: 540, to: 660 }]);
+    expect(parseSafeTimes("08:00-10:00")).toEqual([{ days: null, from: 480, to: 600 }]);
   });
   it("reads after and before", () => {
     expect(parseSafeTimes("after 6pm")).toEqual([{ days: null, from: 1080, to: 1440 }]);
@@ -67,6 +70,8 @@ describe("safe times", () => {
       "mornings",
       "after 6", // morning or evening?
       "2-4", // night or afternoon?
+      "7-9", // morning or evening?
+      "8-10",
       "after 6pm, weekends", // weekends all day, or after 6pm?
       "when he is at work",
       "after midnight",

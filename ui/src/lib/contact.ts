@@ -106,22 +106,26 @@ function clockOf(t: string): Clock | null {
 }
 
 /** A range of two times. A bare start takes the end's am or pm when that puts it before the end
- * ("8-10pm" is 20:00 to 22:00); otherwise a bare start from 7 to 12 reads as morning or noon
- * ("9-5" is 09:00 to 17:00: a bare end at or before the start is afternoon). Any other
- * uncertain reading fails. */
+ * ("8-10pm" is 20:00 to 22:00). Otherwise bare hours read as the working day only where no
+ * evening reading is likely: a range across noon with a bare start from 7 to 11 ("9-5" is 09:00
+ * to 17:00, "10-2" 10:00 to 14:00), or a range from a bare 9 to 12 that ends later the same
+ * morning or afternoon ("10-12"). "7-9" or "8-10" might be evenings: not read. */
 function rangeOf(a: Clock, b: Clock): [number, number] | null {
-  let from = a.minutes;
+  const from = a.minutes;
   let to = b.minutes;
   if (!a.certain && a.bareHour !== null && b.meridiem) {
     const same = ((a.bareHour % 12) + (b.meridiem === "pm" ? 12 : 0)) * 60 + (a.minutes % 60);
     if (same < to) return [same, to];
   }
+  const wraps = !b.certain && b.bareHour !== null && to <= from && to + 12 * 60 > from;
   if (!a.certain) {
-    if (a.bareHour === null || a.bareHour < 7 || a.bareHour > 12) return null;
+    if (a.bareHour === null) return null;
+    const ok = wraps ? a.bareHour >= 7 && a.bareHour <= 11 : a.bareHour >= 9 && a.bareHour <= 12;
+    if (!ok) return null;
   }
   if (!b.certain) {
     if (b.bareHour === null) return null;
-    if (to <= from && to + 12 * 60 > from) to += 12 * 60;
+    if (wraps) to += 12 * 60;
     else if (to <= from) return null;
   }
   if (to === from) return null;
