@@ -95,9 +95,14 @@ pub fn find(doc: &mut AutoCommit, registry: &Registry) -> Vec<Conflict> {
 
 /// How many fields are in conflict (cheap: no authors).
 pub fn count(doc: &AutoCommit) -> usize {
+    paths(doc).len()
+}
+
+/// The paths of the fields in conflict, in `find`'s order (cheap: no authors).
+pub fn paths(doc: &AutoCommit) -> Vec<String> {
     let mut raw = Vec::new();
     walk(doc, &ROOT, "", &mut raw);
-    raw.len()
+    raw.into_iter().map(|(path, _)| path).collect()
 }
 
 fn walk(doc: &AutoCommit, obj: &ObjId, prefix: &str, out: &mut Vec<RawConflict>) {

@@ -5,11 +5,12 @@ use rusqlite::params_from_iter;
 use serde::Serialize;
 
 use super::leaving::{leaving, Leaving};
+use super::rows::{visited_on, ContactRow, ListRow};
 use super::Store;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::forms::{self, AssessmentInput, Evaluation};
-use crate::model::{Case, Deployment, RecordKind, RiskLevel, Role, Status};
+use crate::model::{Case, Deployment, RecordKind, RiskLevel, Role, Status, TriageReason};
 use crate::record::conflicts::{self, Conflict};
 use crate::record::history::{self, HistoryEntry};
 use crate::record::{edit, RecordDoc};
@@ -61,6 +62,17 @@ pub struct CaseSummary {
     pub conflicts: i64,
     /// When this case leaves this device (`None` while it is open work here).
     pub leaves_device: Option<Leaving>,
+    /// How the victim may be contacted (never the phone number).
+    pub contact: ContactRow,
+    /// The town of the victim's address or of the incident, else the case's division; never
+    /// an address.
+    pub area: String,
+    /// Why the unit sent the team, and its priority (1 is visited first).
+    pub triage_reason: Option<TriageReason>,
+    #[ts(type = "number | null")]
+    pub triage_priority: Option<u64>,
+    /// A visit was recorded today (the device's local day).
+    pub visited_today: bool,
 }
 
 impl CaseSummary {
@@ -297,7 +309,7 @@ impl Store {
     ) -> Result<Vec<CaseSummary>> {
         let mut sql = String::from(
             "SELECT id, deployment, status, risk_level, coalesce(victim_name, ''), coalesce(incident_reference, ''),
-             coalesce(team, ''), updated_at, conflict_count, status_since FROM records WHERE kind = 'case'",
+             coalesce(team, ''), updated_at, conflict_count, status_since, list_row FROM records WHERE kind = 'case'",
         );
         for c in clauses {
             sql.push_str(" AND ");
@@ -310,11 +322,22 @@ impl Store {
         }
         let (role, policy) = (self.session.role, self.device_policy()?);
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let today = chrono::Local::now().date_naive();
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
             let status: String = r.get(2)?;
             let since: Option<String> = r.get(9)?;
+            // a row not yet filled (`fill_list_rows`) knows nothing of the contact rules
+            let row: ListRow = r
+                .get::<_, Option<String>>(10)?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
             Ok(CaseSummary {
+                visited_today: visited_on(row.last_visit_at.as_deref(), today),
+                contact: row.contact,
+                area: row.area,
+                triage_reason: row.triage_reason,
+                triage_priority: row.triage_priority,
                 leaves_device: leaving(role, &status, since.as_deref(), policy, now_ms),
                 id: r.get(0)?,
                 deployment: r.get(1)?,

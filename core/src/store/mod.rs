@@ -16,6 +16,7 @@ pub mod migrations;
 mod purge;
 mod records;
 mod reference;
+pub mod rows;
 mod safeguarding;
 pub mod schema;
 mod shifts;
@@ -370,6 +371,7 @@ impl Store {
         };
         store.take_health_key(keys.health, passphrase)?;
         store.register_held_forms()?;
+        store.fill_list_rows()?;
         Ok(store)
     }
 

@@ -27,11 +27,14 @@ pub struct Summary {
     pub search_text: Option<String>,
     pub conflict_count: usize,
     pub case_id: Option<String>,
+    /// A case's `list_row` (JSON of `rows::ListRow`).
+    pub list_row: Option<String>,
 }
 
 /// Computes the listing columns from a document.
 pub fn summarize(rec: &mut RecordDoc) -> Result<Summary> {
-    let conflict_count = conflicts::count(rec.doc());
+    let conflicted = conflicts::paths(rec.doc());
+    let conflict_count = conflicted.len();
     Ok(match rec.kind {
         RecordKind::Case => {
             let c = rec.case()?;
@@ -56,6 +59,10 @@ pub fn summarize(rec: &mut RecordDoc) -> Result<Summary> {
                 search_text: Some(search),
                 conflict_count,
                 case_id: Some(c.id.clone()),
+                list_row: Some(
+                    serde_json::to_string(&super::rows::list_row(&c, &conflicted))
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                ),
             }
         }
         RecordKind::Health => {
@@ -125,20 +132,20 @@ pub(crate) fn persist(conn: &Connection, rec: &mut RecordDoc, before: &[ChangeHa
         conn.execute(
             "UPDATE records SET heads=?2, updated_at=?3, status=?4, risk_level=?5, risk_rank=?6, deployment=?7, victim_name=?8,
              incident_reference=?9, division=?10, team=?11, search_text=?12, conflict_count=?13, case_id=?14,
-             status_since=?15 WHERE id=?1",
+             status_since=?15, list_row=?16 WHERE id=?1",
             params![rec.id, heads_text(&heads), now, summary.status, summary.risk_level.map(|l| l.as_str()), risk_rank,
                 summary.deployment, summary.victim_name, summary.incident_reference, summary.division, summary.team,
-                summary.search_text, summary.conflict_count as i64, summary.case_id, status_since],
+                summary.search_text, summary.conflict_count as i64, summary.case_id, status_since, summary.list_row],
         )?;
     } else {
         conn.execute(
             "INSERT INTO records (id, kind, audience, heads, updated_at, status, risk_level, risk_rank, deployment, victim_name,
-             incident_reference, division, team, search_text, conflict_count, case_id, status_since)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+             incident_reference, division, team, search_text, conflict_count, case_id, status_since, list_row)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
             params![rec.id, rec.kind.as_str(), audience_of(rec.kind).as_str(), heads_text(&heads), now, summary.status,
                 summary.risk_level.map(|l| l.as_str()), risk_rank, summary.deployment, summary.victim_name,
                 summary.incident_reference, summary.division, summary.team, summary.search_text,
-                summary.conflict_count as i64, summary.case_id, status_since],
+                summary.conflict_count as i64, summary.case_id, status_since, summary.list_row],
         )?;
     }
     let (count, max): (i64, i64) = conn.query_row(
@@ -182,6 +189,34 @@ impl Store {
             .optional()?;
         kind.map(|k| RecordKind::parse(&k).map_err(Error::Internal))
             .transpose()
+    }
+
+    /// Gives each case row stored before `list_row` existed (migration 5) its row, from the
+    /// document. A case that cannot be read keeps none (its list row shows nothing known).
+    pub(crate) fn fill_list_rows(&mut self) -> Result<()> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM records WHERE kind = 'case' AND list_row IS NULL")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in ids {
+            let Ok(mut rec) = self.load_record(&id, RecordKind::Case) else {
+                continue;
+            };
+            if let Ok(Summary {
+                list_row: Some(row),
+                ..
+            }) = summarize(&mut rec)
+            {
+                self.conn.execute(
+                    "UPDATE records SET list_row = ?2 WHERE id = ?1",
+                    params![id, row],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Loads a record's document, migrating it forward (and saving the migration) if needed.

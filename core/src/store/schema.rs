@@ -152,6 +152,12 @@ pub const MIGRATIONS: &[Migration] = &[
             super::purge::add_epoch(c)
         },
     },
+    Migration {
+        version: 5,
+        about: "records.list_row: a case's contact rules, area, triage and last visit for its list rows",
+        // filled from each case's document when the store is next unlocked (`fill_list_rows`)
+        apply: |c| c.execute_batch("ALTER TABLE records ADD COLUMN list_row TEXT"),
+    },
 ];
 
 /// Gives each case row the time (RFC 3339, device clock) its status last changed on this

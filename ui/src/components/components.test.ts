@@ -7,6 +7,16 @@ import SafeContactBanner from "./case/SafeContactBanner.svelte";
 import ConflictResolver from "./fields/ConflictResolver.svelte";
 import SupportSection from "./case/SupportSection.svelte";
 import CaseRow from "./CaseRow.svelte";
+import type { CaseSummary } from "../lib/bindings/CaseSummary";
+
+/** A row's contact rules, area and triage (none known). */
+const ROW: Pick<CaseSummary, "contact" | "area" | "triage_reason" | "triage_priority" | "visited_today"> = {
+  contact: { call_ok: null, text_ok: null, voicemail_ok: null, safe_times: "", conflicts: [] },
+  area: "",
+  triage_reason: null,
+  triage_priority: null,
+  visited_today: false,
+};
 
 afterEach(cleanup);
 
@@ -96,6 +106,7 @@ test("a case row shows its conflict marker", async () => {
     updated_at: new Date().toISOString(),
     conflicts: 2,
     leaves_device: null,
+    ...ROW,
   };
   render(CaseRow, { item, onopen });
   expect(screen.getByTestId("conflict-marker").textContent).toMatch(/2 conflicts/);
@@ -121,7 +132,39 @@ test("a handed-over case row says when it leaves this device", () => {
     updated_at: new Date().toISOString(),
     conflicts: 0,
     leaves_device: { at, due: false, policy: { grace_hours: 72, heard_from_server: true } },
+    ...ROW,
   };
   render(CaseRow, { item, onopen: vi.fn() });
   expect(screen.getByTestId("case-leaves").textContent).toMatch(/^Leaves this device about (today|tomorrow|\w{3}) \d\d:\d\d \(handed over; 72 h policy\)$/);
+});
+
+test("a row shows the contact strip, and a contact field in conflict as two values", () => {
+  const item: CaseSummary = {
+    id: "c11",
+    deployment: "post_incident",
+    status: "triaged",
+    risk_level: "high",
+    victim_name: "Bo Fictional",
+    incident_reference: "LC-3",
+    team: "Provide 1",
+    updated_at: new Date().toISOString(),
+    conflicts: 1,
+    leaves_device: null,
+    contact: { call_ok: false, text_ok: true, voicemail_ok: true, safe_times: "Only via GP surgery", conflicts: ["victim.safe_contact.voicemail_ok"] },
+    area: "Fictionton",
+    triage_reason: "health_need",
+    triage_priority: 2,
+    visited_today: true,
+  };
+  render(CaseRow, { item, onopen: vi.fn(), visit: true });
+  expect(screen.getByTestId("contact-call").textContent).toMatch(/Call: NO/);
+  expect(screen.getByTestId("contact-text").textContent).toMatch(/Text: yes/);
+  expect(screen.getByTestId("contact-voicemail").textContent).toMatch(/Voicemail: 2 values — confirm before contacting/);
+  expect(screen.getByTestId("contact-times").textContent).toMatch(/as written\): Only via GP surgery/);
+  expect(screen.getByTestId("case-area").textContent).toBe("Fictionton");
+  expect(screen.getByTestId("visit-priority").textContent).toBe("Priority 2");
+  expect(screen.getByTestId("visit-reason").textContent).toBe("Health need");
+  expect(screen.getByTestId("visit-done").textContent).toMatch(/Visited today/);
+  // nothing to tap inside the row's button
+  expect(screen.getByTestId("case-row").querySelectorAll("a, button, input").length).toBe(0);
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import type { CaseSummary } from "./bindings/CaseSummary";
-import { byRisk, debounce, page, throttle, toCaseFilter } from "./filters";
+import { byRisk, debounce, emptyHint, page, throttle, toCaseFilter } from "./filters";
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -77,7 +77,23 @@ test("highest risk first, then most recently updated", () => {
     updated_at: at,
     conflicts: 0,
     leaves_device: null,
+    contact: { call_ok: null, text_ok: null, voicemail_ok: null, safe_times: "", conflicts: [] },
+    area: "",
+    triage_reason: null,
+    triage_priority: null,
+    visited_today: false,
   });
   const out = byRisk([c("a", "standard", "2026-01-02"), c("b", null, "2026-01-05"), c("c", "high", "2026-01-01"), c("d", "high", "2026-01-03"), c("e", "medium", "2026-01-01")]);
   expect(out.map((x) => x.id)).toEqual(["d", "c", "e", "a", "b"]);
+});
+
+test("an empty list says what to try", () => {
+  const f = { status: "", risk: "", deployment: "", search: "xyz" };
+  const officer = emptyHint(f, "officer");
+  expect(officer[0]).toBe(`No case matches "xyz". Try the police reference (log or crime number), or part of the victim's surname; the perpetrator's name, the address and the phone number are searched too.`);
+  expect(officer[officer.length - 1]).toMatch(/^Closed cases: .*ask the safeguarding unit/);
+  expect(emptyHint(f, "safeguarding").at(-1)).toMatch(/fetched from the server below/);
+  const filtered = emptyHint({ ...f, status: "closed", risk: "high" }, "idva");
+  expect(filtered[1]).toBe('The status, risk filters are set: choose "Any" to widen the search.');
+  expect(emptyHint({ ...f, search: " " }, "idva")[0]).toBe("No case matches.");
 });

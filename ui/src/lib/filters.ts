@@ -71,3 +71,23 @@ export function byRisk(items: CaseSummary[]): CaseSummary[] {
       b.updated_at.localeCompare(a.updated_at),
   );
 }
+
+/** What to try when the case list comes back empty: the search's reach, the filters set, and
+ * where closed cases are (they leave patrol devices; the unit fetches them from the server). */
+export function emptyHint(f: FilterInput, role: string): string[] {
+  const out: string[] = [];
+  const q = f.search.trim();
+  if (q) {
+    out.push(`No case matches "${q}". Try the police reference (log or crime number), or part of the victim's surname; the perpetrator's name, the address and the phone number are searched too.`);
+  } else {
+    out.push("No case matches.");
+  }
+  const set = [f.status && "status", f.risk && "risk", f.deployment && "deployment"].filter(Boolean);
+  if (set.length) out.push(`The ${set.join(", ")} filter${set.length > 1 ? "s are" : " is"} set: choose "Any" to widen the search.`);
+  out.push(
+    role === "safeguarding"
+      ? "Closed cases: those that have left this device can be fetched from the server below, by police reference or the victim's whole name."
+      : "Closed cases: handed-over and closed cases leave this device after the grace period; ask the safeguarding unit for one.",
+  );
+  return out;
+}

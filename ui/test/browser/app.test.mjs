@@ -134,9 +134,9 @@ describe("cases", () => {
     await page.getByTestId("newcase-create").click();
     await page.getByTestId("case-screen").waitFor();
     assert.equal(await page.getByTestId("case-title").innerText(), "Kim Fictional");
-    // Edit a field: the safe-contact banner follows.
+    // Edit a field: the contact strip follows.
     await page.getByTestId("field-victim.safe_contact.call_ok").selectOption("no");
-    await page.getByTestId("safe-contact-unsafe").filter({ hasText: "NOT safe to call" }).waitFor();
+    await page.getByTestId("contact-strip").getByTestId("contact-call").filter({ hasText: "Call: NO" }).waitFor();
     await page.getByTestId("field-victim.phone").fill("07700 900123");
     await page.getByTestId("field-victim.phone").press("Tab");
     await page.waitForFunction(() => window.__fake.state.calls.filter((c) => c === "set_case_fields").length >= 2);
@@ -160,13 +160,13 @@ describe("cases", () => {
     await page.close();
   });
 
-  test("case screen: sections, safe-contact banner, notes", async () => {
+  test("case screen: sections, contact strip, notes", async () => {
     const page = await open(env, "phase=locked");
     await unlock(page);
     await openCase(page, "Jane Fictional");
-    const banner = page.getByTestId("safe-contact-banner");
-    assert.match(await banner.innerText(), /NOT safe to call, leave voicemail/);
-    assert.match(await banner.innerText(), /Weekdays 10:00–12:00/);
+    const strip = page.getByTestId("contact-strip");
+    assert.match(await strip.innerText(), /Call: NO[\s\S]*Text: yes[\s\S]*Voicemail: NO/);
+    assert.match(await strip.innerText(), /Weekdays 10:00–12:00/);
     for (const s of ["risk", "victim", "incident", "children", "perpetrator", "consent", "safety-plan", "referrals", "support", "visits", "outcome", "notes", "health"]) {
       assert.equal(await page.getByTestId(`section-${s}`).count(), 1, `section ${s}`);
     }

@@ -333,8 +333,44 @@ function summary(c: Case): CaseSummary {
     updated_at: c.notes[c.notes.length - 1]?.at ?? c.created_at,
     conflicts: state.conflicts.get(c.id)?.length ?? 0,
     leaves_device: leaving(c),
+    ...listRow(c),
   };
 }
+
+// ---- list rows: contact rules, area, triage, today's visit (provide-core `store::rows`) ----
+
+/** What a list row adds to a case's summary: the contact rules (never the phone), the contact
+ * fields in conflict, the town (never an address), the unit's triage, and a visit today. */
+function listRow(c: Case): Pick<CaseSummary, "contact" | "area" | "triage_reason" | "triage_priority" | "visited_today"> {
+  const sc = c.victim.safe_contact;
+  const contactConflicts = (state.conflicts.get(c.id) ?? [])
+    .map((x) => x.path)
+    .filter((p) => p === "victim.phone" || p.startsWith("victim.safe_contact."));
+  const town = (place: string) => {
+    const parts = place.split(",").map((x) => x.trim()).filter(Boolean);
+    const last = parts.length > 1 ? parts[parts.length - 1] : (parts[0] ?? "");
+    return /\d/.test(last) ? "" : last;
+  };
+  const today = day(0);
+  return {
+    contact: { call_ok: sc.call_ok, text_ok: sc.text_ok, voicemail_ok: sc.voicemail_ok, safe_times: sc.safe_times, conflicts: contactConflicts },
+    area: town(c.victim.address) || town(c.incident.location) || c.division,
+    triage_reason: c.triage.reason,
+    triage_priority: c.triage.priority,
+    visited_today: c.visits.some((v) => {
+      const d = new Date(v.at);
+      return !Number.isNaN(d.getTime()) && `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}` === today;
+    }),
+  };
+}
+
+/** Today's visits in provide-core's order: highest risk first, then the unit's priority. */
+function visitOrder(rows: CaseSummary[]): CaseSummary[] {
+  const risk = (r: CaseSummary) => ["high", "medium", "standard"].indexOf(r.risk_level ?? "") >>> 0;
+  return rows.map((r, i) => [r, i] as const).sort(([a, i], [b, j]) => risk(a) - risk(b) || (a.triage_priority ?? Infinity) - (b.triage_priority ?? Infinity) || i - j).map(([r]) => r);
+}
+
+// ---- end of list rows ----
 
 /** The unit's extra cases: handed over by patrols (one reviewed), triaged, and a closed earlier
  * case of a repeat victim. Addresses, phones and notes are set so the tests can check that the
@@ -1023,7 +1059,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     }
     case "todays_visits":
       session();
-      return state.visits.map((id) => summary(state.cases.get(id)!));
+      return visitOrder(state.visits.map((id) => summary(state.cases.get(id)!)));
     case "preview_assessment":
       return core("preview_assessment", { form: a.form, input: a.input });
     case "forms":
