@@ -321,7 +321,7 @@ describe("roles and consultations", () => {
   test("the unit: its safeguarding section is editable by it only", async () => {
     const page = await start(SIZES[1], "light", "&role=safeguarding");
     await openCase(page, "Dana Placeholder");
-    await page.getByTestId("section-safeguarding-toggle").click();
+    assert.equal(await page.getByTestId("section-safeguarding").getAttribute("data-open"), "yes", "the unit's own section opens with the case");
     const sg = page.getByTestId("section-safeguarding");
     await sg.getByTestId("sg-action").waitFor();
     assert.equal(await sg.getByTestId("sg-action-add").count(), 0, "read-only until Edit");
