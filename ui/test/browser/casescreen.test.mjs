@@ -362,7 +362,8 @@ describe("roles and consultations", () => {
     await page.getByTestId("newcase-create").click();
     await page.getByTestId("case-screen").waitFor();
     assert.equal(await page.getByTestId("case-title").innerText(), "Consultation");
-    assert.equal(await page.getByTestId("field-status").count(), 0);
+    assert.equal(await page.getByTestId("field-status").inputValue(), "active", "a consultation is closed like any case");
+    assert.equal(await page.getByTestId("contact-slot").count(), 0, "no victim, no contact strip");
     await page.getByTestId("note").filter({ hasText: "Advised a DASH." }).waitFor();
     assert.equal(await page.getByTestId("field-incident.reference-value").innerText(), "LC-20261122-0009");
     assert.equal(await page.getByTestId("action-visit").count(), 0);
