@@ -1,7 +1,7 @@
 import { expect, test } from "vitest";
 import type { Case } from "./bindings/Case";
 import type { CaseView } from "./bindings/CaseView";
-import { childrenText, custodyText, lastVisitText, maracText, openActionsText, sectionEditable, statusQuestion } from "./caseSummary";
+import { childrenText, conflictsText, custodyText, lastVisitText, maracText, openActionsText, sectionEditable, statusQuestion } from "./caseSummary";
 
 // Only the parts of a case the summary reads; fictional people only.
 function rec(over: Partial<Case> = {}): Case {
@@ -76,4 +76,10 @@ test("which sections a role may edit", () => {
   expect(sectionEditable("section-safeguarding", "officer")).toBe(false);
   expect(sectionEditable("section-victim", "officer")).toBe(true);
   expect(sectionEditable("section-victim", "admin")).toBe(false);
+});
+
+test("conflicts: the fields named when one or two, the status first", () => {
+  const c = (path: string) => ({ path, values: [] });
+  expect(conflictsText([c("victim.phone"), c("status")])).toBe("Case status, Phone: values differ");
+  expect(conflictsText([c("victim.phone"), c("status"), c("victim.address")])).toBe("3 fields: values differ");
 });

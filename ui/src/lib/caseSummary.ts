@@ -3,7 +3,10 @@
 import type { Case } from "./bindings/Case";
 import type { CaseView } from "./bindings/CaseView";
 import type { Role } from "./bindings/Role";
+import type { Conflict } from "./bindings/Conflict";
 import type { Status } from "./bindings/Status";
+import { sortConflicts } from "./conflicts";
+import { fieldName } from "./fields";
 import { formatDateTime, label, plural } from "./format";
 
 /** Custody and bail in a few words. */
@@ -45,6 +48,13 @@ export function maracText(view: CaseView): string {
   const met = (view.risk?.marac_criteria.length ?? 0) > 0;
   if (ref) return ref.status === "to_make" ? "Threshold met — referral to make" : `Referred (${label(ref.status).toLowerCase()})`;
   return met ? "Threshold met — not referred" : "Threshold not met";
+}
+
+/** Which fields hold values from two devices: named when there are one or two, else counted. */
+export function conflictsText(cs: Conflict[]): string {
+  const sorted = sortConflicts(cs);
+  if (sorted.length <= 2) return `${sorted.map((c) => fieldName(c.path)).join(", ")}: values differ`;
+  return `${plural(sorted.length, "field")}: values differ`;
 }
 
 /** The question that confirms a status change, naming the new status. */
