@@ -80,6 +80,7 @@ test("which sections a role may edit", () => {
 
 test("conflicts: the fields named when one or two, the status first", () => {
   const c = (path: string) => ({ path, values: [] });
-  expect(conflictsText([c("victim.phone"), c("status")])).toBe("Case status, Phone: values differ");
-  expect(conflictsText([c("victim.phone"), c("status"), c("victim.address")])).toBe("3 fields: values differ");
+  expect(conflictsText([c("victim.phone"), c("status")])).toBe("2 fields differ between devices: Case status, Phone");
+  expect(conflictsText([c("victim.phone")])).toBe("1 field differs between devices: Phone");
+  expect(conflictsText([c("victim.phone"), c("status"), c("victim.address")])).toBe("3 fields differ between devices");
 });

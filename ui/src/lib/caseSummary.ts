@@ -53,8 +53,9 @@ export function maracText(view: CaseView): string {
 /** Which fields hold values from two devices: named when there are one or two, else counted. */
 export function conflictsText(cs: Conflict[]): string {
   const sorted = sortConflicts(cs);
-  if (sorted.length <= 2) return `${sorted.map((c) => fieldName(c.path)).join(", ")}: values differ`;
-  return `${plural(sorted.length, "field")}: values differ`;
+  const n = sorted.length;
+  const head = `${plural(n, "field")} ${n === 1 ? "differs" : "differ"} between devices`;
+  return n <= 2 ? `${head}: ${sorted.map((c) => fieldName(c.path)).join(", ")}` : head;
 }
 
 /** The question that confirms a status change, naming the new status. */

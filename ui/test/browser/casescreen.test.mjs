@@ -98,7 +98,7 @@ describe("the case opens on a summary that fits one screen", () => {
           for (const t of ["contact-slot", "case-title", "case-summary", "back-to-cases", "field-status"]) await inFirstScreen(page, t, excess);
           assert.equal(await page.getByTestId("contact-slot").getByTestId("safe-contact-banner").count(), 1, "the contact strip is in its slot");
           if (conflicts) {
-            assert.match(await page.getByTestId("summary-conflicts").innerText(), /^⚠ Case status, Phone: values differ/);
+            assert.match(await page.getByTestId("summary-conflicts").innerText(), /^⚠ 2 fields differ between devices: Case status, Phone/);
             await inFirstScreen(page, "summary-resolve", excess);
           } else {
             assert.equal(await page.getByTestId("summary-conflicts").count(), 0);
