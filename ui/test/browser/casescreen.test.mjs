@@ -156,6 +156,11 @@ describe("sections: open for detail, edit on purpose", () => {
       await page.getByTestId("field-victim.phone").press("Tab");
       await page.waitForFunction(() => window.__fake.state.cases.get("case-1").victim.phone === "07700 900555");
       await clean(page, `cs-section-edit-${theme}`);
+      // at the foot of a long section, "Done" is still on screen
+      await page.getByTestId("field-victim.pregnant").scrollIntoViewIfNeeded();
+      assert.ok((await page.evaluate(() => window.scrollY)) > 0);
+      const done = await box(page, "section-victim-edit");
+      assert.ok(done.y >= 0 && done.y + done.height <= SIZES[0].height, `Done on screen (y=${Math.round(done.y)})`);
       await page.getByTestId("section-victim-edit").click();
       assert.equal(await victim.locator("input, select, textarea").count(), 0, "Done: read-only again");
       assert.equal(await page.getByTestId("field-victim.phone-value").innerText(), "07700 900555");
