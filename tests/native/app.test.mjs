@@ -106,6 +106,9 @@ test("start a shift, lose signal, and record a post-incident case offline", { ti
   await s.find('[data-testid="case-screen"]');
   caseId = await s.attr('[data-testid="case-screen"]', "data-case-id");
   assert.ok(caseId);
+  // sections open closed and read-only: open the victim's and put it in edit mode
+  await s.click('[data-testid="section-victim-toggle"]');
+  await s.click('[data-testid="section-victim-edit"]');
   await choose("field-victim.safe_contact.call_ok", "no");
   await s.find('[data-testid="safe-contact-unsafe"]');
   await s.type('[data-testid="field-victim.safe_contact.safe_times"]', "weekdays 10:00-14:00" + TAB);
@@ -114,6 +117,7 @@ test("start a shift, lose signal, and record a post-incident case offline", { ti
 });
 
 test("a DASH assessment reaching the MARAC threshold, the referral, and a note", { timeout: STEP_TIMEOUT }, async () => {
+  await s.click('[data-testid="section-risk-toggle"]');
   await s.click('[data-testid="assess-dash"]');
   await s.find('[data-testid="assess-form"]');
   for (const g of DASH.groups) {
@@ -139,8 +143,10 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.find('[data-testid="marac-referred"]');
   await s.click('[data-testid="assess-back"]');
   await s.find('[data-testid="case-screen"]');
+  await s.click('[data-testid="section-risk-toggle"]');
   await s.find('[data-testid="marac-flag"]');
 
+  await s.click('[data-testid="section-notes-toggle"]');
   await s.type('[data-testid="note-text"]', "Spoke with her alone; safety plan agreed");
   await s.click('[data-testid="note-add"]');
   await s.until("the note", async () => (await s.count('[data-testid="note"]')) === 1);
@@ -161,6 +167,9 @@ test("a status changed on both devices is shown as a conflict and resolved", { t
   await stopServer();
   officer("case", "set", caseId, "status=handed_over");
   await choose("field-status", "closed");
+  // the status changes only when confirmed
+  await s.click('[data-testid="status-confirm"]');
+  await s.gone('[data-testid="status-confirm-dialog"]');
   await startServer(new URL(serverUrl).host);
   officer("sync");
   await syncNowAndWait("synced");

@@ -3,7 +3,6 @@
 import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { afterEach, expect, test, vi } from "vitest";
 import type { CaseStore } from "../lib/state/case.svelte";
-import SafeContactBanner from "./case/SafeContactBanner.svelte";
 import ConflictResolver from "./fields/ConflictResolver.svelte";
 import SupportSection from "./case/SupportSection.svelte";
 import CaseRow from "./CaseRow.svelte";
@@ -23,21 +22,6 @@ afterEach(cleanup);
 function fakeStore(): CaseStore {
   return { id: "c1", conflict: () => undefined, set: vi.fn(async () => true), add: vi.fn(async () => true) } as unknown as CaseStore;
 }
-
-test("safe-contact banner says plainly what is NOT safe", () => {
-  render(SafeContactBanner, {
-    contact: { call_ok: false, text_ok: true, voicemail_ok: false, safe_times: "Weekdays 10:00–12:00", notes: "" },
-  });
-  expect(screen.getByTestId("safe-contact-unsafe").textContent).toBe("NOT safe to call, leave voicemail");
-  expect(screen.getByText(/Safe to text/)).toBeTruthy();
-  expect(screen.getByText(/Weekdays 10:00–12:00/)).toBeTruthy();
-});
-
-test("safe-contact banner asks before contact when nothing is known", () => {
-  render(SafeContactBanner, { contact: { call_ok: null, text_ok: null, voicemail_ok: null, safe_times: "", notes: "" } });
-  expect(screen.queryByTestId("safe-contact-unsafe")).toBeNull();
-  expect(screen.getByText(/ask before contacting/)).toBeTruthy();
-});
 
 test("conflict resolver shows who wrote each value and writes the chosen one", async () => {
   const store = fakeStore();

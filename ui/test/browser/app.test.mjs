@@ -30,6 +30,12 @@ async function openCase(page, name) {
   await page.getByTestId("case-screen").waitFor();
 }
 
+/** Opens a case section (closed by default), and with `edit` its edit mode. */
+async function openCaseSection(page, name, edit = false) {
+  await page.getByTestId(`section-${name}-toggle`).click();
+  if (edit) await page.getByTestId(`section-${name}-edit`).click();
+}
+
 describe("first run and unlock", () => {
   test("enrol: errors in plain words, then the app opens", async () => {
     const page = await open(env, "phase=not_enrolled");
@@ -106,6 +112,7 @@ describe("shift", () => {
     await checkScreen(page, "05-shift");
     // Do something on a case so the handover has content.
     await page.getByTestId("case-row").first().click();
+    await openCaseSection(page, "notes");
     await page.getByTestId("note-text").fill("Visited; victim engaged.");
     await page.getByTestId("note-add").click();
     await page.getByTestId("note").filter({ hasText: "Visited; victim engaged." }).waitFor();
@@ -135,6 +142,7 @@ describe("cases", () => {
     await page.getByTestId("case-screen").waitFor();
     assert.equal(await page.getByTestId("case-title").innerText(), "Kim Fictional");
     // Edit a field: the contact strip follows.
+    await openCaseSection(page, "victim", true);
     await page.getByTestId("field-victim.safe_contact.call_ok").selectOption("no");
     await page.getByTestId("contact-strip").getByTestId("contact-call").filter({ hasText: "Call: NO" }).waitFor();
     await page.getByTestId("field-victim.phone").fill("07700 900123");
@@ -170,13 +178,17 @@ describe("cases", () => {
     for (const s of ["risk", "victim", "incident", "children", "perpetrator", "consent", "safety-plan", "referrals", "support", "visits", "outcome", "notes", "health"]) {
       assert.equal(await page.getByTestId(`section-${s}`).count(), 1, `section ${s}`);
     }
+    await openCaseSection(page, "perpetrator");
     assert.match(await page.getByTestId("custody-status").innerText(), /Not in custody/);
+    await openCaseSection(page, "notes");
     await page.getByTestId("note-text").fill("Discussed safety plan; victim agreed to keep the phone charged.");
     await page.getByTestId("note-add").click();
     await page.getByTestId("note").filter({ hasText: "keep the phone charged" }).waitFor();
+    await openCaseSection(page, "safety-plan", true);
     await page.getByTestId("safety-plan-text").fill("Keep phone charged");
     await page.getByTestId("safety-plan-add").click();
     await page.getByText("Keep phone charged", { exact: true }).click();
+    await openCaseSection(page, "health", true);
     await page.getByTestId("health-note-text").fill("Attends GP on Tuesdays.");
     await page.getByTestId("health-note-add").click();
     await page.getByTestId("health-note").filter({ hasText: "Tuesdays" }).waitFor();
@@ -211,6 +223,7 @@ describe("risk assessment and referrals", () => {
     const page = await open(env, "phase=locked");
     await unlock(page);
     await openCase(page, "Morgan Test");
+    await openCaseSection(page, "risk");
     await page.getByTestId("assess-dash").click();
     await page.getByTestId("assess-form").waitFor();
     await checkScreen(page, "11-assess-dash");
@@ -231,7 +244,10 @@ describe("risk assessment and referrals", () => {
     await page.getByTestId("marac-referred").waitFor();
     await checkScreen(page, "13-assess-result");
     await page.getByTestId("assess-back").click();
+    assert.equal(await page.getByTestId("summary-marac").innerText(), "Threshold met — referral to make");
+    await openCaseSection(page, "referrals");
     await page.getByTestId("referral").and(page.locator('[data-kind="marac"]')).waitFor();
+    await openCaseSection(page, "risk");
     await page.getByTestId("marac-flag").waitFor();
     await page.close();
   });
@@ -240,6 +256,7 @@ describe("risk assessment and referrals", () => {
     const page = await open(env, "phase=locked&role=officer");
     await unlock(page);
     await openCase(page, "Morgan Test");
+    await openCaseSection(page, "risk");
     await page.getByTestId("assess-dara").click();
     await page.getByTestId("assess-submit").click();
     await page.getByTestId("form-error").filter({ hasText: "needs the officer's level" }).waitFor();
@@ -266,6 +283,7 @@ describe("risk assessment and referrals", () => {
     assert.match(href, /^tel:[\d+]+$/);
     assert.equal(await page.getByTestId("service-refer").count(), 0, "no Refer outside a case");
     await openCase(page, "Sam Sample");
+    await openCaseSection(page, "referrals", true);
     await page.getByTestId("referral-directory").click();
     await page.getByTestId("directory-search").fill("refuge");
     await page.getByTestId("service-refer").first().click();
@@ -321,6 +339,7 @@ describe("sync and conflicts", () => {
     assert.equal(await page.getByTestId("conflict-prominent").count(), 1, "status conflict is prominent");
     await checkScreen(page, "17-conflicts");
     // The field itself is marked; open it and see who wrote what.
+    await openCaseSection(page, "victim", true);
     await page.getByTestId("conflict-open-victim.phone").click();
     const resolver = page.locator('[data-testid="conflict-resolver"][data-path="victim.phone"]');
     assert.match(await resolver.innerText(), /07700 900121.*pc\.example \(Police officer\).*07700 900999.*idva\.jones \(Health IDVA\)/s);
@@ -343,7 +362,10 @@ describe("roles and locking", () => {
     await openCase(page, "Jane Fictional");
     assert.equal(await page.getByTestId("section-health").count(), 0);
     assert.equal(await page.getByTestId("referral-add").count(), 0);
+    await openCaseSection(page, "referrals", true);
+    assert.equal(await page.getByTestId("referral-add").count(), 0);
     await page.getByTestId("referral-officer-note").waitFor();
+    await openCaseSection(page, "support");
     await page.getByTestId("support-readonly").waitFor();
     assert.equal(await page.getByTestId("field-support.risk_assessment").count(), 0);
     assert.ok(!(await page.evaluate(() => window.__fake.state.calls.includes("show_health"))), "health never asked for");
@@ -367,6 +389,7 @@ describe("roles and locking", () => {
     await page.keyboard.press("Shift");
     await page.waitForFunction(() => window.__fake.state.touches >= 1);
     await openCase(page, "Jane Fictional");
+    await openCaseSection(page, "notes");
     await page.getByTestId("note-text").fill("typed but not saved");
     await page.evaluate(() => window.__fake.idleLock());
     await page.getByTestId("unlock-form").waitFor();
@@ -400,6 +423,7 @@ describe("how long cases stay on this device", () => {
     assert.equal(await page.getByTestId("case-leaves").count(), 0, "open work says nothing");
     await openCase(page, "Sam Sample");
     await page.getByTestId("field-status").selectOption("handed_over");
+    await page.getByTestId("status-confirm").click();
     const onCase = page.getByTestId("case-leaves-device");
     await onCase.waitFor();
     const said = await onCase.innerText();
@@ -432,6 +456,7 @@ describe("how long cases stay on this device", () => {
     await unlock(page);
     await openCase(page, "Ali Example");
     await page.getByTestId("field-status").selectOption("closed");
+    await page.getByTestId("status-confirm").click();
     await page.getByTestId("case-leaves-device").filter({ hasText: "Leaves this device at the next sync (closed; 0 h policy)" }).waitFor();
     await openSection(page, "cases");
     const row = page.getByTestId("case-row").filter({ hasText: "Ali Example" });
@@ -462,8 +487,10 @@ describe("layouts", () => {
       await check("cases");
       await page.getByTestId("case-row").filter({ hasText: "Ali Example" }).click();
       await page.getByTestId("case-screen").waitFor();
+      await openCaseSection(page, "victim", true);
       await page.getByTestId("conflict-open-victim.phone").click();
       await check("case");
+      await openCaseSection(page, "risk");
       await page.getByTestId("assess-dash").click();
       await page.getByTestId("assess-form").waitFor();
       await check("assess");

@@ -244,6 +244,8 @@ describe("handover queue", () => {
     await page.getByTestId("case-screen").waitFor();
     assert.match(await page.getByTestId("case-reviewed").innerText(), /reviewed by ds\.sample/);
     assert.equal(await page.getByTestId("section-safeguarding").getByTestId("sg-action").count(), 1);
+    assert.equal(await page.getByTestId("section-safeguarding").getByTestId("sg-action-done").count(), 0, "ticked only in edit mode");
+    await page.getByTestId("section-safeguarding-edit").click();
     await page.getByTestId("section-safeguarding").getByTestId("sg-action-done").check();
     await page.waitForFunction(() => window.__fake.state.cases.get("sg-dana").safeguarding_actions[0].done === true);
     await checkScreen(page, "16-case-safeguarding");
@@ -265,6 +267,8 @@ describe("handover queue", () => {
     await page.getByTestId("section-triage").waitFor();
     assert.match(await page.getByTestId("triage-section-need").innerText(), /Lives alone/);
     const sg = page.getByTestId("section-safeguarding");
+    await page.getByTestId("section-safeguarding-toggle").click();
+    assert.equal(await page.getByTestId("section-safeguarding-edit").count(), 0, "the unit's section: no Edit for an officer");
     assert.match(await sg.getByTestId("sg-action").innerText(), /Police alarm: Police alarm fitted — done/);
     assert.equal(await sg.getByTestId("sg-action-add").count(), 0);
     assert.equal(await sg.getByTestId("sg-action-done").count(), 0);
