@@ -194,6 +194,53 @@ test("a status changed on both devices is shown as a conflict and resolved", { t
   assert.deepEqual(view.conflicts, []);
 });
 
+test("the case reads first at a phone's and a tablet's size, by day and at night", { timeout: STEP_TIMEOUT }, async () => {
+  const sizes = [
+    ["phone", 360, 740],
+    ["tablet", 1024, 600],
+  ];
+  for (const [name, width, height] of sizes) {
+    await s.setSize(width, height);
+    for (const theme of ["day", "night"]) {
+      const dark = await s.cmd("POST", "/execute/sync", { script: "return document.documentElement.dataset.theme === 'dark'", args: [] });
+      if (dark !== (theme === "night")) {
+        await h.openMenu(s);
+        await s.click('[data-testid="theme-toggle"]');
+        await h.closeMenu(s);
+      }
+      await h.openSection(s, "cases");
+      await s.click('[data-testid="case-row"]');
+      await s.find('[data-testid="case-summary"]');
+      // in the real window: the header within 64 px, the contact strip and the summary above
+      // the action bar, nothing scrolled
+      const m = await s.cmd("POST", "/execute/sync", {
+        script: `const r = (t) => document.querySelector('[data-testid="' + t + '"]').getBoundingClientRect();
+          return { width: innerWidth, chrome: document.querySelector("main").getBoundingClientRect().top,
+            strip: r("contact-strip").bottom, summary: r("case-summary").bottom, bar: r("case-actions").top, y: scrollY };`,
+        args: [],
+      });
+      if (m.width === width) {
+        assert.ok(m.chrome <= 64, `${name} ${theme}: chrome ${m.chrome} px`);
+        assert.ok(m.strip <= m.bar && m.summary <= m.bar, `${name} ${theme}: ${JSON.stringify(m)}`);
+      } else {
+        console.log(`# the window could not be resized to ${width}x${height} (it is ${m.width} wide): screenshot only`);
+      }
+      assert.equal(m.y, 0);
+      await shot(`20-case-${name}-${theme}`);
+      await h.openSection(s, "shift");
+      await s.find('[data-testid="todays-visits"]');
+      await shot(`21-shift-${name}-${theme}`);
+    }
+  }
+  await s.setSize(1024, 600);
+  const dark = await s.cmd("POST", "/execute/sync", { script: "return document.documentElement.dataset.theme === 'dark'", args: [] });
+  if (dark) {
+    await h.openMenu(s);
+    await s.click('[data-testid="theme-toggle"]');
+    await h.closeMenu(s);
+  }
+});
+
 test("the directory, then the idle lock hides everything", { timeout: STEP_TIMEOUT }, async () => {
   await h.openSection(s, "directory");
   await s.find('[data-testid="service-card"]');
