@@ -1,20 +1,11 @@
 // Browser tests of the built UI against the fake backend (mockIPC), in Debian's Chromium.
 // Every screen is also checked with axe-core (no serious or critical violation) and saved as a
 // PNG in test-results/.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu, syncNow } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu, syncNow } from "./harness.mjs";
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 async function checkScreen(page, name) {
   await shot(page, name);

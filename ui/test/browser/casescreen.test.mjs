@@ -6,9 +6,9 @@
 // "Add note" sheet; the roles. axe-core on the summary, a section in edit mode and the sheets.
 // The header with the sync indicator is at most 64 px (item 6, chrome.test.mjs): the measures
 // below are exact, nothing is subtracted.
-import { before, after, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
 
 const SIZES = [
   { name: "phone", width: 360, height: 740 },
@@ -18,15 +18,8 @@ const THEMES = ["light", "dark"];
 const CHROME = 64;
 const table = [];
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
+const env = browserEnv();
+after(() => {
   if (table.length) {
     console.log("\n# visit outcome with a note (engagement asked on the same sheet)");
     console.log("| size | taps | screens scrolled |");

@@ -3,20 +3,11 @@
 // role and for the safeguarding unit (nine sections); the indicator stays quiet while simply
 // offline, turns amber when sync is overdue and red when it fails, and its plain-words detail
 // and the menu are a tap away and accessible.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways, openSection } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection } from "./harness.mjs";
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 const SIZES = [
   { width: 360, height: 740 },

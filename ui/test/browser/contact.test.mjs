@@ -5,9 +5,9 @@
 // offered, confirmed or withheld, and a conflict on a contact rule or the phone shown as
 // "2 values — confirm before contacting" with neither value; the empty search's hint; axe-core.
 // Logs the taps and scrolling needed to answer "is it safe to call?" from today's visits.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, unlock, axe, shot, scrollsSideways, openSection } from "./harness.mjs";
+import { browserEnv, unlock, axe, shot, scrollsSideways, openSection, open } from "./harness.mjs";
 
 const SIZES = [
   { width: 360, height: 740 },
@@ -18,29 +18,14 @@ const NOW = new Date(2026, 10, 25, 13, 25); // a Wednesday
 const TWO = "2 values — confirm before contacting";
 const CALL_WORDS = /^(Call: (yes|NO|not known)|Call: 2 values — confirm before contacting)$/;
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 /** Opens the app at `viewport` in `theme`, its clock fixed at NOW; records console errors. */
 async function openAt(query, viewport, theme) {
-  const page = await env.context.newPage();
-  await page.setViewportSize(viewport);
-  page.problems = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" || /Content Security Policy/i.test(m.text())) page.problems.push(m.text());
+  const page = await open(env, query, viewport, async (p) => {
+    await p.clock.setFixedTime(NOW);
+    await p.addInitScript((t) => localStorage.setItem("provide-theme", t), theme);
   });
-  page.on("pageerror", (e) => page.problems.push(String(e)));
-  await page.clock.setFixedTime(NOW);
-  await page.addInitScript((t) => localStorage.setItem("provide-theme", t), theme);
-  await page.goto(`${env.base}/test/browser/mock.html?${query}`);
   // the app applies the saved theme as it starts
   await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
   return page;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, extname, normalize, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 const UI = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DIST = join(UI, "dist-mock");
@@ -90,6 +91,20 @@ export async function startServer() {
   return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** A test file's page server and Chromium: started before its tests, stopped after them. The
+ *  object is filled in by the time the tests run. */
+export function browserEnv() {
+  const env = {};
+  before(async () => {
+    Object.assign(env, await startServer(), await launch());
+  });
+  after(async () => {
+    await env.close?.();
+    env.server?.close();
+  });
+  return env;
+}
+
 export async function launch() {
   const profile = mkdtempSync(join(tmpdir(), "provide-ui-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -117,8 +132,9 @@ export async function launch() {
   };
 }
 
-/** Opens the app with a query (`phase=locked&role=idva`); records console errors and CSP reports. */
-export async function open(env, query = "", viewport = { width: 1280, height: 800 }) {
+/** Opens the app with a query (`phase=locked&role=idva`); records console errors and CSP reports.
+ *  `before(page)` runs before the app loads (a fixed clock, a saved theme). */
+export async function open(env, query = "", viewport = { width: 1280, height: 800 }, before = async () => {}) {
   const page = await env.context.newPage();
   await page.setViewportSize(viewport);
   page.problems = [];
@@ -126,6 +142,7 @@ export async function open(env, query = "", viewport = { width: 1280, height: 80
     if (m.type() === "error" || /Content Security Policy/i.test(m.text())) page.problems.push(m.text());
   });
   page.on("pageerror", (e) => page.problems.push(String(e)));
+  await before(page);
   await page.goto(`${env.base}/test/browser/mock.html?${query}`);
   return page;
 }

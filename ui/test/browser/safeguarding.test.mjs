@@ -1,20 +1,11 @@
 // Browser tests of the safeguarding unit's screens (triage, handover queue, MARAC list and its
 // printed agenda, dashboard and export, audit, retention review) and of navigation by role, against the fake
 // backend in Debian's Chromium. Each new screen is checked with axe-core and saved as a PNG.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 async function checkScreen(page, name) {
   await shot(page, name);
