@@ -110,7 +110,7 @@ test("start a shift, lose signal, and record a post-incident case offline", { ti
   await s.click('[data-testid="section-victim-toggle"]');
   await s.click('[data-testid="section-victim-edit"]');
   await choose("field-victim.safe_contact.call_ok", "no");
-  await s.find('[data-testid="safe-contact-unsafe"]');
+  await s.until("the strip says calling is not safe", async () => /Call: NO/.test(await s.text('[data-testid="contact-call"]')));
   await s.type('[data-testid="field-victim.safe_contact.safe_times"]', "weekdays 10:00-14:00" + TAB);
   await s.until("the field saved", async () => (await s.attr('[data-testid="sync-status"]', "data-state")) !== null);
   await shot("04-case");

@@ -77,8 +77,15 @@ export class Session {
     }
   }
 
+  /** Clicks the element, scrolled to the middle of the window first: the case screen's action
+   *  bar is fixed at the bottom and would take a click meant for a field beneath it. */
   async click(css) {
     const el = await this.find(css);
+    await this.cmd("POST", "/execute/sync", {
+      script: `const e = document.querySelector(arguments[0]);
+        (e && e.closest("select") || e)?.scrollIntoView({ block: "center" });`,
+      args: [css],
+    });
     await this.cmd("POST", `/element/${el}/click`, {});
   }
 
