@@ -14,8 +14,8 @@ use provide_core::record::history::HistoryEntry;
 use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
 use provide_core::retention::{DecisionRequest, DueList, ReviewDecision};
 use provide_core::store::{
-    Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
-    ShiftInput, TriageInput, TriagedCase,
+    Assessed, CaseFilter, CaseSummary, CaseView, Draft, DraftInput, Handover, HandoverItem,
+    HealthView, MaracEntry, ShiftInput, TriageInput, TriagedCase,
 };
 use provide_core::sync::fetch::FetchReport;
 use provide_core::sync::SyncReport;
@@ -59,6 +59,8 @@ fn export_all(dir: &Path) {
         DueList,
         DecisionRequest,
         ReviewDecision,
+        Draft,
+        DraftInput,
     );
 }
 

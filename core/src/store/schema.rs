@@ -152,6 +152,11 @@ pub const MIGRATIONS: &[Migration] = &[
             super::purge::add_epoch(c)
         },
     },
+    Migration {
+        version: 5,
+        about: "drafts: work in progress of each user, kept through the lock",
+        apply: |c| c.execute_batch(super::drafts::SCHEMA),
+    },
 ];
 
 /// Gives each case row the time (RFC 3339, device clock) its status last changed on this
