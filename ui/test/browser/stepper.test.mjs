@@ -106,24 +106,24 @@ for (const size of SIZES) {
       await page.getByTestId("case-row").filter({ hasText: "Morgan Test" }).click();
       await page.getByTestId("case-screen").waitFor();
       await page.evaluate(() => window.scrollTo(0, 0));
-      // from here: every tap counted, and every screen scrolled down (the user's swipes; the
-      // jump to the top of a new step is the app's, not theirs)
-      await page.evaluate(() => {
-        window.__scrolled = 0;
-        let y = window.scrollY;
-        window.addEventListener("scroll", () => {
-          if (window.scrollY > y) window.__scrolled += window.scrollY - y;
-          y = window.scrollY;
-        });
-      });
+      // from here every tap is counted, and the user's scrolling: before each tap, just enough
+      // to bring its target into view above the score bar (the app's own move to the top of a
+      // new step is not the user's)
       let taps = 0;
+      let scrolled = 0;
       const tap = async (locator) => {
         taps++;
+        scrolled += await locator.evaluate((e) => {
+          const y = window.scrollY;
+          e.scrollIntoView({ block: "nearest" });
+          return Math.abs(window.scrollY - y);
+        });
         await locator.click();
       };
+      const screensNow = () => page.evaluate((px) => px / window.innerHeight, scrolled);
       await tap(page.getByTestId("assess-dash"));
       await page.getByTestId("assess-form").waitFor();
-      const toOpen = await page.evaluate(() => window.__scrolled / window.innerHeight);
+      const toOpen = await screensNow();
       let yes = 0;
       while (yes < 14) {
         const open = page.locator('[data-testid^="assess-q-"][data-testid$="-yes"]:not(:checked)');
@@ -152,7 +152,7 @@ for (const size of SIZES) {
       assert.match(await page.getByTestId("assess-result-unanswered").innerText(), /^13 of 27 questions were unanswered and counted as “no”\.$/);
       await tap(page.getByTestId("marac-refer"));
       await page.getByTestId("marac-referred").waitFor();
-      const screens = await page.evaluate(() => window.__scrolled / window.innerHeight);
+      const screens = await screensNow();
       console.log(
         `DASH to a MARAC referral at ${size.width}x${size.height}: ${taps} taps, ${screens.toFixed(1)} screens scrolled ` +
           `(${toOpen.toFixed(1)} of them on the case screen to reach the DASH button, ${(screens - toOpen).toFixed(1)} in the stepper and result)`,
