@@ -114,7 +114,12 @@ test("start a shift, lose signal, and record a post-incident case offline", { ti
 test("a DASH assessment reaching the MARAC threshold, the referral, and a note", { timeout: STEP_TIMEOUT }, async () => {
   await s.click('[data-testid="assess-dash"]');
   await s.find('[data-testid="assess-form"]');
-  for (const g of DASH.groups) {
+  // the stepper: one theme per step, Next between them
+  for (const [i, g] of DASH.groups.entries()) {
+    if (i > 0) {
+      await s.click('[data-testid="assess-next"]');
+      await s.find(`[data-testid="assess-form"][data-step="${i}"]`);
+    }
     for (const q of g.questions) {
       // a click can land while the form re-renders: click until the answer is selected
       const css = `[data-testid="assess-q-${q.id}-yes"]`;
@@ -131,6 +136,9 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.until("the live score reaches 27", async () => (await s.text('[data-testid="assess-score"]')) === "27");
   await s.find('[data-testid="assess-marac-prompt"]');
   await shot("05-assessment");
+  // every question answered: the summary saves without asking
+  await s.click('[data-testid="assess-review"]');
+  await s.find('[data-testid="assess-all-answered"]');
   await s.click('[data-testid="assess-submit"]');
   await s.find('[data-testid="assess-result"]');
   await s.click('[data-testid="marac-refer"]');
