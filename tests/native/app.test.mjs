@@ -121,13 +121,22 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
       await s.find(`[data-testid="assess-form"][data-step="${i}"]`);
     }
     for (const q of g.questions) {
-      // a click can land while the form re-renders: click until the answer is selected
+      // a click can land while the form re-renders: click until the answer is selected; each
+      // answer is brought to the middle of the window first, as a finger would, clear of the
+      // score bar at the bottom (WebDriver's own scrolling leaves it under the bar)
       const css = `[data-testid="assess-q-${q.id}-yes"]`;
-      await s.click(css);
+      const tap = async () => {
+        await s.cmd("POST", "/execute/sync", {
+          script: `document.querySelector(arguments[0])?.scrollIntoView({ block: "center" });`,
+          args: [css],
+        });
+        await s.click(css);
+      };
+      await tap();
       await s.until(`"yes" to ${q.id}`, async () => {
         const el = await s.find(css);
         if (await s.cmd("GET", `/element/${el}/selected`)) return true;
-        await s.click(css);
+        await tap();
         return false;
       });
     }
@@ -141,8 +150,14 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.find('[data-testid="assess-all-answered"]');
   await s.click('[data-testid="assess-submit"]');
   await s.find('[data-testid="assess-result"]');
-  await s.click('[data-testid="marac-refer"]');
-  await s.find('[data-testid="marac-referred"]');
+  // the result re-renders as the draft is discarded: tap "Refer" until it is recorded (a tap
+  // while the referral is being saved meets a disabled button)
+  await s.until("the MARAC referral recorded", async () => {
+    if ((await s.count('[data-testid="marac-referred"]')) > 0) return true;
+    const refer = await s.elements('[data-testid="marac-refer"]:not([disabled])');
+    if (refer.length > 0) await s.cmd("POST", `/element/${elementId(refer[0])}/click`, {}).catch(() => {});
+    return false;
+  });
   await s.click('[data-testid="assess-back"]');
   await s.find('[data-testid="case-screen"]');
   await s.find('[data-testid="marac-flag"]');
