@@ -51,6 +51,11 @@ const COMMANDS: &[&str] = &[
     "sync_status",
     "sync_now",
     "dismiss_sync_notices",
+    // drafts kept through the lock (the signed-in user's own)
+    "save_draft",
+    "list_drafts",
+    "get_draft",
+    "discard_draft",
 ];
 
 fn main() {

@@ -52,6 +52,8 @@ pub enum Error {
     KeystoreUnavailable(String),
     #[error("The key-slot file asks for a weaker Argon2id cost than is accepted (at least {min_mib} MiB and {min_passes} passes): it was altered, and is refused.")]
     KdfBelowFloor { min_mib: u32, min_passes: u32 },
+    #[error("The draft is too large to keep (over {limit_kib} KiB); save it or shorten it.")]
+    DraftTooLarge { limit_kib: usize },
     #[error("Invalid setting: {0}.")]
     InvalidSetting(String),
     #[error("The database failed: {0}.")]
@@ -139,6 +141,7 @@ impl Error {
             Error::UnknownForm(_) => "unknown_form",
             Error::KeystoreUnavailable(_) => "keystore_unavailable",
             Error::KdfBelowFloor { .. } => "kdf_below_floor",
+            Error::DraftTooLarge { .. } => "draft_too_large",
             Error::InvalidSetting(_) => "invalid_setting",
             Error::Database(_) => "database",
             Error::Io(_) => "io",

@@ -15,8 +15,8 @@ use provide_core::record::history::HistoryEntry;
 use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
 use provide_core::retention::{DecisionRequest, DueList, ReviewDecision};
 use provide_core::store::{
-    Assessed, CaseFilter, CaseSummary, CaseView, Handover, HandoverItem, HealthView, MaracEntry,
-    ShiftInput, TriageInput, TriagedCase,
+    Assessed, CaseFilter, CaseSummary, CaseView, Draft, DraftInput, Handover, HandoverItem,
+    HealthView, MaracEntry, ShiftInput, TriageInput, TriagedCase,
 };
 use provide_core::sync::fetch::FetchReport;
 use provide_core::sync::SyncReport;
@@ -62,6 +62,8 @@ fn export_all(dir: &Path) {
         ReviewDecision,
         AssessmentPreview,
         FieldTable,
+        Draft,
+        DraftInput,
     );
     // the field table's data, not only its type: the UI's field names come from here
     let table = serde_json::to_string_pretty(&field_table()).expect("field table");

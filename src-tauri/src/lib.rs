@@ -58,6 +58,10 @@ macro_rules! provide_handlers {
             $crate::commands::sync::sync_status,
             $crate::commands::sync::sync_now,
             $crate::commands::sync::dismiss_sync_notices,
+            $crate::commands::drafts::save_draft,
+            $crate::commands::drafts::list_drafts,
+            $crate::commands::drafts::get_draft,
+            $crate::commands::drafts::discard_draft,
         ]
     };
 }

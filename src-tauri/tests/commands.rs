@@ -333,3 +333,45 @@ fn the_live_score_is_provide_cores() {
     );
     assert!(!code(&e).is_empty(), "{e}");
 }
+
+/// Drafts through the window's commands: kept in the store, gone from reach when locked,
+/// back after unlocking, discarded on request; an oversized one refused with its own code.
+#[test]
+fn drafts_survive_the_lock_through_the_commands() {
+    let h = harness(Some(Role::Idva));
+    h.ok("unlock", json!({"passphrase": PASS, "user": null}));
+    let id = h
+        .ok(
+            "create_case",
+            json!({"deployment": "live", "sets": [["victim.name", "Fictional Draftperson"]]}),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = format!("note:{id}");
+    let input = json!({
+        "key": key,
+        "record": id,
+        "screen": format!(r#"{{"screen":"case","id":"{id}"}}"#),
+        "body": r#"{"text":"Fictional: half a note"}"#,
+    });
+    let saved = h.ok("save_draft", json!({ "input": input }));
+    assert_eq!(saved["key"], key.as_str());
+    h.ok("lock", json!({}));
+    assert_eq!(code(&h.err("get_draft", json!({"key": key}))), "locked");
+    assert_eq!(code(&h.err("list_drafts", json!({}))), "locked");
+    h.ok("unlock", json!({"passphrase": PASS, "user": null}));
+    let back = h.ok("get_draft", json!({"key": key}));
+    assert_eq!(back["body"], r#"{"text":"Fictional: half a note"}"#);
+    assert_eq!(h.ok("list_drafts", json!({})).as_array().unwrap().len(), 1);
+    let big = json!({
+        "key": key, "record": id, "screen": "{}",
+        "body": serde_json::to_string(&"x".repeat(70 * 1024)).unwrap(),
+    });
+    assert_eq!(
+        code(&h.err("save_draft", json!({ "input": big }))),
+        "draft_too_large"
+    );
+    assert_eq!(h.ok("discard_draft", json!({"key": key})), true);
+    assert_eq!(h.ok("get_draft", json!({"key": key})), Value::Null);
+}

@@ -120,15 +120,29 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.click('[data-testid="section-risk-toggle"]');
   await s.click('[data-testid="assess-dash"]');
   await s.find('[data-testid="assess-form"]');
-  for (const g of DASH.groups) {
+  // the stepper: one theme per step, Next between them
+  for (const [i, g] of DASH.groups.entries()) {
+    if (i > 0) {
+      await s.click('[data-testid="assess-next"]');
+      await s.find(`[data-testid="assess-form"][data-step="${i}"]`);
+    }
     for (const q of g.questions) {
-      // a click can land while the form re-renders: click until the answer is selected
+      // a click can land while the form re-renders: click until the answer is selected; each
+      // answer is brought to the middle of the window first, as a finger would, clear of the
+      // score bar at the bottom (WebDriver's own scrolling leaves it under the bar)
       const css = `[data-testid="assess-q-${q.id}-yes"]`;
-      await s.click(css);
+      const tap = async () => {
+        await s.cmd("POST", "/execute/sync", {
+          script: `document.querySelector(arguments[0])?.scrollIntoView({ block: "center" });`,
+          args: [css],
+        });
+        await s.click(css);
+      };
+      await tap();
       await s.until(`"yes" to ${q.id}`, async () => {
         const el = await s.find(css);
         if (await s.cmd("GET", `/element/${el}/selected`)) return true;
-        await s.click(css);
+        await tap();
         return false;
       });
     }
@@ -137,10 +151,19 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.until("the live score reaches 27", async () => (await s.text('[data-testid="assess-score"]')) === "27");
   await s.find('[data-testid="assess-marac-prompt"]');
   await shot("05-assessment");
+  // every question answered: the summary saves without asking
+  await s.click('[data-testid="assess-review"]');
+  await s.find('[data-testid="assess-all-answered"]');
   await s.click('[data-testid="assess-submit"]');
   await s.find('[data-testid="assess-result"]');
-  await s.click('[data-testid="marac-refer"]');
-  await s.find('[data-testid="marac-referred"]');
+  // the result re-renders as the draft is discarded: tap "Refer" until it is recorded (a tap
+  // while the referral is being saved meets a disabled button)
+  await s.until("the MARAC referral recorded", async () => {
+    if ((await s.count('[data-testid="marac-referred"]')) > 0) return true;
+    const refer = await s.elements('[data-testid="marac-refer"]:not([disabled])');
+    if (refer.length > 0) await s.cmd("POST", `/element/${elementId(refer[0])}/click`, {}).catch(() => {});
+    return false;
+  });
   await s.click('[data-testid="assess-back"]');
   await s.find('[data-testid="case-screen"]');
   await s.click('[data-testid="section-risk-toggle"]');

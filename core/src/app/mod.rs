@@ -4,6 +4,7 @@
 //!
 //! - `status`: what the window shows about the device (enrolled? locked? synced?).
 //! - `background`: what the background thread does on each tick (idle lock, when to sync).
+//! - `drafts`: work in progress kept in the encrypted store through the lock.
 //!
 //! The store lives behind a mutex. A sync holds it only while it reads or writes the store,
 //! never across a network exchange, so the pair can keep working while a slow link is busy.
@@ -14,6 +15,7 @@
 //! are passphrase-only, and `AppStatus::key_protection` says which the device has.
 
 mod background;
+mod drafts;
 mod status;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 
 mod bundles;
 mod cases;
+mod drafts;
 mod health;
 mod health_key;
 mod leaving;
@@ -39,6 +40,7 @@ use crate::model::Role;
 use crate::record::Author;
 
 pub use cases::{Assessed, CaseFilter, CaseSummary, CaseView, RiskView};
+pub use drafts::{Draft, DraftInput, MAX_DRAFT_BYTES};
 pub use health::HealthView;
 pub use leaving::{DevicePolicy, Leaving};
 pub use link::{ContactStatus, Enrolled, ServerLink};

@@ -42,6 +42,9 @@ pub(crate) fn purge_record(
     if n == 0 && set_aside == 0 {
         return Ok(false);
     }
+    if n > 0 {
+        super::drafts::discard_of_record(tx, id)?;
+    }
     audit::append(tx, user, role, Action::Erase, id, reason)?;
     Ok(n > 0)
 }
@@ -80,6 +83,7 @@ pub(crate) fn erase_record(
 ) -> Result<bool> {
     tx.execute("DELETE FROM quarantine WHERE id = ?1", [id])?;
     let n = tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
+    super::drafts::discard_of_record(tx, id)?;
     tx.execute(
         "INSERT OR IGNORE INTO erased_records (id, erased_at) VALUES (?1, ?2)",
         rusqlite::params![id, super::now_rfc3339()],

@@ -158,6 +158,11 @@ pub const MIGRATIONS: &[Migration] = &[
         // filled from each case's document when the store is next unlocked (`fill_list_rows`)
         apply: |c| c.execute_batch("ALTER TABLE records ADD COLUMN list_row TEXT"),
     },
+    Migration {
+        version: 6,
+        about: "drafts: work in progress of each user, kept through the lock",
+        apply: |c| c.execute_batch(super::drafts::SCHEMA),
+    },
 ];
 
 /// Gives each case row the time (RFC 3339, device clock) its status last changed on this

@@ -4,6 +4,7 @@
 //! background sync. The ACL manifest in `build.rs` lists them all.
 
 pub mod cases;
+pub mod drafts;
 pub mod health;
 pub mod reference;
 pub mod reports;

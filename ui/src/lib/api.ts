@@ -26,6 +26,8 @@ import type { CaseSummary } from "./bindings/CaseSummary";
 import type { CaseView } from "./bindings/CaseView";
 import type { Deployment } from "./bindings/Deployment";
 import type { Directory } from "./bindings/Directory";
+import type { Draft } from "./bindings/Draft";
+import type { DraftInput } from "./bindings/DraftInput";
 import type { FormDef } from "./bindings/FormDef";
 import type { Handover } from "./bindings/Handover";
 import type { HealthView } from "./bindings/HealthView";
@@ -136,6 +138,12 @@ export const api = {
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncNow: () => call<SyncReport>("sync_now"),
   dismissSyncNotices: () => call<SyncStatus>("dismiss_sync_notices"),
+
+  // drafts kept through the lock, in the encrypted store (the signed-in user's own)
+  saveDraft: (input: DraftInput) => call<Draft>("save_draft", { input }),
+  listDrafts: () => call<Draft[]>("list_drafts"),
+  getDraft: (key: string) => call<Draft | null>("get_draft", { key }),
+  discardDraft: (key: string) => call<boolean>("discard_draft", { key }),
 };
 
 export type Api = typeof api;

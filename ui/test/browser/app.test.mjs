@@ -218,19 +218,30 @@ describe("risk assessment and referrals", () => {
     await page.getByTestId("assess-dash").click();
     await page.getByTestId("assess-form").waitFor();
     await checkScreen(page, "11-assess-dash");
+    // one theme per step: answer "yes" down the steps until 13, then one more
     const yes = page.locator('[data-testid^="assess-q-"][data-testid$="-yes"]');
-    assert.equal(await yes.count(), 27);
-    for (let i = 0; i < 13; i++) await yes.nth(i).check();
+    let answered = 0;
+    while (answered < 13) {
+      const n = await yes.count();
+      for (let i = 0; i < n && answered < 13; i++, answered++) await yes.nth(i).check();
+      if (answered < 13) await page.getByTestId("assess-next").click();
+    }
     await page.getByTestId("assess-score").filter({ hasText: /^13$/ }).waitFor();
     assert.equal(await page.getByTestId("assess-marac-prompt").count(), 0);
     assert.equal(await page.getByTestId("assess-level").getAttribute("data-level"), "medium");
-    await yes.nth(13).check();
+    if ((await page.locator('[data-testid^="assess-q-"][data-testid$="-yes"]:not(:checked)').count()) === 0) await page.getByTestId("assess-next").click();
+    await page.locator('[data-testid^="assess-q-"][data-testid$="-yes"]:not(:checked)').first().check();
     await page.getByTestId("assess-score").filter({ hasText: /^14$/ }).waitFor();
     await page.getByTestId("assess-marac-prompt").waitFor();
     assert.equal(await page.getByTestId("assess-level").getAttribute("data-level"), "high");
     await checkScreen(page, "12-assess-marac");
+    await page.getByTestId("assess-review").click();
     await page.getByTestId("assess-submit").click();
+    // 13 questions unanswered: saving asks first
+    await page.getByTestId("assess-confirm").waitFor();
+    await page.getByTestId("assess-confirm-save").click();
     await page.getByTestId("assess-result").waitFor();
+    assert.match(await page.getByTestId("assess-result-unanswered").innerText(), /13 of 27 questions were unanswered/);
     await page.getByTestId("marac-refer").click();
     await page.getByTestId("marac-referred").waitFor();
     await checkScreen(page, "13-assess-result");
@@ -249,10 +260,15 @@ describe("risk assessment and referrals", () => {
     await openCase(page, "Morgan Test");
     await openCaseSection(page, "risk");
     await page.getByTestId("assess-dara").click();
+    await page.getByTestId("assess-review").click();
     await page.getByTestId("assess-submit").click();
     await page.getByTestId("form-error").filter({ hasText: "needs the officer's level" }).waitFor();
+    assert.equal(await page.getByTestId("assess-confirm").count(), 0, "what is missing is said before anything is asked");
+    await page.getByTestId("assess-back-step").click();
     await page.getByTestId("assess-judgement-level").selectOption("high");
+    await page.getByTestId("assess-next").click();
     await page.getByTestId("assess-submit").click();
+    await page.getByTestId("assess-confirm-save").click();
     await page.getByTestId("assess-result").waitFor();
     // Officers may not refer: the result says who should.
     assert.equal(await page.getByTestId("marac-refer").count(), 0);
@@ -382,14 +398,15 @@ describe("roles and locking", () => {
     await openCase(page, "Jane Fictional");
     await openCaseSection(page, "notes");
     await page.getByTestId("note-text").fill("typed but not saved");
+    await page.waitForFunction(() => window.__fake.draftsKept().some((d) => d.key.startsWith("note:")));
     await page.evaluate(() => window.__fake.idleLock());
     await page.getByTestId("unlock-form").waitFor();
     const text = await page.evaluate(() => document.body.innerText);
     assert.ok(!text.includes("Jane Fictional") && !text.includes("typed but not saved"), "nothing of the last screen");
     await unlock(page);
-    // After unlocking, the app starts afresh at the shift screen.
-    await page.getByTestId("shift-form").waitFor();
-    assert.equal(await page.getByTestId("case-screen").count(), 0);
+    // After unlocking, the app returns to the same screen with the draft (drafts.test.mjs).
+    await page.getByTestId("case-screen").waitFor();
+    assert.equal(await page.getByTestId("note-text").inputValue(), "typed but not saved");
     await page.getByTestId("settings-idle").waitFor({ state: "detached" });
     await openSection(page, "settings");
     await page.getByTestId("settings-idle").selectOption("2");

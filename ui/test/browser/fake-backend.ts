@@ -931,6 +931,7 @@ type Args = Record<string, unknown>;
 
 async function handle(cmd: string, a: Args): Promise<unknown> {
   state.calls.push(cmd);
+  if (cmd in DRAFT_COMMANDS) return DRAFT_COMMANDS[cmd](a);
   await evaluatePending();
   switch (cmd) {
     case "app_status":
@@ -1160,11 +1161,38 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
   }
 }
 
+// ---- drafts (issue 17, item 5) --------------------------------------------------------------
+// Kept per user like the store's table, refused while locked and over 64 KiB. The store's own
+// tests hold the rules (core/src/app/drafts.rs, src-tauri/tests/commands.rs).
+type FakeDraft = { key: string; record: string | null; screen: string; body: string; updated_at: string };
+const drafts = new Map<string, FakeDraft>();
+const draftId = (key: string) => `${session().name}\n${key}`;
+const DRAFT_COMMANDS: Record<string, (a: Args) => unknown> = {
+  save_draft: (a) => {
+    const input = a.input as Omit<FakeDraft, "updated_at">;
+    if (input.body.length + input.screen.length > 64 * 1024) fail("draft_too_large", "The draft is too large to keep (over 64 KiB); save it or shorten it.");
+    if (input.record !== null && !state.cases.has(input.record)) fail("not_found", `No record with id ${input.record} is in this store.`);
+    const d = { ...input, updated_at: new Date().toISOString() };
+    drafts.set(draftId(input.key), d);
+    return structuredClone(d);
+  },
+  list_drafts: () => {
+    const mine = `${session().name}\n`;
+    return [...drafts.entries()].filter(([k]) => k.startsWith(mine)).map(([, d]) => structuredClone(d));
+  },
+  get_draft: (a) => structuredClone(drafts.get(draftId(a.key as string)) ?? null),
+  discard_draft: (a) => drafts.delete(draftId(a.key as string)),
+};
+/** The drafts kept, whoever they belong to (tests look at what the store holds). */
+const draftsKept = () => [...drafts.values()].map((d) => structuredClone(d));
+// ---- end of drafts ----------------------------------------------------------------------------
+
 export function installFakeBackend() {
   seed();
   mockIPC((cmd, args) => handle(cmd, (args ?? {}) as Args), { shouldMockEvents: true });
   const fake = {
     state,
+    draftsKept,
     emit: (event: string, payload?: unknown) => emit(event, payload),
     /** The idle lock fires: the backend locks and tells the window. */
     idleLock: async () => {

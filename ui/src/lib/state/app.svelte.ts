@@ -5,6 +5,7 @@ import { api, AppError, onLocked } from "../api";
 import type { AppStatus } from "../bindings/AppStatus";
 import type { Session } from "../bindings/Session";
 import { throttle } from "../filters";
+import { dropPendingDrafts, flushDrafts, keptRoute } from "./drafts.svelte";
 import { nav } from "./nav.svelte";
 import { sync } from "./sync.svelte";
 
@@ -43,8 +44,18 @@ export async function refreshStatus(): Promise<void> {
 /** The app locked (idle, revoked, or the Lock button): hide everything at once. */
 export async function lockedNow(): Promise<void> {
   app.lockedNow = true;
+  dropPendingDrafts();
   forget();
   await refreshStatus();
+}
+
+/** Unlocked (`s`): opens the screen this user was on when the app locked, then the app. */
+export async function unlocked(s: AppStatus): Promise<void> {
+  if (s.phase.phase === "unlocked") {
+    const v = await keptRoute();
+    if (v) nav.view = v;
+  }
+  setStatus(s);
 }
 
 export function setStatus(s: AppStatus) {
@@ -61,6 +72,8 @@ export function setStatus(s: AppStatus) {
 
 export async function lock(): Promise<void> {
   app.lockedNow = true;
+  // the screens go at once; what was typed in the last moment is kept before the store locks
+  await flushDrafts();
   forget();
   try {
     setStatus(await api.lock());

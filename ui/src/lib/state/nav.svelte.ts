@@ -1,8 +1,11 @@
-// Which screen of the unlocked app is showing. Held in memory only and reset on lock; the
-// shell then opens the start screen of the role that unlocks (lib/roles.ts).
+// Which screen of the unlocked app is showing. Reset on lock; each screen opened is also kept
+// as the user's `route` draft in the encrypted store (drafts.svelte.ts), so that unlocking
+// returns to it. The shell opens the role's start screen when there is none it may open
+// (lib/roles.ts).
 import { tick } from "svelte";
 import type { Role } from "../bindings/Role";
 import { startSection } from "../roles";
+import { rememberRoute } from "./drafts.svelte";
 
 /** The unit's queues a case can be opened from (the case screen offers the way back). */
 export type CaseOrigin = "triage" | "handover" | "marac";
@@ -35,6 +38,7 @@ export const nav = $state({
   },
   go(v: View) {
     nav.view = v;
+    rememberRoute(v);
     // Screens start at the top, and focus moves to the new screen's heading.
     void tick().then(() => {
       if (typeof window !== "undefined") window.scrollTo?.(0, 0);
