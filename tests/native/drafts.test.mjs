@@ -51,8 +51,8 @@ test("a note typed, the idle lock, unlock: the same case with the note", { timeo
   await s.type('[data-testid="enrol-passphrase"]', PASS);
   await s.type('[data-testid="enrol-confirm"]', PASS);
   await s.click('[data-testid="enrol-submit"]');
-  await s.find('[data-testid="nav-settings"]', 60_000);
-  await s.click('[data-testid="nav-settings"]');
+  await s.find('[data-testid="menu-button"]', 60_000);
+  await h.openSection(s, "settings");
   await h.choose(s, "settings-idle", "1");
   await s.until("the idle lock set to one minute", async () => {
     const st = await s.cmd("POST", "/execute/async", {
@@ -63,7 +63,7 @@ test("a note typed, the idle lock, unlock: the same case with the note", { timeo
     return st.idle_lock_minutes === 1;
   });
 
-  await s.click('[data-testid="nav-cases"]');
+  await h.openSection(s, "cases");
   await s.click('[data-testid="new-case-post_incident"]');
   await s.type('[data-testid="newcase-reference"]', "LC-20261201-0077");
   await s.type('[data-testid="newcase-victim-name"]', "Rowan Fictional");
@@ -71,6 +71,8 @@ test("a note typed, the idle lock, unlock: the same case with the note", { timeo
   await s.find('[data-testid="case-screen"]');
   const caseId = await s.attr('[data-testid="case-screen"]', "data-case-id");
   assert.ok(caseId);
+  // the Notes section opens on purpose (sections are closed until opened)
+  await s.click('[data-testid="section-notes-toggle"]');
   await s.type('[data-testid="note-text"]', NOTE);
   await h.shot(s, "drafts-1-note-typed", '[data-testid="note-text"]');
 

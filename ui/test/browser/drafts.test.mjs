@@ -1,27 +1,23 @@
 // Drafts survive the lock (issue 17, item 5), in the built UI against the fake backend: a note
 // or an assessment half-answered is kept in the store (never in browser storage), nothing of
 // it is on screen while locked, and unlocking returns to the same screen with the draft.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, openSection, fromMenu } from "./harness.mjs";
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 const NOTE = "Fictional: she spoke at the door, the children were at school";
 
 async function openCase(page, name) {
-  await page.getByTestId("nav-cases").click();
+  await openSection(page, "cases");
   await page.getByTestId("case-row").filter({ hasText: name }).click();
   await page.getByTestId("case-screen").waitFor();
+}
+
+/** Opens the case's Notes section (closed until opened, unless it holds a draft). */
+async function openNotes(page) {
+  if ((await page.getByTestId("section-notes").getAttribute("data-open")) !== "yes") await page.getByTestId("section-notes-toggle").click();
 }
 
 /** What the fake store holds, by key. */
@@ -44,6 +40,7 @@ describe("a note in progress", () => {
     await unlock(page);
     await openCase(page, "Jane Fictional");
     const caseId = await page.getByTestId("case-screen").getAttribute("data-case-id");
+    await openNotes(page);
     await page.getByTestId("note-text").fill(NOTE);
     // locked at once, before the draft's own moment to save: the lock sends it first
     await page.getByTestId("lock-button").click();
@@ -73,6 +70,7 @@ describe("a note in progress", () => {
     await unlock(page);
     await openCase(page, "Ali Example");
     const caseId = await page.getByTestId("case-screen").getAttribute("data-case-id");
+    await openNotes(page);
     await page.getByTestId("note-text").fill(NOTE);
     // the idle lock fires after minutes without input: by then the draft is in the store
     await page.waitForFunction((id) => window.__fake.draftsKept().some((d) => d.key === `note:${id}`), caseId);
@@ -93,12 +91,14 @@ describe("a note in progress", () => {
     const page = await open(env, "phase=locked&users=2");
     await unlock(page);
     await openCase(page, "Jane Fictional");
+    await openNotes(page);
     await page.getByTestId("note-text").fill(NOTE);
-    await page.getByTestId("signout-button").click();
+    await fromMenu(page, "signout-button");
     await page.getByTestId("unlock-form").waitFor();
     await page.getByTestId("unlock-user").selectOption("pc.example");
     await unlock(page, "battery staple");
     await openCase(page, "Jane Fictional");
+    await openNotes(page);
     assert.equal(await page.getByTestId("note-text").inputValue(), "");
     await nothingShown(page, [NOTE]);
     await page.close();
@@ -110,6 +110,7 @@ describe("an assessment in progress", () => {
     const page = await open(env, "phase=locked");
     await unlock(page);
     await openCase(page, "Morgan Test");
+    await page.getByTestId("section-risk-toggle").click();
     await page.getByTestId("assess-dash").click();
     await page.getByTestId("assess-form").waitFor();
     const yes = () => page.locator('[data-testid^="assess-q-"][data-testid$="-yes"]');

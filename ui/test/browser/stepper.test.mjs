@@ -3,20 +3,11 @@
 // step, a partial save never silent (a confirmation, and the result says how many were
 // unanswered), chosen and unchosen answers at 3:1 or more, axe-core clean on every step. Also
 // logs the taps and screens of scrolling from opening DASH to a MARAC referral.
-import { before, after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, open, unlock, axe, shot, scrollsSideways } from "./harness.mjs";
+import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection } from "./harness.mjs";
 
-let env;
-before(async () => {
-  const s = await startServer();
-  const b = await launch();
-  env = { ...s, ...b };
-});
-after(async () => {
-  await env?.close();
-  env?.server.close();
-});
+const env = browserEnv();
 
 const SIZES = [
   { width: 360, height: 740 },
@@ -40,9 +31,10 @@ function contrast(a, b) {
 async function openDash(page, theme) {
   await unlock(page);
   await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
-  await page.getByTestId("nav-cases").click();
+  await openSection(page, "cases");
   await page.getByTestId("case-row").filter({ hasText: "Morgan Test" }).click();
   await page.getByTestId("case-screen").waitFor();
+  await page.getByTestId("section-risk-toggle").click();
   await page.getByTestId("assess-dash").click();
   await page.getByTestId("assess-form").waitFor();
 }
@@ -102,7 +94,7 @@ for (const size of SIZES) {
     test("a partial save is never silent; taps and screens measured", async () => {
       const page = await open(env, "phase=locked", size);
       await unlock(page);
-      await page.getByTestId("nav-cases").click();
+      await openSection(page, "cases");
       await page.getByTestId("case-row").filter({ hasText: "Morgan Test" }).click();
       await page.getByTestId("case-screen").waitFor();
       await page.evaluate(() => window.scrollTo(0, 0));
@@ -121,7 +113,8 @@ for (const size of SIZES) {
         await locator.click();
       };
       const screensNow = () => page.evaluate((px) => px / window.innerHeight, scrolled);
-      await tap(page.getByTestId("assess-dash"));
+      // the action bar's "Risk assessment" opens the case's checklist (DASH for this case)
+      await tap(page.getByTestId("action-assess"));
       await page.getByTestId("assess-form").waitFor();
       const toOpen = await screensNow();
       let yes = 0;
