@@ -217,7 +217,7 @@ test("a status changed on both devices is shown as a conflict and resolved", { t
   assert.deepEqual(view.conflicts, []);
 });
 
-test("the case reads first at a phone's and a tablet's size, by day and at night", { timeout: STEP_TIMEOUT }, async () => {
+test("the case and the case list at a phone's and a tablet's size, by day and at night", { timeout: STEP_TIMEOUT }, async () => {
   const sizes = [
     ["phone", 360, 740],
     ["tablet", 1024, 600],
@@ -250,9 +250,9 @@ test("the case reads first at a phone's and a tablet's size, by day and at night
       }
       assert.equal(m.y, 0);
       await shot(`20-case-${name}-${theme}`);
-      await h.openSection(s, "shift");
-      await s.find('[data-testid="todays-visits"]');
-      await shot(`21-shift-${name}-${theme}`);
+      await h.openSection(s, "cases");
+      await s.find('[data-testid="case-row"] [data-testid="contact-strip"]');
+      await shot(`21-cases-${name}-${theme}`);
     }
   }
   await s.setSize(1024, 600);
