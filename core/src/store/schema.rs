@@ -127,6 +127,23 @@ fn release_0_1(conn: &Connection) -> rusqlite::Result<()> {
     add_user_actor_column(conn)
 }
 
+/// Adds `column` to `table` unless it is there already: a migration may meet a store that has
+/// it (a store made by a build that had it, then marked older), and must still succeed.
+fn add_column_if_missing(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+        .exists([table, column])?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
 /// The device store's migrations, in order (rules in `migrations`). Append only.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -156,7 +173,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         about: "records.list_row: a case's contact rules, area, triage and last visit for its list rows",
         // filled from each case's document when the store is next unlocked (`fill_list_rows`)
-        apply: |c| c.execute_batch("ALTER TABLE records ADD COLUMN list_row TEXT"),
+        apply: |c| add_column_if_missing(c, "records", "list_row", "TEXT"),
     },
     Migration {
         version: 6,
