@@ -8,7 +8,7 @@
 // below are exact, nothing is subtracted.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browserEnv, open, unlock, axe, shot, scrollsSideways, openSection, fromMenu } from "./harness.mjs";
+import { browserEnv, open, unlock, openSection, fromMenu, clean } from "./harness.mjs";
 
 const SIZES = [
   { name: "phone", width: 360, height: 740 },
@@ -27,14 +27,6 @@ after(() => {
     for (const r of table) console.log(`| ${r.size} | ${r.taps} | ${r.screens} |`);
   }
 });
-
-async function clean(page, name) {
-  await shot(page, name);
-  const v = await axe(page);
-  assert.deepEqual(v, [], `${name}: accessibility violations ${JSON.stringify(v, null, 1)}`);
-  assert.equal(await scrollsSideways(page), false, `${name}: scrolls sideways`);
-  assert.deepEqual(page.problems, [], `${name}: console errors`);
-}
 
 async function setTheme(page, want) {
   const now = await page.evaluate(() => document.documentElement.dataset.theme ?? "light");

@@ -7,7 +7,7 @@
 // Logs the taps and scrolling needed to answer "is it safe to call?" from today's visits.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { browserEnv, unlock, axe, shot, scrollsSideways, openSection, open } from "./harness.mjs";
+import { browserEnv, unlock, openSection, open, clean } from "./harness.mjs";
 
 const SIZES = [
   { width: 360, height: 740 },
@@ -29,14 +29,6 @@ async function openAt(query, viewport, theme) {
   // the app applies the saved theme as it starts
   await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
   return page;
-}
-
-async function clean(page, name) {
-  await shot(page, name);
-  const v = await axe(page);
-  assert.deepEqual(v, [], `${name}: accessibility violations ${JSON.stringify(v, null, 1)}`);
-  assert.equal(await scrollsSideways(page), false, `${name}: scrolls sideways`);
-  assert.deepEqual(page.problems, [], `${name}: console errors`);
 }
 
 /** The words shown by each part of a strip (icons are hidden from reading). */

@@ -12,6 +12,7 @@ import { join, extname, normalize, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { before, after } from "node:test";
+import assert from "node:assert/strict";
 
 const UI = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DIST = join(UI, "dist-mock");
@@ -187,6 +188,16 @@ export async function axe(page) {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Saves the screen as `name` and checks it: no serious or critical axe-core violation, no
+ *  sideways scrolling, no console error. */
+export async function clean(page, name) {
+  await shot(page, name);
+  const v = await axe(page);
+  assert.deepEqual(v, [], `${name}: accessibility violations ${JSON.stringify(v, null, 1)}`);
+  assert.equal(await scrollsSideways(page), false, `${name}: scrolls sideways`);
+  assert.deepEqual(page.problems, [], `${name}: console errors`);
 }
 
 /** True when the page scrolls sideways (it must not at any supported width). */
