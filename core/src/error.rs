@@ -92,6 +92,14 @@ pub enum Error {
     Locked,
     #[error("A sync is already running.")]
     SyncBusy,
+    #[error("This device has no certificate for syncing with a partner yet: sync with the server once (it issues one for the shift).")]
+    NoPeerCertificate,
+    #[error(
+        "The partner's device cannot be reached: {0}. Check both devices are on the car's network."
+    )]
+    PeerUnreachable(String),
+    #[error("The partner's device was refused: {0}.")]
+    PeerRefused(String),
     #[error("Internal error: {0}.")]
     Internal(String),
 }
@@ -158,6 +166,9 @@ impl Error {
             Error::ContactOverdue(_) => "contact_overdue",
             Error::Locked => "locked",
             Error::SyncBusy => "sync_busy",
+            Error::NoPeerCertificate => "no_peer_certificate",
+            Error::PeerUnreachable(_) => "peer_unreachable",
+            Error::PeerRefused(_) => "peer_refused",
             Error::Internal(_) => "internal",
         }
     }

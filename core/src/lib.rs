@@ -9,6 +9,7 @@
 //! - `store`: the SQLCipher device store, the one entry point for reading and writing.
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
 //! - `sync`: the sync protocol, the client, and syncing by itself.
+//! - `peer`: the pair's devices syncing with each other in the car (mutual TLS, no server).
 //! - `report`: evaluation reports computed from records: projection rows, dashboard, export.
 //! - `retention`: the retention review schedule (classes and periods, as data) and its dates.
 //! - `app`: the patrol app on a device (lock, idle lock, background sync), for the app shell.
@@ -21,6 +22,7 @@ pub mod directory;
 pub mod error;
 pub mod forms;
 pub mod model;
+pub mod peer;
 pub mod record;
 pub mod report;
 pub mod retention;

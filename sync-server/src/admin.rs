@@ -23,6 +23,8 @@ use crate::storage::{AuditFilter, AuditRow, Device, UserProfile};
 pub const KEY_FILE: &str = "server.key";
 /// The report key's file in the data folder, by default.
 pub const REPORT_KEY_FILE: &str = "report.key";
+/// The device CA's key, PKCS#8 as hex: signs the devices' certificates for peer sync.
+pub const DEVICE_CA_KEY_FILE: &str = "device-ca.key";
 
 /// Where the server keeps its data.
 #[derive(Debug, Clone)]
@@ -37,6 +39,9 @@ pub struct DataDir {
     /// The key of export pseudonyms (default `<dir>/report.key`). Every process that exports
     /// must use the same file.
     pub report_key_file: Option<PathBuf>,
+    /// The device CA's key (default `<dir>/device-ca.key`). Every process must use the same
+    /// file.
+    pub device_ca_key_file: Option<PathBuf>,
     /// The embedded store's record key store (default `<dir>/record-keys.db`).
     pub record_keys: Option<PathBuf>,
     /// The PostgreSQL database of the record keys (default the data's database).
@@ -51,6 +56,7 @@ impl DataDir {
             database_url: None,
             database_ca_cert: None,
             report_key_file: None,
+            device_ca_key_file: None,
             record_keys: None,
             record_keys_url: None,
         }
@@ -70,6 +76,13 @@ impl DataDir {
             .unwrap_or_else(|| self.dir.join(REPORT_KEY_FILE))
     }
 
+    /// Where the device CA's key is kept.
+    pub fn device_ca_key_path(&self) -> PathBuf {
+        self.device_ca_key_file
+            .clone()
+            .unwrap_or_else(|| self.dir.join(DEVICE_CA_KEY_FILE))
+    }
+
     /// Opens the service: over PostgreSQL when a database URL is given, otherwise over the
     /// encrypted SQLite store, creating store and key if needed.
     pub fn open(&self, config: Config) -> Result<Service> {
@@ -87,14 +100,16 @@ impl DataDir {
                 self.record_keys_url.as_deref(),
             )?;
             let service = Service::new(Arc::new(storage), config)
-                .with_report_key_file(self.report_key_path());
+                .with_report_key_file(self.report_key_path())
+                .with_device_ca_file(self.device_ca_key_path());
             service.register_published_forms()?;
             return Ok(service);
         }
         let key = keyfile::load_or_create(&crate::backup::key_path(self))?;
         let storage = SqliteStorage::open(&self.dir, &key, self.record_keys(&key)?)?;
-        let service =
-            Service::new(Arc::new(storage), config).with_report_key_file(self.report_key_path());
+        let service = Service::new(Arc::new(storage), config)
+            .with_report_key_file(self.report_key_path())
+            .with_device_ca_file(self.device_ca_key_path());
         service.register_published_forms()?;
         Ok(service)
     }

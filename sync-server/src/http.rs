@@ -4,6 +4,8 @@
 //! - `POST /v1/enrol`: JSON `EnrolRequest` → JSON `EnrolResponse`.
 //! - `POST /v1/sync`: bearer credential, binary `SyncRequest` → binary `SyncResponse`.
 //! - `POST /v1/device/users`: bearer credential, JSON `AddUserRequest` → JSON `AddUserResponse`.
+//! - `POST /v1/device/certificate`: bearer credential, JSON `CertificateRequest` → JSON
+//!   `CertificateResponse` (the device certificate for peer sync in the car).
 //! - `GET /v1/reports/dashboard?from=&to=`: bearer credential → JSON `Dashboard`.
 //! - `GET /v1/reports/export?from=&to=&format=csv|json`: bearer credential → CSV or JSON.
 //! - `GET /v1/audit?device=&user=&record=&action=&from=&to=&limit=`: → JSON `[AuditRow]`.
@@ -132,6 +134,7 @@ pub fn router(service: Service, guard: Arc<Guard>, metrics: Arc<Metrics>) -> Rou
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
         .route("/v1/device/users", post(add_user))
+        .route("/v1/device/certificate", post(device_certificate))
         .route("/v1/cases/fetch", post(fetch_closed))
         .route("/v1/retention/due", get(retention_due))
         .route("/v1/retention/decisions", post(retention_decide))
@@ -257,6 +260,28 @@ async fn add_user(
         .await?;
     let service = app.service.clone();
     let answer = blocking(move || service.add_device_user(&device, &body)).await?;
+    Ok(axum::Json(answer).into_response())
+}
+
+/// `POST /v1/device/certificate`: bearer credential, JSON `CertificateRequest` (≤ 1 KiB) →
+/// JSON `CertificateResponse` (`service::certificates`).
+async fn device_certificate(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServerError> {
+    let device = app.device(peer, &headers).await?;
+    let body = app
+        .guard
+        .read_body(
+            body,
+            &headers,
+            provide_core::sync::certificate::MAX_CERTIFICATE_BODY,
+        )
+        .await?;
+    let service = app.service.clone();
+    let answer = blocking(move || service.issue_device_certificate(&device, &body)).await?;
     Ok(axum::Json(answer).into_response())
 }
 

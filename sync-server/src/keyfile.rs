@@ -18,12 +18,32 @@ pub type StoreKey = Zeroizing<[u8; 32]>;
 
 /// Reads the key at `path`, creating it (mode 0600) if there is none.
 pub fn load_or_create(path: &Path) -> Result<StoreKey> {
+    let bytes = load_or_create_secret(path, || {
+        let mut key = Zeroizing::new(vec![0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        Ok(key)
+    })?;
+    if bytes.len() != 32 {
+        return Err(ServerError::Key(
+            "it must hold 32 bytes (64 hex digits)".into(),
+        ));
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+/// Reads the secret (hex) at `path`, creating it from `fresh` (mode 0600) if there is none:
+/// the store's and the report's keys, and the device CA's key (PKCS#8).
+pub fn load_or_create_secret(
+    path: &Path,
+    fresh: impl FnOnce() -> Result<Zeroizing<Vec<u8>>>,
+) -> Result<Zeroizing<Vec<u8>>> {
     if path.exists() {
         return read(path);
     }
-    let mut key = Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(key.as_mut());
-    let text = Zeroizing::new(hex::encode(key.as_ref()));
+    let key = fresh()?;
+    let text = Zeroizing::new(hex::encode(&key[..]));
     // written whole under a temporary name, then linked into place: the link fails if another
     // process made the key first, and then that key is the one
     let name = path
@@ -59,17 +79,9 @@ pub fn load_or_create(path: &Path) -> Result<StoreKey> {
     }
 }
 
-fn read(path: &Path) -> Result<StoreKey> {
+fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     let text = Zeroizing::new(fs::read_to_string(path)?);
-    let bytes = Zeroizing::new(
+    Ok(Zeroizing::new(
         hex::decode(text.trim()).map_err(|_| ServerError::Key("it is not hex".into()))?,
-    );
-    if bytes.len() != 32 {
-        return Err(ServerError::Key(
-            "it must hold 32 bytes (64 hex digits)".into(),
-        ));
-    }
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&bytes);
-    Ok(key)
+    ))
 }

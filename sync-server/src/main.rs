@@ -64,6 +64,16 @@ struct Cli {
         value_name = "FILE"
     )]
     report_key_file: Option<PathBuf>,
+    /// The device CA's key (default DIR/device-ca.key, created on first use): signs the
+    /// short-lived certificates the pair's devices trust each other by in the car. Every
+    /// process must use the same file; back it up with the other keys.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVIDE_DEVICE_CA_KEY_FILE",
+        value_name = "FILE"
+    )]
+    device_ca_key_file: Option<PathBuf>,
     /// The embedded store's record key store (default DIR/record-keys.db): each record's own
     /// key, destroyed to erase it. Back it up on its own, shorter schedule (`backup-keys`).
     #[arg(long, global = true, env = "PROVIDE_RECORD_KEYS", value_name = "FILE")]
@@ -480,6 +490,7 @@ fn run(cli: Cli, dir: PathBuf) -> Result<()> {
         database_url: cli.database_url.clone(),
         database_ca_cert: cli.database_ca_cert.clone(),
         report_key_file: cli.report_key_file.clone(),
+        device_ca_key_file: cli.device_ca_key_file.clone(),
         record_keys: cli.record_keys.clone(),
         record_keys_url: cli.record_keys_url.clone(),
     };

@@ -114,6 +114,18 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Serves again after `stop`, at the same address (devices keep the URL they enrolled
+    /// with). Plain HTTP servers only.
+    pub fn restart(&mut self) {
+        let addr = self
+            .url
+            .strip_prefix("http://")
+            .expect("a plain HTTP test server")
+            .parse()
+            .unwrap();
+        self.running = Some(start(self.service.clone(), Listen { addr, tls: None }).unwrap());
+    }
+
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop();

@@ -1,6 +1,7 @@
 //! Export to and import from rescue bundles. Export is a disclosure and import a creation or
 //! alteration; both are audited per record. An import applies every record or none.
 
+use super::incoming::{Staged, Staging, UnknownAuthors};
 use super::records::persist;
 use super::Store;
 use crate::audit::{self, Action};
@@ -10,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::model::{RecordKind, Role};
 use crate::record::heads::parse_heads;
 use crate::record::untrusted::DecodeBudget;
-use crate::record::{write_check, RecordDoc};
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -138,109 +138,34 @@ impl Store {
                     action: "import health records".into(),
                 });
             }
-            if self.was_erased_at_server(&r.id)? {
-                report.refused_erased.push(r.id.clone());
-                continue;
-            }
             let changes = r.changes(&mut budget)?;
-            let existing = self.record_kind(&r.id)?;
-            let mut rec = match existing {
-                Some(k) if k == kind => self.load_record(&r.id, kind)?,
-                Some(_) => {
+            match self.stage_incoming(&r.id, kind, &changes, &registry, UnknownAuthors::Taken)? {
+                Staging::Erased => report.refused_erased.push(r.id.clone()),
+                Staging::Rectified => report.refused_rectified.push(r.id.clone()),
+                Staging::Invalid(why) if why.ends_with("does not have") => {
                     return Err(Error::BadBundle(format!(
-                        "record {} has a different kind here",
-                        r.id
+                        "{why}; export the whole case instead"
                     )))
                 }
-                None => RecordDoc::load(&r.id, kind, &[], &self.actor, &self.session.author())?,
-            };
-            let before = if existing.is_some() {
-                rec.heads()
-            } else {
-                vec![]
-            };
-            let held: std::collections::HashSet<automerge::ChangeHash> = rec
-                .doc_mut()
-                .get_changes(&[])
-                .iter()
-                .map(|c| c.hash())
-                .collect();
-            let rectified_here = self.record_epoch(&r.id)? > 0;
-            let changed = match rec.merge_bytes(&changes) {
-                Ok(changed) => changed,
-                // the old epoch's history does not merge into the new one (its actors'
-                // sequence numbers start again there)
-                Err(_) if rectified_here => {
-                    report.refused_rectified.push(r.id.clone());
-                    continue;
-                }
-                Err(_) => {
-                    return Err(Error::BadBundle(format!(
-                        "record {} holds damaged changes",
-                        r.id
-                    )))
-                }
-            };
-            if rectified_here
-                && rec
-                    .doc_mut()
-                    .get_changes(&[])
-                    .iter()
-                    .filter(|c| c.deps().is_empty())
-                    .count()
-                    > 1
-            {
-                // the bundle's copy is from before the record was re-rooted here
-                report.refused_rectified.push(r.id.clone());
-                continue;
-            }
-            // a change from an actor the server registered must name that actor's user and be
-            // one their role may make, as the server would check it
-            let new: Vec<automerge::Change> = rec
-                .doc_mut()
-                .get_changes(&[])
-                .into_iter()
-                .filter(|c| !held.contains(&c.hash()))
-                .collect();
-            for change in &new {
-                let Some(author) = registry.get(change.actor_id()) else {
-                    continue;
-                };
-                let writer = write_check::Writer {
-                    user: &author.user,
-                    role: author.role,
-                };
-                if let Err(denied) =
-                    write_check::check_attributed(rec.doc_mut(), kind, change, writer)
-                {
-                    return Err(Error::BadBundle(format!(
-                        "record {} holds a change its author could not have made ({denied})",
-                        r.id
-                    )));
+                Staging::Invalid(why) => return Err(Error::BadBundle(why)),
+                Staging::Staged(s) => {
+                    match (s.existed, s.changed) {
+                        (false, _) => report.created += 1,
+                        (true, true) => report.merged += 1,
+                        (true, false) => report.unchanged += 1,
+                    }
+                    staged.push(*s);
                 }
             }
-            if !rec.missing_deps().is_empty() {
-                return Err(Error::BadBundle(format!("record {} needs earlier history this store does not have; export the whole case instead", r.id)));
-            }
-            // the merged document must be a valid record of its kind, and carry its own id
-            let valid_id = rec
-                .validated_id()
-                .map_err(|_| Error::BadBundle(format!("record {} is not a valid {kind}", r.id)))?;
-            if valid_id != r.id {
-                return Err(Error::BadBundle(format!(
-                    "record {} does not match its contents",
-                    r.id
-                )));
-            }
-            match (existing.is_some(), changed) {
-                (false, _) => report.created += 1,
-                (true, true) => report.merged += 1,
-                (true, false) => report.unchanged += 1,
-            }
-            staged.push((rec, before, existing.is_some(), changed));
         }
         let tx = self.conn.unchecked_transaction()?;
-        for (rec, before, existed, changed) in &mut staged {
+        for Staged {
+            rec,
+            before,
+            existed,
+            changed,
+        } in &mut staged
+        {
             if !*changed && *existed {
                 continue;
             }

@@ -180,6 +180,11 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "drafts: work in progress of each user, kept through the lock",
         apply: |c| c.execute_batch(super::drafts::SCHEMA),
     },
+    Migration {
+        version: 7,
+        about: "peer sync in the car: the device key and certificate, the CA and revocations, the shift's pairing",
+        apply: |c| c.execute_batch(super::peer::SCHEMA),
+    },
 ];
 
 /// Gives each case row the time (RFC 3339, device clock) its status last changed on this

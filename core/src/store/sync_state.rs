@@ -536,7 +536,7 @@ impl Store {
     }
 
     /// The actors this device's users write with.
-    fn own_actors(&self) -> Result<HashSet<automerge::ActorId>> {
+    pub(crate) fn own_actors(&self) -> Result<HashSet<automerge::ActorId>> {
         let mut own = HashSet::from([self.actor.clone()]);
         let mut stmt = self
             .conn

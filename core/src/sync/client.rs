@@ -354,7 +354,26 @@ pub fn sync_shared(
     }
     report.unsynced_left = access(store, |s| s.unsynced_count())?;
     fetch_reference(store, transport, &link.credential);
+    renew_certificate(store, transport, &link.credential);
     Ok(report)
+}
+
+/// Renews the device certificate for the pair's peer sync when it is due
+/// (`super::certificate`). A failure (a server of an earlier release has no such route) is
+/// left for the next sync: the records have synced.
+fn renew_certificate(store: &dyn StoreAccess, transport: &mut dyn Transport, credential: &str) {
+    use super::certificate;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if !access(store, |s| certificate::due(s, now_ms)).unwrap_or(false) {
+        return;
+    }
+    let Ok(body) = access(store, certificate::request_body) else {
+        return;
+    };
+    if let Ok(answer) = transport.post(super::transport::CERTIFICATE_PATH, &body, Some(credential))
+    {
+        let _ = access(store, |s| certificate::keep(s, &answer));
+    }
 }
 
 /// Fetches the forms and directory the server has published since this device's, when the

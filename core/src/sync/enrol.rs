@@ -94,5 +94,9 @@ pub fn enrol_with_keystore(
         // the CA this enrolment trusted is the one every later sync trusts
         ca_cert: transport.trusted_ca().map(str::to_string),
     };
-    Store::init_enrolled(dir, &enrolled, passphrase, opts, keystore)
+    let mut store = Store::init_enrolled(dir, &enrolled, passphrase, opts, keystore)?;
+    // the certificate for syncing with the partner in the car, from the first moment; a
+    // failure is made good by the first sync
+    let _ = super::certificate::renew(&mut store, transport);
+    Ok(store)
 }

@@ -7,12 +7,14 @@
 //! - `scope`: which documents a user may receive and change (design §7).
 //! - `endpoint`, `transport`: server addresses (https, or http to loopback) and the HTTP POST.
 //! - `enrol`: turning a one-time code into an enrolled device store.
+//! - `certificate`: renewing the device certificate the pair's peer sync rests on.
 //! - `fetch`: the safeguarding unit fetching a closed case from the server on request.
 //! - `client`: one sync, start to finish. `auto`: syncing by itself, with backoff.
 //! - `reports`: reading the dashboard, the evaluation export and the audit log from the server.
 //! - `review`: the retention review from the unit's and IDVAs' devices: what is due, decisions.
 
 pub mod auto;
+pub mod certificate;
 #[doc(hidden)]
 pub mod changes;
 pub mod client;

@@ -249,7 +249,7 @@ pub struct ActorAuthor {
     pub role: crate::model::Role,
 }
 
-fn kind_code(k: RecordKind) -> u8 {
+pub(crate) fn kind_code(k: RecordKind) -> u8 {
     match k {
         RecordKind::Case => 1,
         RecordKind::Health => 2,
@@ -257,7 +257,7 @@ fn kind_code(k: RecordKind) -> u8 {
     }
 }
 
-fn kind_from(c: u8) -> DecodeResult<RecordKind> {
+pub(crate) fn kind_from(c: u8) -> DecodeResult<RecordKind> {
     match c {
         1 => Ok(RecordKind::Case),
         2 => Ok(RecordKind::Health),
@@ -280,7 +280,7 @@ fn implied_base(changes: &[u8]) -> Option<Vec<ChangeHash>> {
 /// twice the number of hashes that follow; 1 says the base is exactly the dependencies the
 /// changes name outside themselves (an ordinary edit), which the receiver reads off the
 /// changes instead of 32 bytes a head.
-fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
+pub(crate) fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
     w.varint(docs.len() as u64);
     for d in docs {
         w.id(&d.id);
@@ -301,7 +301,7 @@ fn write_docs(w: &mut Writer, docs: &[DocChanges]) {
     }
 }
 
-fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
+pub(crate) fn read_docs(r: &mut Reader) -> DecodeResult<Vec<DocChanges>> {
     let n = r.count(4)?;
     let mut budget = MAX_REBUILT;
     let mut rows = crate::record::untrusted::DecodeBudget::message();

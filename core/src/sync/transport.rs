@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 pub const SYNC_PATH: &str = "v1/sync";
 pub const ENROL_PATH: &str = "v1/enrol";
 pub const USERS_PATH: &str = "v1/device/users";
+pub const CERTIFICATE_PATH: &str = "v1/device/certificate";
 pub const FETCH_PATH: &str = "v1/cases/fetch";
 pub const CONTENT_TYPE: &str = "application/x-provide-sync";
 

@@ -9,6 +9,7 @@
 //! storage only holds the SQL. The HTTP layer only moves bytes in and out of these, and the
 //! admin commands call them directly on the same storage.
 
+pub mod certificates;
 pub mod enrolment;
 pub mod erasure;
 pub mod fetch;
@@ -72,6 +73,10 @@ pub struct Service {
     pub report_key_file: Option<PathBuf>,
     /// The reference-data tag and when it was computed (`reference`).
     reference_tag: Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>,
+    /// The device CA's key file (created on first use); without one the server issues no
+    /// device certificates (`certificates`).
+    pub device_ca_file: Option<PathBuf>,
+    device_ca: Arc<std::sync::OnceLock<Arc<provide_core::peer::certificate::DeviceCa>>>,
 }
 
 impl Service {
@@ -81,7 +86,15 @@ impl Service {
             config,
             report_key_file: None,
             reference_tag: Default::default(),
+            device_ca_file: None,
+            device_ca: Default::default(),
         }
+    }
+
+    /// The same service, issuing device certificates from the CA whose key is in `path`.
+    pub fn with_device_ca_file(mut self, path: PathBuf) -> Self {
+        self.device_ca_file = Some(path);
+        self
     }
 
     /// The same service, pseudonymising exports with the key in `path`.

@@ -14,7 +14,9 @@
 //!   review (`Storage::hold_for_review`) and acknowledged, so evidence is neither lost nor
 //!   spread to where the device may not write;
 //! - every change new to the server must come from an actor registered to the uploading
-//!   device's user (`UnknownActor`); its message must name that actor's registered user and
+//!   device's user, or (relayed from the partner's device in the car, `provide_core::peer`)
+//!   to a device of the same division and team that is not revoked, when the uploader is a
+//!   patrol device (`UnknownActor`); its message must name that actor's registered user and
 //!   role (`AuthorMismatch`), and its time must lie between the actor's registration and a
 //!   few minutes past the server's clock (`TimeOutOfRange`);
 //! - every operation of every new change must be allowed by the write rules for the
@@ -112,6 +114,10 @@ struct Taken {
 /// What the checks of one request share: who each actor is, and the work left.
 struct Checks {
     owners: HashMap<String, Option<ActorOwner>>,
+    /// The actors of the other devices of a patrol device's team: their changes, made in the
+    /// car and received by this device from its partner (peer sync), are relayed by it and
+    /// taken as theirs, checked against their registered user and role.
+    relayed: HashMap<String, ActorOwner>,
     /// Documents this request may still take.
     docs: Cell<usize>,
     /// When this request must stop taking documents.
@@ -234,8 +240,17 @@ impl Service {
             let owner = self.storage.actor_owner(&actor)?;
             owners.insert(actor, owner);
         }
+        let relays = !request.docs.is_empty()
+            && !final_upload
+            && matches!(device.role, Role::Officer | Role::Idva);
+        let relayed = if relays {
+            self.storage.team_actors(&device.division, &device.team)?
+        } else {
+            HashMap::new()
+        };
         let checks = Checks {
             owners,
+            relayed,
             budget: Cell::new(MAX_CHECKED_CHANGES),
             docs: Cell::new(MAX_TAKEN_DOCS),
             until: std::time::Instant::now() + MAX_TAKING,
@@ -1083,11 +1098,14 @@ impl Service {
 /// Whether the change's actor is registered to the uploading device's user (on any of their
 /// devices) or to a user added to this device.
 fn own_actor(change: &Change, device: &crate::storage::Device, checks: &Checks) -> bool {
+    let actor = change.actor_id().to_hex_string();
     checks
         .owners
-        .get(&change.actor_id().to_hex_string())
+        .get(&actor)
         .and_then(Option::as_ref)
         .is_some_and(|o| o.user == device.user || o.device_id == device.id)
+        // relayed from the partner's device: taken as this device's own are
+        || checks.relayed.contains_key(&actor)
 }
 
 /// The changes of `new` by this device's own actors whose dependencies are all held: already
@@ -1128,16 +1146,21 @@ fn check_changes(
     }
     for change in new {
         let actor = change.actor_id().to_hex_string();
-        // an actor registered to this device's user, on this device or another of theirs
-        let Some(owner) = checks.owners.get(&actor).and_then(Option::as_ref) else {
-            return Err((Refusal::UnknownActor, "the actor is not registered".into()));
+        // an actor registered to this device's user, on this device or another of theirs, or
+        // to the partner's device in its team (relayed)
+        let owner = match checks.owners.get(&actor).and_then(Option::as_ref) {
+            Some(owner) if owner.user != device.user && owner.device_id != device.id => {
+                return Err((
+                    Refusal::UnknownActor,
+                    "the actor belongs to another user".into(),
+                ));
+            }
+            Some(owner) => owner,
+            None => match checks.relayed.get(&actor) {
+                Some(owner) => owner,
+                None => return Err((Refusal::UnknownActor, "the actor is not registered".into())),
+            },
         };
-        if owner.user != device.user && owner.device_id != device.id {
-            return Err((
-                Refusal::UnknownActor,
-                "the actor belongs to another user".into(),
-            ));
-        }
         // seconds from devices of this release, milliseconds from those not yet upgraded
         let t = provide_core::record::change_time::change_time_ms(change.timestamp());
         if t < owner.registered_at_ms - MAX_CLOCK_BEHIND_MS

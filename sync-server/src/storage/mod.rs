@@ -20,7 +20,7 @@ pub mod postgres;
 pub mod record_keys;
 pub mod sqlite;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use provide_core::audit::server::{Anchor, ServerEntry};
@@ -500,6 +500,10 @@ pub trait Storage: Send + Sync {
     /// Who the actor id (hex) was registered to: a device's enrolling user, or a user added to
     /// it, and when.
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>>;
+    /// The actors registered to the devices of a division's team that are not revoked (their
+    /// enrolling users' and users added to them), with their owners: whose changes a device of
+    /// that team may relay from its partner (peer sync in the car).
+    fn team_actors(&self, division: &str, team: &str) -> Result<HashMap<String, ActorOwner>>;
     /// Opens a revoked device's final upload the first time it is asked, and returns when it
     /// opened (milliseconds since the epoch).
     fn open_final_upload(&self, device: &str, now_ms: i64) -> Result<i64>;

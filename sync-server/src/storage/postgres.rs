@@ -14,7 +14,7 @@
 //! once, under an advisory lock. TLS to the database follows the URL's `sslmode` (see
 //! `pg_tls`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use ::postgres::{Client, GenericClient, NoTls, Row};
@@ -1034,6 +1034,27 @@ impl Storage for PostgresStorage {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+
+    fn team_actors(&self, division: &str, team: &str) -> Result<HashMap<String, ActorOwner>> {
+        let mut c = self.client()?;
+        let rows = c.query(
+            "SELECT actor, id, user_name, role, enrolled_at FROM devices
+               WHERE division = $1 AND team = $2 AND NOT revoked
+             UNION ALL
+             SELECT u.actor, u.device_id, u.user_name, u.role, u.added_at
+               FROM device_users u JOIN devices d ON d.id = u.device_id
+               WHERE d.division = $1 AND d.team = $2 AND NOT d.revoked",
+            &[&division, &team],
+        )?;
+        let mut out = HashMap::new();
+        for r in rows {
+            out.insert(
+                r.get(0),
+                owner_of((r.get(1), r.get(2), r.get(3), r.get(4)))?,
+            );
+        }
+        Ok(out)
     }
 
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {

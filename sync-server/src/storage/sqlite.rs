@@ -7,7 +7,7 @@
 //! into one snapshot by the service now and then; the `docs` row holds the columns scope and
 //! paging need, so "what changed" is answered without opening a document.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -765,6 +765,35 @@ impl Storage for SqliteStorage {
         )?;
         let rows = stmt.query_map([device], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn team_actors(&self, division: &str, team: &str) -> Result<HashMap<String, ActorOwner>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT actor, id, user_name, role, enrolled_at FROM devices
+               WHERE division = ?1 AND team = ?2 AND revoked = 0
+             UNION ALL
+             SELECT u.actor, u.device_id, u.user_name, u.role, u.added_at
+               FROM device_users u JOIN devices d ON d.id = u.device_id
+               WHERE d.division = ?1 AND d.team = ?2 AND d.revoked = 0",
+        )?;
+        let rows = stmt.query_map([division, team], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ),
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (actor, owner) = row?;
+            out.insert(actor, owner_of(owner)?);
+        }
+        Ok(out)
     }
 
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {

@@ -64,6 +64,9 @@ pub enum Command {
     /// The device's audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Syncing with the partner's device in the car, with no server: pairing and sessions.
+    #[command(subcommand)]
+    Peer(PeerCmd),
     /// Lock and lockout settings.
     Settings(SettingsArgs),
 }
@@ -294,6 +297,40 @@ pub enum BundleCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum PeerCmd {
+    /// Wait for the partner: prints `listening on HOST:PORT code CODE` first, then a line per
+    /// session, until stopped.
+    Listen {
+        /// The address to listen on (default: every interface, a free port).
+        #[arg(long, default_value = "0.0.0.0:0")]
+        listen: String,
+        /// Serve this many sessions, then stop (default: until stopped).
+        #[arg(long)]
+        sessions: Option<u32>,
+        /// Print each session's report as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync once with the partner at HOST:PORT.
+    Sync {
+        #[arg(long, value_name = "HOST:PORT")]
+        peer: String,
+        /// The pairing code the partner's screen shows (needed once a shift).
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shift's pairing and this device's certificate.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End the shift's pairing.
+    End,
 }
 
 #[derive(Subcommand)]

@@ -21,7 +21,7 @@ use provide_core::sync::auto::{sync_when_reachable, Backoff};
 use provide_core::sync::enrol::enrol;
 use provide_core::sync::transport::{read_ca_cert, HttpTransport};
 use provide_core::sync::{sync, Progress, SyncOptions};
-use provide_core::{Error, InitOptions, NewUser, Result, Store};
+use provide_core::{Error, InitOptions, IpcError, NewUser, Result, Store};
 
 use args::*;
 
@@ -298,6 +298,7 @@ fn run(cli: Cli) -> Result<()> {
             print::directory(&found, *json);
             Ok(())
         }
+        Command::Peer(cmd) => peer(&cli, cmd),
         Command::Bundle(cmd) => {
             let mut store = unlock(&cli)?;
             match cmd {
@@ -527,4 +528,90 @@ fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).map_err(fail)?;
     f.sync_all().map_err(fail)?;
     Ok(())
+}
+
+/// `provide peer …`: pairing and sessions with the partner's device in the car.
+fn peer(cli: &Cli, cmd: &PeerCmd) -> Result<()> {
+    use std::io::Write;
+    let mut store = unlock(cli)?;
+    match cmd {
+        PeerCmd::Listen {
+            listen,
+            sessions,
+            json,
+        } => {
+            let mut listener = provide_core::peer::Listener::bind(&store, listen)?;
+            let addr = listener.local_addr()?;
+            let host = if addr.ip().is_unspecified() {
+                provide_core::peer::session::lan_address().unwrap_or(addr.ip())
+            } else {
+                addr.ip()
+            };
+            println!(
+                "listening on {} code {}",
+                std::net::SocketAddr::new(host, addr.port()),
+                listener.code()
+            );
+            let _ = std::io::stdout().flush();
+            let mut served = 0;
+            while sessions.is_none_or(|n| served < n) {
+                match listener.serve_one(&mut store) {
+                    Ok(report) => print::peer_report(&report, *json),
+                    Err(e) if *json => println!(
+                        "{}",
+                        serde_json::to_string(&IpcError::from(&e)).expect("serialisable")
+                    ),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                let _ = std::io::stdout().flush();
+                served += 1;
+            }
+            Ok(())
+        }
+        PeerCmd::Sync { peer, code, json } => {
+            let report = provide_core::peer::dial(&mut store, peer, code.as_deref())?;
+            print::peer_report(&report, *json);
+            Ok(())
+        }
+        PeerCmd::Status { json } => {
+            let pairing = store.pairing()?;
+            let expires = store.peer_certificate_expiry()?;
+            if *json {
+                print::json(&serde_json::json!({
+                    "pairing": pairing,
+                    "certificate_expires_ms": expires,
+                }));
+            } else {
+                match &pairing {
+                    Some(p) => println!(
+                        "Paired with device {} ({}, {}) since {}; last sync {}.",
+                        p.partner_device,
+                        p.partner_user,
+                        p.partner_role,
+                        p.paired_at,
+                        p.last_sync_at.as_deref().unwrap_or("never")
+                    ),
+                    None => println!("Not paired this shift."),
+                }
+                match expires {
+                    Some(ms) => println!(
+                        "Certificate valid until {}.",
+                        chrono::DateTime::from_timestamp_millis(ms)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default()
+                    ),
+                    None => println!("No certificate yet: sync with the server once."),
+                }
+            }
+            Ok(())
+        }
+        PeerCmd::End => {
+            if store.end_pairing()? {
+                eprintln!("Pairing ended.");
+            } else {
+                eprintln!("There was no pairing to end.");
+            }
+            Ok(())
+        }
+    }
 }

@@ -163,6 +163,29 @@ pub fn sync_progress(p: &Progress) {
     }
 }
 
+pub fn peer_report(r: &provide_core::peer::PeerReport, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string(r).expect("serialisable"));
+        return;
+    }
+    println!(
+        "Synced with partner device {} ({}, {}): {} sent, {} received; {} B up, {} B down.",
+        r.partner_device,
+        r.partner_user,
+        r.partner_role,
+        r.records_sent,
+        r.records_received,
+        r.bytes_up,
+        r.bytes_down
+    );
+    for refusal in &r.refused {
+        println!("not taken from the partner: {refusal}");
+    }
+    for refusal in &r.refused_by_partner {
+        println!("not taken by the partner: {refusal}");
+    }
+}
+
 pub fn sync_report(r: &SyncReport, as_json: bool) {
     if as_json {
         json(r);

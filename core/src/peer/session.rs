@@ -1,0 +1,423 @@
+//! One sync session between the pair's devices, over mutual TLS on the car's network.
+//!
+//! The listening device shows a pairing code and waits (`Listener`); the other dials it
+//! (`dial`). After the handshake each side reads the other's verified certificate and refuses
+//! (`acceptable`) a device of another division or team, a revoked one, one not in a patrol
+//! role, and — unless the dialer proves the code shown this shift, or the two are already
+//! paired — any device at all. Then the records pass both ways in two round trips
+//! (`message`), each record checked by the receiver as the server would (`Store::
+//! take_from_partner`), and both sides audit the session.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use serde::Serialize;
+
+use super::certificate::{self, PeerIdentity, PEER_NAME};
+use super::message::{self, Message};
+use super::pairing::{self, Side, MAX_WRONG_PROOFS};
+use super::tls;
+use crate::error::{Error, Result};
+use crate::model::Role;
+use crate::store::{PeerCredentials, Store};
+
+/// How long either side waits for the other at any step.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a session did, counted on the link (TLS payload: the frames).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
+pub struct PeerReport {
+    pub partner_device: String,
+    pub partner_user: String,
+    pub partner_role: String,
+    /// Whether this session paired the two (a code was proven), rather than an earlier one.
+    pub paired_now: bool,
+    pub records_sent: usize,
+    pub records_received: usize,
+    /// Records the partner sent that this device did not take, `id: why`.
+    pub refused: Vec<String>,
+    /// Records this device sent that the partner did not take, `id: why`.
+    pub refused_by_partner: Vec<String>,
+    #[ts(type = "number")]
+    pub bytes_up: u64,
+    #[ts(type = "number")]
+    pub bytes_down: u64,
+    pub round_trips: u32,
+}
+
+/// Whether this device syncs with `partner` at all: a patrol device of the same division and
+/// team, not this device, not revoked.
+pub fn acceptable(
+    own: &PeerIdentity,
+    partner: &PeerIdentity,
+    creds: &PeerCredentials,
+) -> Result<()> {
+    let (o, p) = (&own.claims, &partner.claims);
+    let refuse = |why: &str| Err(Error::PeerRefused(why.to_string()));
+    if p.device_id == o.device_id {
+        return refuse("it is this device");
+    }
+    if creds.revoked.contains(&p.device_id) {
+        return refuse("the server revoked that device");
+    }
+    if !matches!(p.role, Role::Officer | Role::Idva) {
+        return refuse("only the officer's and the IDVA's devices sync in the car");
+    }
+    if p.division.is_empty() || p.division != o.division || p.team != o.team {
+        return refuse("that device belongs to another division or team");
+    }
+    Ok(())
+}
+
+/// The partner's identity from its verified certificate, refused if not `acceptable`.
+fn partner_of(
+    certs: Option<&[rustls::pki_types::CertificateDer<'_>]>,
+    creds: &PeerCredentials,
+) -> Result<PeerIdentity> {
+    let der = certs
+        .and_then(|c| c.first())
+        .ok_or_else(|| Error::PeerRefused("it presented no certificate".into()))?;
+    let partner = certificate::claims_of(der)?;
+    acceptable(&creds.own, &partner, creds)?;
+    Ok(partner)
+}
+
+fn own_certificate_valid(creds: &PeerCredentials) -> Result<()> {
+    if creds.not_after_ms <= chrono::Utc::now().timestamp_millis() {
+        return Err(Error::NoPeerCertificate);
+    }
+    Ok(())
+}
+
+fn timeouts(tcp: &TcpStream) -> Result<()> {
+    tcp.set_read_timeout(Some(STEP_TIMEOUT))?;
+    tcp.set_write_timeout(Some(STEP_TIMEOUT))?;
+    tcp.set_nodelay(true)?;
+    Ok(())
+}
+
+/// Counts what crosses a stream.
+struct Counted<S> {
+    inner: S,
+    up: u64,
+    down: u64,
+}
+
+impl<S: Read + Write> Counted<S> {
+    fn send(&mut self, m: &Message) -> Result<()> {
+        self.up += message::send(&mut self.inner, m)?;
+        Ok(())
+    }
+
+    /// The next message; a `Refused` from the partner becomes the error.
+    fn receive(&mut self) -> Result<Message> {
+        let (m, n) = message::receive(&mut self.inner)?;
+        self.down += n;
+        match m {
+            Message::Refused { reason } => {
+                Err(Error::PeerRefused(format!("the partner said: {reason}")))
+            }
+            m => Ok(m),
+        }
+    }
+
+    /// Tells the partner why, then fails with `e`.
+    fn refuse<T>(&mut self, e: Error) -> Result<T> {
+        let reason: String = e.to_string().chars().take(300).collect();
+        let _ = self.send(&Message::Refused { reason });
+        Err(e)
+    }
+}
+
+/// A TLS stream to the partner, set up by `connect`.
+pub type DialedStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// Connects to the partner at `addr` over mutual TLS and checks who it is: this device's
+/// credentials, the stream, and the partner's verified identity.
+pub fn connect(store: &Store, addr: &str) -> Result<(PeerCredentials, DialedStream, PeerIdentity)> {
+    let creds = store.peer_credentials()?;
+    own_certificate_valid(&creds)?;
+    let bad_addr = || Error::InvalidInput(format!("`{addr}` is not a partner address (HOST:PORT)"));
+    let target: SocketAddr = addr
+        .to_socket_addrs()
+        .map_err(|_| bad_addr())?
+        .next()
+        .ok_or_else(bad_addr)?;
+    let tcp = TcpStream::connect_timeout(&target, STEP_TIMEOUT)
+        .map_err(|e| Error::PeerUnreachable(e.kind().to_string()))?;
+    timeouts(&tcp)?;
+    let name = ServerName::try_from(PEER_NAME).map_err(|_| Error::Internal("peer name".into()))?;
+    let conn = ClientConnection::new(tls::client_config(&creds)?, name)
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(message::link_error)?;
+    }
+    let partner = partner_of(tls.conn.peer_certificates(), &creds)?;
+    Ok((creds, tls, partner))
+}
+
+/// Dials the partner at `addr` and syncs once. `code` is the pairing code the partner shows:
+/// needed the first time in a shift, after which the two stay paired.
+pub fn dial(store: &mut Store, addr: &str, code: Option<&str>) -> Result<PeerReport> {
+    let code = match code {
+        Some(c) => Some(pairing::normalise(c).ok_or_else(|| {
+            Error::InvalidInput(
+                "the pairing code is 10 letters and digits, as the partner's screen shows it"
+                    .into(),
+            )
+        })?),
+        None => None,
+    };
+    let (creds, tls, partner) = connect(store, addr)?;
+    run_dialer(store, &creds, &partner, code.as_deref(), tls)
+}
+
+/// The dialer's half of a session, on an established stream with `partner`.
+pub fn run_dialer<S: Read + Write>(
+    store: &mut Store,
+    creds: &PeerCredentials,
+    partner: &PeerIdentity,
+    code: Option<&str>,
+    stream: S,
+) -> Result<PeerReport> {
+    let mut link = Counted {
+        inner: stream,
+        up: 0,
+        down: 0,
+    };
+    let own_key = &creds.own.key_fingerprint;
+    let paired = store.pairing()?.is_some_and(|p| {
+        p.partner_device == partner.claims.device_id && p.partner_key == partner.key_fingerprint
+    });
+    let proof = match code {
+        Some(c) => pairing::proof(c, Side::Dialer, &partner.key_fingerprint, own_key)?.to_vec(),
+        None if paired => vec![],
+        None => return link.refuse(Error::PeerRefused(
+            "this device is not paired with that one: enter the code the partner's screen shows"
+                .into(),
+        )),
+    };
+    let held = store.peer_held(&partner.claims)?;
+    link.send(&Message::Hello { proof, held })?;
+    let Message::Offer {
+        proof,
+        docs,
+        held: theirs,
+    } = link.receive()?
+    else {
+        return Err(Error::Protocol("the partner answered out of turn".into()));
+    };
+    let paired_now = match code {
+        Some(c) => {
+            if !pairing::verify(c, Side::Listener, &partner.key_fingerprint, own_key, &proof) {
+                return link.refuse(Error::PeerRefused(
+                    "the partner could not prove the pairing code: check the code on its screen"
+                        .into(),
+                ));
+            }
+            store.record_pairing(partner)?;
+            true
+        }
+        None => false,
+    };
+    let received = store.take_from_partner(partner, &docs, &theirs)?;
+    let push = store.peer_offer(&partner.claims, &theirs)?;
+    let sent: Vec<String> = push.iter().map(|d| d.id.clone()).collect();
+    link.send(&Message::Push { docs: push })?;
+    let Message::Done { refused, .. } = link.receive()? else {
+        return Err(Error::Protocol("the partner answered out of turn".into()));
+    };
+    store.audit_peer_session(partner, &sent, &received)?;
+    Ok(PeerReport {
+        partner_device: partner.claims.device_id.clone(),
+        partner_user: partner.claims.user.clone(),
+        partner_role: partner.claims.role.to_string(),
+        paired_now,
+        records_sent: sent.len(),
+        records_received: received.taken.len(),
+        refused: received.refused,
+        refused_by_partner: refused,
+        bytes_up: link.up,
+        bytes_down: link.down,
+        round_trips: 2,
+    })
+}
+
+/// This device's address on the local network (the car's hotspot), for a listener bound to
+/// every interface: the source address of a route out, found without sending anything.
+pub fn lan_address() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("192.0.2.1:9").ok()?;
+    probe
+        .local_addr()
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
+}
+
+/// Reads what the dialer still sends, for a moment, before a refusal closes the connection:
+/// closing with unread bytes would reset it, and the dialer would lose the reason.
+fn drain(tcp: &mut TcpStream) {
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut sink = [0u8; 4096];
+    while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+/// A device waiting for its partner, with the pairing code it shows.
+pub struct Listener {
+    socket: TcpListener,
+    code: String,
+    wrong_proofs: u32,
+}
+
+impl Listener {
+    /// Listens on `addr` with a fresh pairing code. Needs a valid certificate first.
+    pub fn bind(store: &Store, addr: &str) -> Result<Listener> {
+        own_certificate_valid(&store.peer_credentials()?)?;
+        let socket = TcpListener::bind(addr).map_err(|e| {
+            Error::InvalidInput(format!("cannot listen on `{addr}` ({})", e.kind()))
+        })?;
+        Ok(Listener {
+            socket,
+            code: pairing::new_code(),
+            wrong_proofs: 0,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.socket.local_addr()?)
+    }
+
+    /// The pairing code to show the partner (`ABCDE-FGHJK`).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Waits for one partner and serves its session. An error ends that session only.
+    pub fn serve_one(&mut self, store: &mut Store) -> Result<PeerReport> {
+        let (tcp, _) = self.socket.accept()?;
+        timeouts(&tcp)?;
+        let creds = store.peer_credentials()?;
+        own_certificate_valid(&creds)?;
+        let conn = ServerConnection::new(tls::server_config(&creds)?)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let mut tls = StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+                // the alert is out; the dialer reads it, not a reset
+                drain(&mut tls.sock);
+                return Err(message::link_error(e));
+            }
+        }
+        let partner = match partner_of(tls.conn.peer_certificates(), &creds) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = message::send(
+                    &mut tls,
+                    &Message::Refused {
+                        reason: e.to_string(),
+                    },
+                );
+                drain(&mut tls.sock);
+                return Err(e);
+            }
+        };
+        self.run_listener(store, &creds, &partner, tls)
+    }
+
+    /// The listener's half of a session, on an established stream with `partner`.
+    pub fn run_listener<S: Read + Write>(
+        &mut self,
+        store: &mut Store,
+        creds: &PeerCredentials,
+        partner: &PeerIdentity,
+        stream: S,
+    ) -> Result<PeerReport> {
+        let mut link = Counted {
+            inner: stream,
+            up: 0,
+            down: 0,
+        };
+        let own_key = &creds.own.key_fingerprint;
+        let Message::Hello {
+            proof,
+            held: theirs,
+        } = link.receive()?
+        else {
+            return link.refuse(Error::Protocol("the partner spoke out of turn".into()));
+        };
+        let (answer, paired_now) = if proof.is_empty() {
+            let paired = store.pairing()?.is_some_and(|p| {
+                p.partner_device == partner.claims.device_id
+                    && p.partner_key == partner.key_fingerprint
+            });
+            if !paired {
+                return link.refuse(Error::PeerRefused(
+                    "that device is not paired with this one: it must enter the code this screen shows".into(),
+                ));
+            }
+            (vec![], false)
+        } else {
+            if self.wrong_proofs >= MAX_WRONG_PROOFS {
+                return link.refuse(Error::PeerRefused(
+                    "too many wrong pairing codes: show a new code".into(),
+                ));
+            }
+            if !pairing::verify(
+                &self.code,
+                Side::Dialer,
+                own_key,
+                &partner.key_fingerprint,
+                &proof,
+            ) {
+                self.wrong_proofs += 1;
+                return link.refuse(Error::PeerRefused("the pairing code was wrong".into()));
+            }
+            store.record_pairing(partner)?;
+            let mine = pairing::proof(
+                &self.code,
+                Side::Listener,
+                own_key,
+                &partner.key_fingerprint,
+            )?;
+            (mine.to_vec(), true)
+        };
+        let docs = store.peer_offer(&partner.claims, &theirs)?;
+        let sent: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+        let held = store.peer_held(&partner.claims)?;
+        link.send(&Message::Offer {
+            proof: answer,
+            docs,
+            held,
+        })?;
+        let Message::Push { docs } = link.receive()? else {
+            return link.refuse(Error::Protocol("the partner spoke out of turn".into()));
+        };
+        let received = store.take_from_partner(partner, &docs, &theirs)?;
+        link.send(&Message::Done {
+            taken: received.taken.len() as u64,
+            refused: received.refused.clone(),
+        })?;
+        store.audit_peer_session(partner, &sent, &received)?;
+        Ok(PeerReport {
+            partner_device: partner.claims.device_id.clone(),
+            partner_user: partner.claims.user.clone(),
+            partner_role: partner.claims.role.to_string(),
+            paired_now,
+            records_sent: sent.len(),
+            records_received: received.taken.len(),
+            refused: received.refused,
+            refused_by_partner: vec![],
+            bytes_up: link.up,
+            bytes_down: link.down,
+            round_trips: 2,
+        })
+    }
+}
