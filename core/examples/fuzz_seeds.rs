@@ -95,6 +95,7 @@ fn main() {
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     };
     write(out, "protocol", "request", &request.encode());
     let response = SyncResponse {

@@ -32,6 +32,7 @@ fn request(store: &mut Store, seq: u64) -> (Vec<Upload>, SyncRequest) {
         audit: store.audit_to_upload(100).unwrap(),
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     };
     (sent, req)
 }

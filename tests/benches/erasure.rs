@@ -144,6 +144,7 @@ fn added_bytes(answer: &SyncResponse, cursor: u64) -> (usize, usize) {
         audit: vec![],
         erased_confirmed: confirmed,
         epochs: vec![],
+        relayed: vec![],
     };
     (
         answer.encode().len() - without.encode().len(),

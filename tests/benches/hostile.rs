@@ -334,6 +334,7 @@ fn amplifier_request(i: usize) -> Option<Vec<u8>> {
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     };
     Some(request.encode())
 }
@@ -414,6 +415,7 @@ fn main() {
                 audit: vec![],
                 erased_confirmed: vec![],
                 epochs: vec![],
+                relayed: vec![],
             }
             .encode();
             Some((sync_head(d.credential(), body.len()), body))

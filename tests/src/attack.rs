@@ -97,6 +97,19 @@ impl Attacker {
         base: Vec<ChangeHash>,
         changes: Vec<u8>,
     ) -> Answer {
+        self.upload_relayed(seq, id, kind, base, changes, vec![])
+    }
+
+    /// `upload`, with attestations for changes relayed from a partner's device.
+    pub fn upload_relayed(
+        &self,
+        seq: u64,
+        id: &str,
+        kind: RecordKind,
+        base: Vec<ChangeHash>,
+        changes: Vec<u8>,
+        relayed: Vec<provide_core::peer::attestation::Attestation>,
+    ) -> Answer {
         self.post(
             SyncRequest {
                 request_seq: seq,
@@ -111,6 +124,7 @@ impl Attacker {
                 audit: vec![],
                 erased_confirmed: vec![],
                 epochs: vec![],
+                relayed: relayed.into_iter().map(|a| (0, a)).collect(),
             }
             .encode(),
         )

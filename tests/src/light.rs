@@ -189,6 +189,7 @@ impl LightDevice {
             audit: vec![],
             erased_confirmed: self.to_confirm.clone(),
             epochs: vec![],
+            relayed: vec![],
         };
         let body = request.encode_as(self.protocol);
         let sent = body.len();

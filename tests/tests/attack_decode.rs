@@ -51,6 +51,7 @@ fn post(url: &str, officer: &mut Device, changes: Vec<u8>) -> (u16, String) {
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     }
     .encode();
     let credential = officer.store.server_link().unwrap().credential.to_string();
@@ -154,6 +155,7 @@ fn a_change_that_panics_automerge_is_a_422_and_audited() {
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     }
     .encode();
     let credential = officer.store.server_link().unwrap().credential.to_string();

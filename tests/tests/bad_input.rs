@@ -91,6 +91,7 @@ fn request(d: &mut Device, docs: Vec<DocChanges>) -> SyncRequest {
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     }
 }
 

@@ -8,6 +8,7 @@
 use std::thread::JoinHandle;
 
 use provide_core::model::{Deployment, RecordKind};
+use provide_core::peer::attestation;
 use provide_core::peer::certificate::{self, DeviceCa};
 use provide_core::peer::message::{self, Held, Message};
 use provide_core::peer::{pairing, session, Listener, PeerReport};
@@ -19,10 +20,7 @@ type Listening = JoinHandle<(Device, Vec<Result<PeerReport>>)>;
 
 /// Starts `device` listening on loopback for `sessions` sessions; returns its address, its
 /// pairing code, and the thread that gives the device back with each session's outcome.
-fn listen(
-    mut device: Device,
-    sessions: usize,
-) -> (String, String, Listening) {
+fn listen(mut device: Device, sessions: usize) -> (String, String, Listening) {
     let mut listener = Listener::bind(&device.store, "127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let code = listener.code().to_string();
@@ -411,6 +409,7 @@ fn forged_push(
     code: &str,
     held: Vec<Held>,
     push: Vec<provide_core::sync::protocol::DocChanges>,
+    attested: Vec<(usize, attestation::Attestation)>,
 ) -> Vec<String> {
     let (creds, mut tls, partner) = session::connect(&attacker.store, addr).unwrap();
     let proof = pairing::proof(
@@ -430,7 +429,14 @@ fn forged_push(
     .unwrap();
     let (offer, _) = message::receive(&mut tls).unwrap();
     assert!(matches!(offer, Message::Offer { .. }), "{offer:?}");
-    message::send(&mut tls, &Message::Push { docs: push }).unwrap();
+    message::send(
+        &mut tls,
+        &Message::Push {
+            docs: push,
+            attested,
+        },
+    )
+    .unwrap();
     match message::receive(&mut tls).unwrap().0 {
         Message::Done { refused, .. } => refused,
         other => panic!("expected done, got {other:?}"),
@@ -493,7 +499,11 @@ fn a_hostile_partner_can_neither_forge_writes_nor_hold_back_the_devices_own_edit
         acked: idva_heads.clone(),
     }];
     let (addr, code, handle) = listen(idva, 1);
-    let refused = forged_push(&officer, &addr, &code, lie, vec![forged]);
+    // signed with the device's own key: its word is good, the rules stop the change
+    let creds = officer.store.peer_credentials().unwrap();
+    let word =
+        attestation::sign(&creds.key_der, &creds.cert_der, &case, doc.get_heads()[0]).unwrap();
+    let refused = forged_push(&officer, &addr, &code, lie, vec![forged], vec![(0, word)]);
     let (mut idva, outcome) = handle.join().unwrap();
     outcome.into_iter().for_each(|o| {
         o.unwrap();
@@ -515,4 +525,71 @@ fn a_hostile_partner_can_neither_forge_writes_nor_hold_back_the_devices_own_edit
     assert_eq!(up.docs_sent, 1);
     officer.sync().unwrap();
     assert!(note_texts(&mut officer, &case).contains(&"idva: unsent evidence".to_string()));
+}
+
+#[test]
+fn the_server_takes_a_relayed_change_only_with_its_authors_word() {
+    use provide_core::sync::protocol::{DocOutcome, Refusal};
+    use provide_tests::attack::{message as change_message, now_ms, Attacker};
+    let server = TestServer::start();
+    let mut officer = Device::enrol(&server, "pc.ada.fictional", "officer", "west", "t1");
+    let mut idva = Device::enrol(&server, "idva.bea.fictional", "idva", "west", "t1");
+    let case = officer
+        .store
+        .create_case(Deployment::Live, &sets(&[("victim.name", "Kit Fictional")]))
+        .unwrap();
+    officer.sync().unwrap();
+    idva.sync().unwrap();
+    idva.store
+        .add_case_item(&case, "notes", &note("idva: genuine note"))
+        .unwrap();
+    let idva_actor = idva.store.actor().clone();
+    let (addr, code, handle) = listen(idva, 1);
+    session::dial(&mut officer.store, &addr, Some(&code)).unwrap();
+    let _idva = handle.join().unwrap();
+    let words = officer.store.kept_attestations(&case).unwrap();
+    assert_eq!(words.len(), 1, "the IDVA's word for its note is kept");
+
+    // the officer's device, in an attacker's hands, adds a change under the IDVA's actor on
+    // top of the IDVA's genuine one, and sends both with the IDVA's genuine attestation
+    let attacker = Attacker::of(&server, &officer);
+    let before = server
+        .service
+        .storage
+        .doc_meta(&case)
+        .unwrap()
+        .unwrap()
+        .heads;
+    let mut doc = attacker.load(&mut officer, &case);
+    let genuine = doc.get_heads();
+    let mut forged = doc.fork().with_actor(idva_actor);
+    Attacker::put(&mut forged, &["status"], "closed");
+    Attacker::commit(
+        &mut forged,
+        &genuine,
+        &change_message("idva.bea.fictional", "idva"),
+        now_ms(),
+    );
+    doc.merge(&mut forged).unwrap();
+    let changes = doc.save_after(&before);
+    let seq = officer.store.next_request_seq().unwrap();
+    let answer =
+        attacker.upload_relayed(seq, &case, RecordKind::Case, before.clone(), changes, words);
+    assert_eq!(
+        answer.first_outcome(),
+        DocOutcome::Refused(Refusal::UnknownActor)
+    );
+    // the IDVA's genuine change is taken, the forged one is not
+    let mut on_server = server
+        .service
+        .storage
+        .doc_meta(&case)
+        .unwrap()
+        .unwrap()
+        .heads;
+    on_server.sort();
+    let mut expected = genuine.clone();
+    expected.sort();
+    assert_eq!(on_server, expected);
+    assert!(server.audit_of(&case).iter().any(|e| e.action == "refuse"));
 }

@@ -94,6 +94,7 @@ fn a_server_failure_is_logged_with_its_cause_and_the_device_gets_a_request_id() 
         audit: vec![],
         erased_confirmed: vec![],
         epochs: vec![],
+        relayed: vec![],
     };
     let answer = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync", server.url))

@@ -7,8 +7,9 @@
 //! 1. `Hello` (dialer): its proof of the pairing code (or none, when already paired), and
 //!    the heads of every record it holds that the listener may hold;
 //! 2. `Offer` (listener): its proof, the changes the dialer lacks of records the dialer may
-//!    hold, and the heads of every record it holds that the dialer may hold;
-//! 3. `Push` (dialer): the changes the listener lacks;
+//!    hold with their authors' attestations, and the heads of every record it holds that the
+//!    dialer may hold;
+//! 3. `Push` (dialer): the changes the listener lacks, with their attestations;
 //! 4. `Done` (listener): what it took and what it refused.
 //!
 //! Either side may answer any message with `Refused` and close.
@@ -17,6 +18,7 @@ use std::io::{Read, Write};
 
 use automerge::ChangeHash;
 
+use super::attestation::{self, Attestation};
 use crate::error::{Error, Result};
 use crate::model::RecordKind;
 use crate::sync::codec::{DecodeError, DecodeResult, Reader, Writer};
@@ -48,10 +50,13 @@ pub enum Message {
     Offer {
         proof: Vec<u8>,
         docs: Vec<DocChanges>,
+        /// Authors' attestations for the changes in `docs`, by index (`attestation`).
+        attested: Vec<(usize, Attestation)>,
         held: Vec<Held>,
     },
     Push {
         docs: Vec<DocChanges>,
+        attested: Vec<(usize, Attestation)>,
     },
     Done {
         taken: u64,
@@ -81,12 +86,21 @@ impl Message {
                 w.bytes(proof);
                 write_held(&mut w, held);
             }
-            Message::Offer { proof, docs, held } => {
+            Message::Offer {
+                proof,
+                docs,
+                attested,
+                held,
+            } => {
                 w.bytes(proof);
                 write_docs(&mut w, docs);
+                attestation::write_list(&mut w, attested);
                 write_held(&mut w, held);
             }
-            Message::Push { docs } => write_docs(&mut w, docs),
+            Message::Push { docs, attested } => {
+                write_docs(&mut w, docs);
+                attestation::write_list(&mut w, attested);
+            }
             Message::Done { taken, refused } => {
                 w.varint(*taken);
                 w.varint(refused.len() as u64);
@@ -127,10 +141,12 @@ impl Message {
                 2 => Message::Offer {
                     proof: proof(&mut r)?,
                     docs: read_docs(&mut r)?,
+                    attested: attestation::read_list(&mut r)?,
                     held: read_held(&mut r)?,
                 },
                 3 => Message::Push {
                     docs: read_docs(&mut r)?,
+                    attested: attestation::read_list(&mut r)?,
                 },
                 4 => {
                     let taken = r.varint()?;
@@ -252,9 +268,20 @@ mod tests {
             Message::Offer {
                 proof: vec![],
                 docs: vec![],
+                attested: vec![(
+                    0,
+                    Attestation {
+                        cert: vec![1, 2, 3],
+                        head: ChangeHash([3; 32]),
+                        signature: vec![4; 70],
+                    },
+                )],
                 held,
             },
-            Message::Push { docs: vec![] },
+            Message::Push {
+                docs: vec![],
+                attested: vec![],
+            },
             Message::Done {
                 taken: 3,
                 refused: vec!["x: why".into()],

@@ -208,6 +208,7 @@ pub fn run_dialer<S: Read + Write>(
     let Message::Offer {
         proof,
         docs,
+        attested,
         held: theirs,
     } = link.receive()?
     else {
@@ -226,10 +227,13 @@ pub fn run_dialer<S: Read + Write>(
         }
         None => false,
     };
-    let received = store.take_from_partner(partner, &docs, &theirs)?;
-    let push = store.peer_offer(&partner.claims, &theirs)?;
+    let received = store.take_from_partner(partner, creds, &docs, &attested, &theirs)?;
+    let (push, attested) = store.peer_offer(creds, &partner.claims, &theirs)?;
     let sent: Vec<String> = push.iter().map(|d| d.id.clone()).collect();
-    link.send(&Message::Push { docs: push })?;
+    link.send(&Message::Push {
+        docs: push,
+        attested,
+    })?;
     let Message::Done { refused, .. } = link.receive()? else {
         return Err(Error::Protocol("the partner answered out of turn".into()));
     };
@@ -389,18 +393,19 @@ impl Listener {
             )?;
             (mine.to_vec(), true)
         };
-        let docs = store.peer_offer(&partner.claims, &theirs)?;
+        let (docs, attested) = store.peer_offer(creds, &partner.claims, &theirs)?;
         let sent: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
         let held = store.peer_held(&partner.claims)?;
         link.send(&Message::Offer {
             proof: answer,
             docs,
+            attested,
             held,
         })?;
-        let Message::Push { docs } = link.receive()? else {
+        let Message::Push { docs, attested } = link.receive()? else {
             return link.refuse(Error::Protocol("the partner spoke out of turn".into()));
         };
-        let received = store.take_from_partner(partner, &docs, &theirs)?;
+        let received = store.take_from_partner(partner, creds, &docs, &attested, &theirs)?;
         link.send(&Message::Done {
             taken: received.taken.len() as u64,
             refused: received.refused.clone(),

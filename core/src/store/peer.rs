@@ -20,6 +20,7 @@ use super::{now_rfc3339, Store};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::model::{RecordKind, Role};
+use crate::peer::attestation::{self, Attestation};
 use crate::peer::certificate::{self, DeviceClaims, PeerIdentity};
 use crate::peer::message::Held;
 use crate::record::heads::{heads_text, parse_heads};
@@ -40,6 +41,14 @@ CREATE TABLE IF NOT EXISTS peer_trust (
     ca_pem TEXT NOT NULL,
     revoked TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS peer_attestations (
+    record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    head BLOB NOT NULL,
+    cert BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (record_id, actor)
 );
 CREATE TABLE IF NOT EXISTS peer_pairing (
     user TEXT PRIMARY KEY,
@@ -315,14 +324,19 @@ impl Store {
         Ok(held)
     }
 
-    /// The changes `partner`, holding `theirs`, lacks of the records it may hold here.
+    /// The changes `partner`, holding `theirs`, lacks of the records it may hold here, with
+    /// the attestations of their authors: this device's own (signed now with `creds`) and those
+    /// it keeps from earlier partners.
     pub fn peer_offer(
         &mut self,
+        creds: &PeerCredentials,
         partner: &DeviceClaims,
         theirs: &[Held],
-    ) -> Result<Vec<DocChanges>> {
+    ) -> Result<(Vec<DocChanges>, attestation::Attested)> {
         let theirs: HashMap<&str, &Held> = theirs.iter().map(|h| (h.id.as_str(), h)).collect();
+        let own = self.own_actors()?;
         let mut docs = Vec::new();
+        let mut attested = Vec::new();
         for mine in self.peer_held(partner)? {
             let mut rec = self.load_record(&mine.id, mine.kind)?;
             let (base, changes) = match theirs.get(mine.id.as_str()) {
@@ -345,6 +359,27 @@ impl Store {
             if changes.is_empty() {
                 continue;
             }
+            let index = docs.len();
+            // this device's word for its own changes: the latest of them covers the rest
+            let latest_own = rec
+                .doc_mut()
+                .get_changes(&[])
+                .into_iter()
+                .filter(|c| {
+                    own.contains(c.actor_id())
+                        && c.actor_id().to_hex_string() == creds.own.claims.actor
+                })
+                .max_by_key(|c| c.seq())
+                .map(|c| c.hash());
+            if let Some(head) = latest_own {
+                attested.push((
+                    index,
+                    attestation::sign(&creds.key_der, &creds.cert_der, &mine.id, head)?,
+                ));
+            }
+            for kept in self.kept_attestations(&mine.id)? {
+                attested.push((index, kept));
+            }
             docs.push(DocChanges {
                 id: mine.id,
                 kind: mine.kind,
@@ -352,7 +387,46 @@ impl Store {
                 changes,
             });
         }
-        Ok(docs)
+        Ok((docs, attested))
+    }
+
+    /// The attestations kept for `record` from partners' devices.
+    pub fn kept_attestations(&self, record: &str) -> Result<Vec<Attestation>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT head, cert, signature FROM peer_attestations WHERE record_id = ?1 ORDER BY actor",
+        )?;
+        let rows = stmt.query_map([record], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (head, cert, signature) = row?;
+            let Ok(head) = <[u8; 32]>::try_from(head.as_slice()) else {
+                continue;
+            };
+            out.push(Attestation {
+                cert,
+                head: ChangeHash(head),
+                signature,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The kept attestations for the documents of an upload, by their place in it: the
+    /// server takes a change relayed from the partner's device only with its author's word.
+    pub fn relay_attestations(&self, ids: &[&str]) -> Result<Vec<(usize, Attestation)>> {
+        let mut out = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            for a in self.kept_attestations(id)? {
+                out.push((i, a));
+            }
+        }
+        Ok(out)
     }
 
     /// Takes the partner's records: each is checked as the server would check it, for the
@@ -362,10 +436,27 @@ impl Store {
     pub fn take_from_partner(
         &mut self,
         partner: &PeerIdentity,
+        creds: &PeerCredentials,
         docs: &[DocChanges],
+        attested: &[(usize, Attestation)],
         their_held: &[Held],
     ) -> Result<PeerTaken> {
         let c = &partner.claims;
+        let now_s = chrono::Utc::now().timestamp();
+        // the attestations that verify, by document: (actor, attestation)
+        let mut words: HashMap<usize, Vec<(String, Attestation)>> = HashMap::new();
+        for (i, a) in attested {
+            if let Ok(id) = docs
+                .get(*i)
+                .ok_or_else(|| Error::Protocol("an attestation names no record".into()))
+                .and_then(|d| attestation::verify(a, &d.id, &creds.ca_der, now_s))
+            {
+                words
+                    .entry(*i)
+                    .or_default()
+                    .push((id.claims.actor, a.clone()));
+            }
+        }
         let mut registry = self.author_registry()?;
         let actor = hex::decode(&c.actor)
             .map_err(|_| Error::Protocol("the partner's certificate names a bad actor".into()))?;
@@ -384,7 +475,8 @@ impl Store {
         let mut taken = PeerTaken::default();
         let mut staged: Vec<Staged> = Vec::new();
         let mut seen = HashSet::new();
-        for d in docs {
+        let mut keep: Vec<(String, String, Attestation)> = Vec::new();
+        for (index, d) in docs.iter().enumerate() {
             if !seen.insert(d.id.as_str()) {
                 taken.refused.push(format!("{}: sent twice", d.id));
                 continue;
@@ -456,6 +548,40 @@ impl Store {
                     .push(format!("{}: outside what this pair may hold", d.id));
                 continue;
             }
+            // the partner's own changes come with its word for them
+            let doc = s.rec.doc_mut();
+            let partner_words: Vec<&Attestation> = words
+                .get(&index)
+                .into_iter()
+                .flatten()
+                .filter(|(actor, a)| *actor == c.actor && doc.get_change_by_hash(&a.head).is_some())
+                .map(|(_, a)| a)
+                .collect();
+            let beyond: Vec<HashSet<ChangeHash>> = partner_words
+                .iter()
+                .map(|a| {
+                    doc.get_changes(&[a.head])
+                        .iter()
+                        .map(|x| x.hash())
+                        .collect()
+                })
+                .collect();
+            let uncovered = doc.get_changes(&s.before).iter().any(|change| {
+                change.actor_id().to_hex_string() == c.actor
+                    && !beyond.iter().any(|b| !b.contains(&change.hash()))
+            });
+            if uncovered {
+                taken.refused.push(format!(
+                    "{}: the partner's changes came without its signed word for them",
+                    d.id
+                ));
+                continue;
+            }
+            for (actor, a) in words.get(&index).into_iter().flatten() {
+                if doc.get_change_by_hash(&a.head).is_some() {
+                    keep.push((d.id.clone(), actor.clone(), a.clone()));
+                }
+            }
             if s.changed || !s.existed {
                 staged.push(*s);
             }
@@ -483,6 +609,16 @@ impl Store {
                 &format!("received from partner device {} ({})", c.device_id, c.user),
             )?;
             taken.taken.push(rec.id.clone());
+        }
+        for (record, actor, a) in &keep {
+            if !taken.taken.contains(record) && self.record_kind(record)?.is_none() {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO peer_attestations (record_id, actor, head, cert, signature) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (record_id, actor) DO UPDATE SET head = ?3, cert = ?4, signature = ?5",
+                params![record, actor, &a.head.0[..], a.cert, a.signature],
+            )?;
         }
         tx.commit()?;
         self.adopt_partner_acks(their_held)?;

@@ -210,6 +210,7 @@ pub fn sync_shared(
         }
         let (uploads, request, docs_left) = access(store, |s| {
             let (uploads, _) = s.pending_uploads_except(opts.max_upload_bytes, &skip)?;
+            let ids: Vec<&str> = uploads.iter().map(|u| u.doc.id.as_str()).collect();
             let request = SyncRequest {
                 request_seq: s.next_request_seq()?,
                 cursor: s.sync_cursor()?,
@@ -221,12 +222,12 @@ pub fn sync_shared(
                 } else {
                     vec![]
                 },
-                epochs: s.epochs_of(
-                    &uploads
-                        .iter()
-                        .map(|u| u.doc.id.as_str())
-                        .collect::<Vec<_>>(),
-                )?,
+                epochs: s.epochs_of(&ids)?,
+                relayed: if opts.protocol >= 8 {
+                    s.relay_attestations(&ids)?
+                } else {
+                    vec![]
+                },
             };
             let docs_left = s.unsynced_count()?.saturating_sub(skip.len());
             Ok((uploads, request, docs_left))

@@ -28,7 +28,9 @@ pub const MAGIC: &[u8; 2] = b"PV";
 /// requests are as in version 5. Version 7 (issue 16) adds erasure: the answer lists records
 /// erased at the server (`SyncResponse::erased`, in a second flags byte), a request confirms
 /// the ones the device purged (`SyncRequest::erased_confirmed`), and `Refusal::Erased`.
-pub const VERSION: u16 = 7;
+/// Version 8 (issue 18) adds the attestations of changes relayed from the partner's device in
+/// the car (`SyncRequest::relayed`); answers are as in version 7.
+pub const VERSION: u16 = 8;
 /// The oldest version still accepted, so a device that has not upgraded is never stranded
 /// holding evidence: the server answers it in its own version. (At least the previous one;
 /// the 0.1 release's version 4 is still answered.)
@@ -119,6 +121,9 @@ pub struct SyncRequest {
     /// The epoch of each uploaded document that is not 0 (a record rectified at the server),
     /// by its place in `docs` (v7).
     pub epochs: Vec<(usize, u32)>,
+    /// The authors' attestations of changes in `docs` relayed from the partner's device, by
+    /// their document's place in `docs` (v8, `peer::attestation`).
+    pub relayed: Vec<(usize, crate::peer::attestation::Attestation)>,
 }
 
 /// A record the server re-rooted (rectified): its new epoch, sent whole in the same answer's
@@ -616,6 +621,9 @@ impl SyncRequest {
                 w.varint(u64::from(*epoch));
             }
         }
+        if version >= 8 {
+            crate::peer::attestation::write_list(&mut w, &self.relayed);
+        }
         w.into_bytes()
     }
 
@@ -633,6 +641,11 @@ impl SyncRequest {
                 erased_confirmed: if version >= 7 { r.ids()? } else { vec![] },
                 epochs: if version >= 7 {
                     read_epochs(&mut r)?
+                } else {
+                    vec![]
+                },
+                relayed: if version >= 8 {
+                    crate::peer::attestation::read_list(&mut r)?
                 } else {
                     vec![]
                 },
@@ -957,8 +970,21 @@ mod tests {
             }],
             erased_confirmed: vec![],
             epochs: vec![],
+            relayed: vec![(
+                0,
+                crate::peer::attestation::Attestation {
+                    cert: vec![1; 10],
+                    head: ChangeHash([5; 32]),
+                    signature: vec![2; 70],
+                },
+            )],
         };
         assert_eq!(SyncRequest::decode(&req.encode()).unwrap(), req);
+        // a version 7 request has no attestations
+        let mut v7 = SyncRequest::decode(&req.encode_as(7)).unwrap();
+        assert!(v7.relayed.is_empty());
+        v7.relayed = req.relayed.clone();
+        assert_eq!(v7, req);
         let resp = sample_response();
         assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
     }
@@ -1024,6 +1050,7 @@ mod tests {
             audit: upload.to_vec(),
             erased_confirmed: vec![],
             epochs: vec![],
+            relayed: vec![],
         };
         // an entry whose time is not in the log's own format still travels exactly
         req.audit[3].at = "2026-11-22T09:30:00+01:00".into();
@@ -1068,6 +1095,7 @@ mod tests {
             docs: vec![],
             erased_confirmed: vec![],
             epochs: vec![],
+            relayed: vec![],
         }
         .encode();
         assert!(idle.len() < 32, "{} bytes", idle.len());

@@ -20,7 +20,7 @@ const MAX_REVOKED_LISTED: usize = 10_000;
 
 impl Service {
     /// The device CA, from its key file (made on first use).
-    fn device_ca(&self) -> Result<std::sync::Arc<DeviceCa>> {
+    pub(crate) fn device_ca(&self) -> Result<std::sync::Arc<DeviceCa>> {
         if let Some(ca) = self.device_ca.get() {
             return Ok(ca.clone());
         }

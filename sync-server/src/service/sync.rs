@@ -60,6 +60,7 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use provide_core::audit;
 use provide_core::model::write_rules::{self, Denied};
 use provide_core::model::{id_fits, HealthRecord, RecordKind, Role};
+use provide_core::peer::attestation::Attestation;
 use provide_core::record::heads::tips;
 use provide_core::record::migrate::{current_schema, stored_schema};
 use provide_core::record::untrusted;
@@ -118,6 +119,8 @@ struct Checks {
     /// car and received by this device from its partner (peer sync), are relayed by it and
     /// taken as theirs, checked against their registered user and role.
     relayed: HashMap<String, ActorOwner>,
+    /// The device CA (DER) the attestations of relayed changes must chain to.
+    device_ca: Option<Vec<u8>>,
     /// Documents this request may still take.
     docs: Cell<usize>,
     /// When this request must stop taking documents.
@@ -248,9 +251,18 @@ impl Service {
         } else {
             HashMap::new()
         };
+        // the device CA the authors' attestations of relayed changes are checked against
+        let device_ca = if relays && !request.relayed.is_empty() {
+            self.device_ca()
+                .ok()
+                .and_then(|ca| provide_core::peer::certificate::pem_to_der(&ca.pem()).ok())
+        } else {
+            None
+        };
         let checks = Checks {
             owners,
             relayed,
+            device_ca,
             budget: Cell::new(MAX_CHECKED_CHANGES),
             docs: Cell::new(MAX_TAKEN_DOCS),
             until: std::time::Instant::now() + MAX_TAKING,
@@ -266,7 +278,13 @@ impl Service {
                     .iter()
                     .find(|(i, _)| *i == index)
                     .map_or(0, |(_, e)| *e);
-                match self.take_doc(device, &checks, doc, epoch)? {
+                let attested: Vec<&Attestation> = request
+                    .relayed
+                    .iter()
+                    .filter(|(i, _)| *i == index)
+                    .map(|(_, a)| a)
+                    .collect();
+                match self.take_doc(device, &checks, doc, epoch, &attested)? {
                     Some(t) => Some(t),
                     // over this request's budget: left unacknowledged, sent again next time
                     None => continue,
@@ -476,6 +494,7 @@ impl Service {
         checks: &Checks,
         up: &DocChanges,
         up_epoch: u32,
+        attested: &[&Attestation],
     ) -> Result<Option<Taken>> {
         let mut taken = Taken {
             outcome: DocOutcome::Refused(Refusal::InvalidRecord),
@@ -636,7 +655,9 @@ impl Service {
                 // store lost: this device's own, on what is here, are taken (as if sent
                 // alone), the rest refused until their author's device sends them
                 let mut partial = false;
-                let own = own_part(&new, device, checks);
+                // changes relayed from the partner's device, with their author's word
+                let relayed = relayed_covered(rec.doc_mut(), &up.id, &new, checks, attested);
+                let own = own_part(&new, device, checks, &relayed);
                 if !own.is_empty() && own.len() < new.len() {
                     let mut kept = match RecordDoc::load_unmigrated(&up.id, up.kind, &chunks) {
                         Ok(r) => r,
@@ -662,6 +683,7 @@ impl Service {
                     before.is_some(),
                     device,
                     checks,
+                    &relayed,
                 ) {
                     return refuse(&mut taken, why, Some(rule));
                 }
@@ -1098,26 +1120,28 @@ impl Service {
 /// Whether the change's actor is registered to the uploading device's user (on any of their
 /// devices) or to a user added to this device.
 fn own_actor(change: &Change, device: &crate::storage::Device, checks: &Checks) -> bool {
-    let actor = change.actor_id().to_hex_string();
     checks
         .owners
-        .get(&actor)
+        .get(&change.actor_id().to_hex_string())
         .and_then(Option::as_ref)
         .is_some_and(|o| o.user == device.user || o.device_id == device.id)
-        // relayed from the partner's device: taken as this device's own are
-        || checks.relayed.contains_key(&actor)
 }
 
 /// The changes of `new` by this device's own actors whose dependencies are all held: already
 /// here (not in `new`) or themselves kept. One pass over `new`, in the causal order Automerge
 /// gives (a change out of that order is only left for later, never taken without its
 /// dependencies); `new` is within the request's check budget.
-fn own_part(new: &[Change], device: &crate::storage::Device, checks: &Checks) -> Vec<Change> {
+fn own_part(
+    new: &[Change],
+    device: &crate::storage::Device,
+    checks: &Checks,
+    relayed: &HashSet<ChangeHash>,
+) -> Vec<Change> {
     let fresh: HashSet<ChangeHash> = new.iter().map(Change::hash).collect();
     let mut kept: HashSet<ChangeHash> = HashSet::new();
     let mut own = Vec::new();
     for c in new {
-        let ready = own_actor(c, device, checks)
+        let ready = (own_actor(c, device, checks) || relayed.contains(&c.hash()))
             && c.deps()
                 .iter()
                 .all(|d| !fresh.contains(d) || kept.contains(d));
@@ -1137,6 +1161,7 @@ fn check_changes(
     had_changes: bool,
     device: &crate::storage::Device,
     checks: &Checks,
+    relayed: &HashSet<ChangeHash>,
 ) -> std::result::Result<(), (Refusal, String)> {
     if write_check::remakes_record(had_changes, new) {
         return Err((
@@ -1157,7 +1182,15 @@ fn check_changes(
             }
             Some(owner) => owner,
             None => match checks.relayed.get(&actor) {
-                Some(owner) => owner,
+                Some(owner) => {
+                    if !relayed.contains(&change.hash()) {
+                        return Err((
+                            Refusal::UnknownActor,
+                            "a relayed change without its author's attestation".into(),
+                        ));
+                    }
+                    owner
+                }
                 None => return Err((Refusal::UnknownActor, "the actor is not registered".into())),
             },
         };
@@ -1185,6 +1218,51 @@ fn check_changes(
         }
     }
     Ok(())
+}
+
+/// The changes of `new` relayed from the partner's device (by an actor of another device of
+/// this device's team) that their author's attestation among `attested` covers
+/// (`peer::attestation`). An attestation covers the changes its head depends on; it counts if
+/// the device CA issued its certificate to that actor on its owner's device, valid at the
+/// head's time, and the certificate's key signed this record's head.
+fn relayed_covered(
+    doc: &mut AutoCommit,
+    id: &str,
+    new: &[Change],
+    checks: &Checks,
+    attested: &[&Attestation],
+) -> HashSet<ChangeHash> {
+    let mut covered = HashSet::new();
+    let Some(ca) = checks.device_ca.as_ref() else {
+        return covered;
+    };
+    for a in attested {
+        let Some(head) = doc.get_change_by_hash(&a.head) else {
+            continue;
+        };
+        let actor = head.actor_id().to_hex_string();
+        let Some(owner) = checks.relayed.get(&actor) else {
+            continue;
+        };
+        let at_s = provide_core::record::change_time::change_time_ms(head.timestamp()) / 1000;
+        let Ok(who) = provide_core::peer::attestation::verify(a, id, ca, at_s) else {
+            continue;
+        };
+        if who.claims.actor != actor || who.claims.device_id != owner.device_id {
+            continue;
+        }
+        let beyond: HashSet<ChangeHash> = doc
+            .get_changes(&[a.head])
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        covered.extend(
+            new.iter()
+                .filter(|c| c.actor_id().to_hex_string() == actor && !beyond.contains(&c.hash()))
+                .map(|c| c.hash()),
+        );
+    }
+    covered
 }
 
 fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
