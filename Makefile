@@ -42,6 +42,7 @@ bench: ui
 	$(CARGO) bench -p provide-core --bench store
 	$(CARGO) bench -p provide-tests --bench sync
 	$(CARGO) bench -p provide-tests --bench links
+	$(CARGO) bench -p provide-tests --bench peer
 	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports

@@ -78,6 +78,8 @@ impl Profile {
             "2g" => p(50_000, 600, 0.02, 40),
             "3g" => p(400_000, 300, 0.01, 20),
             "4g" => p(5_000_000, 80, 0.0, 5),
+            // the car's own Wi-Fi or a phone's hotspot, between the pair's devices
+            "car-wifi" => p(20_000_000, 5, 0.0, 1),
             "flaky" => Profile {
                 cuts: Some((Duration::from_secs(3), Duration::from_secs(6))),
                 ..p(400_000, 300, 0.01, 20)

@@ -468,3 +468,104 @@ fn a_ca_bundle_kept_at_enrolment_carries_the_device_through_a_move_to_a_new_ca()
     );
     assert_eq!(sync_json(&officer)["round_trips"], 1);
 }
+
+/// The pair's contract on the command line: `peer listen` prints its address and code on
+/// its first line; `peer sync --json` reports records and bytes both ways; the server is
+/// stopped throughout.
+#[test]
+fn the_pair_sync_from_the_command_line_with_the_server_stopped() {
+    use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let (officer, idva) = (root.path().join("officer"), root.path().join("idva"));
+    let officer_code = code(&srv, "pc.xia.fictional", "officer", "t1");
+    let idva_code = code(&srv, "idva.yan.fictional", "idva", "t1");
+    let (serving, url) = serve(&srv);
+    ok(enrol(&officer, &url, &officer_code));
+    ok(enrol(&idva, &url, &idva_code));
+    drop(serving);
+    let new_case = |dir: &Path, name: &str| {
+        let set = format!("victim.name={name}");
+        ok(device(
+            dir,
+            &["case", "new", "--deployment", "live", "--set", &set],
+        ))
+        .trim()
+        .to_string()
+    };
+    let by_officer = new_case(&officer, "Zia Fictional");
+    let by_idva = new_case(&idva, "Abi Fictional");
+
+    let mut listener = Command::new(bin("provide"))
+        .args(["--data-dir", idva.to_str().unwrap(), "peer", "listen"])
+        .args(["--listen", "127.0.0.1:0", "--sessions", "2", "--json"])
+        .env("PROVIDE_PASSPHRASE", PASS)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listener.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let words: Vec<&str> = first.split(' ').collect();
+    assert_eq!(
+        (words.len(), words[0], words[1], words[3]),
+        (5, "listening", "on", "code"),
+        "{first}"
+    );
+    let (addr, pairing_code) = (words[2], words[4]);
+    assert!(addr.starts_with("127.0.0.1:"), "{first}");
+
+    // a wrong code first: refused, with a clear error
+    let wrong = device(
+        &officer,
+        &["peer", "sync", "--peer", addr, "--code", "00000-00000"],
+    );
+    assert!(!wrong.status.success());
+    let report: Value = serde_json::from_str(&ok(device(
+        &officer,
+        &[
+            "peer",
+            "sync",
+            "--peer",
+            addr,
+            "--code",
+            pairing_code,
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(report["records_sent"], 1, "{report}");
+    assert_eq!(report["records_received"], 1, "{report}");
+    for key in ["bytes_up", "bytes_down"] {
+        assert!(report[key].as_u64().unwrap() > 0, "{key}: {report}");
+    }
+    // the listener's line per session: the refusal, then the sync
+    let refusal: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(refusal["code"], "peer_refused", "{refusal}");
+    let served: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(served["records_received"], 1, "{served}");
+    assert_eq!(served["partner_user"], "pc.xia.fictional", "{served}");
+    assert!(
+        listener.wait().unwrap().success(),
+        "the listener stops after its sessions"
+    );
+
+    for dir in [&officer, &idva] {
+        let list = ok(device(dir, &["case", "list"]));
+        assert!(
+            list.contains(&by_officer) && list.contains(&by_idva),
+            "{list}"
+        );
+    }
+    let status: Value =
+        serde_json::from_str(&ok(device(&officer, &["peer", "status", "--json"]))).unwrap();
+    assert_eq!(
+        status["pairing"]["partner_user"], "idva.yan.fictional",
+        "{status}"
+    );
+    ok(device(&officer, &["peer", "end"]));
+    let status: Value =
+        serde_json::from_str(&ok(device(&officer, &["peer", "status", "--json"]))).unwrap();
+    assert!(status["pairing"].is_null(), "{status}");
+}
