@@ -51,6 +51,12 @@ const COMMANDS: &[&str] = &[
     "sync_status",
     "sync_now",
     "dismiss_sync_notices",
+    // the pair in the car: pairing with the partner's device and syncing with it
+    "peer_status",
+    "peer_show_code",
+    "peer_pair",
+    "peer_sync_now",
+    "peer_end",
     // drafts kept through the lock (the signed-in user's own)
     "save_draft",
     "list_drafts",

@@ -105,7 +105,7 @@ pub enum Error {
 }
 
 /// An error as it crosses IPC and the command line's JSON: `{code, message}`.
-#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct IpcError {
     pub code: String,
     pub message: String,

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use provide_core::app::{AppStatus, ExportSaved, SyncStatus};
+use provide_core::app::{AppStatus, ExportSaved, PeerStatus, SyncStatus};
 use provide_core::directory::Directory;
 use provide_core::forms::{AssessmentInput, AssessmentPreview, FormDef};
 use provide_core::model::field_table::{field_table, FieldTable};
 use provide_core::model::{Case, Deployment, HealthRecord, Shift};
+use provide_core::peer::PeerReport;
 use provide_core::record::history::HistoryEntry;
 use provide_core::report::{AuditQuery, AuditRow, Dashboard, ExportFormat};
 use provide_core::retention::{DecisionRequest, DueList, ReviewDecision};
@@ -64,6 +65,8 @@ fn export_all(dir: &Path) {
         FieldTable,
         Draft,
         DraftInput,
+        PeerStatus,
+        PeerReport,
     );
     // the field table's data, not only its type: the UI's field names come from here
     let table = serde_json::to_string_pretty(&field_table()).expect("field table");

@@ -29,6 +29,13 @@ pub fn start<R: Runtime>(handle: AppHandle<R>, app: Arc<App>, scheduler: Arc<Mut
                 Tick::Locked => {
                     let _ = handle.emit(EVENT_LOCKED, ());
                 }
+                Tick::PeerSyncDue => {
+                    let result = app.peer_sync_now();
+                    if let Ok(mut s) = scheduler.lock() {
+                        s.after_peer_sync(&result, Instant::now());
+                    }
+                    emit_status(&handle, &app.sync_status());
+                }
                 Tick::SyncDue => {
                     let result = app.sync_now(&mut |s| emit_status(&handle, s));
                     if let Ok(mut s) = scheduler.lock() {

@@ -76,11 +76,14 @@ fn main() {
         profile.rtt.as_millis()
     );
     header();
+    let first = shaped.counts();
     let (listener, idva, r, ms) = session_over(listener, idva, &mut officer, &addr, Some(&code));
     peer_row(
         "a shift's 5 cases, IDVA to officer (pairing included)",
         ms,
         &r,
+        &shaped,
+        first,
     );
     let mut idva = idva;
     idva.store

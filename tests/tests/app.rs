@@ -451,3 +451,117 @@ fn an_erasure_and_a_correction_are_said_in_plain_words_until_read() {
     app.dismiss_notices();
     assert!(app.sync_status().notices.is_empty());
 }
+
+/// "Pair with partner" through the app (issue 18): the IDVA's app shows a code, the officer's
+/// app pairs with its QR code line, the scheduler then syncs them by itself while the server
+/// is gone, the sync indicator says when, locking stops the waiting, and ending the shift ends
+/// the pairing.
+#[test]
+fn the_pair_pair_and_sync_through_the_app_with_the_server_gone() {
+    use provide_core::app::{Scheduler, Tick};
+    use provide_core::store::ShiftInput;
+    use std::time::{Duration, Instant};
+    let mut server = TestServer::start();
+    let (_a, idva) = enrolled_app(&server, "idva.cy.fictional", "idva");
+    let (_b, officer) = enrolled_app(&server, "pc.di.fictional", "officer");
+    let idva = Arc::new(idva);
+    server.stop();
+    assert!(
+        officer.peer_status().unwrap().certificate_valid,
+        "enrolment gave it a pass"
+    );
+
+    let shown = idva.peer_show_code("127.0.0.1:0").unwrap();
+    let offer = shown.offer.expect("a code on show");
+    assert!(
+        offer.qr_text.starts_with("provide-pair:127.0.0.1:")
+            && offer.qr_text.ends_with(&offer.code)
+    );
+    assert!(
+        offer.qr_rows.len() >= 21 && offer.qr_rows.iter().all(|r| r.len() == offer.qr_rows.len())
+    );
+    let case = officer
+        .with_store(|s| {
+            s.create_case(
+                Deployment::Live,
+                &[("victim.name".into(), "Eve Fictional".into())],
+            )
+        })
+        .unwrap();
+    // a wrong code first, then the QR code's line
+    let wrong = officer
+        .peer_pair(&offer.address, "00000-00000")
+        .unwrap_err();
+    assert_eq!(wrong.code(), "peer_refused");
+    assert!(officer.peer_status().unwrap().last_error.is_some());
+    let paired = officer.peer_pair(&offer.qr_text, "").unwrap();
+    assert!(paired.paired_now);
+    assert_eq!(paired.records_sent, 1);
+    assert!(
+        idva.with_store(|s| s.record_heads(&case)).is_ok(),
+        "the case reached the IDVA"
+    );
+    let status = officer.peer_status().unwrap();
+    assert_eq!(status.pairing.unwrap().partner_user, "idva.cy.fictional");
+    assert!(status.last_error.is_none());
+    assert!(officer.sync_status().partner_synced_at.is_some());
+    assert!(idva.sync_status().partner_synced_at.is_some());
+
+    // the scheduler syncs with the partner by itself
+    let start = Instant::now();
+    let mut scheduler = Scheduler::standard(start);
+    scheduler.after_sync(
+        &Err(provide_core::Error::Unreachable("no signal".into())),
+        start,
+    );
+    scheduler.after_peer_sync(&Ok(paired), start);
+    let later = start + Scheduler::PEER_INTERVAL + Duration::from_secs(1);
+    let mut ticks = vec![];
+    let mut at = start;
+    while at <= later {
+        let tick = scheduler.tick(&officer, at);
+        if tick == Tick::SyncDue {
+            // no signal: the server sync fails and backs off
+            let none = Err(provide_core::Error::Unreachable("no signal".into()));
+            scheduler.after_sync(&none, at);
+        }
+        ticks.push(tick);
+        at += Duration::from_secs(1);
+    }
+    assert!(ticks.contains(&Tick::PeerSyncDue), "{ticks:?}");
+    officer
+        .with_store(|s| s.add_case_item(&case, "notes", &provide_tests::note("officer: seen")))
+        .unwrap();
+    let again = officer.peer_sync_now().unwrap();
+    assert_eq!(again.records_sent, 1);
+    assert_eq!(
+        officer.with_store(|s| s.record_heads(&case)).unwrap(),
+        idva.with_store(|s| s.record_heads(&case)).unwrap()
+    );
+
+    // locking stops the waiting; the pairing stays for the shift
+    idva.lock();
+    assert_eq!(
+        officer.peer_sync_now().unwrap_err().code(),
+        "peer_unreachable"
+    );
+    idva.unlock(PASSPHRASE, None).unwrap();
+    assert!(idva.peer_status().unwrap().pairing.is_some());
+    // ending the shift ends it
+    let shift = officer
+        .with_store(|s| {
+            s.start_shift(&ShiftInput {
+                pattern: provide_core::model::Pattern::Early,
+                call_sign: "PR09".into(),
+                partner: "idva.cy.fictional".into(),
+                date: None,
+            })
+        })
+        .unwrap();
+    officer.with_store(|s| s.end_shift(&shift)).unwrap();
+    officer.peer_end().unwrap();
+    let ended = officer.peer_status().unwrap();
+    assert!(ended.pairing.is_none() && ended.partner_address.is_none());
+    assert!(officer.sync_status().partner_synced_at.is_none());
+    assert!(!officer.peer_partner_known());
+}

@@ -521,7 +521,9 @@ fn the_pair_sync_from_the_command_line_with_the_server_stopped() {
         &officer,
         &["peer", "sync", "--peer", addr, "--code", "00000-00000"],
     );
-    assert!(!wrong.status.success());
+    assert_eq!(wrong.status.code(), Some(14), "a refusal");
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("pairing code was wrong"), "{said}");
     let report: Value = serde_json::from_str(&ok(device(
         &officer,
         &[

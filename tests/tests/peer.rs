@@ -386,7 +386,7 @@ fn the_health_record_never_reaches_the_officer_even_when_asked_for() {
         },
     )
     .unwrap();
-    let (answer, _) = message::receive(&mut tls).unwrap();
+    let (answer, _) = message::receive(&mut tls, message::MAX_FRAME).unwrap();
     let Message::Offer { docs, held, .. } = answer else {
         panic!("expected an offer, got {answer:?}");
     };
@@ -427,7 +427,7 @@ fn forged_push(
         },
     )
     .unwrap();
-    let (offer, _) = message::receive(&mut tls).unwrap();
+    let (offer, _) = message::receive(&mut tls, message::MAX_FRAME).unwrap();
     assert!(matches!(offer, Message::Offer { .. }), "{offer:?}");
     message::send(
         &mut tls,
@@ -437,7 +437,7 @@ fn forged_push(
         },
     )
     .unwrap();
-    match message::receive(&mut tls).unwrap().0 {
+    match message::receive(&mut tls, message::MAX_FRAME).unwrap().0 {
         Message::Done { refused, .. } => refused,
         other => panic!("expected done, got {other:?}"),
     }
@@ -592,4 +592,81 @@ fn the_server_takes_a_relayed_change_only_with_its_authors_word() {
     expected.sort();
     assert_eq!(on_server, expected);
     assert!(server.audit_of(&case).iter().any(|e| e.action == "refuse"));
+}
+
+#[test]
+fn a_partner_cannot_pass_off_a_change_as_anyone_elses() {
+    use automerge::transaction::Transactable;
+    let server = TestServer::start();
+    let mut officer = Device::enrol(&server, "pc.ada.fictional", "officer", "west", "t1");
+    let mut idva = Device::enrol(&server, "idva.bea.fictional", "idva", "west", "t1");
+    let mut unit = Device::enrol(&server, "sg.cal.fictional", "safeguarding", "west", "");
+    let case = officer
+        .store
+        .create_case(Deployment::Live, &sets(&[("victim.name", "Lee Fictional")]))
+        .unwrap();
+    officer.sync().unwrap();
+    unit.sync().unwrap();
+    unit.store
+        .add_case_item(&case, "notes", &note("unit: real note"))
+        .unwrap();
+    unit.sync().unwrap();
+    officer.sync().unwrap();
+    idva.sync().unwrap();
+    let heads = idva.store.record_heads(&case).unwrap();
+
+    // the officer's device forges, on the shared case, a change under the IDVA's own actor
+    // and one under the unit user's actor (both known to the IDVA's device), each with an
+    // author message the write rules would accept
+    let forge = |actor: automerge::ActorId, user: &str, role: provide_core::model::Role| {
+        let mut doc = raw_doc(&officer, &case).with_actor(actor);
+        let base = doc.get_heads();
+        doc.put(automerge::ROOT, "status", "closed").unwrap();
+        doc.commit_with(provide_core::record::Author::new(user, role).commit_options());
+        provide_core::sync::protocol::DocChanges {
+            id: case.clone(),
+            kind: RecordKind::Case,
+            base: base.clone(),
+            changes: doc.save_after(&base),
+        }
+    };
+    let idva_actor = idva.store.actor().clone();
+    let unit_actor = unit.store.actor().clone();
+    for (forged, expect) in [
+        (
+            forge(
+                idva_actor,
+                "idva.bea.fictional",
+                provide_core::model::Role::Idva,
+            ),
+            "this device's own name",
+        ),
+        (
+            forge(
+                unit_actor,
+                "sg.cal.fictional",
+                provide_core::model::Role::Safeguarding,
+            ),
+            "without their author's signed word",
+        ),
+    ] {
+        let (addr, code, handle) = listen(idva, 1);
+        let refused = forged_push(&officer, &addr, &code, vec![], vec![forged], vec![]);
+        let (d, outcome) = handle.join().unwrap();
+        idva = d;
+        outcome.into_iter().for_each(|o| {
+            o.unwrap();
+        });
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].contains(expect), "{refused:?}");
+        assert_eq!(
+            idva.store.record_heads(&case).unwrap(),
+            heads,
+            "nothing was taken"
+        );
+    }
+    // the refusals are audited with the session
+    assert!(audit_details(&idva)
+        .iter()
+        .any(|d| d.contains("peer session with partner device") && d.contains("1 refused")));
 }

@@ -23,6 +23,9 @@ pub enum Tick {
     Locked,
     /// A sync is due: run `App::sync_now`, then report it with `Scheduler::after_sync`.
     SyncDue,
+    /// A sync with the paired partner's device is due: run `App::peer_sync_now`, then report it
+    /// with `Scheduler::after_peer_sync`.
+    PeerSyncDue,
 }
 
 pub struct Scheduler {
@@ -32,6 +35,8 @@ pub struct Scheduler {
     next_sync: Instant,
     /// No sync before this, not even after a local change: what a busy server asked for.
     not_before: Instant,
+    /// The next sync with the partner's device, while paired.
+    next_peer_sync: Instant,
 }
 
 impl Scheduler {
@@ -42,6 +47,7 @@ impl Scheduler {
             backoff: Backoff::new(Duration::from_secs(2), max_retry),
             next_sync: now,
             not_before: now,
+            next_peer_sync: now,
         }
     }
 
@@ -61,7 +67,26 @@ impl Scheduler {
         if app.is_unlocked() && now >= self.next_sync {
             return Tick::SyncDue;
         }
+        if app.is_unlocked() && now >= self.next_peer_sync && app.peer_partner_known() {
+            return Tick::PeerSyncDue;
+        }
         Tick::Nothing
+    }
+
+    /// How often the pair's devices sync while the partner answers, and how soon to try again
+    /// while it does not (out of the car, or its app locked).
+    pub const PEER_INTERVAL: Duration = Duration::from_secs(30);
+    pub const PEER_RETRY: Duration = Duration::from_secs(15);
+
+    pub fn after_peer_sync(&mut self, result: &Result<crate::peer::PeerReport>, now: Instant) {
+        self.next_peer_sync = now
+            + match result {
+                Ok(_) => Self::PEER_INTERVAL,
+                Err(Error::PeerUnreachable(_)) => Self::PEER_RETRY,
+                // refused (the pairing ended on the other side, a certificate expired): not
+                // every few seconds; the Shift screen says why
+                Err(_) => Self::PEER_INTERVAL * 4,
+            };
     }
 
     pub fn after_sync(&mut self, result: &Result<SyncReport>, now: Instant) {
@@ -90,9 +115,11 @@ impl Scheduler {
             };
     }
 
-    /// A local change was made: send it soon rather than at the next interval.
+    /// A local change was made: send it soon rather than at the next interval (to the server,
+    /// and to the partner's device).
     pub fn nudge(&mut self, now: Instant) {
         self.next_sync = self.next_sync.min(now + self.soon).max(self.not_before);
+        self.next_peer_sync = self.next_peer_sync.min(now + self.soon);
     }
 
     /// When the next sync is due.

@@ -5,6 +5,7 @@
 //! - `status`: what the window shows about the device (enrolled? locked? synced?).
 //! - `background`: what the background thread does on each tick (idle lock, when to sync).
 //! - `drafts`: work in progress kept in the encrypted store through the lock.
+//! - `peer`: pairing with the partner's device and syncing with it in the car (issue 18).
 //!
 //! The store lives behind a mutex. A sync holds it only while it reads or writes the store,
 //! never across a network exchange, so the pair can keep working while a slow link is busy.
@@ -16,6 +17,7 @@
 
 mod background;
 mod drafts;
+mod peer;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use crate::sync::transport::Transport;
 use crate::sync::{Progress, SyncOptions, SyncReport};
 
 pub use background::{Scheduler, Tick};
+pub use peer::{parse_pairing, PairingOffer, PeerStatus};
 pub use status::{AppStatus, Phase, SyncState, SyncStatus};
 
 /// Makes the transport to a server address (HTTPS with the platform's roots, by default),
@@ -70,6 +73,7 @@ pub struct App {
     init: InitOptions,
     keystore: Option<SharedKeyStore>,
     clock: Clock,
+    peer: peer::PeerLinkCell,
 }
 
 /// Recovers a mutex a panicking thread left poisoned: the data behind it is still whole,
@@ -91,6 +95,7 @@ impl App {
             init: InitOptions::default(),
             keystore: None,
             clock: system_clock(),
+            peer: Default::default(),
         }
     }
 
@@ -208,9 +213,11 @@ impl App {
         self.status()
     }
 
-    /// Locks: the store, its key and its connection are dropped.
+    /// Locks: the store, its key and its connection are dropped, and the device stops waiting
+    /// for its partner (the pairing stays for the shift).
     pub fn lock(&self) {
         lock(&self.store).take();
+        self.peer_stop_listening();
     }
 
     /// Something happened in the window: the idle timer starts again.
@@ -236,6 +243,8 @@ impl App {
             .unwrap_or(LockPolicy::default().idle_lock_minutes);
         if self.idle_ms() >= i64::from(minutes) * 60_000 {
             guard.take();
+            drop(guard);
+            self.peer_stop_listening();
             return true;
         }
         false

@@ -77,6 +77,8 @@ pub struct SyncStatus {
     /// Records the server sent that this device could not use (damaged, of a newer version,
     /// outside its scope), set aside so the rest could sync.
     pub set_aside: usize,
+    /// When this device last synced with its partner's device in the car, while paired.
+    pub partner_synced_at: Option<String>,
     /// What syncs did on purpose that the user must hear of, in plain words: records erased
     /// at the server (and any unsent edits lost with them), records corrected (rectified) at
     /// the server. Kept until dismissed (at most the newest 20; each is in the audit log too).
@@ -104,6 +106,9 @@ impl SyncStatus {
         if let Ok(c) = store.contact_status() {
             self.last_contact = c.last_contact;
             self.overdue = c.overdue;
+        }
+        if let Ok(p) = store.pairing() {
+            self.partner_synced_at = p.and_then(|p| p.last_sync_at);
         }
     }
 

@@ -27,9 +27,17 @@ use crate::sync::protocol::{kind_code, kind_from, read_docs, write_docs, DocChan
 
 const MAGIC: &[u8; 2] = b"PP";
 pub const VERSION: u8 = 1;
-/// The largest frame either side reads (compressed), and the most a body unpacks to.
+/// The largest frame either side reads (compressed), and the most a body unpacks to: the
+/// records of an `Offer` or a `Push`.
 pub const MAX_FRAME: usize = 32 * 1024 * 1024;
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The largest `Hello` or `Done` (read before anything is proven, or carrying only words).
+pub const MAX_SMALL_FRAME: usize = 4 * 1024 * 1024;
+/// The most records a device lists as held (far more than a team's open work).
+pub const MAX_HELD: usize = 100_000;
+/// The most refusals a `Done` names, and the longest text a partner's words may be.
+const MAX_REFUSALS: usize = 10_000;
+const MAX_WORDS: usize = 1_000;
 
 /// One record a device holds: where it is now, and what the server acknowledged of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,10 +159,15 @@ impl Message {
                 4 => {
                     let taken = r.varint()?;
                     let n = r.count(1)?;
-                    let refused = (0..n).map(|_| r.str()).collect::<DecodeResult<_>>()?;
+                    if n > MAX_REFUSALS {
+                        return Err(DecodeError("refusals"));
+                    }
+                    let refused = (0..n).map(|_| words(&mut r)).collect::<DecodeResult<_>>()?;
                     Message::Done { taken, refused }
                 }
-                5 => Message::Refused { reason: r.str()? },
+                5 => Message::Refused {
+                    reason: words(&mut r)?,
+                },
                 _ => return Err(DecodeError("message tag")),
             })
         })()
@@ -195,8 +208,21 @@ fn write_held(w: &mut Writer, held: &[Held]) {
     }
 }
 
+/// A partner's words, for a screen or a terminal: at most `MAX_WORDS` characters, with no
+/// control characters (nothing the partner sends can move a cursor or recolour a terminal).
+fn words(r: &mut Reader) -> DecodeResult<String> {
+    Ok(r.str()?
+        .chars()
+        .take(MAX_WORDS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect())
+}
+
 fn read_held(r: &mut Reader) -> DecodeResult<Vec<Held>> {
     let n = r.count(4)?;
+    if n > MAX_HELD {
+        return Err(DecodeError("held records"));
+    }
     (0..n)
         .map(|_| {
             Ok(Held {
@@ -235,12 +261,13 @@ pub fn send(stream: &mut impl Write, msg: &Message) -> Result<u64> {
     Ok(bytes.len() as u64 + 4)
 }
 
-/// Reads one frame and decodes it; returns the message and the bytes taken off the link.
-pub fn receive(stream: &mut impl Read) -> Result<(Message, u64)> {
+/// Reads one frame of at most `max` bytes and decodes it; returns the message and the bytes
+/// taken off the link.
+pub fn receive(stream: &mut impl Read, max: usize) -> Result<(Message, u64)> {
     let mut len = [0u8; 4];
     stream.read_exact(&mut len).map_err(link_error)?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max.min(MAX_FRAME) {
         return Err(Error::Protocol("the partner's message is too large".into()));
     }
     let mut bytes = vec![0u8; len];
@@ -273,6 +300,7 @@ mod tests {
                     Attestation {
                         cert: vec![1, 2, 3],
                         head: ChangeHash([3; 32]),
+                        signed_at: 1_800_000_000,
                         signature: vec![4; 70],
                     },
                 )],
@@ -297,6 +325,16 @@ mod tests {
         }
         let mut frame = (u32::MAX).to_be_bytes().to_vec();
         frame.extend_from_slice(b"PP");
-        assert!(receive(&mut &frame[..]).is_err());
+        assert!(receive(&mut &frame[..], MAX_FRAME).is_err());
+        // a partner's words reach a screen without control characters
+        let said = Message::Refused {
+            reason: "no\u{1b}[31m".into(),
+        };
+        assert_eq!(
+            Message::decode(&said.encode()).unwrap(),
+            Message::Refused {
+                reason: "no?[31m".into()
+            }
+        );
     }
 }

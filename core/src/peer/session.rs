@@ -23,9 +23,15 @@ use super::tls;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::store::{PeerCredentials, Store};
+use crate::sync::client::{access, StoreAccess};
+use std::cell::RefCell;
 
 /// How long either side waits for the other at any step.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a handshake, and a whole session, may take: a partner that trickles bytes cannot
+/// hold a listener for longer.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a session did, counted on the link (TLS payload: the frames).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
@@ -85,6 +91,22 @@ fn partner_of(
     Ok(partner)
 }
 
+/// Records a refusal (`PeerRefused`) in the audit log, and passes the error on.
+fn audited(store: &dyn StoreAccess, partner: Option<&PeerIdentity>, e: Error) -> Error {
+    if let Error::PeerRefused(why) = &e {
+        let _ = access(store, |s| {
+            s.audit_peer_refusal(partner.map(|p| &p.claims), why)
+        });
+    }
+    e
+}
+
+/// Shortens the reads of a handshake and returns when it must be over.
+fn handshake_deadline(tcp: &TcpStream) -> Result<std::time::Instant> {
+    tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT / 4))?;
+    Ok(std::time::Instant::now() + HANDSHAKE_TIMEOUT)
+}
+
 fn own_certificate_valid(creds: &PeerCredentials) -> Result<()> {
     if creds.not_after_ms <= chrono::Utc::now().timestamp_millis() {
         return Err(Error::NoPeerCertificate);
@@ -104,6 +126,19 @@ struct Counted<S> {
     inner: S,
     up: u64,
     down: u64,
+    /// No message is waited for after this.
+    deadline: std::time::Instant,
+}
+
+impl<S> Counted<S> {
+    fn new(inner: S) -> Self {
+        Counted {
+            inner,
+            up: 0,
+            down: 0,
+            deadline: std::time::Instant::now() + SESSION_TIMEOUT,
+        }
+    }
 }
 
 impl<S: Read + Write> Counted<S> {
@@ -112,9 +147,13 @@ impl<S: Read + Write> Counted<S> {
         Ok(())
     }
 
-    /// The next message; a `Refused` from the partner becomes the error.
-    fn receive(&mut self) -> Result<Message> {
-        let (m, n) = message::receive(&mut self.inner)?;
+    /// The next message, of at most `max` bytes; a `Refused` from the partner becomes the
+    /// error.
+    fn receive(&mut self, max: usize) -> Result<Message> {
+        if std::time::Instant::now() > self.deadline {
+            return Err(Error::PeerUnreachable("the session took too long".into()));
+        }
+        let (m, n) = message::receive(&mut self.inner, max)?;
         self.down += n;
         match m {
             Message::Refused { reason } => {
@@ -124,11 +163,16 @@ impl<S: Read + Write> Counted<S> {
         }
     }
 
-    /// Tells the partner why, then fails with `e`.
-    fn refuse<T>(&mut self, e: Error) -> Result<T> {
+    /// Tells the partner why, records a refusal in the audit log, then fails with `e`.
+    fn refuse<T>(
+        &mut self,
+        store: &dyn StoreAccess,
+        partner: Option<&PeerIdentity>,
+        e: Error,
+    ) -> Result<T> {
         let reason: String = e.to_string().chars().take(300).collect();
         let _ = self.send(&Message::Refused { reason });
-        Err(e)
+        Err(audited(store, partner, e))
     }
 }
 
@@ -139,7 +183,12 @@ pub type DialedStream = StreamOwned<ClientConnection, TcpStream>;
 /// credentials, the stream, and the partner's verified identity.
 pub fn connect(store: &Store, addr: &str) -> Result<(PeerCredentials, DialedStream, PeerIdentity)> {
     let creds = store.peer_credentials()?;
-    own_certificate_valid(&creds)?;
+    let (tls, partner) = connect_with(&creds, addr)?;
+    Ok((creds, tls, partner))
+}
+
+fn connect_with(creds: &PeerCredentials, addr: &str) -> Result<(DialedStream, PeerIdentity)> {
+    own_certificate_valid(creds)?;
     let bad_addr = || Error::InvalidInput(format!("`{addr}` is not a partner address (HOST:PORT)"));
     let target: SocketAddr = addr
         .to_socket_addrs()
@@ -150,21 +199,32 @@ pub fn connect(store: &Store, addr: &str) -> Result<(PeerCredentials, DialedStre
         .map_err(|e| Error::PeerUnreachable(e.kind().to_string()))?;
     timeouts(&tcp)?;
     let name = ServerName::try_from(PEER_NAME).map_err(|_| Error::Internal("peer name".into()))?;
-    let conn = ClientConnection::new(tls::client_config(&creds)?, name)
+    let conn = ClientConnection::new(tls::client_config(creds)?, name)
         .map_err(|e| Error::Crypto(e.to_string()))?;
     let mut tls = StreamOwned::new(conn, tcp);
+    let until = handshake_deadline(&tls.sock)?;
     while tls.conn.is_handshaking() {
+        if std::time::Instant::now() > until {
+            return Err(Error::PeerUnreachable("the handshake took too long".into()));
+        }
         tls.conn
             .complete_io(&mut tls.sock)
             .map_err(message::link_error)?;
     }
-    let partner = partner_of(tls.conn.peer_certificates(), &creds)?;
-    Ok((creds, tls, partner))
+    tls.sock.set_read_timeout(Some(STEP_TIMEOUT))?;
+    let partner = partner_of(tls.conn.peer_certificates(), creds)?;
+    Ok((tls, partner))
 }
 
 /// Dials the partner at `addr` and syncs once. `code` is the pairing code the partner shows:
 /// needed the first time in a shift, after which the two stay paired.
 pub fn dial(store: &mut Store, addr: &str, code: Option<&str>) -> Result<PeerReport> {
+    dial_shared(&RefCell::new(store), addr, code)
+}
+
+/// `dial` over a store reached through `StoreAccess`, held only while a step needs it (never
+/// while waiting on the partner).
+pub fn dial_shared(store: &dyn StoreAccess, addr: &str, code: Option<&str>) -> Result<PeerReport> {
     let code = match code {
         Some(c) => Some(pairing::normalise(c).ok_or_else(|| {
             Error::InvalidInput(
@@ -174,70 +234,74 @@ pub fn dial(store: &mut Store, addr: &str, code: Option<&str>) -> Result<PeerRep
         })?),
         None => None,
     };
-    let (creds, tls, partner) = connect(store, addr)?;
+    let creds = access(store, |s| s.peer_credentials())?;
+    let (tls, partner) = connect_with(&creds, addr).map_err(|e| audited(store, None, e))?;
     run_dialer(store, &creds, &partner, code.as_deref(), tls)
 }
 
 /// The dialer's half of a session, on an established stream with `partner`.
 pub fn run_dialer<S: Read + Write>(
-    store: &mut Store,
+    store: &dyn StoreAccess,
     creds: &PeerCredentials,
     partner: &PeerIdentity,
     code: Option<&str>,
     stream: S,
 ) -> Result<PeerReport> {
-    let mut link = Counted {
-        inner: stream,
-        up: 0,
-        down: 0,
-    };
+    let mut link = Counted::new(stream);
     let own_key = &creds.own.key_fingerprint;
-    let paired = store.pairing()?.is_some_and(|p| {
-        p.partner_device == partner.claims.device_id && p.partner_key == partner.key_fingerprint
-    });
+    let paired = access(store, |s| s.paired_with(partner))?;
     let proof = match code {
         Some(c) => pairing::proof(c, Side::Dialer, &partner.key_fingerprint, own_key)?.to_vec(),
         None if paired => vec![],
-        None => return link.refuse(Error::PeerRefused(
+        None => return link.refuse(store, Some(partner), Error::PeerRefused(
             "this device is not paired with that one: enter the code the partner's screen shows"
                 .into(),
         )),
     };
-    let held = store.peer_held(&partner.claims)?;
+    let held = access(store, |s| s.peer_held(&partner.claims))?;
     link.send(&Message::Hello { proof, held })?;
     let Message::Offer {
         proof,
         docs,
         attested,
         held: theirs,
-    } = link.receive()?
+    } = link
+        .receive(message::MAX_FRAME)
+        .map_err(|e| audited(store, Some(partner), e))?
     else {
         return Err(Error::Protocol("the partner answered out of turn".into()));
     };
     let paired_now = match code {
         Some(c) => {
             if !pairing::verify(c, Side::Listener, &partner.key_fingerprint, own_key, &proof) {
-                return link.refuse(Error::PeerRefused(
+                return link.refuse(store, Some(partner), Error::PeerRefused(
                     "the partner could not prove the pairing code: check the code on its screen"
                         .into(),
                 ));
             }
-            store.record_pairing(partner)?;
+            if let Err(e) = access(store, |s| s.record_pairing(partner)) {
+                return link.refuse(store, Some(partner), e);
+            }
             true
         }
         None => false,
     };
-    let received = store.take_from_partner(partner, creds, &docs, &attested, &theirs)?;
-    let (push, attested) = store.peer_offer(creds, &partner.claims, &theirs)?;
+    let received = access(store, |s| {
+        s.take_from_partner(partner, creds, &docs, &attested, &theirs)
+    })?;
+    let (push, attested) = access(store, |s| s.peer_offer(creds, &partner.claims, &theirs))?;
     let sent: Vec<String> = push.iter().map(|d| d.id.clone()).collect();
     link.send(&Message::Push {
         docs: push,
         attested,
     })?;
-    let Message::Done { refused, .. } = link.receive()? else {
+    let Message::Done { refused, .. } = link
+        .receive(message::MAX_SMALL_FRAME)
+        .map_err(|e| audited(store, Some(partner), e))?
+    else {
         return Err(Error::Protocol("the partner answered out of turn".into()));
     };
-    store.audit_peer_session(partner, &sent, &received)?;
+    access(store, |s| s.audit_peer_session(partner, &sent, &received))?;
     Ok(PeerReport {
         partner_device: partner.claims.device_id.clone(),
         partner_user: partner.claims.user.clone(),
@@ -306,20 +370,53 @@ impl Listener {
 
     /// Waits for one partner and serves its session. An error ends that session only.
     pub fn serve_one(&mut self, store: &mut Store) -> Result<PeerReport> {
+        self.socket.set_nonblocking(false)?;
         let (tcp, _) = self.socket.accept()?;
+        self.serve(&RefCell::new(store), tcp)
+    }
+
+    /// Waits up to `wait` for a partner to connect (the app's listening thread polls this, so
+    /// it can stop, and holds the store only for a session).
+    pub fn accept_within(&self, wait: Duration) -> Result<Option<TcpStream>> {
+        self.socket.set_nonblocking(true)?;
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match self.socket.accept() {
+                Ok((tcp, _)) => {
+                    tcp.set_nonblocking(false)?;
+                    return Ok(Some(tcp));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= until {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Serves the session of a partner that connected on `tcp`.
+    pub fn serve(&mut self, store: &dyn StoreAccess, tcp: TcpStream) -> Result<PeerReport> {
         timeouts(&tcp)?;
-        let creds = store.peer_credentials()?;
+        let creds = access(store, |s| s.peer_credentials())?;
         own_certificate_valid(&creds)?;
         let conn = ServerConnection::new(tls::server_config(&creds)?)
             .map_err(|e| Error::Crypto(e.to_string()))?;
         let mut tls = StreamOwned::new(conn, tcp);
+        let until = handshake_deadline(&tls.sock)?;
         while tls.conn.is_handshaking() {
+            if std::time::Instant::now() > until {
+                return Err(Error::PeerUnreachable("the handshake took too long".into()));
+            }
             if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
                 // the alert is out; the dialer reads it, not a reset
                 drain(&mut tls.sock);
-                return Err(message::link_error(e));
+                return Err(audited(store, None, message::link_error(e)));
             }
         }
+        tls.sock.set_read_timeout(Some(STEP_TIMEOUT))?;
         let partner = match partner_of(tls.conn.peer_certificates(), &creds) {
             Ok(p) => p,
             Err(e) => {
@@ -330,7 +427,12 @@ impl Listener {
                     },
                 );
                 drain(&mut tls.sock);
-                return Err(e);
+                let who = tls
+                    .conn
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|d| certificate::claims_of(d).ok());
+                return Err(audited(store, who.as_ref(), e));
             }
         };
         self.run_listener(store, &creds, &partner, tls)
@@ -339,40 +441,41 @@ impl Listener {
     /// The listener's half of a session, on an established stream with `partner`.
     pub fn run_listener<S: Read + Write>(
         &mut self,
-        store: &mut Store,
+        store: &dyn StoreAccess,
         creds: &PeerCredentials,
         partner: &PeerIdentity,
         stream: S,
     ) -> Result<PeerReport> {
-        let mut link = Counted {
-            inner: stream,
-            up: 0,
-            down: 0,
-        };
+        let mut link = Counted::new(stream);
         let own_key = &creds.own.key_fingerprint;
         let Message::Hello {
             proof,
             held: theirs,
-        } = link.receive()?
+        } = link
+            .receive(message::MAX_SMALL_FRAME)
+            .map_err(|e| audited(store, Some(partner), e))?
         else {
-            return link.refuse(Error::Protocol("the partner spoke out of turn".into()));
+            return link.refuse(
+                store,
+                Some(partner),
+                Error::Protocol("the partner spoke out of turn".into()),
+            );
         };
         let (answer, paired_now) = if proof.is_empty() {
-            let paired = store.pairing()?.is_some_and(|p| {
-                p.partner_device == partner.claims.device_id
-                    && p.partner_key == partner.key_fingerprint
-            });
+            let paired = access(store, |s| s.paired_with(partner))?;
             if !paired {
-                return link.refuse(Error::PeerRefused(
+                return link.refuse(store, Some(partner), Error::PeerRefused(
                     "that device is not paired with this one: it must enter the code this screen shows".into(),
                 ));
             }
             (vec![], false)
         } else {
             if self.wrong_proofs >= MAX_WRONG_PROOFS {
-                return link.refuse(Error::PeerRefused(
-                    "too many wrong pairing codes: show a new code".into(),
-                ));
+                return link.refuse(
+                    store,
+                    Some(partner),
+                    Error::PeerRefused("too many wrong pairing codes: show a new code".into()),
+                );
             }
             if !pairing::verify(
                 &self.code,
@@ -382,9 +485,15 @@ impl Listener {
                 &proof,
             ) {
                 self.wrong_proofs += 1;
-                return link.refuse(Error::PeerRefused("the pairing code was wrong".into()));
+                return link.refuse(
+                    store,
+                    Some(partner),
+                    Error::PeerRefused("the pairing code was wrong".into()),
+                );
             }
-            store.record_pairing(partner)?;
+            if let Err(e) = access(store, |s| s.record_pairing(partner)) {
+                return link.refuse(store, Some(partner), e);
+            }
             let mine = pairing::proof(
                 &self.code,
                 Side::Listener,
@@ -393,24 +502,33 @@ impl Listener {
             )?;
             (mine.to_vec(), true)
         };
-        let (docs, attested) = store.peer_offer(creds, &partner.claims, &theirs)?;
+        let (docs, attested) = access(store, |s| s.peer_offer(creds, &partner.claims, &theirs))?;
         let sent: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-        let held = store.peer_held(&partner.claims)?;
+        let held = access(store, |s| s.peer_held(&partner.claims))?;
         link.send(&Message::Offer {
             proof: answer,
             docs,
             attested,
             held,
         })?;
-        let Message::Push { docs, attested } = link.receive()? else {
-            return link.refuse(Error::Protocol("the partner spoke out of turn".into()));
+        let Message::Push { docs, attested } = link
+            .receive(message::MAX_FRAME)
+            .map_err(|e| audited(store, Some(partner), e))?
+        else {
+            return link.refuse(
+                store,
+                Some(partner),
+                Error::Protocol("the partner spoke out of turn".into()),
+            );
         };
-        let received = store.take_from_partner(partner, creds, &docs, &attested, &theirs)?;
+        let received = access(store, |s| {
+            s.take_from_partner(partner, creds, &docs, &attested, &theirs)
+        })?;
         link.send(&Message::Done {
             taken: received.taken.len() as u64,
             refused: received.refused.clone(),
         })?;
-        store.audit_peer_session(partner, &sent, &received)?;
+        access(store, |s| s.audit_peer_session(partner, &sent, &received))?;
         Ok(PeerReport {
             partner_device: partner.claims.device_id.clone(),
             partner_user: partner.claims.user.clone(),

@@ -23,6 +23,7 @@ use crate::model::{RecordKind, Role};
 use crate::peer::attestation::{self, Attestation};
 use crate::peer::certificate::{self, DeviceClaims, PeerIdentity};
 use crate::peer::message::Held;
+use crate::peer::session;
 use crate::record::heads::{heads_text, parse_heads};
 use crate::record::Author;
 use crate::sync::protocol::DocChanges;
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS peer_attestations (
     record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
     actor TEXT NOT NULL,
     head BLOB NOT NULL,
+    signed_at INTEGER NOT NULL,
     cert BLOB NOT NULL,
     signature BLOB NOT NULL,
     PRIMARY KEY (record_id, actor)
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS peer_pairing (
     last_sync_at TEXT
 );
 ";
+
+/// How long a pairing lasts if the shift is not ended in the app: a long shift and a margin.
+pub const PAIRING_HOURS: i64 = 16;
 
 /// What this device presents to its partner, and what it trusts.
 pub struct PeerCredentials {
@@ -227,9 +232,38 @@ impl Store {
             .optional()?)
     }
 
-    /// Pairs this user with `partner` for the shift (replacing any earlier pairing), audited.
+    /// Whether this user is paired with `partner` (its device and key), within a shift's
+    /// length (`PAIRING_HOURS`) of pairing: a pairing the app did not end with the shift lapses.
+    pub fn paired_with(&self, partner: &PeerIdentity) -> Result<bool> {
+        let Some(p) = self.pairing()? else {
+            return Ok(false);
+        };
+        let fresh = chrono::DateTime::parse_from_rfc3339(&p.paired_at).is_ok_and(|at| {
+            chrono::Utc::now().signed_duration_since(at) < chrono::Duration::hours(PAIRING_HOURS)
+        });
+        Ok(fresh
+            && p.partner_device == partner.claims.device_id
+            && p.partner_key == partner.key_fingerprint)
+    }
+
+    /// Pairs this user with `partner` for the shift, audited. A pairing with another device
+    /// that has not lapsed is not replaced: whoever saw the code later cannot take the pair
+    /// over; the shift's pairing is ended first (`end_pairing`, or the end of the shift).
     pub fn record_pairing(&mut self, partner: &PeerIdentity) -> Result<()> {
         let c = &partner.claims;
+        if let Some(p) = self.pairing()? {
+            let lapsed = chrono::DateTime::parse_from_rfc3339(&p.paired_at).map_or(true, |at| {
+                chrono::Utc::now().signed_duration_since(at)
+                    >= chrono::Duration::hours(PAIRING_HOURS)
+            });
+            let same = p.partner_device == c.device_id && p.partner_key == partner.key_fingerprint;
+            if !lapsed && !same {
+                return Err(Error::PeerRefused(format!(
+                    "this device is paired with device {} for the shift; end that pairing first",
+                    p.partner_device
+                )));
+            }
+        }
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT INTO peer_pairing (user, partner_device, partner_user, partner_role, partner_key, paired_at)
@@ -254,6 +288,23 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records a device refused for a session, and why (a wrong code, another team, revoked,
+    /// not paired, a certificate that did not verify).
+    pub fn audit_peer_refusal(&mut self, partner: Option<&DeviceClaims>, why: &str) -> Result<()> {
+        let who = partner.map_or("an unknown device".to_string(), |c| {
+            format!("partner device {} ({}, {})", c.device_id, c.user, c.role)
+        });
+        let why: String = why.chars().take(300).collect();
+        audit::append(
+            &self.conn,
+            &self.session.user,
+            self.session.role.as_str(),
+            Action::Sync,
+            "",
+            &format!("peer session with {who} refused: {why}"),
+        )
     }
 
     /// Ends the signed-in user's pairing (the end of the shift), audited. Whether there was one.
@@ -393,24 +444,26 @@ impl Store {
     /// The attestations kept for `record` from partners' devices.
     pub fn kept_attestations(&self, record: &str) -> Result<Vec<Attestation>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT head, cert, signature FROM peer_attestations WHERE record_id = ?1 ORDER BY actor",
+            "SELECT head, signed_at, cert, signature FROM peer_attestations WHERE record_id = ?1 ORDER BY actor",
         )?;
         let rows = stmt.query_map([record], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (head, cert, signature) = row?;
+            let (head, signed_at, cert, signature) = row?;
             let Ok(head) = <[u8; 32]>::try_from(head.as_slice()) else {
                 continue;
             };
             out.push(Attestation {
                 cert,
                 head: ChangeHash(head),
+                signed_at,
                 signature,
             });
         }
@@ -442,21 +495,15 @@ impl Store {
         their_held: &[Held],
     ) -> Result<PeerTaken> {
         let c = &partner.claims;
-        let now_s = chrono::Utc::now().timestamp();
-        // the attestations that verify, by document: (actor, attestation)
-        let mut words: HashMap<usize, Vec<(String, Attestation)>> = HashMap::new();
+        // the attestations by the document they are for
+        let mut words: HashMap<usize, Vec<&Attestation>> = HashMap::new();
         for (i, a) in attested {
-            if let Ok(id) = docs
-                .get(*i)
-                .ok_or_else(|| Error::Protocol("an attestation names no record".into()))
-                .and_then(|d| attestation::verify(a, &d.id, &creds.ca_der, now_s))
-            {
-                words
-                    .entry(*i)
-                    .or_default()
-                    .push((id.claims.actor, a.clone()));
-            }
+            words.entry(*i).or_default().push(a);
         }
+        let own = self.own_actors()?;
+        let now_s = chrono::Utc::now().timestamp();
+        // whose word counts: a patrol device of this pair's team, not revoked, not this one
+        let accept = |who: &PeerIdentity| session::acceptable(&creds.own, who, creds).is_ok();
         let mut registry = self.author_registry()?;
         let actor = hex::decode(&c.actor)
             .map_err(|_| Error::Protocol("the partner's certificate names a bad actor".into()))?;
@@ -548,38 +595,48 @@ impl Store {
                     .push(format!("{}: outside what this pair may hold", d.id));
                 continue;
             }
-            // the partner's own changes come with its word for them
+            // every change by another device comes with its author's signed word, checked as
+            // the server checks it; none arrives under this device's own actors
+            let kept = self.kept_attestations(&d.id)?;
             let doc = s.rec.doc_mut();
-            let partner_words: Vec<&Attestation> = words
-                .get(&index)
-                .into_iter()
-                .flatten()
-                .filter(|(actor, a)| *actor == c.actor && doc.get_change_by_hash(&a.head).is_some())
-                .map(|(_, a)| a)
-                .collect();
-            let beyond: Vec<HashSet<ChangeHash>> = partner_words
-                .iter()
-                .map(|a| {
-                    doc.get_changes(&[a.head])
-                        .iter()
-                        .map(|x| x.hash())
-                        .collect()
-                })
-                .collect();
-            let uncovered = doc.get_changes(&s.before).iter().any(|change| {
-                change.actor_id().to_hex_string() == c.actor
-                    && !beyond.iter().any(|b| !b.contains(&change.hash()))
-            });
-            if uncovered {
+            let new = doc.get_changes(&s.before);
+            if new.iter().any(|ch| own.contains(ch.actor_id())) {
                 taken.refused.push(format!(
-                    "{}: the partner's changes came without its signed word for them",
+                    "{}: it holds a change under this device's own name that this device never made",
                     d.id
                 ));
                 continue;
             }
-            for (actor, a) in words.get(&index).into_iter().flatten() {
-                if doc.get_change_by_hash(&a.head).is_some() {
-                    keep.push((d.id.clone(), actor.clone(), a.clone()));
+            let mut offered: Vec<&Attestation> = words.get(&index).cloned().unwrap_or_default();
+            offered.extend(kept.iter());
+            let covered =
+                attestation::covered(doc, &d.id, &new, &offered, (&creds.ca_der, now_s), accept);
+            if new.iter().any(|ch| !covered.contains(&ch.hash())) {
+                taken.refused.push(format!(
+                    "{}: it holds changes without their author's signed word; they come with the next sync with the server",
+                    d.id
+                ));
+                continue;
+            }
+            // the words that covered something here, to pass on with the changes
+            for a in words.get(&index).into_iter().flatten() {
+                let Some(head) = doc.get_change_by_hash(&a.head) else {
+                    continue;
+                };
+                let actor = head.actor_id().to_hex_string();
+                let fresh = new.iter().any(|ch| ch.hash() == a.head);
+                if fresh
+                    && !attestation::covered(
+                        doc,
+                        &d.id,
+                        &new,
+                        &[*a],
+                        (&creds.ca_der, now_s),
+                        accept,
+                    )
+                    .is_empty()
+                {
+                    keep.push((d.id.clone(), actor, (*a).clone()));
                 }
             }
             if s.changed || !s.existed {
@@ -610,14 +667,20 @@ impl Store {
             )?;
             taken.taken.push(rec.id.clone());
         }
+        // the partner's actor is its user's, as the server certified: its changes read as
+        // verified authorship here too, as they will once the server sends them
+        tx.execute(
+            "INSERT INTO authors (actor, user, role) VALUES (?1, ?2, ?3) ON CONFLICT(actor) DO NOTHING",
+            params![c.actor.to_lowercase(), c.user, c.role.as_str()],
+        )?;
         for (record, actor, a) in &keep {
             if !taken.taken.contains(record) && self.record_kind(record)?.is_none() {
                 continue;
             }
             tx.execute(
-                "INSERT INTO peer_attestations (record_id, actor, head, cert, signature) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (record_id, actor) DO UPDATE SET head = ?3, cert = ?4, signature = ?5",
-                params![record, actor, &a.head.0[..], a.cert, a.signature],
+                "INSERT INTO peer_attestations (record_id, actor, head, signed_at, cert, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (record_id, actor) DO UPDATE SET head = ?3, signed_at = ?4, cert = ?5, signature = ?6",
+                params![record, actor, &a.head.0[..], a.signed_at, a.cert, a.signature],
             )?;
         }
         tx.commit()?;

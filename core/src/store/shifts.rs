@@ -86,7 +86,7 @@ impl Store {
         )
     }
 
-    /// Ends a shift.
+    /// Ends a shift, and with it the pairing with the partner's device (`peer`).
     pub fn end_shift(&mut self, shift_id: &str) -> Result<()> {
         self.require_case_access()?;
         let now = super::now_rfc3339();
@@ -99,7 +99,9 @@ impl Store {
                 rec.doc_mut().put(automerge::ROOT, "ended_at", now)?;
                 Ok(())
             },
-        )
+        )?;
+        self.end_pairing()?;
+        Ok(())
     }
 
     pub fn show_shift(&mut self, shift_id: &str) -> Result<Shift> {

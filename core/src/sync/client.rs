@@ -164,7 +164,7 @@ impl StoreAccess for RefCell<&mut Store> {
     }
 }
 
-fn access<R>(a: &dyn StoreAccess, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+pub(crate) fn access<R>(a: &dyn StoreAccess, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
     let mut f = Some(f);
     let mut out = None;
     a.with_store(&mut |store| {

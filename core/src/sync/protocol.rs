@@ -975,6 +975,7 @@ mod tests {
                 crate::peer::attestation::Attestation {
                     cert: vec![1; 10],
                     head: ChangeHash([5; 32]),
+                    signed_at: -5,
                     signature: vec![2; 70],
                 },
             )],

@@ -6,6 +6,7 @@
 pub mod cases;
 pub mod drafts;
 pub mod health;
+pub mod peer;
 pub mod reference;
 pub mod reports;
 pub mod review;

@@ -2,7 +2,7 @@
 
 use provide_core::model::Shift;
 use provide_core::store::{CaseSummary, Handover, ShiftInput};
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use super::{change, with_store};
 use crate::error::ShellResult;
@@ -37,12 +37,24 @@ pub async fn plan_visit(
 
 /// Ends the shift and returns its handover summary.
 #[tauri::command]
-pub async fn end_shift(state: State<'_, AppState>, shift_id: String) -> ShellResult<Handover> {
-    change(&state, move |s| {
+pub async fn end_shift<R: Runtime>(
+    handle: AppHandle<R>,
+    state: State<'_, AppState>,
+    shift_id: String,
+) -> ShellResult<Handover> {
+    let handover = change(&state, move |s| {
         s.end_shift(&shift_id)?;
         s.handover(&shift_id)
     })
-    .await
+    .await?;
+    // the store ended the pairing with the shift; the app stops waiting for the partner too
+    let app = state.app.clone();
+    let _ = tauri::async_runtime::spawn_blocking(move || {
+        let _ = app.peer_end();
+        crate::background::emit_status(&handle, &app.sync_status());
+    })
+    .await;
+    Ok(handover)
 }
 
 #[tauri::command]

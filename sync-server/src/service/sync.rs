@@ -247,7 +247,10 @@ impl Service {
             && !final_upload
             && matches!(device.role, Role::Officer | Role::Idva);
         let relayed = if relays {
-            self.storage.team_actors(&device.division, &device.team)?
+            let mut team = self.storage.team_actors(&device.division, &device.team)?;
+            // this device's own actors are its own, never relayed
+            team.retain(|_, o| o.device_id != device.id && o.user != device.user);
+            team
         } else {
             HashMap::new()
         };
@@ -1221,10 +1224,8 @@ fn check_changes(
 }
 
 /// The changes of `new` relayed from the partner's device (by an actor of another device of
-/// this device's team) that their author's attestation among `attested` covers
-/// (`peer::attestation`). An attestation covers the changes its head depends on; it counts if
-/// the device CA issued its certificate to that actor on its owner's device, valid at the
-/// head's time, and the certificate's key signed this record's head.
+/// this device's team) that their author's attestation among `attested` covers, by the rule
+/// the devices apply too (`peer::attestation::covered`).
 fn relayed_covered(
     doc: &mut AutoCommit,
     id: &str,
@@ -1232,37 +1233,22 @@ fn relayed_covered(
     checks: &Checks,
     attested: &[&Attestation],
 ) -> HashSet<ChangeHash> {
-    let mut covered = HashSet::new();
     let Some(ca) = checks.device_ca.as_ref() else {
-        return covered;
+        return HashSet::new();
     };
-    for a in attested {
-        let Some(head) = doc.get_change_by_hash(&a.head) else {
-            continue;
-        };
-        let actor = head.actor_id().to_hex_string();
-        let Some(owner) = checks.relayed.get(&actor) else {
-            continue;
-        };
-        let at_s = provide_core::record::change_time::change_time_ms(head.timestamp()) / 1000;
-        let Ok(who) = provide_core::peer::attestation::verify(a, id, ca, at_s) else {
-            continue;
-        };
-        if who.claims.actor != actor || who.claims.device_id != owner.device_id {
-            continue;
-        }
-        let beyond: HashSet<ChangeHash> = doc
-            .get_changes(&[a.head])
-            .iter()
-            .map(|c| c.hash())
-            .collect();
-        covered.extend(
-            new.iter()
-                .filter(|c| c.actor_id().to_hex_string() == actor && !beyond.contains(&c.hash()))
-                .map(|c| c.hash()),
-        );
+    if !new
+        .iter()
+        .any(|c| checks.relayed.contains_key(&c.actor_id().to_hex_string()))
+    {
+        return HashSet::new();
     }
-    covered
+    let now_s = checks.now_ms / 1000;
+    provide_core::peer::attestation::covered(doc, id, new, attested, (ca, now_s), |who| {
+        checks
+            .relayed
+            .get(&who.claims.actor)
+            .is_some_and(|owner| owner.device_id == who.claims.device_id)
+    })
 }
 
 fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {

@@ -37,6 +37,8 @@ import type { Shift } from "./bindings/Shift";
 import type { ShiftInput } from "./bindings/ShiftInput";
 import type { SyncReport } from "./bindings/SyncReport";
 import type { SyncStatus } from "./bindings/SyncStatus";
+import type { PeerReport } from "./bindings/PeerReport";
+import type { PeerStatus } from "./bindings/PeerStatus";
 
 /** A field path and the value typed for it, e.g. ["victim.safe_contact.call_ok", "no"]. */
 export type FieldSet = [string, string];
@@ -138,6 +140,18 @@ export const api = {
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncNow: () => call<SyncReport>("sync_now"),
   dismissSyncNotices: () => call<SyncStatus>("dismiss_sync_notices"),
+
+  // the pair in the car: pairing with the partner's device and syncing with it, no server
+  /** The shift's pairing, the code on show, the partner's address. */
+  peerStatus: () => call<PeerStatus>("peer_status"),
+  /** Shows this device's pairing code and waits for the partner. */
+  peerShowCode: () => call<PeerStatus>("peer_show_code"),
+  /** Pairs with the partner whose screen shows `address` and `code`, and syncs with it. */
+  peerPair: (address: string, code: string) => call<PeerReport>("peer_pair", { address, code }),
+  /** Syncs with the paired partner now (it also happens by itself while paired). */
+  peerSyncNow: () => call<PeerReport>("peer_sync_now"),
+  /** Ends the pairing (ending the shift does too). */
+  peerEnd: () => call<PeerStatus>("peer_end"),
 
   // drafts kept through the lock, in the encrypted store (the signed-in user's own)
   saveDraft: (input: DraftInput) => call<Draft>("save_draft", { input }),

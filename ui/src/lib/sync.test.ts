@@ -1,9 +1,10 @@
 import { expect, test } from "vitest";
 import { syncSummary } from "./sync";
+import { formatTime } from "./format";
 import { searchServices, telHref } from "./directory";
 import type { Service } from "./bindings/Service";
 
-const base = { waiting: 0, last_contact: null, overdue: false, set_aside: 0, notices: [] };
+const base = { waiting: 0, last_contact: null, overdue: false, set_aside: 0, partner_synced_at: null, notices: [] };
 
 test("sync status in plain words", () => {
   expect(syncSummary(null).headline).toMatch(/not known/);
@@ -56,4 +57,17 @@ test("a refused protocol version says who must update, never that the device is 
   expect(app.tone).toBe("error");
   const server = syncSummary({ ...base, state: { state: "error", code: "server_outdated", message: "The sync server is older than this app." } });
   expect(server.headline).toBe("The sync server needs an update");
+});
+
+test("paired in the car, the indicator says when each sync was, in a few words", () => {
+  const partner = "2026-12-01T10:42:00Z";
+  const server = "2026-12-01T08:15:00Z";
+  const s = syncSummary({ ...base, partner_synced_at: partner, last_contact: server, state: { state: "offline", message: "No connection to the sync server." } });
+  expect(s.short).toBe(`with partner ${formatTime(partner)} · server ${formatTime(server)}`);
+  expect(s.tone).toBe("neutral");
+  expect(s.detail).toContain(`Synced with the partner's device at ${formatTime(partner)}`);
+  // something that needs saying still takes the indicator
+  const failed = syncSummary({ ...base, partner_synced_at: partner, state: { state: "error", code: "revoked", message: "This device has been revoked." } });
+  expect(failed.short).toBe("Sync failed");
+  expect(failed.detail).toContain("partner's device");
 });

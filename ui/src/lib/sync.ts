@@ -24,7 +24,18 @@ const ERROR_HEADLINES: Record<string, string> = {
 
 export function syncSummary(s: SyncStatus | null, busy = false): SyncSummary {
   const full = summary(s, busy);
-  return { ...full, ...compact(s, full) };
+  const small = compact(s, full);
+  const partnerAt = s?.partner_synced_at;
+  if (!s || !partnerAt) return { ...full, ...small };
+  // paired in the car: both syncs in a few words, unless something needs saying
+  const server = s.state.state === "synced" ? s.state.at : s.last_contact;
+  const quiet = ["synced", "offline", "idle"].includes(full.state) && full.tone !== "warn";
+  return {
+    ...full,
+    detail: [full.detail, `Synced with the partner's device at ${formatTime(partnerAt)}`].filter(Boolean).join(". "),
+    short: quiet ? `with partner ${formatTime(partnerAt)} · server ${server ? formatTime(server) : "—"}` : small.short,
+    icon: small.icon,
+  };
 }
 
 function compact(s: SyncStatus | null, full: Omit<SyncSummary, "short" | "icon">): { short: string; icon: string } {

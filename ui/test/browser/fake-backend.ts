@@ -33,6 +33,8 @@ import type { RiskView } from "../../src/lib/bindings/RiskView";
 import type { Role } from "../../src/lib/bindings/Role";
 import type { Shift } from "../../src/lib/bindings/Shift";
 import type { SyncStatus } from "../../src/lib/bindings/SyncStatus";
+import type { PeerStatus } from "../../src/lib/bindings/PeerStatus";
+import type { PeerReport } from "../../src/lib/bindings/PeerReport";
 import type { RiskLevel } from "../../src/lib/bindings/RiskLevel";
 import type { Answer } from "../../src/lib/bindings/Answer";
 import type { AuditQuery } from "../../src/lib/bindings/AuditQuery";
@@ -111,6 +113,7 @@ const state = {
     last_contact: hoursAgo(3),
     overdue: false,
     set_aside: 0,
+    partner_synced_at: null,
     notices: [],
   } as SyncStatus,
 };
@@ -921,7 +924,7 @@ async function syncNow() {
   await new Promise((r) => setTimeout(r, 300));
   state.unsynced.clear();
   state.policy = { ...state.policy, heard_from_server: true };
-  state.sync = { state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0, notices: [...state.sync.notices, ...state.nextNotices] };
+  state.sync = { ...state.sync, state: { state: "synced", at: now() }, waiting: 0, last_contact: now(), overdue: false, set_aside: 0, notices: [...state.sync.notices, ...state.nextNotices] };
   state.nextNotices = [];
   await emit("sync-status", state.sync);
   return { round_trips: 1, bytes_up: 2048, bytes_down: 512, docs_sent: left, docs_received: 0, docs_purged: 0, refused: [], unsynced_left: 0, audit_entries_sent: 3, audit_rejected: false, cursor: 42, revoked: false, erased: [], rectified: [] };
@@ -932,6 +935,7 @@ type Args = Record<string, unknown>;
 async function handle(cmd: string, a: Args): Promise<unknown> {
   state.calls.push(cmd);
   if (cmd in DRAFT_COMMANDS) return DRAFT_COMMANDS[cmd](a);
+  if (cmd in PEER_COMMANDS) return PEER_COMMANDS[cmd](a);
   await evaluatePending();
   switch (cmd) {
     case "app_status":
@@ -1055,6 +1059,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       if (cmd === "end_shift") {
         s.ended_at = now();
         state.shift = null;
+        endPairing();
       }
       return handover(s);
     }
@@ -1186,6 +1191,62 @@ const DRAFT_COMMANDS: Record<string, (a: Args) => unknown> = {
 /** The drafts kept, whoever they belong to (tests look at what the store holds). */
 const draftsKept = () => [...drafts.values()].map((d) => structuredClone(d));
 // ---- end of drafts ----------------------------------------------------------------------------
+
+// ---- the pair in the car (issue 18) -----------------------------------------------------------
+// The partner's device is played here: it shows PARTNER_CODE at PARTNER_ADDRESS, and pairs with
+// this one when shown its code. The rules (certificates, proofs, scope, checks) are provide-core's
+// and tested there (tests/tests/peer.rs, cli.rs); this only answers as the commands do.
+const PARTNER_ADDRESS = "192.168.43.17:47001";
+const PARTNER_CODE = "K7M2Q-9XDRT";
+const OWN_CODE = "H3TVB-QW8PN";
+const peer: PeerStatus = { pairing: null, offer: null, partner_address: null, certificate_valid: q.get("cert") !== "0", last_error: null };
+const partnerOf = () => (session().role === "idva" ? { user: "pc.example", role: "officer" } : { user: "idva.jones", role: "idva" });
+function endPairing() {
+  Object.assign(peer, { pairing: null, offer: null, partner_address: null, last_error: null });
+  state.sync = { ...state.sync, partner_synced_at: null };
+  void emit("sync-status", state.sync);
+}
+async function peerSession(pairedNow: boolean): Promise<PeerReport> {
+  const at = now();
+  const p = partnerOf();
+  peer.pairing = { partner_device: "dev-partner-0001", partner_user: p.user, partner_role: p.role, partner_key: "a1".repeat(32), paired_at: peer.pairing?.paired_at ?? at, last_sync_at: at };
+  state.sync = { ...state.sync, partner_synced_at: at };
+  await emit("sync-status", state.sync);
+  return { partner_device: "dev-partner-0001", partner_user: p.user, partner_role: p.role, paired_now: pairedNow, records_sent: 2, records_received: 1, refused: [], refused_by_partner: [], bytes_up: 5120, bytes_down: 3072, round_trips: 2 };
+}
+const PEER_COMMANDS: Record<string, (a: Args) => unknown> = {
+  peer_status: () => (session(), structuredClone(peer)),
+  peer_show_code: () => {
+    session();
+    if (!peer.certificate_valid) fail("no_peer_certificate", "This device has no certificate for syncing with a partner yet: sync with the server once (it issues one for the shift).");
+    const qr_text = `provide-pair:192.168.43.22:47002:${OWN_CODE}`;
+    // a fixed fictional pattern: the real rows come from provide-core's QR encoder
+    const qr_rows = Array.from({ length: 25 }, (_, y) => Array.from({ length: 25 }, (_, x) => ((x * 7 + y * 3 + x * y) % 5 < 2 ? "#" : " ")).join(""));
+    peer.offer = { address: "192.168.43.22:47002", code: OWN_CODE, qr_text, qr_rows };
+    return structuredClone(peer);
+  },
+  peer_pair: async (a) => {
+    session();
+    const address = String(a.address).trim();
+    const code = String(a.code).trim().toUpperCase().replace(/[\s-]/g, "");
+    if (address !== PARTNER_ADDRESS) fail("peer_unreachable", "The partner's device cannot be reached: connection refused. Check both devices are on the car's network.");
+    if (code !== PARTNER_CODE.replace("-", "")) fail("peer_refused", "The partner's device was refused: the partner said: The partner's device was refused: the pairing code was wrong..");
+    peer.partner_address = address;
+    peer.offer = null;
+    return peerSession(true);
+  },
+  peer_sync_now: () => {
+    session();
+    if (!peer.partner_address) fail("invalid_input", "Invalid input: this device is not paired with a partner's device.");
+    return peerSession(false);
+  },
+  peer_end: () => {
+    session();
+    endPairing();
+    return structuredClone(peer);
+  },
+};
+// ---- end of the pair in the car -----------------------------------------------------------------
 
 export function installFakeBackend() {
   seed();

@@ -48,6 +48,8 @@ fn exit_code(e: &Error) -> u8 {
         Error::ContactOverdue(_) => 10,
         Error::UntrustedServer(_) => 11,
         Error::UpdateRequired { .. } | Error::ServerOutdated { .. } => 12,
+        Error::PeerUnreachable(_) => 13,
+        Error::PeerRefused(_) | Error::NoPeerCertificate => 14,
         _ => 1,
     }
 }

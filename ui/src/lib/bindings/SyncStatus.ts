@@ -20,6 +20,10 @@ overdue: boolean,
  */
 set_aside: number, 
 /**
+ * When this device last synced with its partner's device in the car, while paired.
+ */
+partner_synced_at: string | null, 
+/**
  * What syncs did on purpose that the user must hear of, in plain words: records erased
  * at the server (and any unsent edits lost with them), records corrected (rectified) at
  * the server. Kept until dismissed (at most the newest 20; each is in the audit log too).
