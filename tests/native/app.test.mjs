@@ -4,7 +4,8 @@
 //
 // One story, in order: enrol with a one-time code; lock and unlock (a wrong passphrase first);
 // start a shift; lose signal; create a post-incident case offline; a DASH assessment reaching
-// the MARAC threshold and the MARAC referral; a note; signal returns and it syncs; the officer
+// the MARAC threshold and the MARAC referral; a note; in the car, pair with the officer's device
+// and sync with it, no server; signal returns and it syncs; the officer
 // changes the status on their device while the app changes it too, and the conflict is shown
 // and resolved in the app; the idle lock. Screenshots of each screen go to
 // $PROVIDE_SCREENSHOTS (docs/screenshots with `make screenshots`), else target/native-screenshots.
@@ -13,6 +14,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 
 import { elementId, sleep, TAB } from "./webdriver.mjs";
 import * as h from "./harness.mjs";
@@ -173,6 +176,48 @@ test("a DASH assessment reaching the MARAC threshold, the referral, and a note",
   await s.type('[data-testid="note-text"]', "Spoke with her alone; safety plan agreed");
   await s.click('[data-testid="note-add"]');
   await s.until("the note", async () => (await s.count('[data-testid="note"]')) === 1);
+});
+
+test("in the car with no signal, the app pairs with the officer's device and the case reaches it", { timeout: STEP_TIMEOUT }, async () => {
+  await h.openSection(s, "shift");
+  // this device can show its code and a QR code for the partner's camera...
+  await s.click('[data-testid="pair-show"]');
+  await s.until("the pairing code", async () => /^[0-9A-Z]{5}-[0-9A-Z]{5}$/.test(await s.text('[data-testid="pair-code"]')));
+  await s.find('[data-testid="pair-qr"]');
+  await shot("22-pair-code");
+  await s.click('[data-testid="pair-cancel"]');
+  // ...or enter the code the officer's device shows (the command line, as the partner)
+  const partner = spawn(join(h.BIN, "provide"), ["--data-dir", officerDir, "peer", "listen", "--listen", "127.0.0.1:0", "--sessions", "1", "--json"], {
+    env: { ...process.env, PROVIDE_PASSPHRASE: PASS },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: partner.stdout });
+  const said = lines[Symbol.asyncIterator]();
+  const first = (await said.next()).value;
+  const [, address, code] = first.match(/^listening on (\S+) code (\S+)$/);
+  await s.click('[data-testid="pair-enter"]');
+  await s.type('[data-testid="pair-address-input"]', address);
+  await s.type('[data-testid="pair-code-input"]', code);
+  await s.click('[data-testid="pair-submit"]');
+  await s.find('[data-testid="pair-paired"]', 60_000);
+  assert.match(await s.text('[data-testid="pair-paired"]'), /pc\.native\.fictional/);
+  assert.match(await s.text('[data-testid="pair-done"]'), /^Paired with pc\.native\.fictional \(Police officer\): \d+ records? sent/);
+  // (at this window's width the indicator shows its icon; its words are for a wider window and
+  // for screen readers)
+  const indicator = () =>
+    s.cmd("POST", "/execute/sync", { script: `return document.querySelector('[data-testid="sync-indicator"]').textContent;`, args: [] });
+  await s.until("the indicator names the partner's sync", async () => /with partner \d\d:\d\d · server/.test(await indicator()));
+  await shot("23-paired");
+  const served = JSON.parse((await said.next()).value);
+  assert.equal(served.partner_user, "idva.native.fictional");
+  await new Promise((r) => (partner.exitCode !== null ? r() : partner.on("exit", r)));
+  // the case is on the officer's device, with no server
+  const view = JSON.parse(officer("case", "show", caseId, "--json"));
+  assert.equal(view.record.victim.name, "Jane Fictional");
+  // back to the case, where the story goes on
+  await h.openSection(s, "cases");
+  await s.click('[data-testid="case-row"]');
+  await s.find('[data-testid="case-screen"]');
 });
 
 test("signal returns: the case syncs and reaches the officer's device", { timeout: STEP_TIMEOUT }, async () => {
