@@ -204,6 +204,13 @@ fn the_pair_converge_in_the_car_and_the_server_takes_what_each_relayed() {
         "the server refused relayed changes: {:?}",
         up.refused
     );
+    assert!(
+        server
+            .audit_of(&case)
+            .iter()
+            .any(|e| e.action == "receive" && e.detail.contains("relayed from partner device")),
+        "the server's audit names the relay"
+    );
     // back in the car: the IDVA learns what the server has of the officer's work, and does
     // not upload it again; its own changes count as delivered only on the server's word
     let (addr, _, handle) = listen(idva, 1);

@@ -54,6 +54,31 @@ pub struct PeerReport {
     pub round_trips: u32,
 }
 
+impl PeerReport {
+    /// A finished session's report: what was sent and taken, what the partner refused, and the
+    /// bytes counted on `link`.
+    fn of<S>(
+        partner: &PeerIdentity,
+        paired_now: bool,
+        (sent, taken, refused_by_partner): (Vec<String>, crate::store::PeerTaken, Vec<String>),
+        link: &Counted<S>,
+    ) -> PeerReport {
+        PeerReport {
+            partner_device: partner.claims.device_id.clone(),
+            partner_user: partner.claims.user.clone(),
+            partner_role: partner.claims.role.to_string(),
+            paired_now,
+            records_sent: sent.len(),
+            records_received: taken.taken.len(),
+            refused: taken.refused,
+            refused_by_partner,
+            bytes_up: link.up,
+            bytes_down: link.down,
+            round_trips: 2,
+        }
+    }
+}
+
 /// Whether this device syncs with `partner` at all: a patrol device of the same division and
 /// team, not this device, not revoked.
 pub fn acceptable(
@@ -302,19 +327,12 @@ pub fn run_dialer<S: Read + Write>(
         return Err(Error::Protocol("the partner answered out of turn".into()));
     };
     access(store, |s| s.audit_peer_session(partner, &sent, &received))?;
-    Ok(PeerReport {
-        partner_device: partner.claims.device_id.clone(),
-        partner_user: partner.claims.user.clone(),
-        partner_role: partner.claims.role.to_string(),
+    Ok(PeerReport::of(
+        partner,
         paired_now,
-        records_sent: sent.len(),
-        records_received: received.taken.len(),
-        refused: received.refused,
-        refused_by_partner: refused,
-        bytes_up: link.up,
-        bytes_down: link.down,
-        round_trips: 2,
-    })
+        (sent, received, refused),
+        &link,
+    ))
 }
 
 /// This device's address on the local network (the car's hotspot), for a listener bound to
@@ -529,18 +547,11 @@ impl Listener {
             refused: received.refused.clone(),
         })?;
         access(store, |s| s.audit_peer_session(partner, &sent, &received))?;
-        Ok(PeerReport {
-            partner_device: partner.claims.device_id.clone(),
-            partner_user: partner.claims.user.clone(),
-            partner_role: partner.claims.role.to_string(),
+        Ok(PeerReport::of(
+            partner,
             paired_now,
-            records_sent: sent.len(),
-            records_received: received.taken.len(),
-            refused: received.refused,
-            refused_by_partner: vec![],
-            bytes_up: link.up,
-            bytes_down: link.down,
-            round_trips: 2,
-        })
+            (sent, received, vec![]),
+            &link,
+        ))
     }
 }

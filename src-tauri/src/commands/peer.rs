@@ -11,6 +11,25 @@ use crate::background::emit_status;
 use crate::error::{ShellError, ShellResult};
 use crate::state::AppState;
 
+/// Runs one session with the partner, tells the scheduler how it went (the next one is timed
+/// from it) and the window what the indicator now says.
+async fn session<R: Runtime>(
+    handle: AppHandle<R>,
+    state: &AppState,
+    f: impl FnOnce(&provide_core::app::App) -> provide_core::Result<PeerReport> + Send + 'static,
+) -> ShellResult<PeerReport> {
+    let scheduler = state.scheduler.clone();
+    blocking(&state.app, move |app| {
+        let result = f(app);
+        if let Ok(mut s) = scheduler.lock() {
+            s.after_peer_sync(&result, std::time::Instant::now());
+        }
+        emit_status(&handle, &app.sync_status());
+        result
+    })
+    .await
+}
+
 #[tauri::command]
 pub async fn peer_status(state: State<'_, AppState>) -> ShellResult<PeerStatus> {
     blocking(&state.app, |app| app.peer_status()).await
@@ -34,16 +53,7 @@ pub async fn peer_pair<R: Runtime>(
     address: String,
     code: String,
 ) -> ShellResult<PeerReport> {
-    let scheduler = state.scheduler.clone();
-    blocking(&state.app, move |app| {
-        let result = app.peer_pair(&address, &code);
-        if let Ok(mut s) = scheduler.lock() {
-            s.after_peer_sync(&result, std::time::Instant::now());
-        }
-        emit_status(&handle, &app.sync_status());
-        result
-    })
-    .await
+    session(handle, &state, move |app| app.peer_pair(&address, &code)).await
 }
 
 #[tauri::command]
@@ -51,16 +61,7 @@ pub async fn peer_sync_now<R: Runtime>(
     handle: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> ShellResult<PeerReport> {
-    let scheduler = state.scheduler.clone();
-    blocking(&state.app, move |app| {
-        let result = app.peer_sync_now();
-        if let Ok(mut s) = scheduler.lock() {
-            s.after_peer_sync(&result, std::time::Instant::now());
-        }
-        emit_status(&handle, &app.sync_status());
-        result
-    })
-    .await
+    session(handle, &state, |app| app.peer_sync_now()).await
 }
 
 #[tauri::command]

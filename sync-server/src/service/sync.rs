@@ -110,6 +110,8 @@ struct Taken {
     /// The device held the document once but may not now (it moved away while the device was
     /// offline): its changes are kept apart for review instead of lost or spread.
     hold: bool,
+    /// The partner devices whose changes this upload relayed, with their attestations.
+    relayed_from: Vec<String>,
 }
 
 /// What the checks of one request share: who each actor is, and the work left.
@@ -337,6 +339,13 @@ impl Service {
             }
             let Some(taken) = taken else { continue };
             let what = match &taken.outcome {
+                DocOutcome::Accepted if !taken.relayed_from.is_empty() => (
+                    "receive",
+                    format!(
+                        "changes accepted, with changes relayed from partner {} under their attestation",
+                        taken.relayed_from.join(", ")
+                    ),
+                ),
                 DocOutcome::Accepted => ("receive", "changes accepted".to_string()),
                 DocOutcome::NeedHistory => ("need_history", "base unknown here".to_string()),
                 DocOutcome::Refused(why) => (
@@ -505,6 +514,7 @@ impl Service {
             follow: None,
             denied: None,
             hold: false,
+            relayed_from: vec![],
         };
         if checks.budget.get() == 0
             || checks.docs.get() == 0
@@ -690,6 +700,15 @@ impl Service {
                 ) {
                     return refuse(&mut taken, why, Some(rule));
                 }
+                let mut from: Vec<String> = new
+                    .iter()
+                    .filter(|c| relayed.contains(&c.hash()))
+                    .filter_map(|c| checks.relayed.get(&c.actor_id().to_hex_string()))
+                    .map(|o| format!("device {} ({})", o.device_id, o.user))
+                    .collect();
+                from.sort();
+                from.dedup();
+                taken.relayed_from = from;
                 if stored_schema(rec.doc()) > current_schema(up.kind) {
                     return refuse(&mut taken, Refusal::UnknownSchema, None);
                 }
