@@ -677,3 +677,39 @@ fn a_partner_cannot_pass_off_a_change_as_anyone_elses() {
         .iter()
         .any(|d| d.contains("peer session with partner device") && d.contains("1 refused")));
 }
+
+#[test]
+fn a_record_that_left_this_device_does_not_come_back_from_a_partner_that_has_not_synced() {
+    let server = TestServer::start();
+    let mut officer = Device::enrol(&server, "pc.ada.fictional", "officer", "west", "t1");
+    let mut idva = Device::enrol(&server, "idva.bea.fictional", "idva", "west", "t1");
+    let mut unit = Device::enrol(&server, "sg.cal.fictional", "safeguarding", "west", "");
+    let case = officer
+        .store
+        .create_case(Deployment::Live, &sets(&[("victim.name", "Mo Fictional")]))
+        .unwrap();
+    officer.sync().unwrap();
+    idva.sync().unwrap();
+    unit.sync().unwrap();
+    // the unit hands the case to another team; the officer's device syncs and lets it go
+    unit.store
+        .set_case_fields(&case, &sets(&[("team", "t2")]))
+        .unwrap();
+    unit.sync().unwrap();
+    officer.sync().unwrap();
+    assert!(!officer.holds(&case), "the case left the officer's device");
+    // the IDVA's device, out of signal since, still holds its older copy and offers it
+    assert!(idva.holds(&case));
+    let (addr, code, handle) = listen(idva, 1);
+    let report = session::dial(&mut officer.store, &addr, Some(&code)).unwrap();
+    let _ = handle.join().unwrap();
+    assert_eq!(report.records_received, 0, "{report:?}");
+    assert!(
+        report
+            .refused
+            .iter()
+            .any(|r| r.starts_with(&case) && r.contains("left this device's scope")),
+        "{report:?}"
+    );
+    assert!(!officer.holds(&case));
+}

@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS peer_attestations (
     signature BLOB NOT NULL,
     PRIMARY KEY (record_id, actor)
 );
+CREATE TABLE IF NOT EXISTS purged_records (
+    id TEXT PRIMARY KEY,
+    purged_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS peer_pairing (
     user TEXT PRIMARY KEY,
     partner_device TEXT NOT NULL,
@@ -230,6 +234,17 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+
+    /// Whether the server took record `id` off this device (`purge::purge_record`).
+    fn was_purged(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM purged_records WHERE id = ?1", [id], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
     }
 
     /// Whether this user is paired with `partner` (its device and key), within a shift's
@@ -526,6 +541,15 @@ impl Store {
         for (index, d) in docs.iter().enumerate() {
             if !seen.insert(d.id.as_str()) {
                 taken.refused.push(format!("{}: sent twice", d.id));
+                continue;
+            }
+            // a record the server took off this device (it left the device's scope) comes
+            // back only from the server, never from a partner that has not synced since
+            if self.record_kind(&d.id)?.is_none() && self.was_purged(&d.id)? {
+                taken.refused.push(format!(
+                    "{}: it left this device's scope at the server; a partner's older copy is not taken",
+                    d.id
+                ));
                 continue;
             }
             if d.kind == RecordKind::Health && self.session.role != Role::Idva {

@@ -44,6 +44,12 @@ pub(crate) fn purge_record(
     }
     if n > 0 {
         super::drafts::discard_of_record(tx, id)?;
+        // a partner's older copy must not bring it back (`store::peer`)
+        tx.execute(
+            "INSERT INTO purged_records (id, purged_at) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET purged_at = excluded.purged_at",
+            rusqlite::params![id, super::now_rfc3339()],
+        )?;
     }
     audit::append(tx, user, role, Action::Erase, id, reason)?;
     Ok(n > 0)

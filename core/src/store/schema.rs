@@ -182,7 +182,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        about: "peer sync in the car: the device key and certificate, the CA and revocations, the shift's pairing",
+        about: "peer sync in the car: the device key and certificate, the CA and revocations, the shift's pairing, kept attestations, the ids of records purged from the device",
         apply: |c| c.execute_batch(super::peer::SCHEMA),
     },
 ];
