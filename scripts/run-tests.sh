@@ -20,7 +20,28 @@ cargo build --workspace --bins --tests
 echo "== all Rust suites, sync server on its embedded SQLite store, OS keystore: GNOME Keyring"
 scripts/with-keyring.sh cargo test --no-fail-fast --workspace --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 echo "== the multi-device suites again, sync server on PostgreSQL"
-scripts/with-postgres.sh cargo test --no-fail-fast -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
+if [ $# -eq 0 ]; then
+  # the cross-part suites' test binaries as the workspace run above built them: listed, not
+  # rebuilt (`cargo test -p provide-tests` alone unifies dependency features differently and
+  # would compile about a hundred crates again), then run beside the cluster from tests/, as
+  # cargo runs them
+  mapfile -t suites < <(cargo test --workspace --lib --bins --tests --no-run --message-format=json 2>/dev/null |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and "#provide-tests@" in m.get("package_id", "") \
+            and m["profile"]["test"] and m.get("executable"):
+        print(m["executable"])
+')
+  if [ ${#suites[@]} -eq 0 ]; then
+    echo "no cross-part test binaries were found" | tee -a "$log"
+    status=1
+  fi
+  scripts/with-postgres.sh bash -c 'cd tests && s=0; for t in "$@"; do echo "     Running ${t##*/}"; "$t" || s=1; done; exit $s' suites "${suites[@]}" 2>&1 | tee -a "$log" || status=$?
+else
+  scripts/with-postgres.sh cargo test --no-fail-fast -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
+fi
 echo "== UI: unit tests (Vitest)"
 (cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$uilog" || status=$?
 echo "== UI: browser tests of the built UI (Chromium, mockIPC, axe-core)"
