@@ -94,6 +94,21 @@ pub struct Pairing {
     pub last_sync_at: Option<String>,
 }
 
+impl Pairing {
+    /// Within a shift's length (`PAIRING_HOURS`) of pairing.
+    fn current(&self) -> bool {
+        chrono::DateTime::parse_from_rfc3339(&self.paired_at).is_ok_and(|at| {
+            chrono::Utc::now().signed_duration_since(at) < chrono::Duration::hours(PAIRING_HOURS)
+        })
+    }
+
+    /// With `partner`'s device and key.
+    fn is_with(&self, partner: &PeerIdentity) -> bool {
+        self.partner_device == partner.claims.device_id
+            && self.partner_key == partner.key_fingerprint
+    }
+}
+
 /// What taking the partner's records did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PeerTaken {
@@ -250,15 +265,9 @@ impl Store {
     /// Whether this user is paired with `partner` (its device and key), within a shift's
     /// length (`PAIRING_HOURS`) of pairing: a pairing the app did not end with the shift lapses.
     pub fn paired_with(&self, partner: &PeerIdentity) -> Result<bool> {
-        let Some(p) = self.pairing()? else {
-            return Ok(false);
-        };
-        let fresh = chrono::DateTime::parse_from_rfc3339(&p.paired_at).is_ok_and(|at| {
-            chrono::Utc::now().signed_duration_since(at) < chrono::Duration::hours(PAIRING_HOURS)
-        });
-        Ok(fresh
-            && p.partner_device == partner.claims.device_id
-            && p.partner_key == partner.key_fingerprint)
+        Ok(self
+            .pairing()?
+            .is_some_and(|p| p.current() && p.is_with(partner)))
     }
 
     /// Pairs this user with `partner` for the shift, audited. A pairing with another device
@@ -267,12 +276,7 @@ impl Store {
     pub fn record_pairing(&mut self, partner: &PeerIdentity) -> Result<()> {
         let c = &partner.claims;
         if let Some(p) = self.pairing()? {
-            let lapsed = chrono::DateTime::parse_from_rfc3339(&p.paired_at).map_or(true, |at| {
-                chrono::Utc::now().signed_duration_since(at)
-                    >= chrono::Duration::hours(PAIRING_HOURS)
-            });
-            let same = p.partner_device == c.device_id && p.partner_key == partner.key_fingerprint;
-            if !lapsed && !same {
+            if p.current() && !p.is_with(partner) {
                 return Err(Error::PeerRefused(format!(
                     "this device is paired with device {} for the shift; end that pairing first",
                     p.partner_device
