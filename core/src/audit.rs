@@ -83,8 +83,31 @@ fn entry_hash(seq: i64, fields: &[&str]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Appends one entry. Call inside the transaction that makes the change it records.
+/// Appends one entry. Call inside the transaction that makes the change it records; called
+/// outside one (a change made outside the database, such as the key-slot file), the entry is a
+/// transaction of its own.
 pub fn append(
+    conn: &Connection,
+    user: &str,
+    role: &str,
+    action: Action,
+    record: &str,
+    detail: &str,
+) -> Result<()> {
+    // the entry and the head it moves are one change: inside the caller's transaction a
+    // savepoint nests, and outside one (a bare `Store::audit`) it is the transaction, so a
+    // crash between the two writes cannot leave the head behind the log (found by the
+    // crash-point explorer, tests/tests/crash_points.rs)
+    conn.execute_batch("SAVEPOINT audit_append")?;
+    let result = append_entry(conn, user, role, action, record, detail);
+    match result {
+        Ok(()) => conn.execute_batch("RELEASE audit_append")?,
+        Err(_) => conn.execute_batch("ROLLBACK TO audit_append; RELEASE audit_append")?,
+    }
+    result
+}
+
+fn append_entry(
     conn: &Connection,
     user: &str,
     role: &str,

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod bundle;
 pub mod crypto;
 pub mod directory;
+pub mod durable;
 pub mod error;
 pub mod forms;
 pub mod model;

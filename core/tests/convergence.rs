@@ -172,8 +172,17 @@ fn run(n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The number of cases to run: `var` if set, else `default`.
+fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    // 1000 cases in the suite; `make soak` runs 10,000 (PROVIDE_CONVERGENCE_CASES)
+    #![proptest_config(ProptestConfig { cases: cases("PROVIDE_CONVERGENCE_CASES", 1000), ..ProptestConfig::default() })]
     #[test]
     fn replicas_converge_and_lose_nothing((n, ops) in scenario()) {
         run(n, &ops)?;

@@ -6,6 +6,8 @@
 //! lightweight device that speaks the real protocol, for load (`light`). A multi-device
 //! scenario full of canary strings, to search a server's output for (`canary`). What a
 //! device's files hold, decrypted page by page with its key (`forensics`).
+//! The crash-point explorer for the device store: a recording SQLite VFS and a model of what
+//! a crash leaves on disk (`crash`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
 
 pub mod amplifiers;
@@ -13,6 +15,7 @@ pub mod attack;
 pub mod baseline;
 pub mod binaries;
 pub mod canary;
+pub mod crash;
 pub mod device;
 pub mod forensics;
 pub mod light;

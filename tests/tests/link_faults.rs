@@ -175,7 +175,12 @@ fn run(seed: u64, cut: f64, drop: f64, reorder: f64, actions: Vec<Action>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, max_shrink_iters: 20, ..ProptestConfig::default() })]
+    // 12 cases in the suite; `make soak` runs 10,000 (PROVIDE_LINK_FAULT_CASES)
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROVIDE_LINK_FAULT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(12),
+        max_shrink_iters: 20,
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn devices_converge_over_a_link_that_cuts_drops_delays_and_reorders(
         seed in any::<u64>(),

@@ -31,7 +31,6 @@
 //! case content and no secret.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -714,27 +713,16 @@ impl KeySlots {
         self.write()
     }
 
-    /// Writes the file atomically and durably (temporary file, fsync, rename, fsync directory).
+    /// Writes the file atomically and durably (`durable::replace_file`: temporary file, fsync,
+    /// rename, fsync directory).
     fn write(&self) -> Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut opts = fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp)?;
-            f.write_all(
-                serde_json::to_string_pretty(&self.file)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-                    .as_bytes(),
-            )?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &self.path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        let text =
+            serde_json::to_string_pretty(&self.file).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::durable::replace_file(
+            &self.path,
+            &self.path.with_extension("json.tmp"),
+            text.as_bytes(),
+        )?;
         Ok(())
     }
 }
