@@ -15,6 +15,7 @@
 //! - The identity key that keys victim digests is generated once and kept in the database, so
 //!   every process over one database derives the same digests.
 
+pub mod pg_conn;
 pub mod pg_tls;
 pub mod postgres;
 pub mod record_keys;

@@ -10,14 +10,19 @@
 //! - request numbers are claimed by one conditional UPDATE.
 //!
 //! Connections come from an `r2d2` pool (`Connector` makes them; a caller waits at most
-//! `POOL_WAIT` for one, then gets a storage error, never an endless queue); migrations run
-//! once, under an advisory lock. TLS to the database follows the URL's `sslmode` (see
+//! `POOL_WAIT` for one, then gets a storage error, never an endless queue); each keeps the
+//! statements it has prepared (`pg_conn`), so a statement is one round trip to the database.
+//! A sync's work is as few statements as it can be: a document read with its chunks and
+//! whether it was erased in one, its counter and row written in one, a page of changes with
+//! its bound in one, every delivery (and every audit entry) of an answer in one, a device's
+//! deliveries confirmed in one; actors' owners, which never change, are read once. Migrations
+//! run once, under an advisory lock. TLS to the database follows the URL's `sslmode` (see
 //! `pg_tls`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use ::postgres::{Client, GenericClient, NoTls, Row};
+use ::postgres::{Client, NoTls, Row};
 use automerge::ChangeHash;
 use provide_core::audit::server::{Anchor, ServerEntry};
 use provide_core::audit::Entry;
@@ -25,6 +30,7 @@ use provide_core::model::{RecordKind, Role};
 use provide_core::record::heads::{heads_text, parse_heads};
 use provide_core::report::{Attendance, Sighting, PROJECTION_VERSION};
 
+use super::pg_conn::{Conn, Sql};
 use super::pg_tls::{self, Mode};
 use super::record_keys::{is_sealed, key_name, PgKeyStore, RecordKeys, SEALED_MAGIC, SEALED_MARK};
 use super::*;
@@ -162,7 +168,7 @@ fn chain_audit(tx: &mut ::postgres::Transaction) -> Result<()> {
 }
 
 /// Up to `limit` audit entries after number `after`, oldest first, with their chain columns.
-fn audit_page(c: &mut impl GenericClient, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
+fn audit_page(c: &mut impl Sql, after: i64, limit: i64) -> Result<Vec<ServerEntry>> {
     Ok(c.query(
         "SELECT seq, at, device, user_name, action, record, detail, prev_hash, hash FROM audit
              WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -184,7 +190,7 @@ fn audit_page(c: &mut impl GenericClient, after: i64, limit: i64) -> Result<Vec<
 }
 
 /// The audit log's last entry (`None`: the log is empty).
-fn audit_head_in(c: &mut impl GenericClient) -> Result<Option<Anchor>> {
+fn audit_head_in(c: &mut impl Sql) -> Result<Option<Anchor>> {
     Ok(
         c.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
             .map(|r| Anchor {
@@ -256,13 +262,18 @@ const BACKFILL_LOCK: i64 = 0x0050_524f_5649_4446;
 /// device), so an actor id is checked and registered as one step across processes.
 const REGISTRATION_LOCK: i64 = 0x0050_524f_5649_4452;
 
-const UPSERT_ATTENDANCE: &str = "INSERT INTO attendance
+/// A case's reporting row upserted and its lookup digests made exactly `$8` (the digests
+/// deleted are never among those inserted, so the parts do not meet).
+const PUT_ATTENDANCE: &str = "WITH upsert AS (INSERT INTO attendance
     (case_id, version, division, status, incident_date, victim_digest, facts)
     VALUES ($1,$2,$3,$4,$5,$6,$7)
     ON CONFLICT (case_id) DO UPDATE SET version = excluded.version,
     division = excluded.division, status = excluded.status,
     incident_date = excluded.incident_date, victim_digest = excluded.victim_digest,
-    facts = excluded.facts";
+    facts = excluded.facts),
+  gone AS (DELETE FROM case_keys WHERE case_id = $1 AND digest <> ALL($8::text[]))
+    INSERT INTO case_keys (digest, case_id) SELECT DISTINCT unnest($8::text[]), $1::text
+    ON CONFLICT DO NOTHING";
 
 /// The division condition on `$1`: a plain comparison, so the planner can use the indexes.
 fn division_clause(division: Option<&str>) -> &'static str {
@@ -273,9 +284,11 @@ fn division_clause(division: Option<&str>) -> &'static str {
     }
 }
 
-fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
+/// Writes a case's reporting row and its lookup digests, in one statement (the row upserted,
+/// digests it no longer has deleted, new ones added).
+fn put_attendance(c: &mut impl Sql, a: &Attendance) -> Result<()> {
     c.execute(
-        UPSERT_ATTENDANCE,
+        PUT_ATTENDANCE,
         &[
             &a.case_id,
             &PROJECTION_VERSION,
@@ -284,15 +297,9 @@ fn put_attendance(c: &mut impl GenericClient, a: &Attendance) -> Result<()> {
             &a.incident_date,
             &a.victim_digest,
             &facts_json(a)?,
+            &a.lookup,
         ],
     )?;
-    c.execute("DELETE FROM case_keys WHERE case_id = $1", &[&a.case_id])?;
-    for d in &a.lookup {
-        c.execute(
-            "INSERT INTO case_keys (digest, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[d, &a.case_id],
-        )?;
-    }
     Ok(())
 }
 
@@ -410,20 +417,20 @@ impl Connector {
 }
 
 impl r2d2::ManageConnection for Connector {
-    type Connection = Client;
+    type Connection = Conn;
     type Error = ServerError;
 
-    fn connect(&self) -> Result<Client> {
-        Connector::connect(self)
+    fn connect(&self) -> Result<Conn> {
+        Connector::connect(self).map(Conn::new)
     }
 
-    fn is_valid(&self, conn: &mut Client) -> Result<()> {
-        conn.simple_query("")?;
+    fn is_valid(&self, conn: &mut Conn) -> Result<()> {
+        conn.client.simple_query("")?;
         Ok(())
     }
 
-    fn has_broken(&self, conn: &mut Client) -> bool {
-        conn.is_closed()
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
     }
 }
 
@@ -445,7 +452,13 @@ pub struct PostgresStorage {
     identity_key: IdentityKey,
     /// Seals and opens records' bytes under their own keys, kept in `record_keys`.
     keys: RecordKeys,
+    /// Actors' owners already read: a registration never changes once made (`actor_owner`
+    /// answers several times a sync); only those found are kept.
+    owners: std::sync::Mutex<HashMap<String, ActorOwner>>,
 }
+
+/// At most this many actors' owners are kept in memory (then `owners` starts again).
+const OWNERS_MAX: usize = 65_536;
 
 impl Drop for PostgresStorage {
     fn drop(&mut self) {
@@ -467,6 +480,24 @@ impl From<::postgres::Error> for ServerError {
             None => ServerError::Storage(e.to_string()),
         }
     }
+}
+
+/// Deliveries as two columns (documents, their heads as text), each document once with the
+/// last heads given for it (as one statement per delivery in turn would leave it).
+fn last_of_each(delivered: &[(String, Vec<ChangeHash>)]) -> (Vec<&str>, Vec<String>) {
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let (mut docs, mut heads) = (Vec::new(), Vec::new());
+    for (doc, h) in delivered {
+        match at.get(doc.as_str()) {
+            Some(&i) => heads[i] = heads_text(h),
+            None => {
+                at.insert(doc, docs.len());
+                docs.push(doc.as_str());
+                heads.push(heads_text(h));
+            }
+        }
+    }
+    (docs, heads)
 }
 
 fn now_text() -> String {
@@ -523,13 +554,17 @@ const DEVICE_COLUMNS: &str =
 /// sequence: a rolled-back append leaves no gap (the next appender reads the same head), so
 /// the chain's numbers run without gaps. The lock is held only for this tail of the
 /// transaction; nothing after it in the transaction waits on another lock, so no deadlock.
-fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()> {
+///
+/// Three statements whatever the number of events: the lock, the head (read after the lock is
+/// held, so it is the head committed last), and every entry in one insert.
+fn insert_audit(c: &mut impl Sql, events: &[AuditEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
     let at = now_text();
     let mut head = audit_head_in(c)?;
+    let mut entries = Vec::with_capacity(events.len());
     for e in events {
         let entry = ServerEntry::after(
             head.as_ref(),
@@ -540,48 +575,61 @@ fn insert_audit(c: &mut impl GenericClient, events: &[AuditEvent]) -> Result<()>
             &e.record,
             &e.detail,
         );
-        c.execute(
-            "INSERT INTO audit (seq, at, device, user_name, action, record, detail, prev_hash, hash)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-            &[
-                &entry.seq,
-                &entry.at,
-                &entry.device,
-                &entry.user,
-                &entry.action,
-                &entry.record,
-                &entry.detail,
-                &entry.prev_hash,
-                &entry.hash,
-            ],
-        )?;
         head = Some(entry.anchor());
+        entries.push(entry);
     }
+    let column =
+        |f: fn(&ServerEntry) -> &String| -> Vec<&String> { entries.iter().map(f).collect() };
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    c.execute(
+        "INSERT INTO audit (seq, at, device, user_name, action, record, detail, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+             $6::text[], $7::text[], $8::text[], $9::text[])",
+        &[
+            &seqs,
+            &column(|e| &e.at),
+            &column(|e| &e.device),
+            &column(|e| &e.user),
+            &column(|e| &e.action),
+            &column(|e| &e.record),
+            &column(|e| &e.detail),
+            &column(|e| &e.prev_hash),
+            &column(|e| &e.hash),
+        ],
+    )?;
     Ok(())
 }
 
-fn load_in(c: &mut impl GenericClient, id: &str, keys: &RecordKeys) -> Result<Option<StoredDoc>> {
-    let Some(row) = c.query_opt(
-        &format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = $1"),
-        &[&id],
-    )?
-    else {
-        return Ok(None);
-    };
-    let meta = meta_of(&row)?;
-    let chunks = c
-        .query(
-            "SELECT bytes FROM doc_chunks WHERE doc_id = $1 ORDER BY n",
-            &[&id],
-        )?
-        .iter()
-        .map(|r| r.get::<_, Vec<u8>>(0))
-        .collect();
-    let chunks = keys.open_all(&key_name(id, meta.epoch), chunks)?;
-    Ok(Some(StoredDoc { meta, chunks }))
+fn load_in(c: &mut impl Sql, id: &str, keys: &RecordKeys) -> Result<Option<StoredDoc>> {
+    load_unless_erased(c, id, keys).map(|(_, doc)| doc)
 }
 
-fn is_erased(c: &mut impl GenericClient, id: &str) -> Result<bool> {
+/// Whether the record was erased, and the stored document: one statement (one snapshot).
+fn load_unless_erased(
+    c: &mut impl Sql,
+    id: &str,
+    keys: &RecordKeys,
+) -> Result<(bool, Option<StoredDoc>)> {
+    let row = c.query_one(
+        &format!(
+            "SELECT {}, ARRAY(SELECT bytes FROM doc_chunks WHERE doc_id = $1 ORDER BY n),
+                 EXISTS (SELECT 1 FROM erasures WHERE doc_id = $1)
+             FROM (SELECT 1) one LEFT JOIN docs d ON d.id = $1",
+            doc_columns_of("d")
+        ),
+        &[&id],
+    )?;
+    let erased: bool = row.get(DOC_COLUMN_COUNT + 1);
+    if row.get::<_, Option<&str>>(0).is_none() {
+        return Ok((erased, None));
+    }
+    let meta = meta_of(&row)?;
+    let chunks: Vec<Vec<u8>> = row.get(DOC_COLUMN_COUNT);
+    let chunks = keys.open_all(&key_name(id, meta.epoch), chunks)?;
+    Ok((erased, Some(StoredDoc { meta, chunks })))
+}
+
+fn is_erased(c: &mut impl Sql, id: &str) -> Result<bool> {
     Ok(
         c.query_opt("SELECT 1 FROM erasures WHERE doc_id = $1", &[&id])?
             .is_some(),
@@ -590,13 +638,7 @@ fn is_erased(c: &mut impl GenericClient, id: &str) -> Result<bool> {
 
 /// Deletes every row of the record, keeping the tombstone of its id and the devices that held
 /// it (`Storage::erase`). The caller holds the record's lock.
-fn erase_rows(
-    tx: &mut impl GenericClient,
-    id: &str,
-    kind: RecordKind,
-    at: &str,
-    by: &str,
-) -> Result<()> {
+fn erase_rows(tx: &mut impl Sql, id: &str, kind: RecordKind, at: &str, by: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO erasures (doc_id, kind, erased_at, erased_by) VALUES ($1,$2,$3,$4)
          ON CONFLICT DO NOTHING",
@@ -671,6 +713,7 @@ impl PostgresStorage {
             pool: Some(pool),
             identity_key: key,
             keys,
+            owners: std::sync::Mutex::new(HashMap::new()),
         };
         storage.seal_pass()?;
         storage.backfill()?;
@@ -1058,13 +1101,27 @@ impl Storage for PostgresStorage {
     }
 
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {
+        let actor = actor.to_lowercase();
+        let owners = || self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(owner) = owners().get(&actor) {
+            return Ok(Some(owner.clone()));
+        }
         let mut c = self.client()?;
         let row = c.query_opt(
             "SELECT id, user_name, role, enrolled_at FROM devices WHERE actor = $1 UNION ALL SELECT device_id, user_name, role, added_at FROM device_users WHERE actor = $1",
-            &[&actor.to_lowercase()],
+            &[&actor],
         )?;
-        row.map(|r| owner_of((r.get(0), r.get(1), r.get(2), r.get(3))))
-            .transpose()
+        let owner = row
+            .map(|r| owner_of((r.get(0), r.get(1), r.get(2), r.get(3))))
+            .transpose()?;
+        if let Some(o) = &owner {
+            let mut kept = owners();
+            if kept.len() >= OWNERS_MAX {
+                kept.clear();
+            }
+            kept.insert(actor, o.clone());
+        }
+        Ok(owner)
     }
 
     fn open_final_upload(&self, device: &str, now_ms: i64) -> Result<i64> {
@@ -1376,11 +1433,8 @@ impl Storage for PostgresStorage {
     }
 
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
-        let mut c = self.client()?;
-        let mut tx = c.build_transaction().read_only(true).start()?;
-        let doc = load_in(&mut tx, id, &self.keys)?;
-        tx.commit()?;
-        Ok(doc)
+        // one statement: the document and its chunks as of one snapshot
+        load_in(&mut *self.client()?, id, &self.keys)
     }
 
     fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>> {
@@ -1390,10 +1444,10 @@ impl Storage for PostgresStorage {
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&id],
         )?;
-        if is_erased(&mut tx, id)? {
+        let (erased, stored) = load_unless_erased(&mut tx, id, &self.keys)?;
+        if erased {
             return Err(ServerError::Erased(id.to_string()));
         }
-        let stored = load_in(&mut tx, id, &self.keys)?;
         let chunk_count = stored.as_ref().map(|s| s.chunks.len()).unwrap_or(0) as i64;
         let epoch = stored.as_ref().map_or(0, |s| s.meta.epoch);
         let Some(write) = decide(stored)? else {
@@ -1419,29 +1473,30 @@ impl Storage for PostgresStorage {
         if let Some(a) = &write.attendance {
             put_attendance(&mut tx, a)?;
         }
-        // the counter last: its row lock is held only from here to the commit
+        // the counter last (one statement with the document's row): its row lock is held only
+        // from here to the commit
         let seq: i64 = tx
             .query_one(
-                "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
-                &[],
+                "WITH next AS (UPDATE counters SET value = value + 1 WHERE name = 'change_seq'
+                     RETURNING value)
+                 INSERT INTO docs (id, kind, division, team, heads, seq, status, status_since_ms)
+                 SELECT $1::text, $2::text, $3::text, $4::text, $5::text, next.value, $6::text,
+                     $7::bigint FROM next
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
+                 team = excluded.team, heads = excluded.heads, seq = excluded.seq,
+                 status = excluded.status, status_since_ms = excluded.status_since_ms
+                 RETURNING seq",
+                &[
+                    &id,
+                    &write.kind.as_str(),
+                    &write.division,
+                    &write.team,
+                    &heads_text(&write.heads),
+                    &write.standing.status.map(|s| s.as_str()),
+                    &write.standing.status.map(|_| write.standing.since_ms),
+                ],
             )?
             .get(0);
-        tx.execute(
-            "INSERT INTO docs (id, kind, division, team, heads, seq, status, status_since_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, division = excluded.division,
-             team = excluded.team, heads = excluded.heads, seq = excluded.seq,
-             status = excluded.status, status_since_ms = excluded.status_since_ms",
-            &[
-                &id,
-                &write.kind.as_str(),
-                &write.division,
-                &write.team,
-                &heads_text(&write.heads),
-                &seq,
-                &write.standing.status.map(|s| s.as_str()),
-                &write.standing.status.map(|_| write.standing.since_ms),
-            ],
-        )?;
         tx.commit()?;
         Ok(Some(seq as u64))
     }
@@ -1455,27 +1510,37 @@ impl Storage for PostgresStorage {
         limit: usize,
     ) -> Result<ChangedPage> {
         let mut c = self.client()?;
-        let upper: i64 = c
-            .query_one("SELECT value FROM counters WHERE name = 'change_seq'", &[])?
-            .get(0);
+        // the committed counter and the page below it in one statement (one snapshot): every
+        // number up to the counter's value belongs to a committed transaction
         let rows = c.query(
             &format!(
-                "SELECT {DOC_COLUMNS} FROM docs
-             WHERE seq > $1 AND seq <= $2
-               AND ((division = $3 AND ($6::text IS NULL OR team = $6))
-                    OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $4))
-             ORDER BY seq LIMIT $5"
+                "SELECT {}, upper.value FROM
+                 (SELECT value FROM counters WHERE name = 'change_seq') upper
+                 LEFT JOIN LATERAL (SELECT {DOC_COLUMNS} FROM docs
+                     WHERE seq > $1 AND seq <= upper.value
+                       AND ((division = $2 AND ($5::text IS NULL OR team = $5))
+                            OR id IN (SELECT doc_id FROM deliveries WHERE device_id = $3))
+                     ORDER BY seq LIMIT $4) d ON TRUE
+                 ORDER BY d.seq",
+                doc_columns_of("d")
             ),
             &[
                 &(cursor as i64),
-                &upper,
                 &division,
                 &device,
                 &((limit + 1) as i64),
                 &team,
             ],
         )?;
-        let mut docs = rows.iter().map(meta_of).collect::<Result<Vec<_>>>()?;
+        let upper: i64 = rows
+            .first()
+            .map(|r| r.get(DOC_COLUMN_COUNT))
+            .ok_or_else(|| ServerError::Storage("the change counter is missing".into()))?;
+        let mut docs = rows
+            .iter()
+            .filter(|r| r.get::<_, Option<&str>>(0).is_some())
+            .map(meta_of)
+            .collect::<Result<Vec<_>>>()?;
         let truncated = docs.len() > limit;
         docs.truncate(limit);
         Ok(ChangedPage {
@@ -1583,13 +1648,15 @@ impl Storage for PostgresStorage {
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
         let cursor = cursor as i64;
-        for (doc, heads) in delivered {
+        let (docs, heads) = last_of_each(delivered);
+        if !docs.is_empty() {
             tx.execute(
-                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES ($1,$2,'',$3,$4,$5)
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms)
+                 SELECT $1::text, u.doc, '', u.heads, $4::bigint, $5::bigint FROM unnest($2::text[], $3::text[]) AS u(doc, heads)
                  ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
                  pending_cursor = excluded.pending_cursor, fetched_ms = excluded.fetched_ms,
                  purge_cursor = NULL, purged = 0",
-                &[&device, doc, &heads_text(heads), &cursor, &now_ms],
+                &[&device, &docs, &heads, &cursor, &now_ms],
             )?;
         }
         insert_audit(&mut tx, audit)?;
@@ -1790,21 +1857,27 @@ impl Storage for PostgresStorage {
         audit: &[AuditEvent],
         cursor: u64,
     ) -> Result<()> {
+        if delivered.is_empty() && purged.is_empty() && audit.is_empty() {
+            return Ok(());
+        }
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
         let cursor = cursor as i64;
-        for (doc, heads) in delivered {
+        // each in one statement, however many documents
+        let (docs, heads) = last_of_each(delivered);
+        if !docs.is_empty() {
             tx.execute(
-                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES ($1,$2,'',$3,$4)
+                "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor)
+                 SELECT $1::text, u.doc, '', u.heads, $4::bigint FROM unnest($2::text[], $3::text[]) AS u(doc, heads)
                  ON CONFLICT (device_id, doc_id) DO UPDATE SET pending_heads = excluded.pending_heads,
                  pending_cursor = excluded.pending_cursor, purge_cursor = NULL, purged = 0",
-                &[&device, doc, &heads_text(heads), &cursor],
+                &[&device, &docs, &heads, &cursor],
             )?;
         }
-        for doc in purged {
+        if !purged.is_empty() {
             tx.execute(
-                "UPDATE deliveries SET purge_cursor = $3 WHERE device_id = $1 AND doc_id = $2",
-                &[&device, doc, &cursor],
+                "UPDATE deliveries SET purge_cursor = $3 WHERE device_id = $1 AND doc_id = ANY($2)",
+                &[&device, &purged, &cursor],
             )?;
         }
         insert_audit(&mut tx, audit)?;
@@ -1813,35 +1886,32 @@ impl Storage for PostgresStorage {
     }
 
     fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()> {
-        let mut c = self.client()?;
-        let mut tx = c.transaction()?;
-        let c = cursor as i64;
-        tx.execute(
-            // kept as a mark that the device held the record and was told to let it go: what
-            // it hands in for it later (edits it held back) is kept for review, not refused
-            "UPDATE deliveries SET purged = 1, heads = '', pending_heads = NULL, pending_cursor = NULL,
-             purge_cursor = NULL, fetched_ms = NULL
-             WHERE device_id = $1 AND purge_cursor IS NOT NULL AND purge_cursor <= $2",
-            &[&device, &c],
+        // one statement: each of the device's rows with something pending takes what the
+        // cursor confirms, and drops what it does not
+        self.client()?.execute(
+            "UPDATE deliveries SET
+                 -- a purge confirmed: kept as a mark that the device held the record and was
+                 -- told to let it go: what it hands in for it later (edits it held back) is
+                 -- kept for review, not refused
+                 purged = CASE WHEN purge_cursor <= $2 THEN 1 ELSE purged END,
+                 heads = CASE WHEN purge_cursor <= $2 THEN ''
+                              WHEN pending_cursor <= $2 THEN pending_heads ELSE heads END,
+                 fetched_ms = CASE WHEN purge_cursor <= $2 THEN NULL ELSE fetched_ms END,
+                 -- a delivery confirmed, or one the cursor does not cover, is pending no more
+                 pending_heads = CASE WHEN purge_cursor <= $2 OR pending_cursor IS NOT NULL
+                                      THEN NULL ELSE pending_heads END,
+                 pending_cursor = NULL,
+                 purge_cursor = NULL
+             WHERE device_id = $1 AND (purge_cursor IS NOT NULL OR pending_cursor IS NOT NULL)",
+            &[&device, &(cursor as i64)],
         )?;
-        tx.execute(
-            "UPDATE deliveries SET heads = pending_heads, pending_heads = NULL, pending_cursor = NULL
-             WHERE device_id = $1 AND pending_cursor IS NOT NULL AND pending_cursor <= $2",
-            &[&device, &c],
-        )?;
-        tx.execute(
-            "UPDATE deliveries SET pending_heads = NULL, pending_cursor = NULL WHERE device_id = $1 AND pending_cursor > $2",
-            &[&device, &c],
-        )?;
-        tx.execute(
-            "UPDATE deliveries SET purge_cursor = NULL WHERE device_id = $1 AND purge_cursor > $2",
-            &[&device, &c],
-        )?;
-        tx.commit()?;
         Ok(())
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut c = self.client()?;
         let mut tx = c.transaction()?;
         insert_audit(&mut tx, events)?;
@@ -2003,7 +2073,7 @@ impl Storage for PostgresStorage {
     }
 
     fn ping(&self) -> Result<()> {
-        self.client()?.simple_query("SELECT 1")?;
+        self.client()?.client.simple_query("SELECT 1")?;
         Ok(())
     }
 

@@ -25,6 +25,7 @@ use std::sync::Mutex;
 use provide_core::crypto::{self, SecretKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::pg_conn::Sql;
 use crate::error::{Result, ServerError};
 use crate::keyfile::StoreKey;
 
