@@ -8,7 +8,8 @@
 //! with a case of its own; then each syncs in a closed loop (no pause) for the run, editing its
 //! case on one sync in five, so teammates receive the edits. The stored documents are seeded
 //! before the run through the protocol, a thousand per request from a few seeding devices of
-//! another division (so the devices under load do not walk them; see ARCHITECTURE). Each
+//! another division (so the devices under load do not walk them; see ARCHITECTURE); the
+//! setup is shared with the open-loop fleet bench (tests/src/loadgen.rs). Each
 //! server process is restarted after seeding, so its peak memory (`VmHWM`) is that of the run.
 //!
 //! Each run starts a fresh server process and warms it up for `PROVIDE_LOAD_WARMUP_SECS` (10)
@@ -36,300 +37,13 @@
 //! `PROVIDE_LOAD_LOG_ROUNDS` (2), `PROVIDE_BASELINE_SERVER`, `PROVIDE_LOAD_BASELINE_ROUNDS` (4).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use provide_sync_server::admin::{self, DataDir};
-use provide_sync_server::service::Config;
-use provide_tests::binaries::{self, Serving};
 use provide_tests::light::{seed, LightDevice};
-use provide_tests::server::fresh_database;
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-const SEEDERS: usize = 4;
-
-/// The server's log level in a run (its log goes to a file either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Logging {
-    Info,
-    Off,
-}
-
-impl Logging {
-    fn level(self) -> &'static str {
-        match self {
-            Logging::Info => "info",
-            Logging::Off => "off",
-        }
-    }
-}
-
-/// Which server build a backend runs: this one, or the binary of an earlier one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Build {
-    Current,
-    Baseline(PathBuf),
-}
-
-impl Build {
-    fn name(&self) -> &'static str {
-        match self {
-            Build::Current => "current",
-            Build::Baseline(_) => "baseline",
-        }
-    }
-
-    /// The protocol version its devices speak (the baseline speaks 4 to 6).
-    fn protocol(&self) -> u16 {
-        match self {
-            Build::Current => provide_core::sync::protocol::VERSION,
-            Build::Baseline(_) => 6,
-        }
-    }
-}
-
-/// One backend: how to issue codes and start its server processes.
-struct Backend {
-    name: &'static str,
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-    processes: usize,
-    build: Build,
-}
-
-impl Backend {
-    fn sqlite(build: Build) -> Self {
-        Backend {
-            name: "SQLite, 1 process",
-            dir: tempfile::tempdir().unwrap(),
-            database_url: None,
-            processes: 1,
-            build,
-        }
-    }
-
-    fn postgres(base: &str, build: Build) -> Self {
-        Backend {
-            name: "PostgreSQL, 2 processes",
-            dir: tempfile::tempdir().unwrap(),
-            database_url: Some(fresh_database(base)),
-            processes: 2,
-            build,
-        }
-    }
-
-    /// The arguments naming its data (before the command).
-    fn data_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--data-dir".to_string(),
-            self.dir.path().to_str().unwrap().to_string(),
-        ];
-        if let Some(url) = &self.database_url {
-            args.extend(["--database-url".to_string(), url.clone()]);
-        }
-        args
-    }
-
-    fn data(&self) -> DataDir {
-        let mut d = DataDir::new(self.dir.path());
-        d.database_url = self.database_url.clone();
-        d
-    }
-
-    fn start(&self) -> Vec<(Serving, String)> {
-        self.start_logging(Logging::Info)
-    }
-
-    /// The server processes, each writing its log to `server-N.log` in the data folder.
-    fn start_logging(&self, logging: Logging) -> Vec<(Serving, String)> {
-        let args = self.data_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let serve_args = ["--log-level", logging.level()];
-        (0..self.processes)
-            .map(|i| {
-                let log = self.log_file(i);
-                match &self.build {
-                    Build::Current => binaries::serve_logging_to(&args, &serve_args, &log),
-                    Build::Baseline(bin) => {
-                        binaries::serve_binary_logging_to(bin, &args, &serve_args, &log)
-                    }
-                }
-            })
-            .collect()
-    }
-
-    fn log_file(&self, process: usize) -> std::path::PathBuf {
-        self.dir.path().join(format!("server-{process}.log"))
-    }
-
-    /// The bytes the processes' logs hold now.
-    fn log_bytes(&self) -> u64 {
-        (0..self.processes)
-            .map(|i| std::fs::metadata(self.log_file(i)).map_or(0, |m| m.len()))
-            .sum()
-    }
-}
-
-struct Codes {
-    load: Vec<String>,
-    seeders: Vec<String>,
-}
-
-/// Issues every code before any server process opens the store: in this process for this
-/// build, with the baseline's own command line for the baseline (its store is its own).
-fn issue_codes(b: &Backend, devices: usize) -> Codes {
-    let service = (b.build == Build::Current).then(|| b.data().open(Config::default()).unwrap());
-    let code = |user: String, division: &str, team: String| match (&service, &b.build) {
-        (Some(service), _) => admin::enrol(service, &user, "officer", division, &team, 24)
-            .unwrap()
-            .to_string(),
-        (None, Build::Baseline(bin)) => {
-            let out = std::process::Command::new(bin)
-                .args(b.data_args())
-                .args(["enrol", "--user", &user, "--role", "officer"])
-                .args(["--division", division, "--team", &team])
-                .env("PROVIDE_LOG", "warn")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "the baseline's enrol failed: {out:?}");
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        }
-        (None, Build::Current) => unreachable!("the current build enrols in process"),
-    };
-    Codes {
-        load: (0..devices)
-            .map(|i| {
-                code(
-                    format!("pc.load{i}.fictional"),
-                    "west",
-                    format!("t{}", i / 10),
-                )
-            })
-            .collect(),
-        seeders: (0..SEEDERS)
-            .map(|i| code(format!("pc.seed{i}.fictional"), "archive", format!("a{i}")))
-            .collect(),
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(4096)
-        .timeout(Duration::from_secs(300))
-        .build()
-        .unwrap()
-}
-
-/// Enrols a device with each code; they speak `protocol`.
-async fn enrol_all(
-    client: &reqwest::Client,
-    urls: &[String],
-    codes: &[String],
-    protocol: u16,
-) -> Vec<LightDevice> {
-    let mut out = Vec::with_capacity(codes.len());
-    for chunk in codes.chunks(50) {
-        let mut tasks = Vec::new();
-        for (i, code) in chunk.iter().enumerate() {
-            let (c, url, code) = (
-                client.clone(),
-                urls[(out.len() + i) % urls.len()].clone(),
-                code.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut d = LightDevice::enrol(&c, &url, &code).await.unwrap();
-                d.speak(protocol);
-                d
-            }));
-        }
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-    }
-    out
-}
-
-/// What one run measured.
-struct Measured {
-    syncs: u64,
-    errors: u64,
-    latencies_us: Vec<u64>,
-    secs: f64,
-}
-
-/// Every device syncs in a closed loop for `secs`; device `i` uses server `i % urls.len()`.
-async fn run(
-    client: &reqwest::Client,
-    urls: &[String],
-    devices: Vec<LightDevice>,
-    secs: f64,
-) -> (Measured, Vec<LightDevice>) {
-    let errors = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let mut tasks = Vec::new();
-    for (i, mut dev) in devices.into_iter().enumerate() {
-        let (c, url) = (client.clone(), urls[i % urls.len()].clone());
-        let (errors, first_error) = (errors.clone(), first_error.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut n = 0u64;
-            // at least one sync each, even in a run of no length (the setup's catch-up)
-            while n == 0 || Instant::now() < deadline {
-                n += 1;
-                if (n + i as u64) % 5 == 0 {
-                    dev.edit(&format!("Edit {n} from device {i}"));
-                }
-                let t = Instant::now();
-                match dev.sync(&c, &url, vec![]).await {
-                    Ok(_) => lat.push(t.elapsed().as_micros() as u64),
-                    Err(e) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.lock().unwrap().get_or_insert(e.to_string());
-                    }
-                }
-            }
-            (dev, lat)
-        }));
-    }
-    let mut latencies_us = Vec::new();
-    let mut back = Vec::new();
-    for t in tasks {
-        let (dev, lat) = t.await.unwrap();
-        latencies_us.extend(lat);
-        back.push(dev);
-    }
-    let secs = start.elapsed().as_secs_f64();
-    if let Some(e) = first_error.lock().unwrap().take() {
-        eprintln!("first error: {e}");
-    }
-    latencies_us.sort_unstable();
-    (
-        Measured {
-            syncs: latencies_us.len() as u64,
-            errors: errors.load(Ordering::Relaxed),
-            latencies_us,
-            secs,
-        },
-        back,
-    )
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
+use provide_tests::loadgen::{
+    self, catch_up, closed_loop as run, enrol_all, env, issue_codes, load_average, median,
+    percentile, runtime, set_up, Backend, Build, Logging, Measured,
+};
 
 struct Row {
     backend: String,
@@ -347,13 +61,9 @@ fn bench_backend(
     rows: &mut Vec<Row>,
 ) {
     let t0 = Instant::now();
-    let codes = issue_codes(backend, devices);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = client();
+    let codes = issue_codes(backend, devices, 0);
+    let rt = runtime();
+    let client = loadgen::client();
     let mut servers = backend.start();
     let mut urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
     let protocol = backend.build.protocol();
@@ -364,7 +74,7 @@ fn bench_backend(
             d.start_case(i);
         }
         // every device uploads its case and catches up once, not measured
-        let (_, load) = run(&client, &urls, load, 0.0).await;
+        let load = catch_up(&client, &urls, load).await;
         (load, seeders)
     });
     eprintln!(
@@ -417,40 +127,6 @@ struct LogRun {
     log_bytes: u64,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Readies a backend for repeated runs: codes issued, the devices enrolled, each with a case of
-/// its own uploaded and caught up once, `docs` documents seeded; its server processes stopped
-/// again. Returns the devices.
-fn set_up(
-    backend: &Backend,
-    devices: usize,
-    docs: usize,
-    rt: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
-) -> Vec<LightDevice> {
-    let codes = issue_codes(backend, devices);
-    let servers = backend.start();
-    let urls: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
-    let protocol = backend.build.protocol();
-    rt.block_on(async {
-        let mut load = enrol_all(client, &urls, &codes.load, protocol).await;
-        let seeders = enrol_all(client, &urls, &codes.seeders, protocol).await;
-        for (i, d) in load.iter_mut().enumerate() {
-            d.start_case(i);
-        }
-        let (_, load) = run(client, &urls, load, 0.0).await;
-        seed(client, &urls, seeders, 0, docs).await;
-        load
-    })
-}
-
 /// The same load with the log at `info` and `off`, alternately, `rounds` times each.
 fn log_cost(
     backend: &Backend,
@@ -461,8 +137,8 @@ fn log_cost(
 ) -> Vec<LogRun> {
     let t0 = Instant::now();
     let rt = runtime();
-    let client = client();
-    let mut load = set_up(backend, devices, docs, &rt, &client);
+    let client = loadgen::client();
+    let mut load = set_up(backend, (devices, 0), docs, &rt, &client).load;
     let mut servers = Vec::new();
     let mut urls: Vec<String>;
     eprintln!(
@@ -511,14 +187,6 @@ struct BuildRun {
     load: f64,
 }
 
-/// The machine's 1-minute load average (others build on it too).
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
 /// The same load on `pair` (this build's backend and the baseline's), alternately, `rounds`
 /// times each, each in turn first; every run on a fresh server process after its warm-up.
 fn against_baseline(
@@ -530,10 +198,10 @@ fn against_baseline(
 ) -> Vec<BuildRun> {
     let t0 = Instant::now();
     let rt = runtime();
-    let client = client();
+    let client = loadgen::client();
     let mut fleets: Vec<Option<Vec<LightDevice>>> = pair
         .iter()
-        .map(|b| Some(set_up(b, devices, docs, &rt, &client)))
+        .map(|b| Some(set_up(b, (devices, 0), docs, &rt, &client).load))
         .collect();
     eprintln!(
         "[{:.0} s] {}: both builds set up, {devices} devices, {docs} documents",
@@ -568,15 +236,6 @@ fn against_baseline(
         }
     }
     out
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 fn print_against_baseline(

@@ -3,8 +3,10 @@
 //! drops, delays and reorders answers (`link`). For the benchmarks: a link shaper imposing
 //! bandwidth, latency, loss and cuts by named profile (`shaper`), counting what crosses a
 //! transport (`metered`), stock Automerge sync as the baseline to beat (`baseline`), and a
-//! lightweight device that speaks the real protocol, for load (`light`). A multi-device
-//! scenario full of canary strings, to search a server's output for (`canary`). What a
+//! lightweight device that speaks the real protocol, for load (`light`), and the load
+//! benchmarks' shared setup: backends, server processes, enrolment, seeding, CPU time
+//! (`loadgen`). A multi-device scenario full of canary strings, to search a server's output
+//! for (`canary`). What a
 //! device's files hold, decrypted page by page with its key (`forensics`).
 //! The crash-point explorer for the device store: a recording SQLite VFS and a model of what
 //! a crash leaves on disk (`crash`).
@@ -20,6 +22,7 @@ pub mod device;
 pub mod forensics;
 pub mod light;
 pub mod link;
+pub mod loadgen;
 pub mod metered;
 pub mod server;
 pub mod shaper;
