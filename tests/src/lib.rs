@@ -7,7 +7,8 @@
 //! benchmarks' shared setup: backends, server processes, enrolment, seeding, CPU time
 //! (`loadgen`). A multi-device scenario full of canary strings, to search a server's output
 //! for (`canary`). What a
-//! device's files hold, decrypted page by page with its key (`forensics`).
+//! device's files hold, decrypted page by page with its key (`forensics`). A fleet of devices
+//! under load while servers are killed and the database restarted (`nemesis`).
 //! The crash-point explorer for the device store: a recording SQLite VFS and a model of what
 //! a crash leaves on disk (`crash`).
 //! Tests live in `tests/tests/`, benchmarks in `tests/benches/`.
@@ -24,6 +25,7 @@ pub mod light;
 pub mod link;
 pub mod loadgen;
 pub mod metered;
+pub mod nemesis;
 pub mod server;
 pub mod shaper;
 pub mod workload;

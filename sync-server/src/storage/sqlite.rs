@@ -511,6 +511,17 @@ fn insert_audit(tx: &Connection, events: &[AuditEvent]) -> Result<()> {
     Ok(())
 }
 
+/// A transaction that writes: `BEGIN IMMEDIATE`, so it holds SQLite's write lock from its
+/// first statement. A deferred transaction that reads and then writes cannot take the lock
+/// if another process (an admin command beside `serve`: `enrol`, `revoke`…) committed since
+/// its read began, and fails at once with "database is locked" whatever the busy timeout:
+/// the nemesis test saw enrolments answered 500 while codes were being issued. Taken
+/// immediately, the lock is waited for (up to the busy timeout) instead. Read-only
+/// transactions stay deferred.
+fn write_tx(conn: &Connection) -> rusqlite::Result<Transaction<'_>> {
+    Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+}
+
 fn meta_of(tx: &Transaction, id: &str) -> Result<Option<DocMeta>> {
     Ok(tx
         .query_row(
@@ -571,7 +582,7 @@ impl SqliteStorage {
 impl Storage for SqliteStorage {
     fn publish_reference(&self, item: &PublishedItem, audit: &AuditEvent) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let added = tx.execute(
             "INSERT OR IGNORE INTO reference_data (kind, id, version, body, published_at) VALUES (?1,?2,?3,?4,?5)",
             params![item.kind, item.id, item.version, item.body, item.published_at],
@@ -612,7 +623,7 @@ impl Storage for SqliteStorage {
         audit: &AuditEvent,
     ) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         tx.execute(
             "INSERT INTO enrolments (code_hash, user_name, role, division, team, expires_at_ms) VALUES (?1,?2,?3,?4,?5,?6)",
             params![code_hash, user.name, user.role.as_str(), user.division, user.team, expires_at_ms],
@@ -629,7 +640,7 @@ impl Storage for SqliteStorage {
         decide: &dyn Fn(Option<&EnrolmentCode>) -> Result<AuditEvent>,
     ) -> Result<UserProfile> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let code = tx
             .query_row(
                 "SELECT user_name, role, division, team, expires_at_ms, used_by FROM enrolments WHERE code_hash = ?1",
@@ -719,7 +730,7 @@ impl Storage for SqliteStorage {
         audit: &dyn Fn(&[RevokedDevice]) -> Vec<AuditEvent>,
     ) -> Result<Vec<RevokedDevice>> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let (sql, key) = match which {
             Revoke::Device(id) => (
                 "UPDATE devices SET revoked = 1 WHERE id = ?1 RETURNING id, user_name",
@@ -868,7 +879,7 @@ impl Storage for SqliteStorage {
         audit: &EraseAudit,
     ) -> Result<Vec<(String, RecordKind)>> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let mut erased = Vec::new();
         for id in ids {
             if is_erased(&tx, id)? {
@@ -903,7 +914,7 @@ impl Storage for SqliteStorage {
 
     fn reroot(&self, id: &str, decide: &mut dyn FnMut(StoredDoc) -> Result<Reroot>) -> Result<u32> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         if is_erased(&tx, id)? {
             return Err(ServerError::Erased(id.to_string()));
         }
@@ -1047,7 +1058,7 @@ impl Storage for SqliteStorage {
 
     fn confirm_erasures(&self, device: &str, ids: &[String], at: &str) -> Result<usize> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let mut n = 0;
         for id in ids {
             n += tx.execute(
@@ -1133,7 +1144,7 @@ impl Storage for SqliteStorage {
 
     fn update_doc(&self, id: &str, decide: &mut Decide) -> Result<Option<u64>> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         if is_erased(&tx, id)? {
             return Err(ServerError::Erased(id.to_string()));
         }
@@ -1284,7 +1295,7 @@ impl Storage for SqliteStorage {
 
     fn claim_fetch(&self, user: &str, now_ms: i64, quotas: &[(i64, u64)]) -> Result<Option<i64>> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let longest = quotas.iter().map(|q| q.0).max().unwrap_or(0);
         tx.execute(
             "DELETE FROM fetch_quota WHERE user_name = ?1 AND at_ms <= ?2",
@@ -1321,7 +1332,7 @@ impl Storage for SqliteStorage {
         now_ms: i64,
     ) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         {
             let mut put = tx.prepare_cached(
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor, fetched_ms) VALUES (?1,?2,'',?3,?4,?5)
@@ -1346,7 +1357,7 @@ impl Storage for SqliteStorage {
 
     fn set_retention(&self, division: &str, grace_hours: u32, audit: &AuditEvent) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         tx.execute(
             "INSERT INTO retention (division, handover_grace_hours, set_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(division) DO UPDATE SET handover_grace_hours = excluded.handover_grace_hours,
@@ -1381,7 +1392,7 @@ impl Storage for SqliteStorage {
         audit: &AuditEvent,
     ) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         tx.execute(
             "INSERT INTO review_periods (division, class, review_after_months, set_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(division, class) DO UPDATE SET review_after_months = excluded.review_after_months,
@@ -1412,7 +1423,7 @@ impl Storage for SqliteStorage {
 
     fn record_review(&self, d: &ReviewDecision, audit: &AuditEvent) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         tx.execute(
             "INSERT INTO review_decisions (record_id, kind, class, decision, retain_until, reason,
              decided_by, device_id, decided_at, decided_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
@@ -1543,7 +1554,7 @@ impl Storage for SqliteStorage {
         cursor: u64,
     ) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         {
             let mut put = tx.prepare_cached(
                 "INSERT INTO deliveries (device_id, doc_id, heads, pending_heads, pending_cursor) VALUES (?1,?2,'',?3,?4)
@@ -1567,7 +1578,7 @@ impl Storage for SqliteStorage {
 
     fn confirm_deliveries(&self, device: &str, cursor: u64) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let c = cursor as i64;
         tx.execute(
             // kept as a mark that the device held the record and was told to let it go: what
@@ -1597,7 +1608,7 @@ impl Storage for SqliteStorage {
 
     fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         insert_audit(&tx, events)?;
         tx.commit()?;
         Ok(())
@@ -1657,7 +1668,7 @@ impl Storage for SqliteStorage {
 
     fn append_device_audit(&self, device: &str, entries: &[Entry]) -> Result<()> {
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO device_audit (device_id, seq, at, user_name, role, action, record, detail, prev_hash, hash)
@@ -1790,7 +1801,7 @@ fn division_clause(division: Option<&str>) -> &'static str {
 
 /// Derives the reporting rows of case documents that have none, or one from an older build.
 fn backfill(conn: &Connection, identity_key: &[u8; 32], keys: &RecordKeys) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_tx(conn)?;
     let ids: Vec<String> = tx
         .prepare(
             "SELECT d.id FROM docs d WHERE d.kind = 'case' AND NOT EXISTS
@@ -1878,7 +1889,7 @@ impl SqliteStorage {
             return Err(missing_keys(missing));
         }
         let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
+        let tx = write_tx(&conn)?;
         let at = now_text();
         for id in &ids {
             if is_erased(&tx, id)? {
@@ -1911,7 +1922,7 @@ fn is_erased(tx: &Connection, id: &str) -> Result<bool> {
 /// Seals what an older release stored unsealed (every chunk, and what is held for review),
 /// once: the store remembers it was done.
 fn seal_pass(conn: &Connection, keys: &RecordKeys) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_tx(conn)?;
     if tx
         .prepare("SELECT 1 FROM secrets WHERE name = ?1")?
         .exists([SEALED_MARK])?
