@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: deps ui run test lint bench bindings screenshots fuzz
+.PHONY: deps ui run test lint bench bindings screenshots fuzz soak
 
 deps:
 	@scripts/install-deps.sh
@@ -52,3 +52,9 @@ bench: ui
 # every target for FUZZ_SECONDS of CPU time (default 900) from its corpus in fuzz/corpus; not part of `test`.
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-900} scripts/fuzz.sh
+
+# The long forms of the fault tests (10,000 crash points, a longer server nemesis, 10,000-case
+# convergence and link-fault property runs) and the 5-minute open-loop fleet bench; not part
+# of `test` (scripts/soak.sh).
+soak: ui
+	scripts/soak.sh

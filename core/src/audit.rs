@@ -99,45 +99,36 @@ pub fn append(
     // crash between the two writes cannot leave the head behind the log (found by the
     // crash-point explorer, tests/tests/crash_points.rs)
     conn.execute_batch("SAVEPOINT audit_append")?;
-    let result = append_entry(conn, user, role, action, record, detail);
+    let result = (|| -> Result<()> {
+        let (seq, prev): (i64, String) = conn
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, GENESIS.to_string()));
+        let seq = seq + 1;
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let hash = entry_hash(
+            seq,
+            &[&at, user, role, action.as_str(), record, detail, &prev],
+        );
+        conn.execute(
+            "INSERT INTO audit (seq, at, user, role, action, record, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            params![seq, at, user, role, action.as_str(), record, detail, prev, hash],
+        )?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![HEAD_KEY, format!("{seq}:{hash}")],
+        )?;
+        Ok(())
+    })();
     match result {
         Ok(()) => conn.execute_batch("RELEASE audit_append")?,
         Err(_) => conn.execute_batch("ROLLBACK TO audit_append; RELEASE audit_append")?,
     }
     result
-}
-
-fn append_entry(
-    conn: &Connection,
-    user: &str,
-    role: &str,
-    action: Action,
-    record: &str,
-    detail: &str,
-) -> Result<()> {
-    let (seq, prev): (i64, String) = conn
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .unwrap_or((0, GENESIS.to_string()));
-    let seq = seq + 1;
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let hash = entry_hash(
-        seq,
-        &[&at, user, role, action.as_str(), record, detail, &prev],
-    );
-    conn.execute(
-        "INSERT INTO audit (seq, at, user, role, action, record, detail, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-        params![seq, at, user, role, action.as_str(), record, detail, prev, hash],
-    )?;
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![HEAD_KEY, format!("{seq}:{hash}")],
-    )?;
-    Ok(())
 }
 
 /// All entries, oldest first.
