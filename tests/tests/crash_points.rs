@@ -476,7 +476,11 @@ fn every_crash_point_leaves_a_store_that_opens_whole() {
                         made += 1;
                     }
                 }
-                carried = if disk.unsynced() > 0 { quota - made } else { carried };
+                carried = if disk.unsynced() > 0 {
+                    quota - made
+                } else {
+                    carried
+                };
                 b += 1;
             }
             if let Some(e) = events.get(i) {
