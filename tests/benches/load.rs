@@ -34,7 +34,9 @@
 //! Environment: `PROVIDE_LOAD_SECS` (60), `PROVIDE_LOAD_DEVICES` (1000),
 //! `PROVIDE_LOAD_DOCS` (`10000,100000`: the stored-document counts, in increasing order),
 //! `PROVIDE_LOAD_PART` (`all`, `rows`, `log-cost` or `baseline`: which tables to make),
-//! `PROVIDE_LOAD_LOG_ROUNDS` (2), `PROVIDE_BASELINE_SERVER`, `PROVIDE_LOAD_BASELINE_ROUNDS` (4).
+//! `PROVIDE_LOAD_LOG_ROUNDS` (2), `PROVIDE_BASELINE_SERVER`, `PROVIDE_LOAD_BASELINE_ROUNDS` (4),
+//! `PROVIDE_BASELINE_PROTOCOL` (6: the protocol the baseline's devices speak; any build before
+//! this one, e.g. to measure a change, with 7).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -246,7 +248,8 @@ fn print_against_baseline(
     (warmup, secs): (f64, f64),
 ) {
     println!(
-        "\nPer-record keys against the baseline: {name}, {devices} devices, {docs} documents, {secs:.0} s per run after {warmup:.0} s of warm-up;\nruns alternate the two builds, in turn first (baseline: before per-record keys, devices speaking protocol 6)\n"
+        "\nThis build against the baseline build: {name}, {devices} devices, {docs} documents, {secs:.0} s per run after {warmup:.0} s of warm-up;\nruns alternate the two builds, in turn first (baseline: PROVIDE_BASELINE_SERVER, its devices speaking protocol {})\n",
+        Build::Baseline(PathBuf::new()).protocol()
     );
     println!(
         "| {:<8} | {:>5} | {:>5} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} |",
