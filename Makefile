@@ -44,7 +44,8 @@ bench: ui
 	$(CARGO) bench -p provide-tests --bench links
 	$(CARGO) bench -p provide-tests --bench peer
 	$(CARGO) build --release -p provide-sync-server --bin provide-sync-server
-	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
+	PROVIDE_LOAD_DEVICES=$${PROVIDE_LOAD_DEVICES:-60} scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench load
+	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench fleet
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench reports
 	scripts/with-postgres.sh $(CARGO) bench -p provide-tests --bench erasure
 

@@ -200,3 +200,70 @@ fn check_log(mut server: LoggedServer, log_path: &std::path::Path, id: &str, not
         assert!(log.contains("not ready"), "{log}");
     }
 }
+
+/// After PostgreSQL drops every connection under a running server (a restart, a failover),
+/// the connections the server's pools held from before are checked before they are lent
+/// again, and dead ones replaced: of the syncs that follow, at most the first to find a dead
+/// connection fails, however many connections the pools held (before, each stale connection
+/// failed one request of its own).
+#[test]
+fn connections_lost_under_a_running_server_fail_at_most_one_request() {
+    if std::env::var_os("PROVIDE_TEST_DATABASE_URL").is_none() {
+        eprintln!("runs in the PostgreSQL pass (connections the database drops)");
+        return;
+    }
+    let server = provide_tests::TestServer::start();
+    let url = server.data.database_url.clone().unwrap();
+    let mut devices: Vec<Device> = (0..8)
+        .map(|i| {
+            Device::enrol(
+                &server,
+                &format!("pc.pool{i}.fictional"),
+                "officer",
+                "west",
+                "t1",
+            )
+        })
+        .collect();
+    for d in devices.iter_mut() {
+        d.store.create_case(Deployment::Live, &[]).unwrap();
+    }
+    // concurrent syncs, so that the pools hold several connections
+    for _ in 0..3 {
+        std::thread::scope(|s| {
+            for d in devices.iter_mut() {
+                s.spawn(move || d.sync().unwrap());
+            }
+        });
+    }
+    let (base, name) = url.rsplit_once('/').unwrap();
+    let mut admin =
+        postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls).unwrap();
+    let held: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(held >= 3, "the pools hold {held} connections");
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap();
+    let failed: Vec<String> = devices
+        .iter_mut()
+        .filter_map(|d| d.sync().err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        failed.len() <= 1,
+        "{} of {} syncs failed after {held} connections were lost: {failed:?}",
+        failed.len(),
+        devices.len()
+    );
+    for d in devices.iter_mut() {
+        d.sync().unwrap();
+    }
+}

@@ -128,13 +128,20 @@ fn kept(
 pub struct Conn {
     pub(crate) client: Client,
     keep: HashMap<String, Statement>,
+    /// How many connection losses the process had counted when this one was made or last
+    /// checked (the backend checks it again before lending it after a later loss).
+    pub(crate) checked_at_loss: u64,
+    /// Found dead: the pool drops it instead of taking it back.
+    pub(crate) broken: bool,
 }
 
 impl Conn {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, checked_at_loss: u64) -> Self {
         Conn {
             client,
             keep: HashMap::new(),
+            checked_at_loss,
+            broken: false,
         }
     }
 

@@ -421,7 +421,8 @@ impl r2d2::ManageConnection for Connector {
     type Error = ServerError;
 
     fn connect(&self) -> Result<Conn> {
-        Connector::connect(self).map(Conn::new)
+        let lost = CONNECTIONS_LOST.load(std::sync::atomic::Ordering::Relaxed);
+        Connector::connect(self).map(|c| Conn::new(c, lost))
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<()> {
@@ -430,7 +431,7 @@ impl r2d2::ManageConnection for Connector {
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
+        conn.broken || conn.client.is_closed()
     }
 }
 
@@ -444,7 +445,34 @@ impl r2d2::HandleError<ServerError> for LogPoolErrors {
     }
 }
 
-type Pooled = r2d2::PooledConnection<Connector>;
+pub(super) type Pooled = r2d2::PooledConnection<Connector>;
+
+/// A connection from `pool` (the data's or the record keys'). One last used before a
+/// connection was found lost (the database restarted, or the network failed) is checked first
+/// with an empty query; a dead one is dropped from the pool and another taken. Connections
+/// used since the last loss are lent as they are, with no round trip. `unavailable` says what
+/// could not be had when the pool has nothing to lend in time.
+pub(super) fn lend(pool: &r2d2::Pool<Connector>, unavailable: &str) -> Result<Pooled> {
+    let lost = CONNECTIONS_LOST.load(std::sync::atomic::Ordering::Relaxed);
+    // every connection of the pool, and one more (a fresh one), at most
+    for _ in 0..=pool.max_size() {
+        let mut c = pool
+            .get()
+            .map_err(|e| ServerError::Storage(format!("{unavailable} ({e})")))?;
+        if c.checked_at_loss >= lost {
+            return Ok(c);
+        }
+        if c.client.simple_query("").is_ok() {
+            c.checked_at_loss = lost;
+            return Ok(c);
+        }
+        // closed now: `has_broken` keeps it out of the pool when it is dropped
+        c.broken = true;
+    }
+    Err(ServerError::Storage(format!(
+        "{unavailable} (every connection was found closed)"
+    )))
+}
 
 pub struct PostgresStorage {
     /// `None` only while being dropped.
@@ -469,8 +497,33 @@ impl Drop for PostgresStorage {
     }
 }
 
+/// How many times a database connection was found lost (closed, or its socket failed) in this
+/// process: a connection last used before the latest loss is checked before it is lent again
+/// (`PostgresStorage::client`). After PostgreSQL restarts, the one request that finds its
+/// connection dead fails, and the other connections idle in the pool from before the restart
+/// are replaced instead of each failing a request of its own.
+static CONNECTIONS_LOST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether `e` says the connection itself is gone (rather than a statement failed): closed,
+/// its socket failed, or the database ended it (SQLSTATE class 08, connection exception, or
+/// 57P, a shutdown or a terminated backend).
+fn connection_lost(e: &::postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        None => {
+            e.is_closed() || std::error::Error::source(e).is_some_and(|c| c.is::<std::io::Error>())
+        }
+    }
+}
+
 impl From<::postgres::Error> for ServerError {
     fn from(e: ::postgres::Error) -> Self {
+        if connection_lost(&e) {
+            CONNECTIONS_LOST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         // the database's own reason (its SQLSTATE and primary message, which name tables,
         // columns and constraints), never its DETAIL, which can quote a row's values
         match e.as_db_error() {
@@ -863,9 +916,7 @@ impl PostgresStorage {
     }
 
     fn client(&self) -> Result<Pooled> {
-        self.pool()
-            .get()
-            .map_err(|e| ServerError::Storage(format!("no database connection is available ({e})")))
+        lend(self.pool(), "no database connection is available")
     }
 }
 

@@ -361,14 +361,12 @@ impl PgKeyStore {
         Ok(PgKeyStore { pool: Some(pool) })
     }
 
-    fn client(&self) -> Result<r2d2::PooledConnection<super::postgres::Connector>> {
+    fn client(&self) -> Result<super::postgres::Pooled> {
         let pool = self
             .pool
             .as_ref()
             .expect("the pool is there until the store is dropped");
-        pool.get().map_err(|e| {
-            ServerError::Storage(format!("no connection to the record key store ({e})"))
-        })
+        super::postgres::lend(pool, "no connection to the record key store")
     }
 }
 
