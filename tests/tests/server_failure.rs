@@ -267,3 +267,51 @@ fn connections_lost_under_a_running_server_fail_at_most_one_request() {
         d.sync().unwrap();
     }
 }
+
+/// A statement each pooled connection keeps prepared stops matching the database when another
+/// process changes a table under it (a newer release's migration): PostgreSQL refuses it
+/// ("cached plan must not change result type", SQLSTATE 0A000). The connection then drops
+/// what it kept and prepares again, so each connection fails at most one call, instead of
+/// failing the same way for as long as it lives.
+#[test]
+fn statements_kept_by_a_connection_are_prepared_again_after_a_table_changes() {
+    if std::env::var_os("PROVIDE_TEST_DATABASE_URL").is_none() {
+        eprintln!("runs in the PostgreSQL pass (statements kept prepared)");
+        return;
+    }
+    let server = provide_tests::TestServer::start();
+    let url = server.data.database_url.clone().unwrap();
+    let d = Device::enrol(&server, "pc.kept.fictional", "officer", "west", "t1");
+    let id = d.store.device_id().to_string();
+    let storage = &server.service.storage;
+    for _ in 0..4 {
+        assert!(storage.device(&id).unwrap().is_some());
+    }
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // the same values, another type: a kept statement reading the column no longer fits
+    c.batch_execute("ALTER TABLE devices ALTER COLUMN user_name TYPE VARCHAR(200)")
+        .unwrap();
+    let (mut failed, mut in_a_row, mut calls) = (vec![], 0, 0);
+    while in_a_row < 10 && calls < 60 {
+        calls += 1;
+        match storage.device(&id) {
+            Ok(found) => {
+                assert!(found.is_some());
+                in_a_row += 1;
+            }
+            Err(e) => {
+                failed.push(e.to_string());
+                in_a_row = 0;
+            }
+        }
+    }
+    assert_eq!(
+        in_a_row, 10,
+        "after {calls} calls the device still cannot be read: {failed:?}"
+    );
+    assert!(failed.iter().all(|e| e.contains("0A000")), "{failed:?}");
+    eprintln!(
+        "{} call(s) failed on a stale statement, then all succeeded",
+        failed.len()
+    );
+}

@@ -27,24 +27,52 @@ pub trait Sql {
     /// The driver's client or transaction underneath.
     fn inner(&mut self) -> &mut dyn GenericClientDyn;
 
-    fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>> {
+    /// Drops every kept statement (they no longer match the database).
+    fn forget_kept(&mut self) {}
+
+    /// Called with a statement's failure: a kept statement the database no longer takes (its
+    /// plan's result type changed under a migration by another process, SQLSTATE 0A000; or it
+    /// is gone, 26000) is dropped, so the next request prepares it again instead of failing
+    /// the same way for as long as the connection lives.
+    fn failed(&mut self, e: &::postgres::Error) {
+        if e.as_db_error()
+            .is_some_and(|d| matches!(d.code().code(), "0A000" | "26000"))
+        {
+            self.forget_kept();
+        }
+    }
+
+    /// Runs `sql`, kept or prepared now, through `call`.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        call: impl FnOnce(
+            &mut dyn GenericClientDyn,
+            &Statement,
+        ) -> std::result::Result<T, ::postgres::Error>,
+    ) -> Result<T> {
         let s = self.statement(sql)?;
-        Ok(self.inner().query_dyn(&s, params)?)
+        let r = call(self.inner(), &s);
+        if let Err(e) = &r {
+            self.failed(e);
+        }
+        Ok(r?)
+    }
+
+    fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>> {
+        self.run(sql, |c, s| c.query_dyn(s, params))
     }
 
     fn query_one(&mut self, sql: &str, params: Params) -> Result<Row> {
-        let s = self.statement(sql)?;
-        Ok(self.inner().query_one_dyn(&s, params)?)
+        self.run(sql, |c, s| c.query_one_dyn(s, params))
     }
 
     fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>> {
-        let s = self.statement(sql)?;
-        Ok(self.inner().query_opt_dyn(&s, params)?)
+        self.run(sql, |c, s| c.query_opt_dyn(s, params))
     }
 
     fn execute(&mut self, sql: &str, params: Params) -> Result<u64> {
-        let s = self.statement(sql)?;
-        Ok(self.inner().execute_dyn(&s, params)?)
+        self.run(sql, |c, s| c.execute_dyn(s, params))
     }
 }
 
@@ -158,6 +186,9 @@ impl Sql for Conn {
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         kept(&mut self.keep, &mut self.client, sql)
     }
+    fn forget_kept(&mut self) {
+        self.keep.clear();
+    }
     fn inner(&mut self) -> &mut dyn GenericClientDyn {
         &mut self.client
     }
@@ -179,6 +210,9 @@ impl Tx<'_> {
 impl Sql for Tx<'_> {
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         kept(self.keep, &mut self.tx, sql)
+    }
+    fn forget_kept(&mut self) {
+        self.keep.clear();
     }
     fn inner(&mut self) -> &mut dyn GenericClientDyn {
         &mut self.tx

@@ -368,6 +368,23 @@ impl Connector {
             parsed.url.parse().map_err(|e: ::postgres::Error| {
                 ServerError::InvalidInput(format!("the database URL is not valid ({e})"))
             })?;
+        // a connection the network dropped silently (a firewall forgetting it, a failover
+        // moving the address) is given up on in seconds, not after TCP's quarter of an hour of
+        // retries: a request, and checking the pool's connections after a loss
+        // (`lend`), never waits that long on one; the URL's own settings win
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(20));
+        }
+        if config.get_keepalives_interval().is_none() {
+            config
+                .keepalives(true)
+                .keepalives_idle(Duration::from_secs(30))
+                .keepalives_interval(Duration::from_secs(10))
+                .keepalives_retries(3);
+        }
         config.ssl_mode(match parsed.mode {
             Mode::Disable => ::postgres::config::SslMode::Disable,
             Mode::Prefer => ::postgres::config::SslMode::Prefer,
@@ -482,7 +499,8 @@ pub struct PostgresStorage {
     keys: RecordKeys,
     /// Actors' owners already read: a registration never changes once made (`actor_owner`
     /// answers several times a sync); only those found are kept.
-    owners: std::sync::Mutex<HashMap<String, ActorOwner>>,
+    /// Kept with the count of lost connections they were read under (`CONNECTIONS_LOST`).
+    owners: std::sync::Mutex<(u64, HashMap<String, ActorOwner>)>,
 }
 
 /// At most this many actors' owners are kept in memory (then `owners` starts again).
@@ -766,7 +784,7 @@ impl PostgresStorage {
             pool: Some(pool),
             identity_key: key,
             keys,
-            owners: std::sync::Mutex::new(HashMap::new()),
+            owners: std::sync::Mutex::new((0, HashMap::new())),
         };
         storage.seal_pass()?;
         storage.backfill()?;
@@ -1154,8 +1172,18 @@ impl Storage for PostgresStorage {
     fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>> {
         let actor = actor.to_lowercase();
         let owners = || self.owners.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(owner) = owners().get(&actor) {
-            return Ok(Some(owner.clone()));
+        {
+            let mut kept = owners();
+            // after a connection was lost the database may be another (a failover to a
+            // replica behind the primary): what was read before is read again
+            let lost = CONNECTIONS_LOST.load(std::sync::atomic::Ordering::Relaxed);
+            if kept.0 != lost {
+                kept.1.clear();
+                kept.0 = lost;
+            }
+            if let Some(owner) = kept.1.get(&actor) {
+                return Ok(Some(owner.clone()));
+            }
         }
         let mut c = self.client()?;
         let row = c.query_opt(
@@ -1167,10 +1195,10 @@ impl Storage for PostgresStorage {
             .transpose()?;
         if let Some(o) = &owner {
             let mut kept = owners();
-            if kept.len() >= OWNERS_MAX {
-                kept.clear();
+            if kept.1.len() >= OWNERS_MAX {
+                kept.1.clear();
             }
-            kept.insert(actor, o.clone());
+            kept.1.insert(actor, o.clone());
         }
         Ok(owner)
     }
