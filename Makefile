@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: deps ui run test lint bench bindings screenshots fuzz soak
+.PHONY: deps ui run test test-windows windows dist lint bench bindings screenshots fuzz soak
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,7 @@ run: ui
 lint: ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --target x86_64-pc-windows-gnu --features provide-core/vendored-openssl -p provide-core -p provide-sync-server -p provide-app --all-targets -- -D warnings
 	npm --prefix ui run check --silent
 
 # Regenerates the UI's TypeScript types from the Rust types.
@@ -33,6 +34,20 @@ screenshots: ui
 
 test: lint
 	scripts/run-tests.sh
+
+# The Windows suites alone, under Wine (scripts/windows-tests.sh); `test` runs them too.
+test-windows: deps
+	scripts/windows-tests.sh
+
+# The three Windows programs, cross-built with mingw-w64 (SQLCipher on a vendored OpenSSL), in
+# target/x86_64-pc-windows-gnu/release: provide-app.exe, provide.exe, provide-sync-server.exe.
+windows: ui
+	scripts/build-windows.sh
+
+# The release packages in dist/: the app's .deb, the server's tarball with its systemd unit,
+# and the Windows zip (scripts/dist.sh).
+dist: ui
+	scripts/dist.sh
 
 # benchmarks print tables and never fail on numbers; the load table's PostgreSQL rows run
 # beside a throwaway cluster, against the release server binary

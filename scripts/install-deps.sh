@@ -4,7 +4,8 @@
 # WebKitWebDriver and xwd/netpbm (window screenshots) for the native suite, Chromium for the browser tests,
 # libdbus (provide-core reaches the Secret Service through it) and a D-Bus session bus with GNOME Keyring
 # for the keystore tests, Prometheus for `promtool check metrics` on the server's metrics,
-# Node.js if missing),
+# mingw-w64 and Wine 8 for the Windows cross-build and its tests, Node.js if missing),
+# the Rust standard library for x86_64-pc-windows-gnu (rustup),
 # tauri-driver from crates.io, and the UI's npm packages from ui/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,8 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config libssl-dev ca-certificates python3 postgresql
       libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
       xvfb xauth x11-apps netpbm webkit2gtk-driver chromium fonts-dejavu-core
-      libdbus-1-dev dbus-daemon gnome-keyring systemd prometheus)
+      libdbus-1-dev dbus-daemon gnome-keyring systemd prometheus
+      gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 need_pkgs=()
 for pkg in "${pkgs[@]}"; do
@@ -33,8 +35,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "Rust is missing: install a Rust toolchain (1.85 or newer) with rustup, then run make again." >&2
+  echo "Rust is missing: install a Rust toolchain (1.89 or newer) with rustup, then run make again." >&2
   exit 1
+fi
+
+# the Windows target's standard library, for `make windows`, `make dist` and the Wine suite
+if command -v rustup >/dev/null 2>&1 &&
+    ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  echo "Installing the Rust target x86_64-pc-windows-gnu (rustup)"
+  rustup target add x86_64-pc-windows-gnu >/dev/null
 fi
 
 # tauri-driver: the WebDriver bridge to the real app window (native suite)

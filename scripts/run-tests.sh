@@ -6,8 +6,11 @@
 #     tested against the real thing (and fails, not skips, if that keystore is unreachable);
 #  2. the cross-part suite (tests/) again with the sync server on PostgreSQL beside a
 #     throwaway cluster;
-#  3. the UI: type check, Vitest unit tests, browser tests of the built UI in Chromium;
-#  4. the native suite: the real app window under Xvfb through tauri-driver.
+#  3. the Windows suites: provide.exe and the device's test programs cross-built for
+#     x86_64-pc-windows-gnu and run under Wine 8, with the Windows Credential Manager as the
+#     keystore, and a Windows device syncing beside a Linux one (scripts/windows-tests.sh);
+#  4. the UI: type check, Vitest unit tests, browser tests of the built UI in Chromium;
+#  5. the native suite: the real app window under Xvfb through tauri-driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -41,6 +44,9 @@ for line in sys.stdin:
   scripts/with-postgres.sh bash -c 'cd tests && s=0; for t in "$@"; do echo "     Running ${t##*/}"; "$t" || s=1; done; exit $s' suites "${suites[@]}" 2>&1 | tee -a "$log" || status=$?
 else
   scripts/with-postgres.sh cargo test --no-fail-fast -p provide-tests --tests "$@" 2>&1 | tee -a "$log" || status=$?
+fi
+if [ $# -eq 0 ]; then
+  scripts/windows-tests.sh 2>&1 | tee -a "$log" || status=$?
 fi
 echo "== UI: unit tests (Vitest)"
 (cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$uilog" || status=$?

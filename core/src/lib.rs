@@ -7,6 +7,7 @@
 //! - `forms`, `directory`: risk checklists and the services directory, shipped as data.
 //! - `crypto`: Argon2id, XChaCha20-Poly1305 and the per-user key slots.
 //! - `store`: the SQLCipher device store, the one entry point for reading and writing.
+//! - `data_dir`: where a store's folder goes by default, and keeping it to its user.
 //! - `audit`: the hash-chained audit log. `bundle`: the encrypted rescue bundle format.
 //! - `sync`: the sync protocol, the client, and syncing by itself.
 //! - `peer`: the pair's devices syncing with each other in the car (mutual TLS, no server).
@@ -18,6 +19,7 @@ pub mod app;
 pub mod audit;
 pub mod bundle;
 pub mod crypto;
+pub mod data_dir;
 pub mod directory;
 pub mod durable;
 pub mod error;

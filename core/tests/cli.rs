@@ -998,3 +998,51 @@ fn init_with_a_weak_passphrase_leaves_nothing_behind() {
     );
     Store::init(&dir, "pc-morgan", "officer", &[]);
 }
+
+/// The store's folder is its user's alone: mode 0700 on Unix; on Windows a DACL with the user's
+/// entry alone (`scripts/windows-tests.sh` runs this suite under Wine).
+#[test]
+fn the_store_folder_is_readable_by_its_user_only() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Store::init(&root.path().join("a"), "pc-ada", "officer", &[]);
+    assert!(provide_core::data_dir::is_private(&a.dir).unwrap());
+    // a folder others could read is taken back at init
+    let open = root.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert!(!provide_core::data_dir::is_private(&open).unwrap());
+    let b = Store::init(&open, "pc-bo", "officer", &[]);
+    assert!(provide_core::data_dir::is_private(&b.dir).unwrap());
+}
+
+/// With no `--data-dir`, a store goes to `%LOCALAPPDATA%\Provide` on Windows and is found there
+/// by later commands; elsewhere the folder must be given.
+#[test]
+fn without_a_folder_the_store_goes_to_the_platform_default() {
+    let root = tempfile::tempdir().unwrap();
+    let local = root.path().to_str().expect("UTF-8 path");
+    let env = [("PROVIDE_PASSPHRASE", PASS), ("LOCALAPPDATA", local)];
+    let mut init = vec!["init", "--user", "pc-ada", "--role", "officer"];
+    init.extend_from_slice(FAST_KDF);
+    let out = run(None, &init, &env);
+    let dir = root.path().join("Provide");
+    if cfg!(windows) {
+        out.ok();
+        assert!(dir.join("provide.db").exists() && dir.join("keyslots.json").exists());
+        assert!(provide_core::data_dir::is_private(&dir).unwrap());
+        let id = run(None, &["case", "new", "--deployment", "live"], &env)
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        let list = run(None, &["case", "list", "--json"], &env).ok().json();
+        assert_eq!(list[0]["id"], id.as_str());
+    } else {
+        out.err_with(&["--data-dir"]);
+        assert!(!dir.exists());
+    }
+}

@@ -1,6 +1,7 @@
 //! Key slots bound to the real OS keystore (design §4): on Linux the freedesktop Secret Service
-//! (GNOME Keyring here). Nothing stands in for the keystore: every test talks to the one
-//! `os_keystore()` finds on the session bus.
+//! (GNOME Keyring here); on Windows the Credential Manager (run under Wine by
+//! `scripts/windows-tests.sh`). Nothing stands in for the keystore: every test talks to the one
+//! `os_keystore()` finds.
 //!
 //! When no keystore answers, each test says so and returns, unless `PROVIDE_REQUIRE_KEYSTORE=1`
 //! is set, as `scripts/run-tests.sh` does when it runs this file inside a private session bus
@@ -25,7 +26,7 @@ fn keystore() -> Option<SharedKeyStore> {
     match os_keystore() {
         Some(ks) => Some(ks),
         None if std::env::var("PROVIDE_REQUIRE_KEYSTORE").as_deref() == Ok("1") => {
-            panic!("PROVIDE_REQUIRE_KEYSTORE=1 but no OS keystore (Secret Service) is reachable")
+            panic!("PROVIDE_REQUIRE_KEYSTORE=1 but no OS keystore is reachable")
         }
         None => {
             eprintln!("skipped: no OS keystore is reachable (set PROVIDE_REQUIRE_KEYSTORE=1 to fail instead)");
@@ -90,6 +91,15 @@ fn copy_store(from: &Path, to: &Path) {
 #[test]
 fn the_keystore_keeps_gives_back_and_forgets_a_secret() {
     let Some(ks) = keystore() else { return };
+    // the platform's own keystore, never a stand-in
+    let expected = if cfg!(windows) {
+        "windows_credential"
+    } else if cfg!(target_os = "linux") {
+        "secret_service"
+    } else {
+        "apple_keychain"
+    };
+    assert_eq!(ks.kind(), expected);
     let account = format!(
         "test/{}",
         hex::encode(provide_core::crypto::random_bytes::<8>())
@@ -399,7 +409,19 @@ fn the_command_line_opens_a_bound_store_only_with_the_keystore() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = provide(false);
+    // without the keystore: on Linux no session bus; where the keystore cannot be taken away
+    // (the Windows Credential Manager), the store's secret is missing from it instead, as on
+    // another machine or for another user
+    let [account] = accounts(&dir).try_into().unwrap();
+    let secret = ks.get(&account).unwrap().unwrap();
+    let out = if cfg!(target_os = "linux") {
+        provide(false)
+    } else {
+        ks.delete(&account).unwrap();
+        let out = provide(true);
+        ks.put(&account, &secret).unwrap();
+        out
+    };
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key store"), "{err}");

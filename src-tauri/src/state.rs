@@ -31,11 +31,15 @@ impl AppState {
     }
 }
 
-/// Where the store lives: `PROVIDE_DATA_DIR` if set (demo, tests), else the platform's
-/// per-app data folder.
+/// Where the store lives: `PROVIDE_DATA_DIR` if set (demo, tests), else core's default for the
+/// platform (`%LOCALAPPDATA%\Provide` on Windows, shared with the command line), else the
+/// platform's per-app data folder (where Linux stores already in the field live).
 pub fn data_dir<R: tauri::Runtime>(app: &tauri::AppHandle<R>) -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("PROVIDE_DATA_DIR") {
         return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = provide_core::data_dir::default_dir() {
+        return Ok(dir);
     }
     use tauri::Manager;
     app.path().app_data_dir().map_err(|e| e.to_string())

@@ -87,11 +87,8 @@ impl DataDir {
     /// encrypted SQLite store, creating store and key if needed.
     pub fn open(&self, config: Config) -> Result<Service> {
         std::fs::create_dir_all(&self.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
-        }
+        // the service's user alone (0700; on Windows an owner-only DACL)
+        let _ = provide_core::data_dir::make_private(&self.dir);
         if let Some(url) = &self.database_url {
             let storage = PostgresStorage::open(
                 url,

@@ -253,11 +253,7 @@ pub fn restore(
         }
     }
     fs::create_dir_all(&data.dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&data.dir, fs::Permissions::from_mode(0o700))?;
-    }
+    provide_core::data_dir::make_private(&data.dir)?;
     let db = data.dir.join(DB_FILE);
     let temp = temp_beside(&db);
     let mut out = create_private(&temp)?;

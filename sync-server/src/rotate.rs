@@ -44,18 +44,16 @@ fn lock(dir: &Path, exclusive: bool) -> Result<Option<FolderLock>> {
         opts.mode(0o600);
     }
     let file = opts.open(dir.join(LOCK_FILE))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::io::AsRawFd;
-        let how = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
-        // SAFETY: flock on a descriptor this function owns
-        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
-            return Ok(None);
-        }
+    // flock(2) on Unix, LockFileEx on Windows; released when the file is closed
+    let taken = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match taken {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(fs::TryLockError::Error(e)) => return Err(e.into()),
     }
     Ok(Some(FolderLock { _file: file }))
 }

@@ -286,7 +286,7 @@ pub async fn closed_loop(
             // at least one sync each, even in a run of no length (the setup's catch-up)
             while n == 0 || Instant::now() < deadline {
                 n += 1;
-                if (n + i as u64) % 5 == 0 {
+                if (n + i as u64).is_multiple_of(5) {
                     dev.edit(&format!("Edit {n} from device {i}"));
                 }
                 let t = Instant::now();

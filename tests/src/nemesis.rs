@@ -667,7 +667,7 @@ fn enrol_fleet(n: usize, servers: &[ServerProcess], admin: &[&str]) -> Vec<Fleet
                 for (k, place) in chunk.iter_mut().enumerate() {
                     let i = slot * n.div_ceil(4) + k;
                     let team = if i < n / 2 { "t1" } else { "t2" };
-                    let officer = i % 2 == 0;
+                    let officer = i.is_multiple_of(2);
                     let (prefix, role) = if officer {
                         ("pc", "officer")
                     } else {

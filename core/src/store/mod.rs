@@ -203,11 +203,11 @@ impl Store {
         enrolled: Option<&Enrolled>,
         keystore: Option<SharedKeyStore>,
     ) -> Result<Store> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-        }
+        crate::data_dir::make_private(dir).map_err(|e| {
+            Error::Io(format!(
+                "the store's folder could not be made readable by this user only ({e})"
+            ))
+        })?;
         let key = random_key();
         // only an IDVA's slot wraps the health key; a store made now seals health records from
         // the start

@@ -215,6 +215,8 @@ impl FileKeyStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // a new file is made 0600 on Unix; on Windows it inherits its folder's DACL
+        #[cfg(unix)]
         let fresh = !path.exists();
         let conn = Connection::open(path)?;
         provide_core::store::schema::apply_key(&conn, key).map_err(|_| {

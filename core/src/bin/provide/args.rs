@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Provide: the offline patrol case store, from the command line"
 )]
 pub struct Cli {
-    /// The store's folder.
+    /// The store's folder [default on Windows: %LOCALAPPDATA%\Provide].
     #[arg(long, global = true, env = "PROVIDE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Unlock as this user (when several share the device).

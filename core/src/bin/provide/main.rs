@@ -73,10 +73,17 @@ fn init_options(a: &StoreArgs) -> Result<InitOptions> {
     Ok(InitOptions { kdf, policy })
 }
 
+/// The store's folder: `--data-dir`, else `PROVIDE_DATA_DIR`, else the platform's default
+/// (`%LOCALAPPDATA%\Provide` on Windows; none elsewhere).
 fn data_dir(cli: &Cli) -> Result<PathBuf> {
-    cli.data_dir.clone().ok_or_else(|| {
-        Error::InvalidInput("give the store's folder with --data-dir or PROVIDE_DATA_DIR".into())
-    })
+    cli.data_dir
+        .clone()
+        .or_else(provide_core::data_dir::default_dir)
+        .ok_or_else(|| {
+            Error::InvalidInput(
+                "give the store's folder with --data-dir or PROVIDE_DATA_DIR".into(),
+            )
+        })
 }
 
 fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
