@@ -252,7 +252,7 @@ fn a_windows_device_enrols_syncs_and_converges_with_a_linux_device() {
     lin.ok(&["audit", "verify"]);
 
     // nothing the Windows device wrote holds the case in the clear
-    for entry in walk(win.dir()) {
+    for entry in provide_tests::forensics::files_under(win.dir()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(
             !bytes.windows(VICTIM.len()).any(|w| w == VICTIM.as_bytes()),
@@ -260,17 +260,4 @@ fn a_windows_device_enrols_syncs_and_converges_with_a_linux_device() {
             entry.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
