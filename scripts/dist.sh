@@ -37,8 +37,9 @@ echo "== the Windows binaries (zip)"
 scripts/build-windows.sh
 windows="provide-$version-windows-x86_64"
 mkdir -p "$stage/$windows"
+# stripped of the symbol table (a third of their size); a panic still names its file and line
 for exe in provide-app provide provide-sync-server; do
-  cp "target/$TARGET/release/$exe.exe" "$stage/$windows/"
+  x86_64-w64-mingw32-strip -o "$stage/$windows/$exe.exe" "target/$TARGET/release/$exe.exe"
 done
 # the app loads WebView2 through Microsoft's loader, which the build puts beside it
 cp "target/$TARGET/release/WebView2Loader.dll" "$stage/$windows/"
