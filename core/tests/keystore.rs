@@ -11,6 +11,7 @@ mod support;
 
 use std::fs;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use provide_core::app::{http_transport, App, Phase};
 use provide_core::crypto::keyslots::{KeyProtection, KeySlots, LockPolicy};
@@ -21,10 +22,17 @@ use support::fast_options;
 
 const PASS: &str = "correct horse battery";
 
-/// The OS keystore, or `None` (test skipped) when there is none and none is required.
-fn keystore() -> Option<SharedKeyStore> {
+/// One test at a time talks to the keystore: GNOME Keyring's daemon has been seen to crash
+/// ("Message recipient disconnected from message bus without replying") with several clients
+/// in flight on a loaded machine, one of them a `provide` process exiting mid-session.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The OS keystore, or `None` (test skipped) when there is none and none is required; the
+/// guard keeps the other tests of this file waiting until the test holding it ends.
+fn keystore() -> Option<(MutexGuard<'static, ()>, SharedKeyStore)> {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     match os_keystore() {
-        Some(ks) => Some(ks),
+        Some(ks) => Some((serial, ks)),
         None if std::env::var("PROVIDE_REQUIRE_KEYSTORE").as_deref() == Ok("1") => {
             panic!("PROVIDE_REQUIRE_KEYSTORE=1 but no OS keystore is reachable")
         }
@@ -90,7 +98,9 @@ fn copy_store(from: &Path, to: &Path) {
 
 #[test]
 fn the_keystore_keeps_gives_back_and_forgets_a_secret() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     // the platform's own keystore, never a stand-in
     let expected = if cfg!(windows) {
         "windows_credential"
@@ -118,7 +128,9 @@ fn the_keystore_keeps_gives_back_and_forgets_a_secret() {
 
 #[test]
 fn a_bound_slot_opens_with_the_passphrase_and_the_keystore_secret() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     drop(bound_store(&dir, &ks, LockPolicy::default()));
@@ -159,7 +171,9 @@ fn a_bound_slot_opens_with_the_passphrase_and_the_keystore_secret() {
 
 #[test]
 fn copied_files_without_the_keystore_secret_cannot_be_unlocked_or_counted() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("device");
     let mut s = bound_store(&dir, &ks, no_backoff(5));
@@ -215,7 +229,9 @@ fn copied_files_without_the_keystore_secret_cannot_be_unlocked_or_counted() {
 
 #[test]
 fn lockout_wipe_and_revocation_delete_the_keystore_secrets() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
 
     // lockout: too many wrong passphrases
@@ -276,7 +292,9 @@ fn lockout_wipe_and_revocation_delete_the_keystore_secrets() {
 
 #[test]
 fn a_changed_passphrase_gets_a_new_secret_and_the_old_one_is_deleted() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     let mut s = bound_store(&dir, &ks, LockPolicy::default());
@@ -295,7 +313,9 @@ fn a_changed_passphrase_gets_a_new_secret_and_the_old_one_is_deleted() {
 
 #[test]
 fn an_unbound_store_still_opens_with_a_keystore_at_hand() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("old");
     // made as every store was before binding existed: no keystore
@@ -318,7 +338,9 @@ fn an_unbound_store_still_opens_with_a_keystore_at_hand() {
 
 #[test]
 fn a_wrong_passphrase_on_a_bound_slot_counts_and_backs_off() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     let policy = LockPolicy {
@@ -345,7 +367,9 @@ fn a_wrong_passphrase_on_a_bound_slot_counts_and_backs_off() {
 
 #[test]
 fn the_app_reports_and_uses_the_keystore() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("app");
 
@@ -386,7 +410,9 @@ fn the_app_reports_and_uses_the_keystore() {
 
 #[test]
 fn the_command_line_opens_a_bound_store_only_with_the_keystore() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     drop(bound_store(&dir, &ks, LockPolicy::default()));
@@ -437,7 +463,9 @@ fn the_command_line_opens_a_bound_store_only_with_the_keystore() {
 /// store is still wiped at the limit.
 #[test]
 fn rewriting_the_slot_files_counter_does_not_reset_a_bound_store() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     drop(bound_store(&dir, &ks, no_backoff(4)));
@@ -487,7 +515,9 @@ fn rewriting_the_slot_files_counter_does_not_reset_a_bound_store() {
 /// the limit.
 #[test]
 fn a_success_clears_the_keystores_count_too() {
-    let Some(ks) = keystore() else { return };
+    let Some((_serial, ks)) = keystore() else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("store");
     drop(bound_store(&dir, &ks, no_backoff(3)));
